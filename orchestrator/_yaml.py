@@ -1,0 +1,167 @@
+"""The one way YAML is read and written: libyaml when present, errors with file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from orchestrator.errors import AiosError, ConfigError
+
+Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+M = TypeVar("M", bound=BaseModel)
+KeyPath = tuple[str | int, ...]
+
+
+def load(text: str, *, file: str | Path, error: type[AiosError] = ConfigError, line_offset: int = 0) -> Any:
+    """Parse YAML text, turning a syntax error into ``error`` with the line and column.
+
+    ``line_offset`` shifts lines when the YAML sits inside another file (TaskCard front matter).
+    """
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a safe loader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 + line_offset if mark else None
+        where = f" (column {mark.column + 1})" if mark else ""
+        raise error(
+            f"this is not valid YAML: {exc.problem or exc.context}{where}",
+            file=file,
+            line=line,
+            fix="correct the YAML syntax at that line (indentation, a missing ':' or an unclosed bracket)",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise error(f"this is not valid YAML: {exc}", file=file, fix="correct the YAML syntax") from None
+
+
+def dump(data: Any, *, flow_leaves: bool = False) -> str:
+    """Serialise plain data as YAML, keys in insertion order.
+
+    With ``flow_leaves`` each innermost mapping or list goes on one line (``- {at: ..., to: ...}``).
+    """
+    style = None if flow_leaves else False
+    return yaml.dump(
+        data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=4096, default_flow_style=style
+    )
+
+
+def key_lines(text: str) -> dict[KeyPath, int]:
+    """Map each key path (``("criteria", 1, "text")``) to its 1-based line. Only used on errors."""
+    out: dict[KeyPath, int] = {}
+
+    def walk(node: yaml.Node, path: KeyPath) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*path, key.value)
+                out[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                out[(*path, i)] = item.start_mark.line + 1
+                walk(item, (*path, i))
+
+    try:
+        root = yaml.compose(text, Loader=Loader)
+    except yaml.YAMLError:
+        return out
+    if root is not None:
+        walk(root, ())
+    return out
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """Render a pydantic location as ``criteria[1].text``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def validate(
+    model: type[M],
+    data: Any,
+    *,
+    file: str | Path,
+    text: str | None = None,
+    error: type[AiosError] = ConfigError,
+    line_offset: int = 0,
+) -> M:
+    """Validate ``data`` against ``model``; the first problem becomes ``error`` naming field and line.
+
+    ``text`` is the YAML the data came from, used only on failure to find the line.
+    ``line_offset`` shifts lines when the YAML sits inside another file (TaskCard front matter).
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, file=file, text=text, error=error, line_offset=line_offset) from None
+
+
+def validation_error(
+    exc: ValidationError,
+    *,
+    file: str | Path,
+    text: str | None,
+    error: type[AiosError] = ConfigError,
+    line_offset: int = 0,
+) -> AiosError:
+    """Turn pydantic's report into one clear ``AiosError`` (first problem, count of the rest)."""
+    first = exc.errors(include_url=False)[0]
+    loc = tuple(first["loc"])
+    line = _line_of(loc, key_lines(text) if text else {})
+    more = len(exc.errors()) - 1
+    message = _describe(first)
+    if more:
+        message += f" ({more} more problem{'s' if more > 1 else ''} after this one)"
+    return error(
+        message,
+        file=file,
+        field=field_path(loc),
+        line=line + line_offset if line else None,
+        fix=_fix_for(first),
+    )
+
+
+def _line_of(loc: KeyPath, lines: dict[KeyPath, int]) -> int | None:
+    for end in range(len(loc), 0, -1):
+        if (found := lines.get(loc[:end])) is not None:
+            return found
+    return None
+
+
+def _describe(err: Any) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "this field is required but missing"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+_FIXES = {
+    "int_parsing": "use a whole number",
+    "int_type": "use a whole number",
+    "bool_parsing": "use true or false",
+    "string_type": "use text (quote it if YAML reads it as something else)",
+    "list_type": "use a list (`[a, b]` or one `- item` per line)",
+    "dict_type": "use a mapping of `key: value` lines",
+    "too_short": "add at least one item",
+}
+
+
+def _fix_for(err: Any) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "add the field"
+    if kind == "extra_forbidden":
+        return "remove the field or correct its spelling"
+    ctx = err.get("ctx") or {}
+    if "expected" in ctx:
+        return f"use {ctx['expected']}"
+    if "ge" in ctx or "le" in ctx:
+        return "use a number in range: " + ", ".join(f"{k} {v}" for k, v in ctx.items() if k in ("ge", "le"))
+    return _FIXES.get(kind, "correct the value")

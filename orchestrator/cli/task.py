@@ -1,0 +1,227 @@
+"""``aios task new|approve|list|status|start|finish|block|unblock|validate``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperCommand
+
+from orchestrator.cli._context import state
+from orchestrator.cli._output import console, print_json, usage_error
+
+app = typer.Typer(help="Create TaskCards and move tasks through their lifecycle.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+TaskId = Annotated[str, typer.Argument(help="Task id, e.g. TASK_DEV_0001.")]
+Reason = Annotated[str | None, typer.Option("--reason", help="Why (recorded on the audit trail).")]
+
+
+class _KeepsArgOrder(TyperCommand):
+    """Remembers the raw arguments, so each ``--check`` can follow the ``--criterion`` it belongs to."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        ctx.meta["aios.args"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+@app.command("new", cls=_KeepsArgOrder)
+def new(
+    ctx: typer.Context,
+    queue: Annotated[str | None, typer.Option("--queue", help="research, data, dev, governance, ...")] = None,
+    title: Annotated[str | None, typer.Option("--title")] = None,
+    criterion: Annotated[
+        list[str] | None, typer.Option("--criterion", help="An acceptance criterion (repeat for more).")
+    ] = None,
+    check: Annotated[
+        list[str] | None, typer.Option("--check", help="Command proving the criterion just before it.")
+    ] = None,
+    priority: Annotated[int, typer.Option("--priority", min=1, max=5, help="1 is the most urgent.")] = 3,
+    role_mode: Annotated[str, typer.Option("--role-mode")] = "builder",
+    persona: Annotated[list[str] | None, typer.Option("--persona", help="Reviewer persona (repeat).")] = None,
+    path: Annotated[list[str] | None, typer.Option("--path", help="Path in scope (repeat).")] = None,
+    target_branch: Annotated[str, typer.Option("--target-branch")] = "main",
+    body: Annotated[str, typer.Option("--body", help="Markdown body.")] = "",
+    from_file: Annotated[
+        Path | None, typer.Option("--file", help="Register an existing TaskCard file instead.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a TaskCard to tasks/inbox/ and register the task; prints its id.
+
+    Without flags on a terminal, opens a template in $EDITOR.
+    """
+    from orchestrator import taskcard, tasks
+
+    ws = state(ctx).workspace()
+    if from_file is not None:
+        card, card_file = taskcard.load(from_file), from_file.resolve()
+    else:
+        card, card_file = _card_from_flags_or_editor(ctx, locals()), None
+    task = tasks.create(ws, card, actor=state(ctx).who(), card_file=card_file)
+    if as_json:
+        print_json({"id": task.id, "status": task.status.value, "card": task.card})
+    else:
+        typer.echo(task.id)
+        typer.echo(
+            f"created {task.card} (inbox); a member approves it with `aios task approve {task.id}`", err=True
+        )
+
+
+def _card_from_flags_or_editor(ctx: typer.Context, opts: dict[str, Any]) -> Any:
+    from orchestrator import _yaml
+    from orchestrator.cli._editor import card_from_editor
+    from orchestrator.taskcard import TaskCard, task_id
+
+    if not (opts["queue"] or opts["title"] or opts["criterion"]) and sys.stdin.isatty():
+        return card_from_editor(state(ctx).workspace())
+    missing = [
+        flag
+        for flag, key in (("--queue", "queue"), ("--title", "title"), ("--criterion", "criterion"))
+        if not opts[key]
+    ]
+    if missing:
+        raise usage_error(ctx, f"missing {', '.join(missing)} (or run on a terminal to use $EDITOR)")
+    try:
+        criteria = pair_criteria(ctx.meta.get("aios.args", []), opts["criterion"], opts["check"] or [])
+    except ValueError as exc:
+        raise usage_error(ctx, str(exc)) from None
+    data = {
+        "id": task_id(opts["queue"], 0),  # replaced by the next free id of the queue
+        "title": opts["title"],
+        "queue": opts["queue"],
+        "priority": opts["priority"],
+        "role_mode": opts["role_mode"],
+        "acceptance_criteria": criteria,
+        "personas": opts["persona"] or [],
+        "paths": opts["path"] or [],
+        "target_branch": opts["target_branch"],
+        "body": opts["body"],
+    }
+    return _yaml.validate(TaskCard, data, file="command line")
+
+
+def pair_criteria(args: list[str], texts: list[str], checks: list[str]) -> list[dict[str, str]]:
+    """Criteria in command-line order, each ``--check`` attached to the ``--criterion`` before it."""
+    criteria: list[dict[str, str]] = []
+    text_iter, check_iter = iter(texts), iter(checks)
+    for arg in args:
+        if arg == "--":
+            break
+        if arg == "--criterion" or arg.startswith("--criterion="):
+            criteria.append({"id": f"AC{len(criteria) + 1}", "text": next(text_iter)})
+        elif arg == "--check" or arg.startswith("--check="):
+            if not criteria or "check" in criteria[-1]:
+                raise ValueError("each --check must follow the --criterion it proves")
+            criteria[-1]["check"] = next(check_iter)
+    return criteria
+
+
+def _move(ctx: typer.Context, tid: str, action: str, reason: str | None, as_json: bool) -> None:
+    from orchestrator import tasks
+
+    before = tasks.get(state(ctx).workspace(), tid).status
+    task = tasks.transition(state(ctx).workspace(), tid, action, actor=state(ctx).who(), reason=reason)
+    if as_json:
+        print_json({"id": task.id, "status": task.status.value, "from": before.value})
+    else:
+        typer.echo(f"{task.id}: {before.value} → {task.status.value}")
+
+
+@app.command("approve")
+def approve(ctx: typer.Context, task_id: TaskId, reason: Reason = None, as_json: JsonFlag = False) -> None:
+    """A human member approves the task to start (inbox → ready)."""
+    _move(ctx, task_id, "approve", reason, as_json)
+
+
+@app.command("start")
+def start(ctx: typer.Context, task_id: TaskId, reason: Reason = None, as_json: JsonFlag = False) -> None:
+    """Start the task (ready → running); takes a slot in its queue."""
+    _move(ctx, task_id, "start", reason, as_json)
+
+
+@app.command("finish")
+def finish(ctx: typer.Context, task_id: TaskId, reason: Reason = None, as_json: JsonFlag = False) -> None:
+    """Hand the task to human review (running/code_review → reviewing); releases its queue slot."""
+    _move(ctx, task_id, "finish", reason, as_json)
+
+
+@app.command("block")
+def block(
+    ctx: typer.Context,
+    task_id: TaskId,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is blocked (required).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Block the task (from any active status) until someone unblocks it."""
+    _move(ctx, task_id, "block", reason, as_json)
+
+
+@app.command("unblock")
+def unblock(ctx: typer.Context, task_id: TaskId, reason: Reason = None, as_json: JsonFlag = False) -> None:
+    """Return a blocked task to the status it was blocked from."""
+    _move(ctx, task_id, "unblock", reason, as_json)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", help="Include done tasks (reads every task file).")] = False,
+    queue: Annotated[str | None, typer.Option("--queue")] = None,
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List live tasks (or all with --all)."""
+    from orchestrator import tasks
+
+    rows = [
+        r
+        for r in tasks.listing(state(ctx).workspace(), include_done=all_ or status == "done")
+        if (queue is None or r["queue"] == queue) and (status is None or r["status"] == status)
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo("No tasks.")
+        return
+    from rich.table import Table
+
+    table = Table("id", "status", "queue", "prio", "title", box=None, pad_edge=False)
+    for r in rows:
+        table.add_row(*(str(r[k]) for k in ("id", "status", "queue", "priority", "title")))
+    console().print(table)
+
+
+@app.command("status")
+def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> None:
+    """Show a task: its fields, status and every event."""
+    from orchestrator import tasks
+
+    task = tasks.get(state(ctx).workspace(), task_id)
+    data = task.model_dump(mode="json", by_alias=True)
+    if as_json:
+        print_json(data)
+        return
+    typer.echo(f"{task.id}  {task.status.value}  ({task.queue}, priority {task.priority})")
+    typer.echo(f"  {task.title}")
+    typer.echo(f"  card: {task.card}")
+    for e in data["events"]:
+        typer.echo(f"  {e['at']}  {e['from'] or 'created'} → {e['to']}  by {e['actor']}  {e['reason'] or ''}")
+
+
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="TaskCard files (default: every tasks/**/*.md).")
+    ] = None,
+) -> None:
+    """Check TaskCards; exits 1 if any is broken (pre-commit runs this)."""
+    from orchestrator.cli._validate import validate_cards
+
+    problems = validate_cards(state(ctx), files or [])
+    if problems:
+        raise typer.Exit(1)

@@ -1,0 +1,69 @@
+"""``aios init`` and ``aios state check|rebuild``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli._context import default_actor, state
+from orchestrator.cli._output import print_json
+
+state_app = typer.Typer(help="Check and repair the workspace's state files.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.add_typer(state_app, name="state")
+
+
+def init(
+    ctx: typer.Context,
+    path: Annotated[
+        Path | None, typer.Argument(help="A folder inside the git repository (default: here).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Make this git repository an aios workspace (state/, ops/, tasks/inbox/). Safe to run twice."""
+    from orchestrator.workspace import init as init_workspace
+
+    cli = state(ctx)
+    ws, created = init_workspace(path or cli.root or Path.cwd(), owner=cli.actor or default_actor())
+    if as_json:
+        print_json({"root": str(ws.root), "created": created})
+    elif created:
+        typer.echo(f"Initialised an aios workspace in {ws.root}:")
+        typer.echo("".join(f"  created {item}\n" for item in created), nl=False)
+        typer.echo("Next: aios task new --queue dev --title '...' --criterion '...'")
+    else:
+        typer.echo(f"{ws.root} is already an aios workspace; nothing changed.")
+
+
+@state_app.command("check")
+def check(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Validate every state file; lists each problem with file, line and fix."""
+    from orchestrator.statecheck import check_state
+
+    problems = check_state(state(ctx).workspace())
+    if as_json:
+        print_json({"ok": not problems, "problems": [p.render() for p in problems]})
+    else:
+        for problem in problems:
+            typer.echo(f"error: {problem.render()}", err=True)
+        if not problems:
+            typer.echo("All state files are valid.")
+    if problems:
+        raise typer.Exit(1)
+
+
+@state_app.command("rebuild")
+def rebuild(ctx: typer.Context) -> None:
+    """Rebuild state/tasks.yaml from state/tasks/*.yaml (queue locks that can be read are kept)."""
+    from orchestrator.store import Store
+
+    ws = state(ctx).workspace()
+    index = Store(ws).rebuild_index()
+    typer.echo(f"Rebuilt {ws.rel(ws.index_file)}: {len(index.tasks)} live task(s).")

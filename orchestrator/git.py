@@ -1,0 +1,336 @@
+"""Git for the workflow: task worktrees, commits, diffs and the merge, with plain ``git``.
+
+Each task gets a branch ``task/<TASK_ID>`` in a worktree at ``<repo>/.aios/worktrees/<TASK_ID>``.
+The orchestrator commits outside the sandbox (`commit_all`), works without any git user config,
+and merges a task branch into its target exactly once (`merge`): a conflict is an error, never a
+half-merged tree.
+
+Example:
+    >>> wt = ensure_worktree(repo, "TASK_DEV_0001", base="main")
+    >>> commit_all(wt, "TASK_DEV_0001 round 1")
+    >>> print(diff(wt, "main", "HEAD"))
+    >>> merge(repo, "task/TASK_DEV_0001", "main", message="Merge TASK_DEV_0001")
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from orchestrator.errors import AiosError
+
+__all__ = [
+    "GitError",
+    "MergeConflict",
+    "branch_name",
+    "changed_files",
+    "commit_all",
+    "diff",
+    "ensure_worktree",
+    "head",
+    "merge",
+    "remove_worktree",
+    "toplevel",
+    "worktree_path",
+]
+
+DEFAULT_AUTHOR = "aios <aios@localhost>"
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_AUTHOR = re.compile(r"\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>]+)>\s*")
+# Variables that would point git at another repository (set inside hooks, for example).
+_REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR")
+
+
+class GitError(AiosError):
+    """A git operation failed or the repository is not in the state it needs."""
+
+
+class MergeConflict(GitError):
+    """The task branch conflicts with the target branch; nothing was changed."""
+
+
+# --- running git ----------------------------------------------------------------------------------
+
+
+def _git(
+    cwd: Path, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run git in ``cwd``; raise `GitError` with git's own words when it fails and ``check``."""
+    full_env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
+    full_env.update({"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", **(env or {})})
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, env=full_env, capture_output=True, text=True, check=False
+        )
+    except OSError as exc:  # git missing, or cwd gone
+        raise GitError(f"cannot run git in {cwd}: {exc.strerror}", fix="install git") from exc
+    if check and done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip()
+        raise GitError(f"`git {' '.join(args[:2])}` failed: {detail}", file=cwd)
+    return done
+
+
+def _out(cwd: Path, *args: str) -> str:
+    return _git(cwd, *args).stdout.strip()
+
+
+def _identity(author: str) -> dict[str, str]:
+    """Author and committer as environment variables, so no git user config is needed."""
+    found = _AUTHOR.fullmatch(author)
+    if found is None:
+        raise GitError(f"bad author {author!r}", fix="write it as `Name <email@example.com>`")
+    name, email = found["name"], found["email"]
+    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}  # fmt: skip
+
+
+# --- repositories and worktrees -------------------------------------------------------------------
+
+
+def toplevel(path: Path) -> Path:
+    """The top directory of the working tree containing ``path``.
+
+    Raises:
+        GitError: ``path`` is not inside a git repository.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise GitError(f"not a directory: {path}")
+    done = _git(path, "rev-parse", "--show-toplevel", check=False)
+    if done.returncode != 0:
+        raise GitError(
+            f"{path} is not inside a git repository",
+            fix=f"run `git init` in {path} first (aios keeps task branches and history in git)",
+        )
+    return Path(done.stdout.strip())
+
+
+def branch_name(task_id: str) -> str:
+    """The branch of a task: ``task/<TASK_ID>``.
+
+    Raises:
+        GitError: the task id is not a safe branch and directory name.
+    """
+    if not _TASK_ID.fullmatch(task_id) or ".." in task_id or task_id.endswith((".lock", ".")):
+        raise GitError(f"bad task id {task_id!r}", fix="use letters, digits, '.', '_' and '-'")
+    return f"task/{task_id}"
+
+
+def worktree_path(repo: Path, task_id: str) -> Path:
+    """Where a task's worktree lives: ``<repo>/.aios/worktrees/<TASK_ID>``."""
+    branch_name(task_id)
+    return Path(repo) / ".aios" / "worktrees" / task_id
+
+
+def ensure_worktree(repo: Path, task_id: str, base: str) -> Path:
+    """The task's worktree on branch ``task/<TASK_ID>``, created from ``base`` if needed.
+
+    Idempotent: an existing worktree on the right branch is returned as it is, and an existing
+    branch (its worktree removed) is checked out again rather than recreated from ``base``.
+
+    Raises:
+        GitError: not a repository, ``base`` unknown, or the path holds something else.
+    """
+    root = toplevel(repo)
+    path, branch = worktree_path(root, task_id), branch_name(task_id)
+    if (path / ".git").is_file():
+        _check_worktree_branch(path, branch)
+        return path
+    _exclude_aios(root)
+    _git(root, "worktree", "prune")  # forget a worktree whose directory was deleted by hand
+    if _ref_exists(root, f"refs/heads/{branch}"):
+        _git(root, "worktree", "add", "-q", str(path), branch)
+    else:
+        _git(root, "worktree", "add", "-q", "-b", branch, str(path), f"{base}^{{commit}}")
+    return path
+
+
+def _check_worktree_branch(path: Path, branch: str) -> None:
+    done = _git(path, "symbolic-ref", "-q", "HEAD", check=False)
+    if done.stdout.strip() != f"refs/heads/{branch}":
+        raise GitError(
+            f"worktree {path} is not on branch {branch}",
+            fix=f"check out {branch} there, or remove the worktree (`git worktree remove {path}`)",
+        )
+
+
+def _exclude_aios(root: Path) -> None:
+    """Keep ``.aios/`` out of ``git status`` without touching the user's ``.gitignore``."""
+    exclude = Path(root, _out(root, "rev-parse", "--git-common-dir"), "info", "exclude")
+    text = exclude.read_text() if exclude.exists() else ""
+    if ".aios/" not in text.splitlines():
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        exclude.write_text(text + ("" if text.endswith("\n") or not text else "\n") + ".aios/\n")
+
+
+def remove_worktree(repo: Path, task_id: str, *, delete_branch: bool = False) -> None:
+    """Remove a task's worktree (with any uncommitted files in it), optionally its branch too.
+
+    Idempotent: a missing worktree or branch is not an error.
+    """
+    root = toplevel(repo)
+    path = worktree_path(root, task_id)
+    if path.exists():
+        _git(root, "worktree", "remove", "--force", str(path))
+    _git(root, "worktree", "prune")
+    if delete_branch and _ref_exists(root, f"refs/heads/{branch_name(task_id)}"):
+        _git(root, "branch", "-q", "-D", branch_name(task_id))
+
+
+def _ref_exists(repo: Path, ref: str) -> bool:
+    return _git(repo, "show-ref", "--verify", "-q", ref, check=False).returncode == 0
+
+
+# --- commits and diffs ----------------------------------------------------------------------------
+
+
+def commit_all(worktree: Path, message: str, *, author: str = DEFAULT_AUTHOR) -> str | None:
+    """Commit every change in ``worktree`` (new, modified, deleted files); None if nothing changed.
+
+    Hooks and signing are skipped: this is the orchestrator recording a round, and the review
+    runs the project's checks itself.
+
+    Returns:
+        The new commit's sha, or None when the tree was clean.
+    """
+    identity = _identity(author)
+    _git(worktree, "add", "-A")
+    if _git(worktree, "diff", "--cached", "--quiet", check=False).returncode == 0:
+        return None
+    _git(worktree, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", message,
+         env=identity)  # fmt: skip
+    return head(worktree)
+
+
+def head(repo: Path, ref: str = "HEAD") -> str:
+    """The commit sha ``ref`` points to in the repository or worktree at ``repo``.
+
+    Raises:
+        GitError: ``ref`` does not name a commit.
+    """
+    done = _git(repo, "rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
+    if done.returncode != 0:
+        raise GitError(f"unknown revision {ref!r}", file=repo)
+    return done.stdout.strip()
+
+
+def diff(repo: Path, base_ref: str, head_ref: str, *, context: int = 3) -> str:
+    """The unified diff of what ``head_ref`` changed since it forked from ``base_ref``.
+
+    Uses ``base...head`` (from the merge base), so commits landing on the base meanwhile do not
+    show up as the task's changes.
+    """
+    return _git(
+        repo, "diff", "--no-color", "--no-ext-diff", "--no-textconv", f"-U{context}",
+        f"{base_ref}...{head_ref}", "--",
+    ).stdout  # fmt: skip
+
+
+def changed_files(repo: Path, base_ref: str, head_ref: str, *, deleted: bool = False) -> list[str]:
+    """Paths changed by ``head_ref`` since it forked from ``base_ref``, as in `diff`.
+
+    Args:
+        deleted: include files the change deleted (left out by default: nothing to lint there).
+    """
+    args = ["diff", "--name-only", "-z", "--no-renames", f"{base_ref}...{head_ref}"]
+    if not deleted:
+        args.insert(3, "--diff-filter=d")
+    return [p for p in _git(repo, *args).stdout.split("\0") if p]
+
+
+# --- merging once ---------------------------------------------------------------------------------
+
+
+def merge(repo: Path, branch: str, target: str, *, message: str, author: str = DEFAULT_AUTHOR) -> str:
+    """Merge ``branch`` into ``target`` with a merge commit, exactly once.
+
+    If ``branch`` is already contained in ``target``, nothing happens and the existing merge
+    commit (or, without one, ``target``'s head) is returned: approving twice merges once.
+    Where ``target`` is checked out, a real ``git merge --no-ff`` updates that worktree;
+    elsewhere the merge is written with plumbing and the ref moved with a compare-and-swap.
+
+    Returns:
+        The sha of the merge commit.
+
+    Raises:
+        MergeConflict: the branches conflict; nothing was changed.
+        GitError: unknown branches, or the worktree holding ``target`` has uncommitted changes.
+    """
+    root = toplevel(repo)
+    branch_sha, target_sha = head(root, f"refs/heads/{branch}"), head(root, f"refs/heads/{target}")
+    if _is_ancestor(root, branch_sha, target_sha):
+        return _existing_merge(root, branch_sha, target_sha)
+    tree = _merged_tree(root, branch, target)
+    checked_out = _checkout_of(root, target)
+    if checked_out is not None:
+        return _merge_in_worktree(checked_out, branch, message, author)
+    return _merge_plumbing(root, tree, (target_sha, branch_sha), target, message, author)
+
+
+def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
+    return _git(repo, "merge-base", "--is-ancestor", ancestor, descendant, check=False).returncode == 0
+
+
+def _existing_merge(repo: Path, branch_sha: str, target_sha: str) -> str:
+    """The first-parent merge on the target that brought ``branch_sha`` in, or the target head."""
+    lines = _out(repo, "rev-list", "--first-parent", "--merges", "--parents", "--ancestry-path",
+                 f"{branch_sha}..{target_sha}").splitlines()  # fmt: skip
+    merges = [line.split() for line in lines if branch_sha in line.split()[2:]]
+    return merges[-1][0] if merges else target_sha
+
+
+def _merged_tree(repo: Path, branch: str, target: str) -> str:
+    """The merged tree, computed in memory; a conflict raises before anything is touched."""
+    done = _git(repo, "merge-tree", "--write-tree", "--name-only", "--no-messages",
+                f"refs/heads/{target}", f"refs/heads/{branch}", check=False)  # fmt: skip
+    lines = done.stdout.splitlines()
+    if done.returncode == 1:
+        files = ", ".join(dict.fromkeys(lines[1:])) or "(unknown files)"
+        raise MergeConflict(
+            f"{branch} conflicts with {target} in: {files}",
+            file=repo,
+            fix=f"rebase {branch} onto {target} and resolve the conflicts, then submit it again",
+        )
+    if done.returncode != 0 or not lines:
+        raise GitError(f"`git merge-tree` failed: {done.stderr.strip()}", file=repo)
+    return lines[0]
+
+
+def _checkout_of(repo: Path, branch: str) -> Path | None:
+    """The worktree (main or linked) that has ``branch`` checked out, if any."""
+    current: Path | None = None
+    for line in _out(repo, "worktree", "list", "--porcelain").splitlines():
+        if line.startswith("worktree "):
+            current = Path(line.removeprefix("worktree "))
+        elif line == f"branch refs/heads/{branch}":
+            return current
+    return None
+
+
+def _merge_in_worktree(worktree: Path, branch: str, message: str, author: str) -> str:
+    if _out(worktree, "status", "--porcelain", "--untracked-files=no"):
+        raise GitError(
+            f"{worktree} has uncommitted changes to tracked files; not merging into them",
+            file=worktree,
+            fix="commit or stash those changes, then approve again",
+        )
+    done = _git(worktree, "-c", "commit.gpgsign=false", "merge", "-q", "--no-ff", "--no-verify",
+                "--no-edit", "-m", message, f"refs/heads/{branch}", env=_identity(author),
+                check=False)  # fmt: skip
+    if done.returncode != 0:
+        _git(worktree, "merge", "--abort", check=False)
+        raise GitError(f"`git merge` failed: {(done.stderr or done.stdout).strip()}", file=worktree)
+    return head(worktree)
+
+
+def _merge_plumbing(
+    repo: Path, tree: str, parents: tuple[str, str], target: str, message: str, author: str
+) -> str:
+    sha = _git(repo, "commit-tree", tree, "-p", parents[0], "-p", parents[1], "-m", message,
+               env=_identity(author)).stdout.strip()  # fmt: skip
+    # The old value makes this a compare-and-swap: a concurrent move of the target fails here.
+    _git(repo, "update-ref", "-m", f"aios: {message}", f"refs/heads/{target}", sha, parents[0])
+    return sha

@@ -1,0 +1,1 @@
+"""The reviewer: evidence, findings, verdict policy and reports."""

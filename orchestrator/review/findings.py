@@ -1,0 +1,74 @@
+"""A review finding: one problem at one place, from evidence or from a persona model call."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Dimension(StrEnum):
+    """The four review dimensions."""
+
+    QUALITY = "Q"
+    REQUIREMENTS = "R"
+    COMPLETENESS = "C"
+    OPTIMIZATION = "O"
+
+
+class Severity(StrEnum):
+    """How bad a finding is; ``critical`` and ``major`` block approval by the default policy."""
+
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Order for comparisons: ``critical`` 3, ``major`` 2, ``minor`` 1, ``info`` 0."""
+        return _RANK[self]
+
+    def at_least(self, other: Severity) -> bool:
+        """True when this severity is as bad as ``other`` or worse."""
+        return self.rank >= other.rank
+
+
+_RANK = {Severity.CRITICAL: 3, Severity.MAJOR: 2, Severity.MINOR: 1, Severity.INFO: 0}
+
+
+class Finding(BaseModel):
+    """One problem the reviewer found."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dimension: Dimension
+    severity: Severity
+    message: str = Field(min_length=1)
+    file: str | None = None
+    """Path relative to the repository root, or None for a change-wide finding."""
+    line: int | None = Field(default=None, ge=1)
+    rule: str | None = None
+    """Rule id for evidence findings (``S608``, ``C901``, ``acceptance:AC1``); None for model findings."""
+    suggestion: str | None = None
+    persona: str | None = None
+    """The persona whose review produced it; None for evidence."""
+    source: str = "model"
+    """``model`` or the evidence tool that produced it (``ruff``, ``detect-secrets``, ``pytest`` ...)."""
+
+    @property
+    def fingerprint(self) -> str:
+        """A stable id across rounds: dimension, file, rule and normalised text; not the line."""
+        text = _normalise(self.message)
+        raw = "|".join((self.dimension.value, self.file or "", self.rule or "", text))
+        return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+_NOISE = re.compile(r"\d+|[^\w\s]")
+
+
+def _normalise(message: str) -> str:
+    # Line numbers and punctuation shift between rounds; the words identify the finding.
+    return " ".join(_NOISE.sub(" ", message.lower()).split())

@@ -1,0 +1,163 @@
+"""Task services: create TaskCards and move tasks through their lifecycle, with governance and queues.
+
+The CLI, the MCP server and the workflow graph all call these; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator import lifecycle, queues, resources
+from orchestrator._files import atomic_write
+from orchestrator.errors import ConfigError, StateError
+from orchestrator.governance import require
+from orchestrator.lifecycle import Status
+from orchestrator.project import Permission
+from orchestrator.store import Store, TaskState, Txn, now
+from orchestrator.taskcard import TaskCard, render, task_id
+from orchestrator.workspace import Workspace
+
+#: Actions that only a human member with the given permission may take.
+HUMAN_ONLY: dict[str, tuple[Permission, str]] = {
+    "approve": (Permission.APPROVE_TASK, "approve a task to start"),
+    "unblock": (Permission.UNBLOCK, "unblock a task"),
+    "merge": (Permission.MERGE, "approve a merge"),
+}
+
+
+def check_card(ws: Workspace, card: TaskCard, *, file: str | Path) -> None:
+    """Checks a card needs the workspace for: its queue and personas exist.
+
+    Raises:
+        ConfigError: naming the field and the known values.
+    """
+    known_queues = ws.project.queues
+    if card.queue not in known_queues:
+        raise ConfigError(
+            f"unknown queue {card.queue!r}",
+            file=file,
+            field="queue",
+            fix=f"use one of {', '.join(known_queues)} (queues are defined in {ws.rel(ws.project_file)})",
+        )
+    known = [
+        p.removesuffix(".yaml") for p in resources.available("personas", workspace=ws.root, suffix=".yaml")
+    ]
+    for i, persona in enumerate(card.personas):
+        if persona not in known:
+            raise ConfigError(
+                f"unknown persona {persona!r}",
+                file=file,
+                field=f"personas[{i}]",
+                fix=f"use one of {', '.join(known)}",
+            )
+
+
+def create(ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None = None) -> TaskState:
+    """Register ``card`` as a new task in ``inbox``.
+
+    Without ``card_file`` the card gets the next free id of its queue and is written to
+    ``tasks/inbox/<ID>.md``; with it, the card's own id is used and the file stays where it is.
+    """
+    check_card(ws, card, file=card_file or "TaskCard")
+    store = Store(ws)
+    with store.transaction() as txn:
+        if card_file is None:
+            card = card.model_copy(update={"id": _free_id(ws, txn, card.queue)})
+            card_file = ws.inbox_dir / f"{card.id}.md"
+            card_file.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(card_file, render(card))
+        elif ws.task_file(card.id).exists():
+            raise ConfigError(
+                f"task {card.id} already exists",
+                file=card_file,
+                field="id",
+                fix="give the card an unused id, or leave the id out to get one: `aios task new --queue ...`",
+            )
+        created = now()
+        task = TaskState(
+            id=card.id,
+            title=card.title,
+            queue=card.queue,
+            priority=card.priority,
+            role_mode=card.role_mode.value,
+            card=ws.rel(card_file.resolve()),
+            status=Status.INBOX,
+            created_at=created,
+            updated_at=created,
+        )
+        txn.add(task)
+        txn.record(task, actor=actor, to=Status.INBOX, reason="TaskCard created")
+    return task
+
+
+def transition(
+    ws: Workspace,
+    tid: str,
+    action: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    artifacts: list[str] | None = None,
+) -> TaskState:
+    """Apply a lifecycle ``action`` to task ``tid`` as ``actor``; returns the updated task.
+
+    Raises:
+        TransitionError: the action is not allowed from the task's status.
+        PermissionDenied: the actor may not take it.
+        QueueError: it needs a queue slot and the queue is full or locked.
+    """
+    with Store(ws).transaction() as txn:
+        task = txn.task(tid)
+        to = lifecycle.target(action, task.status, task_id=tid, blocked_from=task.blocked_from)
+        _authorise(ws, task, action, actor)
+        if action == "block" and not (reason and reason.strip()):
+            raise StateError(f"blocking {tid} needs a reason", fix="pass --reason TEXT")
+        if lifecycle.takes_slot(task.status, to):
+            queues.claim_slot(ws, txn.index, task)
+        task.blocked_from = task.status if to is Status.BLOCKED else None
+        txn.record(task, actor=actor, to=to, reason=reason or action, artifacts=artifacts)
+    return task
+
+
+def note(
+    ws: Workspace, tid: str, *, actor: str, reason: str, artifacts: list[str] | None = None
+) -> TaskState:
+    """Record an event that changes no status (an artifact produced, a decision taken)."""
+    with Store(ws).transaction() as txn:
+        task = txn.task(tid)
+        txn.record(task, actor=actor, to=task.status, reason=reason, artifacts=artifacts)
+    return task
+
+
+def get(ws: Workspace, tid: str) -> TaskState:
+    """Read one task (no lock)."""
+    return Store(ws).read_task(tid)
+
+
+def listing(ws: Workspace, *, include_done: bool = False) -> list[dict[str, object]]:
+    """``id``, ``status``, ``queue``, ``priority`` and ``title`` of the live tasks (or of all tasks)."""
+    store = Store(ws)
+    if include_done:
+        return [_summary(t.id, t.status, t.queue, t.priority, t.title) for t in store.all_tasks()]
+    index = store.read_index()
+    return [_summary(tid, e.status, e.queue, e.priority, e.title) for tid, e in sorted(index.tasks.items())]
+
+
+def _summary(tid: str, status: Status, queue: str, priority: int, title: str) -> dict[str, object]:
+    return {"id": tid, "status": status.value, "queue": queue, "priority": priority, "title": title}
+
+
+def _authorise(ws: Workspace, task: TaskState, action: str, actor: str) -> None:
+    if action in HUMAN_ONLY:
+        permission, doing = HUMAN_ONLY[action]
+        require(ws, actor, permission, doing=doing)
+    elif action == "start" and queues.policy(ws, task.queue).requires_human_approval:
+        require(ws, actor, Permission.APPROVE_TASK, doing=f"start a task in the {task.queue} queue")
+
+
+def _free_id(ws: Workspace, txn: Txn, queue: str) -> str:
+    while True:
+        candidate = task_id(queue, txn.allocate_number(queue))
+        taken = ws.task_file(candidate).exists() or (ws.inbox_dir / f"{candidate}.md").exists()
+        if not taken:
+            return candidate

@@ -1,0 +1,57 @@
+"""Shared fixtures: every test gets a clean environment and, when it asks, a fresh workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import git_repo
+from typer.testing import CliRunner
+
+from orchestrator.workspace import Workspace, init
+
+_PROVIDER_ENV = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_BASE_URL",
+    "AIOS_BASE_URL",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real keys, no outside workspace, no debug re-raise leak into a test."""
+    for name in (*_PROVIDER_ENV, "AIOS_ROOT", "AIOS_ACTOR", "AIOS_DEBUG", "EDITOR", "VISUAL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "test")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "test")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.com")
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    """A fresh workspace owned by ``alice`` (project_owner), with ``bob`` as a human_operator."""
+    workspace, _ = init(git_repo(tmp_path / "repo"), owner="alice")
+    text = workspace.project_file.read_text()
+    text = text.replace(
+        "- name: alice\n  roles:\n  - project_owner\n",
+        "- name: alice\n  roles:\n  - project_owner\n- name: bob\n  roles:\n  - human_operator\n",
+    )
+    workspace.project_file.write_text(text)
+    return Workspace(workspace.root)
+
+
+@pytest.fixture
+def cli(ws: Workspace):
+    """Run ``aios`` in-process against ``ws`` as alice; returns the click Result."""
+    from orchestrator.cli.app import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str, actor: str = "alice", input: str | None = None):
+        env = {"AIOS_ROOT": str(ws.root), "AIOS_ACTOR": actor}
+        return runner.invoke(app, list(args), env=env, input=input, catch_exceptions=False)
+
+    return invoke
