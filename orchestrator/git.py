@@ -266,7 +266,7 @@ def merge(repo: Path, branch: str, target: str, *, message: str, author: str = D
     tree = _merged_tree(root, branch, target)
     checked_out = _checkout_of(root, target)
     if checked_out is not None:
-        return _merge_in_worktree(checked_out, branch, message, author)
+        return _merge_in_worktree(checked_out, branch, message, author, touched=_changed(root, target_sha, tree))
     return _merge_plumbing(root, tree, (target_sha, branch_sha), target, message, author)
 
 
@@ -310,10 +310,17 @@ def _checkout_of(repo: Path, branch: str) -> Path | None:
     return None
 
 
-def _merge_in_worktree(worktree: Path, branch: str, message: str, author: str) -> str:
-    if _out(worktree, "status", "--porcelain", "--untracked-files=no"):
+def _changed(repo: Path, commit: str, tree: str) -> set[str]:
+    return set(_out(repo, "diff", "--name-only", commit, tree).splitlines())
+
+
+def _merge_in_worktree(worktree: Path, branch: str, message: str, author: str, *, touched: set[str]) -> str:
+    # Uncommitted edits elsewhere (aios's own state files, say) are left alone, as git itself does;
+    # edits to a file the merge changes would be overwritten, so those refuse the merge.
+    dirty = {*_out(worktree, "diff", "--name-only").splitlines(), *_out(worktree, "diff", "--name-only", "--cached").splitlines()}
+    if clash := sorted(dirty & touched):
         raise GitError(
-            f"{worktree} has uncommitted changes to tracked files; not merging into them",
+            f"{worktree} has uncommitted changes to files the merge changes: {', '.join(clash)}",
             file=worktree,
             fix="commit or stash those changes, then approve again",
         )

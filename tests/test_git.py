@@ -206,7 +206,7 @@ def test_merge_refuses_a_dirty_checked_out_target(repo: Path) -> None:
     task_with_change(repo)
     (repo / "app.py").write_text("local edit\n")
     before = git.head(repo, "main")
-    with pytest.raises(GitError, match="uncommitted changes to tracked files") as err:
+    with pytest.raises(GitError, match="uncommitted changes to files the merge changes: app.py") as err:
         git.merge(repo, "task/TASK_1", "main", message="Merge TASK_1")
     assert err.value.fix == "commit or stash those changes, then approve again"
     assert git.head(repo, "main") == before
@@ -223,3 +223,16 @@ def test_merge_ignores_untracked_files_in_the_target_worktree(repo: Path) -> Non
 def test_merge_of_an_unknown_branch(repo: Path) -> None:
     with pytest.raises(GitError, match="unknown revision 'refs/heads/task/NOPE'"):
         git.merge(repo, "task/NOPE", "main", message="x")
+
+
+def test_merge_leaves_unrelated_uncommitted_edits_alone(repo: Path) -> None:
+    """aios's own state files are often tracked and change on every transition."""
+    (repo / "state.yaml").write_text("status: running\n")
+    git.commit_all(repo, "track state")
+    wt = git.ensure_worktree(repo, "T9", "main")
+    (wt / "feature.py").write_text("x = 1\n")
+    git.commit_all(wt, "feature")
+    (repo / "state.yaml").write_text("status: reviewing\n")
+    git.merge(repo, "task/T9", "main", message="Merge T9")
+    assert (repo / "feature.py").read_text() == "x = 1\n"
+    assert (repo / "state.yaml").read_text() == "status: reviewing\n"

@@ -74,3 +74,9 @@ app.add_typer(_queue.app, name="queue")
 from orchestrator.cli import demo as _demo  # noqa: E402
 
 _demo.register(app)
+from orchestrator.cli import models as _models  # noqa: E402
+_models.register(app)
+
+from orchestrator.cli import review as _review  # noqa: E402
+
+app.add_typer(_review.app, name="review")

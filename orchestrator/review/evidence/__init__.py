@@ -1,0 +1,155 @@
+"""Evidence: checks that run before any model sees the change, one collector per dimension.
+
+Q ``quality``: ruff (correctness and ``S`` security rules) and secrets on the added lines.
+R ``requirements``: each acceptance criterion's ``check`` command.
+C ``completeness``: the tests, coverage of the changed lines, whether tests changed at all.
+O ``optimization``: complexity of changed functions, duplicated blocks, size of the change.
+
+Every command goes through an injected ``Runner`` (the sandbox in a review run, a plain
+subprocess in tests). A check that cannot run is an ``error`` result with the reason; the
+policy blocks on it. Nothing is ever a silent pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeAlias
+
+from orchestrator.review.evidence._base import (
+    Criterion,
+    CriterionLike,
+    EvidenceContext,
+    EvidenceResult,
+    EvidenceStatus,
+    Runner,
+    RunnerFactory,
+    error_result,
+)
+from orchestrator.review.evidence.completeness import collect_completeness
+from orchestrator.review.evidence.optimization import collect_optimization
+from orchestrator.review.evidence.quality import collect_quality
+from orchestrator.review.evidence.requirements import collect_requirements, unchecked_criteria
+from orchestrator.review.evidence.runner import plain_runner, plain_runner_factory
+from orchestrator.review.evidence.secret_plugins import mask_secrets
+from orchestrator.review.findings import Dimension, Finding
+
+__all__ = [
+    "COLLECTORS",
+    "Collector",
+    "Criterion",
+    "CriterionLike",
+    "EvidenceContext",
+    "EvidenceResult",
+    "EvidenceStatus",
+    "Runner",
+    "RunnerFactory",
+    "collect_dimension",
+    "gather_evidence",
+    "evidence_findings",
+    "mask_secrets",
+    "plain_runner",
+    "plain_runner_factory",
+    "render_evidence",
+    "support_paths",
+    "timeout_for",
+    "unchecked_criteria",
+]
+
+Collector: TypeAlias = Callable[[EvidenceContext, Runner], list[EvidenceResult]]
+"""Gathers one dimension's evidence with a runner bound to that dimension's time limit."""
+
+COLLECTORS: dict[Dimension, Collector] = {
+    Dimension.QUALITY: collect_quality,
+    Dimension.REQUIREMENTS: collect_requirements,
+    Dimension.COMPLETENESS: collect_completeness,
+    Dimension.OPTIMIZATION: collect_optimization,
+}
+
+
+def support_paths() -> list[Path]:
+    """Files the evidence commands read from aios itself (the coverage driver, the secrets plugin).
+
+    A sandbox that hides the folder aios is installed in must bind these read-only.
+    """
+    return [Path(__file__).resolve().parent]
+
+
+def timeout_for(ctx: EvidenceContext, dimension: Dimension) -> float:
+    """The per-command time limit the settings give ``dimension``."""
+    s = ctx.settings
+    section = {
+        Dimension.QUALITY: s.quality,
+        Dimension.REQUIREMENTS: s.requirements,
+        Dimension.COMPLETENESS: s.completeness,
+        Dimension.OPTIMIZATION: s.optimization,
+    }[dimension]
+    return float(section.timeout_s)
+
+
+def collect_dimension(
+    ctx: EvidenceContext, dimension: Dimension, runners: RunnerFactory
+) -> list[EvidenceResult]:
+    """One dimension's evidence; a crash anywhere becomes an ``error`` result, never an exception.
+
+    This is what a graph node for a single check calls.
+    """
+    try:
+        return COLLECTORS[dimension](ctx, runners(timeout_for(ctx, dimension)))
+    except Exception as exc:  # noqa: BLE001 - an evidence crash must block the verdict, not vanish
+        return [
+            error_result(
+                dimension.name.lower(), dimension, f"collecting crashed: {type(exc).__name__}: {exc}"
+            )
+        ]
+
+
+def gather_evidence(
+    ctx: EvidenceContext,
+    runners: RunnerFactory,
+    *,
+    dimensions: Iterable[Dimension] = tuple(Dimension),
+    concurrent: bool = True,
+) -> list[EvidenceResult]:
+    """Gather the evidence of several dimensions, concurrently by default (one thread each).
+
+    Args:
+        ctx: the change and settings.
+        runners: binds a time limit into a ``Runner`` (e.g. the sandbox for the task's worktree).
+        dimensions: which dimensions to collect.
+        concurrent: False runs them one after another (benchmarks, debugging).
+
+    Example:
+        >>> results = gather_evidence(ctx, plain_runner_factory(worktree))
+    """
+    dims = list(dimensions)
+    if not concurrent:
+        return [r for d in dims for r in collect_dimension(ctx, d, runners)]
+    # Evidence is mostly waiting on subprocesses, so threads overlap well even on two cores.
+    with ThreadPoolExecutor(max_workers=len(dims) or 1, thread_name_prefix="evidence") as pool:
+        futures = [pool.submit(collect_dimension, ctx, d, runners) for d in dims]
+        return [r for f in futures for r in f.result()]
+
+
+def evidence_findings(results: Iterable[EvidenceResult]) -> list[Finding]:
+    """All findings of the results, in order."""
+    return [f for r in results for f in r.findings]
+
+
+def render_evidence(results: Iterable[EvidenceResult], *, tail_lines: int = 15) -> str:
+    """The evidence as a model reviewer reads it: one block per check, status first."""
+    blocks = []
+    for r in results:
+        head = f"[{r.dimension.value}] {r.name}: {r.status.value.upper()}"
+        head += f" ({r.reason})" if r.reason else ""
+        lines = [head, *(f"  - {_line(f)}" for f in r.findings)]
+        if r.status is not EvidenceStatus.PASSED and r.output_tail:
+            lines += ["  output (tail):", *("    " + ln for ln in r.output_tail.splitlines()[-tail_lines:])]
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def _line(f: Finding) -> str:
+    where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "(change)")
+    return f"{f.severity.value} {where} {f.rule or ''}: {f.message}"

@@ -1,0 +1,257 @@
+"""What every collector shares: the result model, the runner contract, the context, small helpers."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Protocol, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.review.diff import Diff
+from orchestrator.review.evidence.secret_plugins import mask_secrets
+from orchestrator.review.findings import Dimension, Finding
+from orchestrator.review.settings import EvidenceSettings
+from orchestrator.sandbox import CommandResult
+
+Runner: TypeAlias = Callable[[Sequence[str]], CommandResult]
+"""Runs one argv in the task's worktree, under a time limit the caller bound."""
+
+RunnerFactory: TypeAlias = Callable[[float], Runner]
+"""Given a time limit in seconds, a ``Runner`` bound to it (the workflow binds the sandbox here)."""
+
+MAX_READ_BYTES = 2_000_000
+
+
+class EvidenceStatus(StrEnum):
+    """Outcome of one evidence check."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    """The check ran and found a problem (its findings say which)."""
+    ERROR = "error"
+    """The check could not run (missing tool, timeout, crash); the policy blocks on it."""
+
+
+class EvidenceResult(BaseModel):
+    """One evidence check's outcome, kept in the report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    """``ruff``, ``secrets``, ``acceptance:AC1``, ``tests``, ``coverage``, ``complexity`` ..."""
+    dimension: Dimension
+    status: EvidenceStatus
+    command: list[str] | None = None
+    """The argv run, or None for a check computed in process (duplication, size)."""
+    duration_s: float = 0.0
+    output_tail: str = ""
+    """Last part of the command's output, with secrets masked."""
+    reason: str | None = None
+    """Why it failed or could not run, in one line."""
+    findings: list[Finding] = Field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        """The check's family: the name up to a colon (``acceptance:AC1`` -> ``acceptance``)."""
+        return self.name.partition(":")[0]
+
+
+class CriterionLike(Protocol):
+    """An acceptance criterion as the TaskCard gives it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def check(self) -> str | None: ...
+
+
+class Criterion(BaseModel):
+    """A plain acceptance criterion, for callers without a TaskCard."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    text: str
+    check: str | None = None
+
+
+@dataclass(frozen=True)
+class EvidenceContext:
+    """Everything a collector needs about the change under review."""
+
+    worktree: Path
+    diff: Diff
+    settings: EvidenceSettings = field(default_factory=EvidenceSettings)
+    criteria: Sequence[CriterionLike] = ()
+    test_paths: Sequence[str] = ()
+    """Test files or directories the TaskCard names; empty runs the whole suite."""
+
+    def is_test(self, path: str) -> bool:
+        """True when ``path`` is a test file by the configured globs."""
+        name = path.rsplit("/", 1)[-1]
+        return any(fnmatch(path, g) or fnmatch(name, g) for g in self.settings.completeness.test_paths)
+
+
+@dataclass
+class Attempt:
+    """A command run through the runner; ``reason`` is set when it could not run."""
+
+    argv: list[str]
+    result: CommandResult | None
+    reason: str | None
+    duration_s: float
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code, or None when it did not finish."""
+        return self.result.returncode if self.result else None
+
+    @property
+    def stdout(self) -> str:
+        """Standard output (tail), or empty."""
+        return self.result.stdout if self.result else ""
+
+    def tail(self, chars: int) -> str:
+        """The last ``chars`` of stdout and stderr together, secrets masked."""
+        if self.result is None:
+            return ""
+        text = self.result.stdout + ("\n" + self.result.stderr if self.result.stderr else "")
+        return mask_secrets(text.strip()[-chars:])
+
+
+def attempt(run: Runner, argv: Sequence[str]) -> Attempt:
+    """Run ``argv``; a runner exception, a timeout or an unstartable command sets ``reason``."""
+    start = time.perf_counter()
+    try:
+        result = run(list(argv))
+    except Exception as exc:  # noqa: BLE001 - any runner failure is an `error` result, never a pass
+        return Attempt(list(argv), None, f"the runner failed: {type(exc).__name__}: {exc}", _since(start))
+    return Attempt(list(argv), result, _why_not_run(argv, result), result.duration_s or _since(start))
+
+
+def _why_not_run(argv: Sequence[str], result: CommandResult) -> str | None:
+    if result.timed_out or result.returncode is None:
+        return f"timed out after {result.duration_s:.1f} s"
+    if result.returncode in (126, 127):  # the shell's "cannot execute" / "command not found"
+        return f"could not start `{argv[0]}` (exit {result.returncode}): {_last_line(result.stderr)}"
+    return None
+
+
+def _since(start: float) -> float:
+    return round(time.perf_counter() - start, 3)
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return mask_secrets(lines[-1][:300]) if lines else "(no output)"
+
+
+def from_attempt(
+    name: str,
+    dimension: Dimension,
+    att: Attempt,
+    *,
+    tail_chars: int,
+    findings: Sequence[Finding] = (),
+    reason: str | None = None,
+    status: EvidenceStatus | None = None,
+) -> EvidenceResult:
+    """Build the result of a command check; status defaults to error/failed/passed by reason and findings."""
+    why = att.reason or reason
+    if status is None:
+        status = EvidenceStatus.ERROR if att.reason else _status_of(findings, reason)
+    return EvidenceResult(
+        name=name,
+        dimension=dimension,
+        status=status,
+        command=att.argv,
+        duration_s=round(att.duration_s, 3),
+        output_tail=att.tail(tail_chars),
+        reason=why,
+        findings=list(findings) if status is not EvidenceStatus.ERROR else [],
+    )
+
+
+def _status_of(findings: Sequence[Finding], reason: str | None) -> EvidenceStatus:
+    return EvidenceStatus.FAILED if findings or reason else EvidenceStatus.PASSED
+
+
+def error_result(
+    name: str, dimension: Dimension, reason: str, *, command: list[str] | None = None
+) -> EvidenceResult:
+    """A check that could not run."""
+    return EvidenceResult(
+        name=name,
+        dimension=dimension,
+        status=EvidenceStatus.ERROR,
+        command=command,
+        reason=mask_secrets(reason),
+    )
+
+
+def local_result(
+    name: str, dimension: Dimension, findings: Sequence[Finding], *, note: str = "", duration_s: float = 0.0
+) -> EvidenceResult:
+    """The result of a check computed in process (no command)."""
+    return EvidenceResult(
+        name=name,
+        dimension=dimension,
+        status=_status_of(findings, None),
+        duration_s=round(duration_s, 3),
+        output_tail=note,
+        findings=list(findings),
+    )
+
+
+def guarded(
+    name: str, dimension: Dimension, check: Callable[[], list[EvidenceResult]]
+) -> list[EvidenceResult]:
+    """Run one check; a crash in our own code becomes an ``error`` result instead of vanishing."""
+    try:
+        return check()
+    except Exception as exc:  # noqa: BLE001 - a crashed check must block, not pass silently
+        return [error_result(name, dimension, f"the check crashed: {type(exc).__name__}: {exc}")]
+
+
+def cli_paths(paths: Iterable[str]) -> list[str]:
+    """Paths as command arguments: ``./`` keeps a file named ``-x.py`` from reading as an option."""
+    return [f"./{p}" for p in paths]
+
+
+def match_path(reported: str, known: Iterable[str]) -> str | None:
+    """Which of ``known`` (repo-relative) a tool's reported path (absolute or ``./``) is."""
+    reported = reported.replace(os.sep, "/").removeprefix("./")
+    best = [k for k in known if reported == k or reported.endswith("/" + k)]
+    return max(best, key=len) if best else None
+
+
+def read_source(worktree: Path, rel: str) -> str | None:
+    """A file's text if it is a regular file inside the worktree (no symlinks) and not huge."""
+    path = worktree / rel
+    try:
+        if path.is_symlink() or not path.resolve().is_relative_to(worktree.resolve()):
+            return None
+        if not path.is_file() or path.stat().st_size > MAX_READ_BYTES:
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def ranges(lines: Iterable[int]) -> str:
+    """``1, 2, 3, 7`` -> ``1-3, 7``."""
+    out: list[str] = []
+    for n in sorted(set(lines)):
+        if out and out[-1].split("-")[-1] == str(n - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{n}"
+        else:
+            out.append(str(n))
+    return ", ".join(out)

@@ -1,0 +1,195 @@
+"""Dimension C: the task's tests, coverage of the changed lines, and whether the change touches tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from orchestrator.review.evidence import _covdriver
+from orchestrator.review.evidence._base import (
+    Attempt,
+    EvidenceContext,
+    EvidenceResult,
+    EvidenceStatus,
+    Runner,
+    attempt,
+    error_result,
+    from_attempt,
+    guarded,
+    local_result,
+    ranges,
+)
+from orchestrator.review.evidence.secret_plugins import mask_secrets
+from orchestrator.review.findings import Dimension, Finding
+
+C = Dimension.COMPLETENESS
+DRIVER = Path(_covdriver.__file__).resolve()
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (?P<node>\S+)(?: - (?P<why>.*))?$", re.M)
+# pytest: 0 passed, 1 some failed, 2 interrupted (collection errors), 5 none collected.
+_RAN = {0, 1, 2, 5}
+
+Coverage = dict[str, dict[str, list[int]]]
+
+
+def collect_completeness(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
+    """Tests (with coverage of the changed lines) and whether the change adds or changes tests."""
+    return [
+        *guarded("tests", C, lambda: run_tests(ctx, run)),
+        *guarded("test-changes", C, lambda: [check_test_changes(ctx)]),
+    ]
+
+
+def source_files(ctx: EvidenceContext) -> list[str]:
+    """Changed Python files that are not tests: the ones whose changed lines tests should cover."""
+    return [p for p in ctx.diff.python_files() if not ctx.is_test(p)]
+
+
+def run_tests(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
+    """Run the tests; return the ``tests`` result and the ``coverage`` result of the same run."""
+    settings = ctx.settings.completeness.tests
+    if settings.command is not None:
+        att = attempt(run, [*settings.command, *ctx.test_paths])
+        tests = _custom_result(ctx, att)
+        note = "not measured: a custom test command replaces pytest"
+        return [tests, local_result("coverage", C, [], note=note)]
+    includes = [arg for path in source_files(ctx) for arg in ("--include", path)]
+    argv = [*settings.python, str(DRIVER), *includes, "--", *settings.pytest_args, *ctx.test_paths]
+    att = attempt(run, argv)
+    tests, data = _pytest_result(ctx, att)
+    if tests.status is EvidenceStatus.ERROR or data is None:
+        return [tests, error_result("coverage", C, "the tests did not run", command=att.argv)]
+    return [tests, coverage_result(ctx, data)]
+
+
+def _custom_result(ctx: EvidenceContext, att: Attempt) -> EvidenceResult:
+    tail = ctx.settings.output_tail_chars
+    if att.reason or att.returncode == 0:
+        return from_attempt("tests", C, att, tail_chars=tail)
+    return from_attempt(
+        "tests", C, att, tail_chars=tail, findings=[_failure(ctx, None, f"exit {att.returncode}")]
+    )
+
+
+def _pytest_result(ctx: EvidenceContext, att: Attempt) -> tuple[EvidenceResult, Coverage | None]:
+    tail = ctx.settings.output_tail_chars
+    data = _marker(att.stdout)
+    att = _without_marker(att)
+    if att.reason:
+        return from_attempt("tests", C, att, tail_chars=tail), None
+    if att.returncode not in _RAN or data is None:
+        why = _why_error(att)
+        return from_attempt("tests", C, att, tail_chars=tail, reason=why, status=EvidenceStatus.ERROR), None
+    return from_attempt("tests", C, att, tail_chars=tail, findings=_test_findings(ctx, att)), data
+
+
+def _without_marker(att: Attempt) -> Attempt:
+    """The attempt with the driver's marker line cut from stdout: it is data, not output to show."""
+    if att.result is None or _covdriver.MARKER not in att.result.stdout:
+        return att
+    lines = [ln for ln in att.result.stdout.splitlines() if not ln.startswith(f"{_covdriver.MARKER} ")]
+    return dataclasses.replace(att, result=dataclasses.replace(att.result, stdout="\n".join(lines).rstrip()))
+
+
+def _why_error(att: Attempt) -> str:
+    lines = [ln for ln in (att.stdout + "\n" + (att.result.stderr if att.result else "")).splitlines() if ln]
+    missing = next((ln for ln in lines if ln.startswith(f"{_covdriver.MARKER}-ERROR")), None)
+    if missing:
+        return missing.removeprefix(f"{_covdriver.MARKER}-ERROR ")
+    last = mask_secrets(lines[-1][:200]) if lines else "no output"
+    return f"pytest exited with {att.returncode} (internal or usage error): {last}"
+
+
+def _marker(stdout: str) -> Coverage | None:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(f"{_covdriver.MARKER} "):
+            try:
+                data: Any = json.loads(line.split(" ", 1)[1])
+            except ValueError:
+                return None
+            return data if isinstance(data, dict) else None
+    return None
+
+
+def _test_findings(ctx: EvidenceContext, att: Attempt) -> list[Finding]:
+    if att.returncode == 0:
+        return []
+    if att.returncode == 5:
+        return [_failure(ctx, None, "no tests were collected")]
+    limit = ctx.settings.completeness.tests.max_listed_failures
+    failed = [_failure(ctx, m["node"], m["why"]) for m in _FAILED.finditer(att.stdout)][:limit]
+    return failed or [_failure(ctx, None, f"pytest exited with {att.returncode}")]
+
+
+def _failure(ctx: EvidenceContext, node: str | None, why: str | None) -> Finding:
+    file = node.split("::", 1)[0] if node else None
+    if file and not (ctx.diff.get(file) or (ctx.worktree / file).is_file()):
+        file = None  # a node id that is not a repository file (a package, a plugin)
+    return Finding(
+        dimension=C,
+        severity=ctx.settings.completeness.tests.failed_severity,
+        file=file,
+        rule="tests",
+        message=f"test {node} fails" if node else f"the tests fail: {why}",
+        suggestion=mask_secrets(why)[:300] if node and why else None,
+        source="pytest",
+    )
+
+
+def coverage_result(ctx: EvidenceContext, data: Coverage) -> EvidenceResult:
+    """Coverage of the changed executable lines of the changed source files."""
+    uncovered: dict[str, list[int]] = {}
+    total = 0
+    for path in source_files(ctx):
+        fd, entry = ctx.diff.get(path), data.get(path)
+        if fd is None or entry is None:
+            continue
+        changed = fd.changed_lines & set(entry["statements"])
+        total += len(changed)
+        if missing := sorted(changed & set(entry["missing"])):
+            uncovered[path] = missing
+    return _coverage_verdict(ctx, uncovered, total)
+
+
+def _coverage_verdict(ctx: EvidenceContext, uncovered: dict[str, list[int]], total: int) -> EvidenceResult:
+    if total == 0:
+        return local_result("coverage", C, [], note="no executable changed lines")
+    covered = total - sum(len(v) for v in uncovered.values())
+    settings = ctx.settings.completeness.coverage
+    share = covered / total
+    note = f"changed lines covered: {covered}/{total} ({share:.0%}; minimum {settings.min_changed:.0%})"
+    if share >= settings.min_changed:
+        return local_result("coverage", C, [], note=note)
+    findings = [
+        Finding(
+            dimension=C,
+            severity=settings.severity,
+            file=path,
+            line=lines[0],
+            rule="coverage",
+            message=f"changed lines not covered by any test: {ranges(lines)}",
+            source="coverage",
+        )
+        for path, lines in uncovered.items()
+    ]
+    return local_result("coverage", C, findings, note=note)
+
+
+def check_test_changes(ctx: EvidenceContext) -> EvidenceResult:
+    """Whether the change adds or changes any test file (when it changes source code)."""
+    if not source_files(ctx):
+        return local_result("test-changes", C, [], note="no Python source changed")
+    touched = [f.path for f in ctx.diff if ctx.is_test(f.path)]
+    if touched:
+        return local_result("test-changes", C, [], note="tests changed: " + ", ".join(touched))
+    finding = Finding(
+        dimension=C,
+        severity=ctx.settings.completeness.no_tests_severity,
+        rule="no-tests",
+        message="the change adds or changes no tests",
+        suggestion="add tests that exercise the new behaviour",
+        source="diff",
+    )
+    return local_result("test-changes", C, [finding])

@@ -1,0 +1,141 @@
+"""Dimension Q: ruff (correctness and security rules) and secrets on the lines the change added."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+from orchestrator.review.diff import Diff
+from orchestrator.review.evidence import secret_plugins
+from orchestrator.review.evidence._base import (
+    EvidenceContext,
+    EvidenceResult,
+    EvidenceStatus,
+    Runner,
+    attempt,
+    cli_paths,
+    from_attempt,
+    guarded,
+    local_result,
+    match_path,
+)
+from orchestrator.review.evidence._ruff import Diagnostic, run_ruff
+from orchestrator.review.findings import Dimension, Finding, Severity
+from orchestrator.review.settings import RuffSettings
+
+Q = Dimension.QUALITY
+PLUGIN_FILE = Path(secret_plugins.__file__).resolve()
+
+
+def collect_quality(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
+    """Ruff and secrets evidence for the change."""
+    return [
+        *guarded("ruff", Q, lambda: [ruff_check(ctx, run)]),
+        *guarded("secrets", Q, lambda: [secrets_check(ctx, run)]),
+    ]
+
+
+def ruff_check(ctx: EvidenceContext, run: Runner) -> EvidenceResult:
+    """Ruff's correctness and security rules; each diagnostic on a changed line becomes a finding."""
+    files = ctx.diff.python_files()
+    if not files:
+        return local_result("ruff", Q, [], note="no Python files changed")
+    settings = ctx.settings.quality.ruff
+    att, diagnostics, why = run_ruff(run, files, settings=settings, select=settings.select)
+    tail = ctx.settings.output_tail_chars
+    if diagnostics is None:
+        return from_attempt("ruff", Q, att, tail_chars=tail, reason=why, status=EvidenceStatus.ERROR)
+    findings = [_ruff_finding(d, settings) for d in on_changed_lines(diagnostics, ctx.diff)]
+    return from_attempt("ruff", Q, att, tail_chars=tail, findings=findings)
+
+
+def on_changed_lines(diagnostics: Iterable[Diagnostic], diff: Diff) -> list[Diagnostic]:
+    """Only diagnostics whose span touches a line the change added or modified."""
+    out = []
+    for d in diagnostics:
+        fd = diff.get(d.file)
+        if fd and any(n in fd.changed_lines for n in range(d.line, max(d.line, d.end_line) + 1)):
+            out.append(d)
+    return out
+
+
+def _ruff_finding(d: Diagnostic, settings: RuffSettings) -> Finding:
+    return Finding(
+        dimension=Q,
+        severity=settings.severity_of(d.rule),
+        file=d.file,
+        line=d.line,
+        rule=d.rule,
+        message=d.message,
+        source="ruff",
+    )
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def secrets_check(ctx: EvidenceContext, run: Runner) -> EvidenceResult:
+    """detect-secrets (with our key plugins) on the changed files, kept to the added lines.
+
+    The added lines are also matched against our key patterns directly, because detect-secrets'
+    heuristic filters drop a key passed straight into a call (``Client(api_key="sk-proj-...")``).
+    """
+    files = [f.path for f in ctx.diff.present()]
+    if not files:
+        return local_result("secrets", Q, [], note="no text files changed")
+    settings = ctx.settings.quality.secrets
+    argv = [*settings.command, "scan", "--no-verify", "--plugin", str(PLUGIN_FILE)]
+    argv += [arg for name in settings.disable_plugins for arg in ("--disable-plugin", name)]
+    att = attempt(run, [*argv, "--", *cli_paths(files)])
+    tail = ctx.settings.output_tail_chars
+    if att.reason:
+        return from_attempt("secrets", Q, att, tail_chars=tail)
+    found, why = _parse_scan(att.stdout, files)
+    if why or att.returncode != 0:
+        reason = why or f"detect-secrets exited with {att.returncode}"
+        return from_attempt("secrets", Q, att, tail_chars=tail, reason=reason, status=EvidenceStatus.ERROR)
+    for path, line, kind in _own_keys(ctx.diff):
+        found[(path, line)].add(kind)
+    findings = [_secret_finding(p, n, kinds, settings.severity) for (p, n), kinds in sorted(found.items())]
+    return from_attempt("secrets", Q, att, tail_chars=tail, findings=_on_added(findings, ctx.diff))
+
+
+def _parse_scan(stdout: str, files: list[str]) -> tuple[defaultdict[tuple[str, int], set[str]], str | None]:
+    found: defaultdict[tuple[str, int], set[str]] = defaultdict(set)
+    try:
+        results = json.loads(stdout)["results"]
+        for reported, items in results.items():
+            path = match_path(reported, files) or reported
+            for item in items:
+                found[(path, int(item["line_number"]))].add(str(item["type"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return found, "detect-secrets output could not be read (truncated or not detect-secrets?)"
+    return found, None
+
+
+def _own_keys(diff: Diff) -> Iterable[tuple[str, int, str]]:
+    for fd in diff.present():
+        for hunk in fd.hunks:
+            for ln in hunk.lines:
+                if ln.kind == "+" and ln.new is not None:
+                    yield from ((fd.path, ln.new, kind) for kind in secret_plugins.find_keys(ln.text))
+
+
+def _on_added(findings: list[Finding], diff: Diff) -> list[Finding]:
+    return [f for f in findings if (fd := diff.get(f.file)) is not None and f.line in fd.changed_lines]
+
+
+def _secret_finding(path: str, line: int, kinds: set[str], severity: Severity) -> Finding:
+    # The finding names the kind of secret, never its value: reports and prompts are not secret.
+    return Finding(
+        dimension=Q,
+        severity=severity,
+        file=path,
+        line=line,
+        rule="secret",
+        message=f"hard-coded secret ({', '.join(sorted(kinds))}) added",
+        suggestion="remove it, rotate the credential and read it from the environment or a secret store",
+        source="detect-secrets",
+    )

@@ -1,0 +1,100 @@
+"""The report of a review round: ``ops/reviews/<TASK_ID>/round-<N>.json`` and a readable ``.md``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator._files import atomic_write
+from orchestrator.review.evidence import EvidenceResult
+from orchestrator.review.findings import Finding
+from orchestrator.review.policy import Verdict
+from orchestrator.workspace import Workspace
+
+
+class RoundReport(BaseModel):
+    """Everything one review round decided, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str
+    round: int
+    verdict: Verdict
+    reasons: list[str]
+    reviewer: str
+    """``model`` (evidence plus persona models) or ``static`` (evidence alone)."""
+    base: str
+    head: str
+    findings: list[Finding] = Field(default_factory=list)
+    evidence: list[EvidenceResult] = Field(default_factory=list)
+    dropped_ungrounded: int = 0
+    errors: list[str] = Field(default_factory=list)
+    resolved: list[Finding] = Field(default_factory=list)
+    """Findings of the previous round that are gone: what the builder fixed."""
+    new_count: int = 0
+    open_count: int = 0
+    usage: dict[str, Any] = Field(default_factory=dict)
+
+
+def report_paths(ws: Workspace, task: str, round_: int) -> tuple[Path, Path]:
+    folder = ws.root / "ops" / "reviews" / task
+    return folder / f"round-{round_}.md", folder / f"round-{round_}.json"
+
+
+def write_report(ws: Workspace, report: RoundReport) -> list[str]:
+    """Write both files (replacing a previous attempt of the same round); returns their paths."""
+    md, js = report_paths(ws, report.task, report.round)
+    md.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(js, report.model_dump_json(indent=2) + "\n")
+    atomic_write(md, render_markdown(report))
+    return [ws.rel(md), ws.rel(js)]
+
+
+def latest_report(ws: Workspace, task: str) -> RoundReport | None:
+    """The highest-numbered round's report of ``task``, if any."""
+    folder = ws.root / "ops" / "reviews" / task
+    files = sorted(folder.glob("round-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    return RoundReport.model_validate_json(files[-1].read_text(encoding="utf-8")) if files else None
+
+
+def render_markdown(r: RoundReport) -> str:
+    """The report as a person reads it."""
+    lines = [
+        f"# Review of {r.task}, round {r.round}: {r.verdict.value}",
+        "",
+        f"Reviewer: {r.reviewer}. Change `{r.base[:10]}..{r.head[:10]}`.",
+        "",
+        "## Why",
+        *(f"- {reason}" for reason in r.reasons),
+        "",
+        f"## Findings ({len(r.findings)}; new {r.new_count}, still open {r.open_count}, "
+        f"dropped as ungrounded: {r.dropped_ungrounded})",
+        *(_finding_line(f) for f in r.findings),
+    ]
+    if r.resolved:
+        lines += ["", "## Fixed since the previous round", *(_finding_line(f) for f in r.resolved)]
+    if r.errors:
+        lines += ["", "## Checks that could not run", *(f"- {e}" for e in r.errors)]
+    lines += ["", "## Evidence", *(_evidence_line(e) for e in r.evidence)]
+    if r.usage:
+        lines += [
+            "",
+            f"Usage this round: {r.usage.get('input_tokens', 0)} tokens in, "
+            f"{r.usage.get('output_tokens', 0)} out, ${r.usage.get('cost_usd') or 0:.4f}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _finding_line(f: Finding) -> str:
+    where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "whole change")
+    who = f.persona or f.source
+    rule = f" `{f.rule}`" if f.rule else ""
+    tip = f" Suggestion: {f.suggestion}" if f.suggestion else ""
+    return f"- **{f.severity.value}** {f.dimension.value} `{where}`{rule} ({who}): {f.message}{tip}"
+
+
+def _evidence_line(e: EvidenceResult) -> str:
+    reason = f": {e.reason}" if e.reason else ""
+    return f"- {e.dimension.value} `{e.name}` {e.status.value}{reason}"

@@ -1,0 +1,251 @@
+"""Settings of the review: the ``evidence:`` and ``policy:`` sections of a workflow file.
+
+``workflows/pair_programming.yaml`` holds one top-level section per part of the system. This
+module validates only its own two sections (``extra="forbid"`` inside them, so a typo is an error
+with file, line and field); other sections (``rounds``, ``personas``, ``models``, ``budget``)
+belong to the workflow's own model, which should embed ``EvidenceSettings`` and
+``PolicySettings`` as fields.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator import _yaml
+from orchestrator.errors import ConfigError
+from orchestrator.resources import data_file
+from orchestrator.review.findings import Severity
+
+WORKFLOW_FILE = "pair_programming.yaml"
+SECTIONS = ("evidence", "policy")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- evidence
+
+
+class RuffSettings(_Strict):
+    """Ruff on the changed Python files (dimension Q)."""
+
+    command: list[str] = ["ruff"]
+    select: list[str] = ["E9", "F", "B", "S", "PLE"]
+    """Correctness rules and the security set ``S``."""
+    ignore: list[str] = ["S101", "S603", "S607"]
+    per_file_ignores: dict[str, list[str]] = {
+        "**/tests/**": ["S105", "S106", "S108"],
+        "**/test_*.py": ["S105", "S106", "S108"],
+    }
+    honour_noqa: bool = False
+    """A builder agent can silence any rule with a ``# noqa`` comment, so by default it cannot."""
+    severities: dict[str, Severity] = {
+        "invalid-syntax": Severity.CRITICAL,
+        "E9": Severity.CRITICAL,
+        "F821": Severity.MAJOR,
+        "F": Severity.MINOR,
+        "PLE": Severity.MAJOR,
+        "B": Severity.MINOR,
+        "S": Severity.MAJOR,
+        "S102": Severity.CRITICAL,
+        "S307": Severity.CRITICAL,
+        "S602": Severity.CRITICAL,
+        "S604": Severity.CRITICAL,
+        "S605": Severity.CRITICAL,
+        "S608": Severity.CRITICAL,
+    }
+    """Rule id or prefix -> severity; the longest matching prefix wins."""
+    default_severity: Severity = Severity.MINOR
+
+    def severity_of(self, rule: str) -> Severity:
+        """The severity configured for ``rule`` (longest matching prefix), else the default."""
+        matches = [p for p in self.severities if rule_matches(rule, p)]
+        return self.severities[max(matches, key=len)] if matches else self.default_severity
+
+
+class SecretsSettings(_Strict):
+    """detect-secrets plus the OpenAI/Anthropic key detector, on the added lines (dimension Q)."""
+
+    command: list[str] = ["detect-secrets"]
+    disable_plugins: list[str] = []
+    """detect-secrets plugin class names to turn off (``Base64HighEntropyString`` if too noisy)."""
+    severity: Severity = Severity.CRITICAL
+
+
+class InjectionSettings(_Strict):
+    """Text in the change, commit messages or TaskCard that tries to instruct the reviewer."""
+
+    severity: Severity = Severity.MAJOR
+    extra_patterns: list[str] = []
+    """More regular expressions (case-insensitive) to flag."""
+
+
+class QualitySettings(_Strict):
+    """Dimension Q: lint, security rules and secrets."""
+
+    timeout_s: float = Field(60, gt=0)
+    ruff: RuffSettings = RuffSettings()
+    secrets: SecretsSettings = SecretsSettings()
+    injection: InjectionSettings = InjectionSettings()
+
+
+class RequirementsSettings(_Strict):
+    """Dimension R: each acceptance criterion's ``check`` command."""
+
+    timeout_s: float = Field(120, gt=0)
+    """Time limit of each check."""
+    shell: list[str] = []
+    """Empty: a check is split like a POSIX shell would and run without one, as the builder's check
+    tool does. ``[sh, -c]`` runs it through a shell instead (pipes, ``&&``), inside the sandbox."""
+    failed_severity: Severity = Severity.CRITICAL
+    unchecked_severity: Severity = Severity.INFO
+    """A criterion without a check is left to the model reviewer; static mode notes it at this level."""
+
+
+class TestsSettings(_Strict):
+    """How the task's tests run."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+    command: list[str] | None = None
+    """A custom test command (exit 0 passes); None runs pytest with coverage of the changed lines."""
+    python: list[str] = ["python"]
+    """The interpreter that runs pytest and coverage in the worktree."""
+    pytest_args: list[str] = ["-q", "-p", "no:cacheprovider", "-p", "no:langsmith_plugin"]
+    """``no:langsmith_plugin``: langgraph pulls in langsmith, whose pytest plugin costs ~0.6 s to import."""
+    failed_severity: Severity = Severity.CRITICAL
+    max_listed_failures: int = Field(20, ge=1)
+
+
+class CoverageSettings(_Strict):
+    """Coverage of the changed, executable, non-test lines."""
+
+    min_changed: float = Field(0.8, ge=0, le=1)
+    severity: Severity = Severity.MINOR
+
+
+class CompletenessSettings(_Strict):
+    """Dimension C: the task's tests, coverage of the change, whether tests changed at all."""
+
+    timeout_s: float = Field(300, gt=0)
+    tests: TestsSettings = TestsSettings()
+    coverage: CoverageSettings = CoverageSettings()
+    test_paths: list[str] = ["tests/*", "*/tests/*", "test_*.py", "*_test.py", "conftest.py"]
+    """``fnmatch`` globs (``*`` crosses ``/``) tried on the path and on the file name."""
+    no_tests_severity: Severity = Severity.MAJOR
+
+
+class ComplexitySettings(_Strict):
+    """Cyclomatic complexity of changed functions (ruff ``C901``)."""
+
+    max: int = Field(10, ge=1)
+    severity: Severity = Severity.MAJOR
+
+
+class DuplicationSettings(_Strict):
+    """Blocks the change copies from elsewhere in the repository (normalised-line windows)."""
+
+    min_lines: int = Field(6, ge=2)
+    """Significant lines (not blank, not comments, not brackets) a copied block must span."""
+    severity: Severity = Severity.MINOR
+    max_files: int = Field(5000, ge=1)
+
+
+class SizeSettings(_Strict):
+    """Size of the change (added + removed lines)."""
+
+    max_changed_lines: int = Field(400, ge=1)
+    severity: Severity = Severity.MINOR
+
+
+class OptimizationSettings(_Strict):
+    """Dimension O: complexity, duplication, size."""
+
+    timeout_s: float = Field(60, gt=0)
+    complexity: ComplexitySettings = ComplexitySettings()
+    duplication: DuplicationSettings = DuplicationSettings()
+    size: SizeSettings = SizeSettings()
+
+
+class EvidenceSettings(_Strict):
+    """The ``evidence:`` section: what each dimension runs before any model sees the change."""
+
+    output_tail_chars: int = Field(2000, ge=100)
+    """How much of each command's output the report keeps."""
+    quality: QualitySettings = QualitySettings()
+    requirements: RequirementsSettings = RequirementsSettings()
+    completeness: CompletenessSettings = CompletenessSettings()
+    optimization: OptimizationSettings = OptimizationSettings()
+
+
+# ---------------------------------------------------------------- policy
+
+
+class PolicySettings(_Strict):
+    """The ``policy:`` section: how findings and evidence become a verdict.
+
+    Some rules are not settings: a check that could not run blocks; a failing acceptance check,
+    failing tests or a security finding at ``security_floor`` or worse never approve.
+    """
+
+    revise_on: list[Severity] = [Severity.CRITICAL, Severity.MAJOR]
+    """Finding severities that send the change back to the builder."""
+    security_floor: Severity = Severity.MAJOR
+    """A security finding this bad or worse never approves, whatever ``revise_on`` says."""
+    security_rules: list[str] = ["S", "secret", "prompt-injection"]
+    """Rule ids or prefixes that make a finding a security finding."""
+    security_personas: list[str] = ["security_expert"]
+    """Model findings from these personas are security findings too."""
+    grounding_near_lines: int | None = Field(10, ge=0)
+    """A model finding more than this many lines from any changed hunk is dropped; null: no limit."""
+
+
+class ReviewSettings(BaseModel):
+    """The sections of a workflow file that the review owns; other top-level keys are ignored here."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    evidence: EvidenceSettings = EvidenceSettings()
+    policy: PolicySettings = PolicySettings()
+
+
+def rule_matches(rule: str, pattern: str) -> bool:
+    """True when ``pattern`` selects ``rule`` the way ruff selectors do.
+
+    ``S`` matches ``S608`` but not ``SIM101``; ``E9`` matches ``E902``; ``acceptance`` matches
+    ``acceptance:AC1``; a full id matches itself.
+    """
+    if not rule.startswith(pattern):
+        return False
+    rest = rule[len(pattern) :]
+    return rest == "" or rest.isdigit() or rest.startswith(":")
+
+
+def load_review_settings(*, workspace: Path | None = None, name: str = WORKFLOW_FILE) -> ReviewSettings:
+    """Read and validate the ``evidence:`` and ``policy:`` sections of ``workflows/<name>``.
+
+    The workspace's own copy of the file wins over the shipped one.
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or a section is invalid (file, line, field).
+    """
+    path = data_file("workflows", name, workspace=workspace)
+    text = path.read_text(encoding="utf-8")
+    return parse_review_settings(text, file=path)
+
+
+def parse_review_settings(text: str, *, file: str | Path) -> ReviewSettings:
+    """Validate the review's sections of a workflow file's text (see ``load_review_settings``)."""
+    data: Any = _yaml.load(text, file=file)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "a workflow file must be a mapping of sections", file=file, fix="start with `evidence:`"
+        )
+    mine = {key: data[key] for key in SECTIONS if key in data and data[key] is not None}
+    return _yaml.validate(ReviewSettings, mine, file=file, text=text)
