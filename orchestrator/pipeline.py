@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,8 @@ class Models:
         from orchestrator.llm import UsageMeter
 
         self.ws, self.card, self.workflow = ws, card, workflow
-        self.cli, self.base_url, self.record = cli, base_url, record
+        # AIOS_MODEL sits just below --model: one switch for a whole shell session (or a test run).
+        self.cli, self.base_url, self.record = cli or os.environ.get("AIOS_MODEL"), base_url, record
         self.meter = UsageMeter.from_dict(_load_usage(ws, card.id))
         self._models: dict[str, Any] = {}
         self._lock = threading.Lock()

@@ -24,6 +24,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """No real keys, no outside workspace, no debug re-raise leak into a test."""
     for name in (*_PROVIDER_ENV, "AIOS_ROOT", "AIOS_ACTOR", "AIOS_DEBUG", "EDITOR", "VISUAL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AIOS_MODEL", "fake")  # workflows name real models; tests script a fake
     monkeypatch.setenv("GIT_AUTHOR_NAME", "test")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.com")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "test")

@@ -6,8 +6,10 @@ or lines outside the change are dropped and counted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
 
@@ -90,7 +92,7 @@ def run_check(
     result = CheckResult(dimension=dimension, evidence=evidence, findings=evidence_findings(evidence))
     if review is None or not models:
         return result
-    evidence_text = render_evidence(evidence)
+    evidence_text = stable_text(render_evidence(evidence), ctx.worktree)
     with ThreadPoolExecutor(
         max_workers=len(review.personas), thread_name_prefix=f"review-{dimension}"
     ) as pool:
@@ -105,6 +107,18 @@ def run_check(
             if error:
                 result.errors.append(error)
     return result
+
+
+_TIMINGS = re.compile(r"\b\d+(?:\.\d+)?m?s\b")
+
+
+def stable_text(text: str, worktree: Path) -> str:
+    """Evidence without volatile details (the worktree's absolute path, timings).
+
+    Identical evidence then makes identical prompts: provider prompt caches hit, and a recorded
+    run replays.
+    """
+    return _TIMINGS.sub("<t>", text.replace(str(worktree), "."))
 
 
 def prompt_for(dimension: Dimension, persona: Persona, review: ModelReview, evidence_text: str) -> str:
