@@ -25,6 +25,7 @@ from pydantic import BaseModel  # noqa: E402
 from stub_server import StubServer  # noqa: E402
 
 from orchestrator.llm import get_model  # noqa: E402
+from orchestrator.llm.structured import strict_schema  # noqa: E402
 
 PLAN = json.dumps({"steps": ["write a test", "make it pass"], "done": False})
 MESSAGES = [{"role": "user", "content": "Plan the change."}]
@@ -33,6 +34,9 @@ MESSAGES = [{"role": "user", "content": "Plan the change."}]
 class Plan(BaseModel):
     steps: list[str]
     done: bool
+
+
+SCHEMA = strict_schema(Plan.model_json_schema())  # what the layer sends, so both bodies are alike
 
 
 def paired(bare: Callable[[], Any], layer: Callable[[], Any], calls: int) -> tuple[float, float, float]:
@@ -65,8 +69,13 @@ def openai_cases(url: str) -> dict[str, tuple[Callable[[], Any], Callable[[], An
 
     def bare_structured() -> Plan:
         raw = client.chat.completions.create(
-            model="bench", messages=MESSAGES, max_completion_tokens=4096,
-            response_format={"type": "json_schema", "json_schema": {"name": "Plan", "schema": {}, "strict": True}},
+            model="bench",
+            messages=MESSAGES,
+            max_completion_tokens=4096,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "Plan", "schema": SCHEMA, "strict": True},
+            },
         )
         return Plan.model_validate_json(raw.choices[0].message.content or "")
 

@@ -14,7 +14,7 @@ Example:
     with install_fake(fake):
         model = get_model("fake")
         plan = model.structured("Plan it.", Plan)          # validated, metered, repairable
-        reply = model.complete("Go.", tools=[READ_FILE])    # reply.tool_calls[0].name == "read_file"
+        reply = model.complete("Go.", tools=[{"name": "read_file"}])  # reply.tool_calls[0].arguments
 """
 
 from __future__ import annotations
@@ -42,7 +42,16 @@ from orchestrator.llm.base import (
 )
 from orchestrator.llm.errors import ProviderResponseError, UnknownModel
 
-__all__ = ["FakeInfo", "FakeModel", "Reply", "ReplyFunction", "install_fake", "installed_fake", "tool_call"]
+__all__ = [
+    "FakeInfo",
+    "FakeModel",
+    "Reply",
+    "ReplyFunction",
+    "install_fake",
+    "installed_fake",
+    "remote_requests_forbidden",
+    "tool_call",
+]
 
 Reply: TypeAlias = (
     "str | ToolCall | Sequence[ToolCall] | Mapping[str, Any] | BaseModel | ChatResponse | BaseException"
@@ -83,7 +92,7 @@ class FakeModel:
 
     name = "fake"
     supports_tools = True
-    structured_mechanisms = frozenset(MECHANISMS)
+    structured_mechanisms: frozenset[str] = frozenset(MECHANISMS)
 
     def __init__(self, function: ReplyFunction | None = None, *, model: str = "fake") -> None:
         self.function = function
@@ -111,8 +120,6 @@ class FakeModel:
             reply = self._queue.popleft() if self._queue else None
         if reply is None:
             reply = self._call_function(request, index)
-        if isinstance(reply, BaseException):
-            raise reply
         return render(reply, request, model=self.model)
 
     def _call_function(self, request: ChatRequest, index: int) -> Reply:
@@ -128,7 +135,9 @@ class FakeModel:
 
 
 def render(reply: Reply, request: ChatRequest, *, model: str = "fake") -> ChatResponse:
-    """A reply as the ``ChatResponse`` a real server would have sent for ``request``."""
+    """A reply as the ``ChatResponse`` a server would have sent for ``request``; an exception is raised."""
+    if isinstance(reply, BaseException):
+        raise reply
     if isinstance(reply, ChatResponse):
         return reply
     if isinstance(reply, ToolCall):
@@ -191,3 +200,18 @@ def installed_fake(spec: str = "fake") -> FakeModel:
             fix="wrap the code in `with orchestrator.testing.install_fake(FakeModel(...)):`",
         )
     return _installed[spec]
+
+
+@contextmanager
+def remote_requests_forbidden() -> Iterator[None]:
+    """Inside the block, adapters refuse any server not on this machine (wrap a test suite in it).
+
+    Stub servers on 127.0.0.1, the fake and replay models keep working.
+    """
+    from orchestrator.llm import base
+
+    previous, base.ALLOW_REMOTE_REQUESTS = base.ALLOW_REMOTE_REQUESTS, False
+    try:
+        yield
+    finally:
+        base.ALLOW_REMOTE_REQUESTS = previous

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import git_repo
 from typer.testing import CliRunner
 
+from orchestrator.testing import remote_requests_forbidden
 from orchestrator.workspace import Workspace, init
 
 _PROVIDER_ENV = (
@@ -17,6 +19,13 @@ _PROVIDER_ENV = (
     "ANTHROPIC_BASE_URL",
     "AIOS_BASE_URL",
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_remote_models() -> Iterator[None]:
+    """Adapters refuse any server but a stub on this machine for the whole run."""
+    with remote_requests_forbidden():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -75,7 +75,7 @@ def body_text(body: object) -> str:
     if isinstance(body, Mapping):
         inner = body.get("error", body)
         if isinstance(inner, Mapping) and isinstance(inner.get("message"), str):
-            return inner["message"]
+            return str(inner["message"])
         if isinstance(body.get("message"), str):
             return str(body["message"])
         return json.dumps(body, default=str)

@@ -41,7 +41,7 @@ class AnthropicProvider:
 
     name = "anthropic"
     supports_tools = True
-    structured_mechanisms = frozenset({"json_schema", "tool_call", "text"})
+    structured_mechanisms: frozenset[str] = frozenset({"json_schema", "tool_call", "text"})
 
     def __init__(
         self,
@@ -173,7 +173,7 @@ def _blocks(m: Message) -> list[dict[str, Any]]:
 
 def parse_message(raw: Any) -> ChatResponse:
     """An Anthropic ``Message`` as a ``ChatResponse``."""
-    text, calls = "", []
+    text, calls = "", list[ToolCall]()
     for block in raw.content:
         if block.type == "text":
             text += block.text

@@ -6,13 +6,14 @@ Every provider, the fakes included, goes through this same path.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel
 
-from orchestrator.llm.base import ChatRequest, ChatResponse, Message, Provider, ToolSpec
+from orchestrator.llm.base import ChatRequest, ChatResponse, Message, OutputSpec, Provider, ToolSpec
 from orchestrator.llm.errors import ModelError, StructuredOutputError
 from orchestrator.llm.replay import Recorder
 from orchestrator.llm.retry import Sleep, call_with_retries
@@ -115,7 +116,7 @@ class Model:
         except Rejected as second:
             raise StructuredOutputError(
                 second.reason,
-                raw=response.text or str(response.tool_calls),
+                raw=response.text or json.dumps([c.arguments for c in response.tool_calls]),
                 schema=output.name,
                 provider=self.provider.name,
                 model=self.spec,
@@ -141,7 +142,7 @@ class Model:
         return response
 
     def _structured_call(
-        self, conversation: list[Message], output: Any, node: str | None, max_tokens: int | None
+        self, conversation: list[Message], output: OutputSpec, node: str | None, max_tokens: int | None
     ) -> ChatResponse:
         request = self._request(conversation, output=output, max_tokens=max_tokens)
         try:

@@ -37,7 +37,7 @@ class OpenAIProvider:
 
     name = "openai"
     supports_tools = True
-    structured_mechanisms = frozenset(MECHANISMS)
+    structured_mechanisms: frozenset[str] = frozenset(MECHANISMS)
 
     def __init__(
         self,
@@ -258,7 +258,7 @@ def _response_format(request: ChatRequest) -> dict[str, Any] | None:
 
 def parse_response(raw: Any) -> ChatResponse:
     """A Responses API ``Response`` as a ``ChatResponse``."""
-    text, refusal, calls = "", None, []
+    text, refusal, calls = "", None, list[ToolCall]()
     for item in raw.output:
         if item.type == "message":
             for part in item.content:

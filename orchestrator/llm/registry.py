@@ -107,7 +107,7 @@ def parse_spec(spec: str) -> tuple[str, str]:
         return prefix, name
     if prefix not in FACTORIES or not name:
         guess = f"; did you mean openai:{spec}?" if ":" not in spec and spec else ""
-        raise UnknownModel(f"unknown model string {spec!r}{guess}", model=spec, fix=f"use {SPEC_HELP}")
+        raise UnknownModel(f"not a model string{guess}", model=spec, fix=f"use {SPEC_HELP}")
     return prefix, name
 
 
@@ -164,7 +164,7 @@ def _openai(target: Target) -> Provider:
     base_url = _base_url(target)
     if target.prefix == "openai-compatible" and not base_url and target.client is None:
         raise UnknownModel(
-            f"{target.spec} needs the address of the server",
+            "needs the address of the server",
             model=target.spec,
             fix="pass --base-url http://HOST:PORT/v1, set AIOS_BASE_URL, "
             "or set base_url in workflows/models.yaml",

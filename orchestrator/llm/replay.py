@@ -101,7 +101,7 @@ class ReplayProvider:
 
     name = "replay"
     supports_tools = True
-    structured_mechanisms = frozenset(MECHANISMS)
+    structured_mechanisms: frozenset[str] = frozenset(MECHANISMS)
 
     def __init__(self, path: Path, *, spec: str | None = None) -> None:
         self.model = str(path)

@@ -31,11 +31,11 @@ def call_with_retries(fn: Callable[[], T], policy: RetrySettings, *, sleep: Slee
         ProviderUnavailable: the last failure, saying how many attempts were made.
     """
     # tenacity is imported on the first call, not when orchestrator.llm is imported.
-    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+    from tenacity import Retrying, retry_if_exception_type
 
     retrying = Retrying(
         retry=retry_if_exception_type(ProviderUnavailable),
-        stop=stop_after_attempt(policy.attempts) | _stop_on_long_retry_after(policy),
+        stop=_stop(policy),
         wait=_wait(policy),
         sleep=sleep or time.sleep,
         before_sleep=_log_retry,
@@ -61,8 +61,10 @@ def _wait(policy: RetrySettings) -> Callable[[Any], float]:
     return wait
 
 
-def _stop_on_long_retry_after(policy: RetrySettings) -> Callable[[Any], bool]:
+def _stop(policy: RetrySettings) -> Callable[[Any], bool]:
     def stop(state: Any) -> bool:
+        if state.attempt_number >= policy.attempts:
+            return True
         asked = getattr(state.outcome.exception(), "retry_after", None)
         return asked is not None and asked > policy.max_retry_after_s
 

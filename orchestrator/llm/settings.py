@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,7 @@ from orchestrator import _yaml, resources
 from orchestrator.llm.base import Mechanism
 
 MODELS_FILE = "models.yaml"
+M = TypeVar("M", bound=BaseModel)
 
 
 class RetrySettings(BaseModel):
@@ -111,7 +112,7 @@ def load_models_file(workspace: Path | None = None) -> ModelsFile:
     return load_cached(path, ModelsFile, _cache)
 
 
-def load_cached(path: Path, model: type[Any], cache: dict[tuple[Path, int], Any]) -> Any:
+def load_cached(path: Path, model: type[M], cache: dict[tuple[Path, int], M]) -> M:
     """Load and validate a YAML data file, reusing the result while its mtime is unchanged."""
     key = (path, path.stat().st_mtime_ns)
     with _cache_lock:

@@ -8,6 +8,7 @@ otherwise the text is parsed. So a recording made with one mechanism replays und
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from typing import Any, TypeVar
@@ -33,8 +34,12 @@ class Rejected(Exception):
         self.reason = reason
 
 
+@functools.lru_cache(maxsize=256)
 def output_spec(schema: type[BaseModel], mechanism: Mechanism) -> OutputSpec:
-    """The ``OutputSpec`` asking for an instance of ``schema`` by ``mechanism``."""
+    """The ``OutputSpec`` asking for an instance of ``schema`` by ``mechanism``.
+
+    Cached: building a JSON schema costs ~0.1 ms, as much as the rest of the call's overhead.
+    """
     name = _NAME_CHARS.sub("_", schema.__name__)[:64] or "output"
     return OutputSpec(name=name, json_schema=schema.model_json_schema(), mechanism=mechanism)
 

@@ -69,7 +69,7 @@ _price_cache: dict[tuple[Path, int], PriceTable] = {}
 def load_prices(workspace: Path | None = None) -> PriceTable:
     """The price table a workspace sees: its own ``workflows/prices.yaml`` or the shipped one."""
     path = resources.data_file("workflows", PRICES_FILE, workspace=workspace)
-    return load_cached(path, PriceTable, _price_cache)  # type: ignore[no-any-return]
+    return load_cached(path, PriceTable, _price_cache)
 
 
 @dataclass

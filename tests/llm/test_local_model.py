@@ -30,9 +30,12 @@ pytestmark = pytest.mark.local_model
 
 ALIAS = "smollm2"
 MECHANISMS = ("json_schema", "json_mode", "tool_call", "text")
-MODELS_YAML = "schema_version: 1\nmodels:\n  'openai-compatible:*': {timeout_s: 300, retry: {attempts: 2}}\n" + "".join(
-    f"  'openai-compatible:{m}': {{model: {ALIAS}, structured: {m}, max_tokens: 200, temperature: 0}}\n"
-    for m in MECHANISMS
+MODELS_YAML = (
+    "schema_version: 1\nmodels:\n  'openai-compatible:*': {timeout_s: 300, retry: {attempts: 2}}\n"
+    + "".join(
+        f"  'openai-compatible:{m}': {{model: {ALIAS}, structured: {m}, max_tokens: 200, temperature: 0}}\n"
+        for m in MECHANISMS
+    )
 )
 
 
@@ -71,8 +74,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The server's base URL; started for this module, warmed up, stopped at the end."""
     port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
-    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()), "--model_alias", ALIAS,
-            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"]
+    argv = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf_path()),
+        "--model_alias",
+        ALIAS,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
+        "--n_threads",
+        "2",
+    ]
     with log.open("w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
@@ -135,8 +153,9 @@ def test_one_structured_call(server):
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_nonsense_is_a_clean_error(server, local_workspace, mechanism):
-    model = get_model(f"openai-compatible:{mechanism}", base_url=server, workspace=local_workspace,
-                      sleep=lambda _: None)
+    model = get_model(
+        f"openai-compatible:{mechanism}", base_url=server, workspace=local_workspace, sleep=lambda _: None
+    )
     prompt = "Review: def add(a, b): return a - b. Give a verdict (approve or reject) and a score 1-10."
 
     try:
@@ -152,7 +171,9 @@ def test_nonsense_is_a_clean_error(server, local_workspace, mechanism):
 
 
 def test_nonsense_through_the_cli_is_a_clean_exit(server, local_workspace):
-    result = aios("--root", str(local_workspace), "models", "check", "openai-compatible:text", "--base-url", server)
+    result = aios(
+        "--root", str(local_workspace), "models", "check", "openai-compatible:text", "--base-url", server
+    )
 
     print(result.stdout, result.stderr)
     assert result.returncode in (0, 1)

@@ -80,7 +80,11 @@ def test_responses_api_request_and_tool_results(stub, workspace, keys):
     tool = {"name": "read_file", "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}
 
     first = model.complete("read it", tools=[tool])
-    conversation = [Message.user("read it"), first.as_message(), Message.tool_result(first.tool_calls[0], "x = 1")]
+    conversation = [
+        Message.user("read it"),
+        first.as_message(),
+        Message.tool_result(first.tool_calls[0], "x = 1"),
+    ]
     model.structured(conversation, Plan)
 
     assert stub.requests[0].path == "/v1/responses"
@@ -150,8 +154,9 @@ def test_connection_refused_is_transient(workspace, keys):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     slept = []
-    model = get_model("openai-compatible:x", base_url=f"http://127.0.0.1:{port}/v1", workspace=workspace,
-                      sleep=slept.append)
+    model = get_model(
+        "openai-compatible:x", base_url=f"http://127.0.0.1:{port}/v1", workspace=workspace, sleep=slept.append
+    )
 
     with pytest.raises(ProviderUnavailable) as caught:
         model.complete("hi")

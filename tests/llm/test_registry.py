@@ -32,7 +32,7 @@ def test_unknown_model_strings(spec):
 
 
 def test_unknown_model_suggests_a_prefix():
-    with pytest.raises(UnknownModel, match="did you mean openai:gpt-4o"):
+    with pytest.raises(UnknownModel, match="not a model string; did you mean openai:gpt-4o"):
         get_model("gpt-4o")
 
 

@@ -19,9 +19,13 @@ def test_no_key_in_recordings_logs_or_errors(kind, stub, workspace, keys, tmp_pa
     h = make_stub_harness(kind, stub, workspace)
     key = SECRETS["OPENAI_API_KEY"] if kind == "openai" else SECRETS["ANTHROPIC_API_KEY"]
     echo = f"invalid key {key}"
-    h.stub.queue(500, wire.openai_error(500, echo) if kind != "anthropic" else wire.anthropic_error(500, echo))
+    h.stub.queue(
+        500, wire.openai_error(500, echo) if kind != "anthropic" else wire.anthropic_error(500, echo)
+    )
     h.reply_text(f"You pasted {SECRETS['AIOS_API_KEY']} and api_key=hunter2hunter2")
-    h.stub.queue(401, wire.openai_error(401, echo) if kind != "anthropic" else wire.anthropic_error(401, echo))
+    h.stub.queue(
+        401, wire.openai_error(401, echo) if kind != "anthropic" else wire.anthropic_error(401, echo)
+    )
     path = tmp_path / "rec.jsonl"
     model = h.model(record=path)
 

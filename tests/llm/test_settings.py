@@ -27,7 +27,11 @@ def test_provider_defaults_hold_without_any_entry(workspace):
 
     s = settings_for("anthropic:claude-x", workspace=workspace)
 
-    assert (s.api_key_env, s.base_url_env, s.structured) == ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "json_schema")
+    assert (s.api_key_env, s.base_url_env, s.structured) == (
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "json_schema",
+    )
 
 
 def test_nested_retry_settings_merge(workspace):

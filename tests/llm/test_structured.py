@@ -44,7 +44,9 @@ def test_reasons_are_short_and_specific():
 
 
 def test_the_output_tool_call_wins_over_text():
-    response = ChatResponse(text="ignore me", tool_calls=(ToolCall(id="c", name="Order", arguments={"items": []}),))
+    response = ChatResponse(
+        text="ignore me", tool_calls=(ToolCall(id="c", name="Order", arguments={"items": []}),)
+    )
     assert validate_reply(response, Order, SPEC).items == []
 
 

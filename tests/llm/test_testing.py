@@ -47,7 +47,9 @@ def test_fakes_go_through_validation_repair_and_metering(workspace):
     fake = FakeModel().enqueue({"approve": "perhaps"}, Verdict(approve=False, reason="no tests"))
     meter = UsageMeter()
     with install_fake(fake):
-        verdict = get_model("fake", workspace=workspace, meter=meter).structured("Review.", Verdict, node="check_q")
+        verdict = get_model("fake", workspace=workspace, meter=meter).structured(
+            "Review.", Verdict, node="check_q"
+        )
 
     assert verdict.reason == "no tests"
     assert "rejected" in fake.requests[1].messages[-1].content
@@ -70,7 +72,9 @@ def test_structured_reply_follows_the_tool_call_mechanism(workspace):
 def test_tool_calls_and_exceptions(workspace):
     from orchestrator.llm import ProviderAuthError
 
-    fake = FakeModel().enqueue(tool_call("read_file", path="a.py"), ProviderAuthError("bad key", model="fake"))
+    fake = FakeModel().enqueue(
+        tool_call("read_file", path="a.py"), ProviderAuthError("bad key", model="fake")
+    )
     with install_fake(fake):
         model = get_model("fake", workspace=workspace)
         reply = model.complete([Message.user("go")], tools=[{"name": "read_file"}])

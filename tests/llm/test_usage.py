@@ -13,16 +13,33 @@ from orchestrator.testing import FakeModel, install_fake
 
 def test_meter_aggregates_per_node_and_model_and_round_trips():
     meter = UsageMeter()
-    meter.record(model="openai:a", usage=Usage(input_tokens=100, output_tokens=10, cached_tokens=40),
-                 cost_usd=0.5, latency_s=1.0, node="builder")
-    meter.record(model="openai:b", usage=Usage(input_tokens=5, output_tokens=5), cost_usd=None, latency_s=0.5,
-                 node="check_q")
+    meter.record(
+        model="openai:a",
+        usage=Usage(input_tokens=100, output_tokens=10, cached_tokens=40),
+        cost_usd=0.5,
+        latency_s=1.0,
+        node="builder",
+    )
+    meter.record(
+        model="openai:b",
+        usage=Usage(input_tokens=5, output_tokens=5),
+        cost_usd=None,
+        latency_s=0.5,
+        node="check_q",
+    )
     meter.record(model="openai:a", usage=Usage(input_tokens=1, output_tokens=1), cost_usd=0.25, latency_s=0.1)
 
     data = meter.to_dict()
 
-    assert data["total"] == {"calls": 3, "input_tokens": 106, "output_tokens": 16, "cached_tokens": 40,
-                             "cost_usd": 0.75, "unpriced_calls": 1, "latency_s": 1.6}
+    assert data["total"] == {
+        "calls": 3,
+        "input_tokens": 106,
+        "output_tokens": 16,
+        "cached_tokens": 40,
+        "cost_usd": 0.75,
+        "unpriced_calls": 1,
+        "latency_s": 1.6,
+    }
     assert set(data["by_node"]) == {"builder", "check_q", "(no node)"}
     assert data["by_model"]["openai:a"]["calls"] == 2
     assert UsageMeter.from_dict(data).to_dict() == data
@@ -33,8 +50,9 @@ def test_meter_is_thread_safe():
 
     def work():
         for _ in range(500):
-            meter.record(model="m", usage=Usage(input_tokens=1, output_tokens=1), cost_usd=0.0, latency_s=0.0,
-                         node="n")
+            meter.record(
+                model="m", usage=Usage(input_tokens=1, output_tokens=1), cost_usd=0.0, latency_s=0.0, node="n"
+            )
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
@@ -81,7 +99,10 @@ def test_a_bad_budget_is_a_config_error(workspace):
 
 def test_meters_are_shared_between_models_of_a_task(workspace):
     meter = UsageMeter()
-    with install_fake(FakeModel().enqueue("a", "b")), install_fake(FakeModel().enqueue("c"), spec="fake:reviewer"):
+    with (
+        install_fake(FakeModel().enqueue("a", "b")),
+        install_fake(FakeModel().enqueue("c"), spec="fake:reviewer"),
+    ):
         get_model("fake", workspace=workspace, meter=meter).complete("hi", node="builder")
         get_model("fake:reviewer", workspace=workspace, meter=meter).complete("hi", node="check_q")
     assert meter.total.calls == 2 and set(meter.by_model) == {"fake", "fake:reviewer"}

@@ -19,8 +19,7 @@ def chat_completion(
     message: dict[str, Any] = {"role": "assistant", "content": text}
     if calls:
         message["tool_calls"] = [
-            {"id": i, "type": "function", "function": {"name": n, "arguments": _args(a)}}
-            for i, n, a in calls
+            {"id": i, "type": "function", "function": {"name": n, "arguments": _args(a)}} for i, n, a in calls
         ]
     return {
         "id": "chatcmpl-1",
