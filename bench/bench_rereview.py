@@ -28,9 +28,15 @@ from orchestrator.workspace import init
 def module(n_funcs: int, fixed: bool) -> str:
     body = []
     for i in range(n_funcs):
-        query = '"SELECT * FROM t WHERE id = ?", (key,)' if fixed and i < 2 else f'f"SELECT * FROM t WHERE id = {{key}}"'
-        body.append(f"def lookup_{i}(conn, key):\n    \"\"\"Row {i}.\"\"\"\n    rows = conn.execute({query})\n"
-                    f"    total = 0\n    for row in rows:\n        total += row[0]\n    return total + {i}\n\n")
+        query = (
+            '"SELECT * FROM t WHERE id = ?", (key,)'
+            if fixed and i < 2
+            else f'f"SELECT * FROM t WHERE id = {{key}}"'
+        )
+        body.append(
+            f'def lookup_{i}(conn, key):\n    """Row {i}."""\n    rows = conn.execute({query})\n'
+            f"    total = 0\n    for row in rows:\n        total += row[0]\n    return total + {i}\n\n"
+        )
     return "".join(body)
 
 
@@ -47,13 +53,33 @@ def main() -> None:
         round1 = git.commit_all(wt, "round 1")
         (wt / "store.py").write_text(module(50, fixed=True))
         round2 = git.commit_all(wt, "round 2")
-        card = TaskCard(id="TASK_DEV_0001", title="Lookups", queue="dev", personas=["security_expert"],
-                        acceptance_criteria=[Criterion(id="AC1", text="lookups work")])
-        ctx = RunContext(ws=ws, card=card, workflow=WorkflowSettings(), builder=None, check=None,  # type: ignore[arg-type]
-                         aggregate=None)  # type: ignore[arg-type]
-        findings = [Finding(dimension=Dimension.QUALITY, severity=Severity.CRITICAL, file="store.py", line=3 + 9 * i,
-                            rule="S608", message="SQL built from input", source="ruff").model_dump(mode="json")
-                    for i in range(5)]
+        card = TaskCard(
+            id="TASK_DEV_0001",
+            title="Lookups",
+            queue="dev",
+            personas=["security_expert"],
+            acceptance_criteria=[Criterion(id="AC1", text="lookups work")],
+        )
+        ctx = RunContext(
+            ws=ws,
+            card=card,
+            workflow=WorkflowSettings(),
+            builder=None,
+            check=None,  # type: ignore[arg-type]
+            aggregate=None,
+        )  # type: ignore[arg-type]
+        findings = [
+            Finding(
+                dimension=Dimension.QUALITY,
+                severity=Severity.CRITICAL,
+                file="store.py",
+                line=3 + 9 * i,
+                rule="S608",
+                message="SQL built from input",
+                source="ruff",
+            ).model_dump(mode="json")
+            for i in range(5)
+        ]
         diff = git_diff(wt, base, round2)
         state = {"round": 2, "base": base, "head": round2, "last_reviewed": round1, "findings": findings}
         incremental = _prompt(ctx, state, diff)

@@ -75,6 +75,8 @@ def run(ws: Workspace, tid: str, *, sandbox: bool = True, **options: Any) -> dic
         if waiting == "builder" or (waiting is None and (snapshot.next or not snapshot.values)):
             start: Any = None if snapshot.next else _first_input(ws, tid, card, options)
             if waiting == "builder":
+                if git.head(git.worktree_path(ws.root, tid)) == snapshot.values.get("last_reviewed"):
+                    return {**_status(ws, tid, snapshot), "note": _nothing_new(tid, snapshot.values)}
                 start = Command(resume={"action": "submitted"})
             ctx = make_context(ws, card, sandbox=sandbox, **_with_saved_modes(snapshot, options))
             graph.invoke(start, config, context=ctx, durability="sync")
@@ -134,7 +136,15 @@ def _first_input(ws: Workspace, tid: str, card: TaskCard, options: dict[str, Any
     worktree = git.ensure_worktree(ws.root, tid, card.target_branch)
     base = merge_base(worktree, card.target_branch)
     modes = {k: options[k] for k in ("builder_mode", "reviewer_mode") if options.get(k)}
-    return {"task_id": tid, "round": 0, "base": base, "checks": {}, "feedback": [], "findings": [], "modes": modes}
+    return {
+        "task_id": tid,
+        "round": 0,
+        "base": base,
+        "checks": {},
+        "feedback": [],
+        "findings": [],
+        "modes": modes,
+    }
 
 
 def _waiting(snapshot: Any) -> dict[str, Any] | None:
@@ -157,6 +167,13 @@ def _status(ws: Workspace, tid: str, snapshot: Any) -> dict[str, Any]:
         "merged": values.get("merged"),
         "findings": [{k: f.get(k) for k in FINDING_KEYS} for f in values.get("findings") or []],
     }
+
+
+def _nothing_new(tid: str, values: dict[str, Any]) -> str:
+    return (
+        f"nothing new on {git.branch_name(tid)} since round {values.get('round')} was reviewed: "
+        f"commit the revision there, then `aios review submit {tid}`"
+    )
 
 
 def _nothing_waiting(ws: Workspace, tid: str) -> str:

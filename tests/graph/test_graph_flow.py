@@ -40,18 +40,29 @@ class Script:
         self.checks.append((state["round"], dim.value))
         return {"dimension": dim.value, "findings": [], "errors": [], "evidence": []}
 
-    def aggregate(self, ctx: RunContext, state: dict[str, Any], checks: list[dict[str, Any]]) -> dict[str, Any]:
+    def aggregate(
+        self, ctx: RunContext, state: dict[str, Any], checks: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         assert len(checks) == 4
         verdict = self.verdicts[state["round"] - 1]
-        return {"verdict": verdict, "reasons": [f"scripted {verdict}"], "findings": [], "feedback": ["fix it"]}
+        return {
+            "verdict": verdict,
+            "reasons": [f"scripted {verdict}"],
+            "findings": [],
+            "feedback": ["fix it"],
+        }
 
 
 @pytest.fixture
 def started(ws: Workspace) -> tuple[Workspace, TaskCard]:
     (ws.root / "README.md").write_text("demo\n")
     git.commit_all(ws.root, "initial")
-    card = TaskCard(id="TASK_DEV_0000", title="Feature", queue="dev",
-                    acceptance_criteria=[Criterion(id="AC1", text="works")])
+    card = TaskCard(
+        id="TASK_DEV_0000",
+        title="Feature",
+        queue="dev",
+        acceptance_criteria=[Criterion(id="AC1", text="works")],
+    )
     tid = tasks.create(ws, card, actor="alice").id
     tasks.transition(ws, tid, "approve", actor="alice")
     tasks.transition(ws, tid, "start", actor="alice")
@@ -60,8 +71,14 @@ def started(ws: Workspace) -> tuple[Workspace, TaskCard]:
 
 
 def _run(ws: Workspace, card: TaskCard, script: Script, command: Any, max_rounds: int = 3) -> dict[str, Any]:
-    ctx = RunContext(ws=ws, card=card, workflow=WorkflowSettings(rounds={"max": max_rounds}),
-                     builder=script.builder, check=script.check, aggregate=script.aggregate)
+    ctx = RunContext(
+        ws=ws,
+        card=card,
+        workflow=WorkflowSettings(rounds={"max": max_rounds}),
+        builder=script.builder,
+        check=script.check,
+        aggregate=script.aggregate,
+    )
     conn = sqlite3.connect(ws.state_dir / "checkpoints.sqlite", check_same_thread=False)
     try:
         graph = build_graph(SqliteSaver(conn))
@@ -124,7 +141,9 @@ def test_blocked_escalates_and_a_human_can_send_it_back(started) -> None:
     script = Script(["BLOCKED", "APPROVED"])
     out = _run(ws, card, script, _start(card, ws))
     assert out["pending"][0]["kind"] == "escalation"
-    out = _run(ws, card, script, Command(resume={"action": "reject", "actor": "alice", "feedback": "try again"}))
+    out = _run(
+        ws, card, script, Command(resume={"action": "reject", "actor": "alice", "feedback": "try again"})
+    )
     assert out["round"] == 2 and out["pending"][0]["kind"] == "human_review"
 
 
@@ -135,7 +154,9 @@ def test_human_reject_with_feedback_starts_a_new_round(started) -> None:
     seen: list[list[str]] = []
     original = script.builder
     script.builder = lambda ctx, state: (seen.append(state["feedback"]), original(ctx, state))[1]  # type: ignore[method-assign]
-    out = _run(ws, card, script, Command(resume={"action": "reject", "actor": "alice", "feedback": "rename it"}))
+    out = _run(
+        ws, card, script, Command(resume={"action": "reject", "actor": "alice", "feedback": "rename it"})
+    )
     assert out["round"] == 2 and out["pending"][0]["kind"] == "human_review"
     assert seen == [["Human reviewer (alice): rename it"]]
 
@@ -154,7 +175,12 @@ def test_crash_in_a_check_resumes_only_the_unfinished_work(started) -> None:
 
 def test_graph_shape_snapshot() -> None:
     mermaid = build_graph().get_graph().draw_mermaid()
-    for edge in ("submit --> check_Q;", "check_O --> aggregate;", "aggregate -.-> human_review;",
-                 "aggregate -.-> escalate;", "human_review -.-> merge;", "escalate -.-> builder;"):
+    for edge in (
+        "submit --> check_Q;",
+        "check_O --> aggregate;",
+        "aggregate -.-> human_review;",
+        "aggregate -.-> escalate;",
+        "human_review -.-> merge;",
+        "escalate -.-> builder;",
+    ):
         assert edge in mermaid
-
