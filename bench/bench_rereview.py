@@ -31,7 +31,7 @@ def module(n_funcs: int, fixed: bool) -> str:
         query = (
             '"SELECT * FROM t WHERE id = ?", (key,)'
             if fixed and i < 2
-            else f'f"SELECT * FROM t WHERE id = {{key}}"'
+            else 'f"SELECT * FROM t WHERE id = {key}"'
         )
         body.append(
             f'def lookup_{i}(conn, key):\n    """Row {i}."""\n    rows = conn.execute({query})\n'

@@ -285,9 +285,7 @@ class BuilderTools:
 
     def in_scope(self, rel: str) -> bool:
         """Whether the normalised worktree-relative path ``rel`` may be written."""
-        if not self.scope:
-            return True
-        return any(_scope_matches(rel, entry) for entry in self.scope)
+        return in_scope(rel, self.scope)
 
     # --- arguments and refusals -------------------------------------------------------------------
 
@@ -523,6 +521,11 @@ def _normal(path: str) -> str:
 def _is_git(rel: str) -> bool:
     # A linked worktree's ``.git`` is a file (``gitdir: ...``) that ConfinedDir.walk does not skip.
     return rel == ".git" or rel.startswith(".git/")
+
+
+def in_scope(rel: str, paths: Sequence[str]) -> bool:
+    """Whether ``rel`` lies inside the TaskCard's ``paths`` (all of the worktree when empty)."""
+    return not paths or any(_scope_matches(rel, entry) for entry in paths)
 
 
 def _scope_matches(rel: str, entry: str) -> bool:

@@ -145,6 +145,7 @@ def _play(
         progress=lambda line: say("  " + line.strip()),
     )
     _show_rounds(ws, tid, say)
+    _static_review_of_round_one(ws, tid, say, sandbox=sandbox)
     if result["waiting_for"] != "human_review":
         say(f"The run stopped: {result['waiting_for'] or result['status']}; {'; '.join(result['reasons'])}")
         return 1
@@ -157,9 +158,7 @@ def _play(
         say(f"Left at the human checkpoint: `aios --root {ws.root} review approve {tid}` merges it.")
         return 0
     done = runs.decide(ws, tid, "approve", actor=HUMAN, sandbox=sandbox, model=model or f"replay:{RECORDING}")
-    say(
-        f"$ aios review approve {tid} → merged into main as {str(done['merged'])[:10]}; status {done['status']}"
-    )
+    say(f"$ aios review approve {tid} → merged into main as {str(done['merged'])[:10]}; {done['status']}")
     say(f"\n$ cat ops/audit/{tid}.md")
     say((ws.audit_dir / f"{tid}.md").read_text(encoding="utf-8").rstrip())
     return 0 if done["status"] == "done" else 1
@@ -187,8 +186,43 @@ def _show_rounds(ws: Workspace, tid: str, say: Callable[[str], None]) -> None:
         for f in report.findings:
             where = f"{f.file}:{f.line}" if f.file and f.line else "the change"
             say(
-                f"     {f.severity.value:<8} {f.dimension.value} {where:<18} {f.rule or f.persona}: {f.message[:90]}"
+                f"     {f.severity.value:<8} {f.dimension.value} {where:<18} {f.rule or f.persona}: "
+                f"{f.message[:90]}"
             )
+
+
+def _static_review_of_round_one(
+    ws: Workspace, tid: str, say: Callable[[str], None], *, sandbox: bool
+) -> None:
+    """The same round-1 commit under `--reviewer static`: evidence alone, no model call."""
+    from orchestrator.pipeline import sandbox_runners
+    from orchestrator.review.report import RoundReport
+    from orchestrator.review.static import review_static
+
+    first = RoundReport.model_validate_json((ws.root / "ops" / "reviews" / tid / "round-1.json").read_text())
+    folder = ws.root / ".aios" / "static-demo"
+    subprocess.run(
+        ["git", "-C", str(ws.root), "worktree", "add", "-q", "--detach", str(folder), first.head], check=True
+    )
+    try:
+        report = review_static(
+            folder,
+            base=first.base,
+            head=first.head,
+            runners=sandbox_runners(folder, sandbox),
+            criteria=card().acceptance_criteria,
+        )
+    finally:
+        subprocess.run(["git", "-C", str(ws.root), "worktree", "remove", "--force", str(folder)], check=True)
+    say(f"$ aios review run {tid} --builder external --reviewer static   (round 1's commit, no model)")
+    say(
+        f"  {report.verdict.value}: "
+        + ", ".join(
+            f"{f.rule} at {f.file}:{f.line}" if f.line else str(f.rule)
+            for f in report.findings
+            if f.severity.value != "info"
+        )
+    )
 
 
 def _refused(say: Callable[[str], None], what: str, action: Callable[[], object]) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from orchestrator.errors import AiosError
@@ -205,6 +205,31 @@ def commit_all(worktree: Path, message: str, *, author: str = DEFAULT_AUTHOR) ->
     return head(worktree)
 
 
+def uncommitted(worktree: Path) -> list[str]:
+    """Paths with uncommitted changes in ``worktree``, untracked files included (one per file)."""
+    out = _git(worktree, "status", "--porcelain", "-z", "--untracked-files=all").stdout
+    entries = [e for e in out.split("\0") if e]
+    paths, skip = [], False
+    for entry in entries:
+        if skip:  # the source path of a rename
+            skip = False
+            continue
+        paths.append(entry[3:])
+        skip = entry[0] in "RC"
+    return paths
+
+
+def discard(worktree: Path, paths: Sequence[str]) -> None:
+    """Drop uncommitted changes to ``paths``: tracked files go back to HEAD, untracked ones are removed."""
+    if not paths:
+        return
+    tracked = set(_out(worktree, "ls-files", "-z", "--", *paths).split("\0")) - {""}
+    if tracked:
+        _git(worktree, "checkout", "HEAD", "--", *sorted(tracked))
+    for rel in set(paths) - tracked:
+        (worktree / rel).unlink(missing_ok=True)
+
+
 def head(repo: Path, ref: str = "HEAD") -> str:
     """The commit sha ``ref`` points to in the repository or worktree at ``repo``.
 
@@ -266,7 +291,9 @@ def merge(repo: Path, branch: str, target: str, *, message: str, author: str = D
     tree = _merged_tree(root, branch, target)
     checked_out = _checkout_of(root, target)
     if checked_out is not None:
-        return _merge_in_worktree(checked_out, branch, message, author, touched=_changed(root, target_sha, tree))
+        return _merge_in_worktree(
+            checked_out, branch, message, author, touched=_changed(root, target_sha, tree)
+        )
     return _merge_plumbing(root, tree, (target_sha, branch_sha), target, message, author)
 
 
@@ -317,7 +344,10 @@ def _changed(repo: Path, commit: str, tree: str) -> set[str]:
 def _merge_in_worktree(worktree: Path, branch: str, message: str, author: str, *, touched: set[str]) -> str:
     # Uncommitted edits elsewhere (aios's own state files, say) are left alone, as git itself does;
     # edits to a file the merge changes would be overwritten, so those refuse the merge.
-    dirty = {*_out(worktree, "diff", "--name-only").splitlines(), *_out(worktree, "diff", "--name-only", "--cached").splitlines()}
+    dirty = {
+        *_out(worktree, "diff", "--name-only").splitlines(),
+        *_out(worktree, "diff", "--name-only", "--cached").splitlines(),
+    }
     if clash := sorted(dirty & touched):
         raise GitError(
             f"{worktree} has uncommitted changes to files the merge changes: {', '.join(clash)}",

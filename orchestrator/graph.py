@@ -58,6 +58,8 @@ class ReviewState(TypedDict, total=False):
     decision: dict[str, Any] | None
     merged: str | None
     modes: dict[str, str]
+    usage_total: dict[str, Any]
+    """The task's token and cost totals when the last round ended (to report each round's share)."""
     """``builder_mode`` and ``reviewer_mode`` the run started with; a resumed run keeps them."""
 
 
@@ -128,8 +130,10 @@ def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
         git.commit_all(worktree, f"{tid} round {round_}: {summary}")
     head = git.head(worktree)
     if head == state["base"]:
-        return _blocked(round_, f"{git.branch_name(tid)} has no commits beyond {ctx.card.target_branch}: "
-                        "nothing to review")
+        return _blocked(
+            round_,
+            f"{git.branch_name(tid)} has no commits beyond {ctx.card.target_branch}: nothing to review",
+        )
     return {"round": round_, "head": head, "verdict": None, "decision": None, "waiting_for": None}
 
 
@@ -164,8 +168,9 @@ def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
     ctx, round_ = runtime.context, state["round"]
     checks = [state["checks"][f"{round_}:{d.value}"] for d in Dimension]
     outcome = ctx.aggregate(ctx, state, checks)
-    verdict = outcome["verdict"]
-    ctx.progress(f"round {round_}: {verdict}")
+    verdict, used = outcome["verdict"], outcome.get("usage") or {}
+    tokens = used.get("input_tokens", 0) + used.get("output_tokens", 0)
+    ctx.progress(f"round {round_}: {verdict} · {tokens} tokens, ${used.get('cost_usd', 0):.4f} this round")
     tid = state["task_id"]
     if verdict == "APPROVED":
         ensure_status(
@@ -181,6 +186,7 @@ def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
         "findings": outcome["findings"],
         "feedback": outcome["feedback"],
         "last_reviewed": state["head"],
+        "usage_total": outcome.get("usage_total") or {},
     }
 
 

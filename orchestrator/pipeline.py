@@ -129,9 +129,26 @@ def _agent_builder(models: Models, sandbox: bool) -> Any:
             prompt_text=prompt,
         )
         _save_usage(ctx.ws, ctx.card.id, models.meter)
+        _revert_out_of_scope(ctx)
         return result.summary or f"builder stopped: {result.stopped_reason}"
 
     return build
+
+
+def _revert_out_of_scope(ctx: RunContext) -> None:
+    """Files a check command wrote outside the TaskCard's paths are not the builder's to commit."""
+    from orchestrator.builder import in_scope
+
+    worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
+    stray = [rel for rel in git.uncommitted(worktree) if not in_scope(rel, ctx.card.paths)]
+    if stray:
+        git.discard(worktree, stray)
+        tasks.note(
+            ctx.ws,
+            ctx.card.id,
+            actor="agent:builder",
+            reason=f"changes outside the task's paths were discarded: {', '.join(stray[:20])}",
+        )
 
 
 # ---- checks ----
@@ -236,7 +253,9 @@ def _aggregator(review: ReviewSettings, models: Models, reviewer_mode: str) -> A
         previous = [Finding.model_validate(f) for f in state.get("findings") or []]
         worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
         since = state.get("last_reviewed")
-        tracking = track(previous, findings, delta=delta_since(worktree, since, state["head"]) if since else None)
+        tracking = track(
+            previous, findings, delta=delta_since(worktree, since, state["head"]) if since else None
+        )
         report = RoundReport(
             task=ctx.card.id,
             round=state["round"],
@@ -252,7 +271,7 @@ def _aggregator(review: ReviewSettings, models: Models, reviewer_mode: str) -> A
             resolved=tracking.resolved,
             new_count=len(tracking.new),
             open_count=len(tracking.open),
-            usage=models.meter.to_dict()["total"],
+            usage=round_usage(models.meter.to_dict()["total"], state.get("usage_total") or {}),
         )
         artifacts = write_report(ctx.ws, report)
         tasks.note(
@@ -264,6 +283,8 @@ def _aggregator(review: ReviewSettings, models: Models, reviewer_mode: str) -> A
         )
         return {
             "verdict": decision.verdict.value,
+            "usage": report.usage,
+            "usage_total": models.meter.to_dict()["total"],
             "reasons": decision.reasons,
             "findings": [f.model_dump(mode="json") for f in findings],
             "feedback": [
@@ -272,6 +293,12 @@ def _aggregator(review: ReviewSettings, models: Models, reviewer_mode: str) -> A
         }
 
     return aggregate
+
+
+def round_usage(total: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """What this round used: the task's totals now minus the totals at the last round's end."""
+    keys = ("calls", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
+    return {k: round(total.get(k, 0) - before.get(k, 0), 6) for k in keys}
 
 
 def _feedback_line(f: Finding) -> str:

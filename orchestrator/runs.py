@@ -66,7 +66,7 @@ def run(ws: Workspace, tid: str, *, sandbox: bool = True, **options: Any) -> dic
     if sandbox and not bwrap_available():
         raise SandboxUnavailable(
             "bubblewrap (bwrap) is not available, so untrusted commands cannot be sandboxed",
-            fix="install bubblewrap (`apt-get install bubblewrap`), or pass --no-sandbox to run them unconfined",
+            fix="install bubblewrap (`apt-get install bubblewrap`), or pass --no-sandbox to run unconfined",
         )
     config = {"configurable": {"thread_id": tid}}
     with open_graph(ws) as graph:

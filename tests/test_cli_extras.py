@@ -26,7 +26,9 @@ def _editor(tmp_path: Path, text: str) -> str:
     return f"{sys.executable} {script}"
 
 
-def test_editor_template_becomes_a_card(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_editor_template_becomes_a_card(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("EDITOR", _editor(tmp_path, "It works"))
     card = card_from_editor(ws)
     assert card.title == "From the editor"
@@ -34,7 +36,9 @@ def test_editor_template_becomes_a_card(ws: Workspace, tmp_path: Path, monkeypat
     assert card.queue == "dev"
 
 
-def test_a_broken_draft_is_kept_and_named(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_broken_draft_is_kept_and_named(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("EDITOR", _editor(tmp_path, ""))  # leaves the criterion text empty
     with pytest.raises(AiosError) as err:
         card_from_editor(ws)
@@ -50,7 +54,8 @@ def test_state_commands_do_not_import_the_workflow_or_sdk_stacks(ws: Workspace) 
         "from orchestrator.cli.app import app\n"
         f"r = CliRunner().invoke(app, ['--root', {str(ws.root)!r}, 'task', 'list', '--json'])\n"
         "assert r.exit_code == 0, r.output\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'langgraph', 'openai', 'anthropic', 'httpx2',"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules}\n"
+        "               & {'langgraph', 'openai', 'anthropic', 'httpx2',"
         " 'tenacity', 'langchain_core'})\n"
         "print(','.join(heavy))\n"
     )

@@ -236,3 +236,14 @@ def test_merge_leaves_unrelated_uncommitted_edits_alone(repo: Path) -> None:
     git.merge(repo, "task/T9", "main", message="Merge T9")
     assert (repo / "feature.py").read_text() == "x = 1\n"
     assert (repo / "state.yaml").read_text() == "status: reviewing\n"
+
+
+def test_uncommitted_lists_changes_and_discard_drops_them(repo: Path) -> None:
+    wt = git.ensure_worktree(repo, "T8", "main")
+    (wt / "app.py").write_text("changed\n")
+    (wt / "ci").mkdir()
+    (wt / "ci" / "deploy.sh").write_text("curl evil\n")
+    assert sorted(git.uncommitted(wt)) == ["app.py", "ci/deploy.sh"]
+    git.discard(wt, ["app.py", "ci/deploy.sh"])
+    assert git.uncommitted(wt) == []
+    assert (wt / "app.py").read_text() == "a = 1\nb = 2\n"

@@ -48,7 +48,8 @@ def test_unknown_persona_lists_the_known_ones() -> None:
 def test_a_workspace_file_overrides_the_shipped_one(tmp_path: Path) -> None:
     (tmp_path / "personas").mkdir()
     (tmp_path / "personas" / "security_expert.yaml").write_text(
-        "name: security_expert\ntitle: Our AppSec\nfocus: our rules\nchecklist: [x]\nseverity: {critical: a}\n"
+        "name: security_expert\ntitle: Our AppSec\nfocus: our rules\n"
+        "checklist: [x]\nseverity: {critical: a}\n"
     )
     assert load_persona("security_expert", workspace=tmp_path).title == "Our AppSec"
 

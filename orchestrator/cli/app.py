@@ -75,6 +75,7 @@ from orchestrator.cli import demo as _demo  # noqa: E402
 
 _demo.register(app)
 from orchestrator.cli import models as _models  # noqa: E402
+
 _models.register(app)
 
 from orchestrator.cli import review as _review  # noqa: E402

@@ -1,4 +1,4 @@
-"""``aios review run|submit|status|show|approve|reject``: the pair-programming loop and its human checkpoint."""
+"""``aios review run|submit|status|show|approve|reject``: the review loop and its human checkpoint."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import typer
 from orchestrator.cli._context import state
 from orchestrator.cli._output import print_json
 
-app = typer.Typer(help="Run the builder/reviewer loop and decide at the human checkpoint.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run the builder/reviewer loop and decide at the human checkpoint.", no_args_is_help=True
+)
 
 TaskId = Annotated[str, typer.Argument(help="Task id, e.g. TASK_DEV_0001.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -29,19 +31,25 @@ class ReviewerMode(StrEnum):
 
 
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Model for every role, or role=model[,...].")]
-BaseUrl = Annotated[str | None, typer.Option("--base-url", envvar="AIOS_BASE_URL", help="OpenAI-compatible server.")]
-Record = Annotated[Path | None, typer.Option("--record", help="Write every model request/response to this JSONL.")]
+BaseUrl = Annotated[
+    str | None, typer.Option("--base-url", envvar="AIOS_BASE_URL", help="OpenAI-compatible server.")
+]
+Record = Annotated[
+    Path | None, typer.Option("--record", help="Write every model request/response to this JSONL.")
+]
 NoSandbox = Annotated[bool, typer.Option("--no-sandbox", help="Run commands without bubblewrap (unsafe).")]
-Reviewer = Annotated[ReviewerMode, typer.Option("--reviewer", help="model: evidence + personas; static: evidence only.")]
+Reviewer = Annotated[
+    ReviewerMode, typer.Option("--reviewer", help="model: evidence + personas; static: evidence only.")
+]
 
 
 @app.command("run")
 def run(
     ctx: typer.Context,
     task_id: TaskId,
-    builder: Annotated[BuilderMode, typer.Option("--builder", help="agent builds; external reviews the branch.")] = (
-        BuilderMode.agent
-    ),
+    builder: Annotated[
+        BuilderMode, typer.Option("--builder", help="agent builds; external reviews the branch.")
+    ] = (BuilderMode.agent),
     reviewer: Reviewer = ReviewerMode.model,
     model: ModelOpt = None,
     base_url: BaseUrl = None,
@@ -68,13 +76,28 @@ def submit(
     _run(ctx, task_id, "external", reviewer.value, model, base_url, record, no_sandbox, as_json)
 
 
-def _run(ctx: typer.Context, tid: str, builder: str, reviewer: str, model: str | None, base_url: str | None,
-         record: Path | None, no_sandbox: bool, as_json: bool) -> None:
+def _run(
+    ctx: typer.Context,
+    tid: str,
+    builder: str,
+    reviewer: str,
+    model: str | None,
+    base_url: str | None,
+    record: Path | None,
+    no_sandbox: bool,
+    as_json: bool,
+) -> None:
     from orchestrator import runs
 
     ws = state(ctx).workspace()
-    options = {"builder_mode": builder, "reviewer_mode": reviewer, "model": model, "base_url": base_url,
-               "record": record, "progress": _progress}
+    options = {
+        "builder_mode": builder,
+        "reviewer_mode": reviewer,
+        "model": model,
+        "base_url": base_url,
+        "record": record,
+        "progress": _progress,
+    }
     result = runs.run(ws, tid, sandbox=not no_sandbox, **options)
     _show(result, as_json)
     if result["waiting_for"] == "human_review" and not as_json and sys.stdin.isatty():
@@ -127,18 +150,42 @@ def reject(
     as_json: JsonFlag = False,
 ) -> None:
     """Send the change back to the builder with feedback: a new round runs."""
-    _decide(ctx, task_id, "reject", feedback, as_json, {"progress": _progress, "model": model},
-            sandbox=not no_sandbox)
+    _decide(
+        ctx,
+        task_id,
+        "reject",
+        feedback,
+        as_json,
+        {"progress": _progress, "model": model},
+        sandbox=not no_sandbox,
+    )
 
 
-def _decide(ctx: typer.Context, tid: str, action: str, feedback: str | None, as_json: bool,
-            options: dict[str, Any], sandbox: bool = True) -> None:
+def _decide(
+    ctx: typer.Context,
+    tid: str,
+    action: str,
+    feedback: str | None,
+    as_json: bool,
+    options: dict[str, Any],
+    sandbox: bool = True,
+) -> None:
     from orchestrator import runs
 
-    options = {k: v for k, v in options.items() if k in ("builder_mode", "reviewer_mode", "model", "base_url",
-                                                         "record", "progress")}
-    result = runs.decide(state(ctx).workspace(), tid, action, actor=state(ctx).who(), feedback=feedback,
-                         sandbox=sandbox, **options)
+    options = {
+        k: v
+        for k, v in options.items()
+        if k in ("builder_mode", "reviewer_mode", "model", "base_url", "record", "progress")
+    }
+    result = runs.decide(
+        state(ctx).workspace(),
+        tid,
+        action,
+        actor=state(ctx).who(),
+        feedback=feedback,
+        sandbox=sandbox,
+        **options,
+    )
     _show(result, as_json)
 
 
@@ -149,18 +196,38 @@ def _progress(message: str) -> None:
 
 def _show(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        print_json({k: result.get(k) for k in ("task", "status", "round", "verdict", "waiting_for", "merged",
-                                              "reasons", "findings", "note")})
+        print_json(
+            {
+                k: result.get(k)
+                for k in (
+                    "task",
+                    "status",
+                    "round",
+                    "verdict",
+                    "waiting_for",
+                    "merged",
+                    "reasons",
+                    "findings",
+                    "note",
+                )
+            }
+        )
         return
-    where = {"human_review": "waiting for a human: `aios review approve` or `aios review reject --feedback ...`",
-             "escalation": "escalated to a human: `aios review reject --feedback ...` to retry, or approve",
-             "builder": "waiting for the builder: commit the revision on the task branch, then `aios review submit`",
-             None: "finished" if result.get("merged") else "stopped"}[result["waiting_for"]]
-    typer.echo(f"{result['task']}: {result['status']}, round {result['round']}, verdict {result['verdict']}; {where}")
+    where = {
+        "human_review": "waiting for a human: `aios review approve` or `aios review reject --feedback ...`",
+        "escalation": "escalated to a human: `aios review reject --feedback ...` to retry, or approve",
+        "builder": "waiting for the builder: commit the revision on its branch, then `aios review submit`",
+        None: "finished" if result.get("merged") else "stopped",
+    }[result["waiting_for"]]
+    typer.echo(
+        f"{result['task']}: {result['status']}, round {result['round']}, verdict {result['verdict']}; {where}"
+    )
     for reason in result.get("reasons") or []:
         typer.echo(f"  - {reason}")
     for f in result.get("findings") or []:
         where = f"{f['file']}:{f['line']}" if f["file"] and f["line"] else (f["file"] or "change")
-        typer.echo(f"  {f['severity']:<8} {f['dimension']} {where} {f['rule'] or f['persona'] or ''}: {f['message']}")
+        typer.echo(
+            f"  {f['severity']:<8} {f['dimension']} {where} {f['rule'] or f['persona'] or ''}: {f['message']}"
+        )
     if result.get("note"):
         typer.echo(result["note"])

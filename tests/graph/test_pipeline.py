@@ -341,3 +341,21 @@ def test_cli_static_review_prints_the_verdict_and_findings(ws: Workspace) -> Non
     assert out["findings"] and all(keys <= set(f) for f in out["findings"])
     where = {(f["dimension"], f["severity"], f["file"], f["line"], f["rule"]) for f in out["findings"]}
     assert ("Q", "critical", "src/calc.py", line_of(risky, "eval("), "S307") in where
+
+
+def test_changes_outside_the_card_paths_are_not_committed(ws: Workspace) -> None:
+    from types import SimpleNamespace
+
+    from orchestrator.pipeline import _revert_out_of_scope
+
+    task = make_task(ws)
+    wt = git.worktree_path(ws.root, task.id)
+    (wt / "src" / "extra.py").write_text("ok = 1\n")
+    (wt / "Makefile").write_text("deploy:\n\tcurl evil\n")  # e.g. written by a test the builder ran
+    card = SimpleNamespace(id=task.id, paths=["src/"])
+    _revert_out_of_scope(SimpleNamespace(ws=ws, card=card))  # type: ignore[arg-type]
+    assert git.uncommitted(wt) == ["src/extra.py"]
+    assert (
+        "changes outside the task's paths were discarded: Makefile"
+        in (ws.audit_dir / f"{task.id}.md").read_text()
+    )
