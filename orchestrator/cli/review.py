@@ -189,9 +189,19 @@ def _decide(
     _show(result, as_json)
 
 
+_STYLES = {"APPROVED": "bold green", "NEEDS_REVISION": "bold yellow", "BLOCKED": "bold red",
+           "critical": "red", "major": "yellow", "merged": "bold green"}
+
+
 def _progress(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+    """One line per step on stderr (stdout stays clean for --json), coloured on a terminal."""
+    from rich.console import Console
+    from rich.text import Text
+
+    text = Text(message)
+    for word, style in _STYLES.items():
+        text.highlight_words([word], style=style)
+    Console(stderr=True, highlight=False).print(text)
 
 
 def _show(result: dict[str, Any], as_json: bool) -> None:
