@@ -275,15 +275,4 @@ _STEPS: dict[Status, dict[Status, str]] = {
 
 def ensure_status(ws: Workspace, tid: str, want: Status, *, actor: str, reason: str) -> None:
     """Move ``tid`` to ``want`` unless it is there already (so a re-run node changes nothing)."""
-    for _ in range(4):
-        status = tasks.get(ws, tid).status
-        if status is want:
-            return
-        action = _STEPS[want].get(status)
-        if action is None:
-            raise AiosError(
-                f"{tid} is {status.value}; the workflow cannot move it to {want.value}",
-                fix=f"check it with `aios task status {tid}`",
-            )
-        tasks.transition(ws, tid, action, actor=actor, reason=reason)
-    raise AiosError(f"{tid} did not reach {want.value}")
+    tasks.advance(ws, tid, want, _STEPS[want], actor=actor, reason=reason)

@@ -5,11 +5,12 @@ The CLI, the MCP server and the workflow graph all call these; nothing here prin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from orchestrator import lifecycle, queues, resources
 from orchestrator._files import atomic_write
-from orchestrator.errors import ConfigError, StateError
+from orchestrator.errors import ConfigError, StateError, TransitionError
 from orchestrator.governance import require
 from orchestrator.lifecycle import Status
 from orchestrator.project import Permission
@@ -108,15 +109,53 @@ def transition(
     """
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
-        to = lifecycle.target(action, task.status, task_id=tid, blocked_from=task.blocked_from)
-        _authorise(ws, task, action, actor)
-        if action == "block" and not (reason and reason.strip()):
-            raise StateError(f"blocking {tid} needs a reason", fix="pass --reason TEXT")
-        if lifecycle.takes_slot(task.status, to):
-            queues.claim_slot(ws, txn.index, task)
-        task.blocked_from = task.status if to is Status.BLOCKED else None
-        txn.record(task, actor=actor, to=to, reason=reason or action, artifacts=artifacts)
+        _apply(ws, txn, task, action, actor=actor, reason=reason, artifacts=artifacts)
     return task
+
+
+def advance(
+    ws: Workspace, tid: str, want: Status, steps: Mapping[Status, str], *, actor: str, reason: str
+) -> TaskState:
+    """Move ``tid`` to ``want`` by ``steps`` (status -> action), all in one transaction.
+
+    A task already at ``want`` is left alone, so a workflow step that runs again changes nothing.
+
+    Raises:
+        TransitionError: no step leads on from the task's status.
+    """
+    task = get(ws, tid)
+    if task.status is want:
+        return task
+    with Store(ws).transaction() as txn:
+        task = txn.task(tid)
+        while task.status is not want:
+            if (action := steps.get(task.status)) is None:
+                raise TransitionError(
+                    f"{tid} is {task.status.value}; the workflow cannot move it to {want.value}",
+                    fix=f"check it with `aios task status {tid}`",
+                )
+            _apply(ws, txn, task, action, actor=actor, reason=reason)
+    return task
+
+
+def _apply(
+    ws: Workspace,
+    txn: Txn,
+    task: TaskState,
+    action: str,
+    *,
+    actor: str,
+    reason: str | None,
+    artifacts: list[str] | None = None,
+) -> None:
+    to = lifecycle.target(action, task.status, task_id=task.id, blocked_from=task.blocked_from)
+    _authorise(ws, task, action, actor)
+    if action == "block" and not (reason and reason.strip()):
+        raise StateError(f"blocking {task.id} needs a reason", fix="pass --reason TEXT")
+    if lifecycle.takes_slot(task.status, to):
+        queues.claim_slot(ws, txn.index, task)
+    task.blocked_from = task.status if to is Status.BLOCKED else None
+    txn.record(task, actor=actor, to=to, reason=reason or action, artifacts=artifacts)
 
 
 def note(
