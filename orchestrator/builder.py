@@ -344,6 +344,12 @@ class BuilderTools:
             raise PathEscape(
                 "path leads outside the worktree", file=path, fix="use a path inside the worktree"
             )
+        if _is_git(rel):
+            raise PathEscape(
+                "git's own files are not the builder's to write",
+                file=path,
+                fix="change source files only; the orchestrator commits",
+            )
         real = os.path.realpath(self.fs.root / rel)
         real_rel = os.path.relpath(real, self.fs.root) if _is_within(real, self.fs.root) else rel
         for candidate in (rel, _normal(real_rel)):

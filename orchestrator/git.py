@@ -55,15 +55,36 @@ class MergeConflict(GitError):
 # --- running git ----------------------------------------------------------------------------------
 
 
+#: Agent-written code sits in these worktrees: git must run none of it (hooks, fsmonitor).
+_SAFE_CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null")
+
+
+def _check_task_gitfile(cwd: Path) -> None:
+    """Refuse to run git in a task worktree whose `.git` file no longer points at its own repository."""
+    gitfile = cwd / ".git"
+    if cwd.parent.name != "worktrees" or cwd.parent.parent.name != ".aios" or not gitfile.is_file():
+        return
+    expected = (cwd.parent.parent.parent / ".git" / "worktrees" / cwd.name).resolve()
+    text = gitfile.read_text(encoding="utf-8", errors="replace").strip()
+    target = (cwd / text.removeprefix("gitdir:").strip()).resolve() if text.startswith("gitdir:") else None
+    if target != expected:
+        raise GitError(
+            f"{gitfile} was changed: it no longer points at this repository's git data",
+            file=gitfile,
+            fix=f"restore it to `gitdir: {expected}` and review what changed in the worktree",
+        )
+
+
 def _git(
     cwd: Path, *args: str, env: Mapping[str, str] | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run git in ``cwd``; raise `GitError` with git's own words when it fails and ``check``."""
     full_env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
     full_env.update({"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", **(env or {})})
+    _check_task_gitfile(Path(cwd))
     try:
         done = subprocess.run(
-            ["git", *args], cwd=cwd, env=full_env, capture_output=True, text=True, check=False
+            ["git", *_SAFE_CONFIG, *args], cwd=cwd, env=full_env, capture_output=True, text=True, check=False
         )
     except OSError as exc:  # git missing, or cwd gone
         raise GitError(f"cannot run git in {cwd}: {exc.strerror}", fix="install git") from exc

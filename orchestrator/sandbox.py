@@ -350,6 +350,9 @@ def _bwrap_argv(
     for path in visible:
         args += ["--ro-bind-try", path, path]
     args += ["--bind", str(worktree), str(worktree)]
+    # The worktree's `.git` file names the repository git runs on: rewritten, it could point the
+    # orchestrator's own (unsandboxed) git calls at a config that runs commands.
+    args += ["--ro-bind-try", str(worktree / ".git"), str(worktree / ".git")]
     for path in hidden:
         args += ["--remount-ro", path]
     args += ["--dev", "/dev", "--proc", "/proc", "--unshare-all", "--uid", _SANDBOX_UID,

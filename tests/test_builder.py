@@ -446,3 +446,17 @@ def test_calls_after_finish_in_the_same_turn_are_not_run(worktree: Path) -> None
     result = build(fake, worktree)
     assert (result.stopped_reason, result.steps, result.summary) == ("finished", 1, "done")
     assert not (worktree / "late.py").exists()
+
+
+def test_writing_git_files_is_refused(tmp_path: Path) -> None:
+    from orchestrator.builder import BuilderTools
+    from orchestrator.sandbox import CommandPolicy, Limits
+    from orchestrator.testing import tool_call
+
+    wt = tmp_path / "wt"
+    wt.mkdir()
+    (wt / ".git").write_text("gitdir: /somewhere\n")
+    tools = BuilderTools(wt, policy=CommandPolicy(["pytest"]), limits=Limits())
+    outcome = tools.call(tool_call("write_file", path=".git", content="gitdir: .evil\n"))
+    assert outcome.is_error and "git's own files" in outcome.content
+    assert (wt / ".git").read_text() == "gitdir: /somewhere\n"

@@ -247,3 +247,15 @@ def test_uncommitted_lists_changes_and_discard_drops_them(repo: Path) -> None:
     git.discard(wt, ["app.py", "ci/deploy.sh"])
     assert git.uncommitted(wt) == []
     assert (wt / "app.py").read_text() == "a = 1\nb = 2\n"
+
+
+def test_git_refuses_a_task_worktree_whose_gitfile_was_redirected(repo: Path) -> None:
+    """An agent that rewrites `.git` could make the orchestrator's git run its config (fsmonitor)."""
+    wt = git.ensure_worktree(repo, "T7", "main")
+    (wt / ".evil").mkdir()
+    marker = repo.parent / "pwned"
+    (wt / ".evil" / "config").write_text(f"[core]\n\tfsmonitor = touch {marker}\n")
+    (wt / ".git").write_text("gitdir: .evil\n")
+    with pytest.raises(GitError, match="was changed"):
+        git.commit_all(wt, "round 1")
+    assert not marker.exists()

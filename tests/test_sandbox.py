@@ -331,3 +331,12 @@ def test_read_only_paths_are_visible_but_not_writable(worktree: Path, tmp_path: 
     assert result.stdout == "data\n"
     assert "Read-only file system" in result.stderr
     assert not (data / "out.txt").exists()
+
+
+@needs_bwrap
+def test_the_worktree_gitfile_is_read_only_in_the_sandbox(worktree: Path) -> None:
+    before = (worktree / ".git").read_text()
+    code = "open('.git', 'w').write('gitdir: .evil\\n')"
+    result = run_command(py(code), worktree=worktree, limits=FAST)
+    assert not result.ok
+    assert (worktree / ".git").read_text() == before
