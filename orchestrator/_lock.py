@@ -25,15 +25,19 @@ class _Expired(Exception):
 
 
 @contextmanager
-def exclusive(path: Path, *, timeout: float = 60.0) -> Iterator[None]:
+def exclusive(path: Path, *, timeout: float = 60.0, busy: StateError | None = None) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block.
 
+    With ``busy``, a held lock raises it at once instead of waiting.
+
     Raises:
-        StateError: the lock was not free within ``timeout`` seconds.
+        StateError: the lock was not free within ``timeout`` seconds (or at all, with ``busy``).
     """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         if not _try(fd):
+            if busy is not None:
+                raise busy
             _wait(fd, timeout, path)
         yield
     finally:

@@ -129,6 +129,8 @@ def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
     if summary is not None:
         git.commit_all(worktree, f"{tid} round {round_}: {summary}")
     head = git.head(worktree)
+    if head == state.get("last_reviewed") and state.get("verdict") != "BLOCKED":
+        return _blocked(round_, f"the builder changed nothing since round {round_ - 1} was reviewed")
     if head == state["base"]:
         return _blocked(
             round_,
@@ -228,7 +230,8 @@ def after_decision(state: ReviewState) -> str:
 def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
     ctx, tid = runtime.context, state["task_id"]
     actor = (state.get("decision") or {})["actor"]
-    ensure_status(ctx.ws, tid, Status.REVIEWING, actor=actor, reason="human accepted the change")
+    if tasks.get(ctx.ws, tid).status is not Status.DONE:  # else a crash came after the merge: finish up
+        ensure_status(ctx.ws, tid, Status.REVIEWING, actor=actor, reason="human accepted the change")
     sha = git.merge(
         ctx.ws.root, git.branch_name(tid), ctx.card.target_branch, message=f"Merge {tid}: {ctx.card.title}"
     )
@@ -240,8 +243,8 @@ def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
 
 
 def _decided(decision: Any) -> ReviewState:
-    if not isinstance(decision, dict) or decision.get("action") not in ("approve", "reject", "stop"):
-        raise AiosError(f"a human decision must be approve, reject or stop, not {decision!r}")
+    if not isinstance(decision, dict) or decision.get("action") not in ("approve", "reject"):
+        raise AiosError(f"a human decision must be approve or reject, not {decision!r}")
     feedback = [decision["feedback"]] if decision.get("feedback") else []
     update: ReviewState = {"decision": decision, "waiting_for": None}
     if feedback:

@@ -50,6 +50,12 @@ class Models:
         self.meter = UsageMeter.from_dict(_load_usage(ws, card.id))
         self._models: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._save_lock = threading.Lock()
+
+    def save_usage(self) -> None:
+        """Keep the task's usage beside its reports; the parallel checks call this at once."""
+        with self._save_lock:  # so an older snapshot never lands after a newer one
+            _save_usage(self.ws, self.card.id, self.meter)
 
     def for_role(self, role: str) -> Any:
         from orchestrator.llm import choose_model, get_model
@@ -113,7 +119,7 @@ def _agent_builder(models: Models, sandbox: bool) -> Any:
         settings = BuilderSettings(
             max_steps=section.max_steps,
             allowed_commands=section.allowed_commands,
-            limits=_limits(section.limits.model_dump()),
+            limits=Limits(**section.limits.model_dump()),
             sandbox=sandbox,
         )
         prompt = resources.data_file("prompts", "builder.md", workspace=ctx.ws.root).read_text(
@@ -128,7 +134,7 @@ def _agent_builder(models: Models, sandbox: bool) -> Any:
             settings=settings,
             prompt_text=prompt,
         )
-        _save_usage(ctx.ws, ctx.card.id, models.meter)
+        models.save_usage()
         _revert_out_of_scope(ctx)
         return result.summary or f"builder stopped: {result.stopped_reason}"
 
@@ -184,7 +190,7 @@ def _checker(review: ReviewSettings, models: Models | None, sandbox: bool) -> An
             models=persona_models,
         )
         if models is not None:
-            _save_usage(ctx.ws, ctx.card.id, models.meter)
+            models.save_usage()
         return result.model_dump(mode="json")
 
     return check
@@ -327,7 +333,3 @@ def _save_usage(ws: Workspace, tid: str, meter: Any) -> None:
     path = _usage_file(ws, tid)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(meter.to_dict(), indent=2) + "\n")
-
-
-def _limits(values: dict[str, Any]) -> Limits:
-    return Limits(**values)

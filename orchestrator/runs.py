@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from orchestrator import git, tasks
+from orchestrator._lock import exclusive
 from orchestrator.errors import StateError
 from orchestrator.governance import require
 from orchestrator.lifecycle import Status
@@ -60,16 +61,11 @@ def run(ws: Workspace, tid: str, *, sandbox: bool = True, **options: Any) -> dic
     from langgraph.types import Command
 
     from orchestrator.pipeline import make_context
-    from orchestrator.sandbox import SandboxUnavailable, bwrap_available
 
     card = load_card(ws, tid)
-    if sandbox and not bwrap_available():
-        raise SandboxUnavailable(
-            "bubblewrap (bwrap) is not available, so untrusted commands cannot be sandboxed",
-            fix="install bubblewrap (`apt-get install bubblewrap`), or pass --no-sandbox to run unconfined",
-        )
+    _require_sandbox(sandbox)
     config = {"configurable": {"thread_id": tid}}
-    with open_graph(ws) as graph:
+    with _driving(ws, tid) as graph:
         snapshot = graph.get_state(config)
         waiting = (_waiting(snapshot) or {}).get("kind")
         if waiting == "builder" or (waiting is None and (snapshot.next or not snapshot.values)):
@@ -101,11 +97,17 @@ def decide(
     if action == "reject" and not (feedback and feedback.strip()):
         raise StateError("rejecting needs feedback for the builder", fix="pass --feedback TEXT")
     card = load_card(ws, tid)
+    _require_sandbox(options.get("sandbox", True))
     config = {"configurable": {"thread_id": tid}}
-    with open_graph(ws) as graph:
+    with _driving(ws, tid) as graph:
         snapshot = graph.get_state(config)
-        if (_waiting(snapshot) or {}).get("kind") not in ("human_review", "escalation"):
+        waiting = (_waiting(snapshot) or {}).get("kind")
+        if waiting not in ("human_review", "escalation"):
             return {**_status(ws, tid, snapshot), "note": _nothing_waiting(ws, tid)}
+        if waiting == "escalation":  # the task is blocked: going on from it unblocks it
+            require(ws, actor, Permission.UNBLOCK, doing="decide on an escalated task")
+        if action == "approve":
+            _require_reviewed_head(ws, tid, snapshot.values)
         ctx = make_context(ws, card, **_with_saved_modes(snapshot, options))
         decision = {"action": action, "actor": actor, "feedback": feedback}
         graph.invoke(Command(resume=decision), config, context=ctx, durability="sync")
@@ -118,10 +120,53 @@ def status(ws: Workspace, tid: str) -> dict[str, Any]:
         return _status(ws, tid, graph.get_state({"configurable": {"thread_id": tid}}))
 
 
+@contextmanager
+def _driving(ws: Workspace, tid: str) -> Iterator[Any]:
+    """The graph, with this task's run lock: one process drives a task at a time."""
+    busy = StateError(
+        f"another aios process is running {tid}'s review",
+        fix=f"wait for it to finish, then check `aios review status {tid}`",
+    )
+    with exclusive(ws.state_dir / f".run-{tid}.lock", busy=busy), open_graph(ws) as graph:
+        yield graph
+
+
+def _require_sandbox(sandbox: bool) -> None:
+    from orchestrator.sandbox import SandboxUnavailable, bwrap_available
+
+    if sandbox and not bwrap_available():
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not available, so untrusted commands cannot be sandboxed",
+            fix="install bubblewrap (`apt-get install bubblewrap`), or pass --no-sandbox to run unconfined",
+        )
+
+
+def _require_reviewed_head(ws: Workspace, tid: str, values: dict[str, Any]) -> None:
+    """Only the commit the review approved may be merged, not whatever the branch holds now."""
+    head = git.head(ws.root, f"refs/heads/{git.branch_name(tid)}")
+    reviewed = values.get("last_reviewed")
+    if reviewed and head != reviewed:
+        raise StateError(
+            f"{git.branch_name(tid)} moved since it was reviewed ({reviewed[:10]} reviewed, now {head[:10]})",
+            fix=f'send it back for review: `aios review reject {tid} --feedback "re-review the new commits"`',
+        )
+
+
 def _with_saved_modes(snapshot: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """A resumed run keeps the builder and reviewer modes it started with."""
+    """A resumed run keeps the builder and reviewer modes it started with.
+
+    Raises:
+        StateError: the command asks for a different mode than the run started with.
+    """
     saved = (snapshot.values or {}).get("modes") or {}
-    return {**options, **saved}
+    for key, value in saved.items():
+        if options.get(key) not in (None, value):
+            flag = "--builder" if key == "builder_mode" else "--reviewer"
+            raise StateError(
+                f"this review run started with {flag} {value}, not {options[key]}",
+                fix=f"leave out {flag} (or pass {flag} {value}) to go on with it",
+            )
+    return {**{k: v for k, v in options.items() if v is not None}, **saved}
 
 
 def _first_input(ws: Workspace, tid: str, card: TaskCard, options: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +180,10 @@ def _first_input(ws: Workspace, tid: str, card: TaskCard, options: dict[str, Any
 
     worktree = git.ensure_worktree(ws.root, tid, card.target_branch)
     base = merge_base(worktree, card.target_branch)
-    modes = {k: options[k] for k in ("builder_mode", "reviewer_mode") if options.get(k)}
+    modes = {
+        "builder_mode": options.get("builder_mode") or "agent",
+        "reviewer_mode": options.get("reviewer_mode") or "model",
+    }
     return {
         "task_id": tid,
         "round": 0,

@@ -48,9 +48,13 @@ def run(
     ctx: typer.Context,
     task_id: TaskId,
     builder: Annotated[
-        BuilderMode, typer.Option("--builder", help="agent builds; external reviews the branch.")
-    ] = (BuilderMode.agent),
-    reviewer: Reviewer = ReviewerMode.model,
+        BuilderMode | None,
+        typer.Option("--builder", help="agent (default) builds; external reviews the branch."),
+    ] = None,
+    reviewer: Annotated[
+        ReviewerMode | None,
+        typer.Option("--reviewer", help="model (default): evidence + personas; static: evidence only."),
+    ] = None,
     model: ModelOpt = None,
     base_url: BaseUrl = None,
     record: Record = None,
@@ -58,29 +62,42 @@ def run(
     as_json: JsonFlag = False,
 ) -> None:
     """Run the task's review loop to the next human checkpoint (resuming unfinished work)."""
-    _run(ctx, task_id, builder.value, reviewer.value, model, base_url, record, no_sandbox, as_json)
+    _run(
+        ctx,
+        task_id,
+        builder and builder.value,
+        reviewer and reviewer.value,
+        model,
+        base_url,
+        record,
+        no_sandbox,
+        as_json,
+    )
 
 
 @app.command("submit")
 def submit(
     ctx: typer.Context,
     task_id: TaskId,
-    reviewer: Reviewer = ReviewerMode.model,
+    reviewer: Annotated[
+        ReviewerMode | None,
+        typer.Option("--reviewer", help="model (default): evidence + personas; static: evidence only."),
+    ] = None,
     model: ModelOpt = None,
     base_url: BaseUrl = None,
     record: Record = None,
     no_sandbox: NoSandbox = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Submit what was committed on branch task/<ID> for review (the builder is a person or another agent)."""
-    _run(ctx, task_id, "external", reviewer.value, model, base_url, record, no_sandbox, as_json)
+    """Submit what was committed on branch task/<ID> for review (a person or another agent built it)."""
+    _run(ctx, task_id, "external", reviewer and reviewer.value, model, base_url, record, no_sandbox, as_json)
 
 
 def _run(
     ctx: typer.Context,
     tid: str,
-    builder: str,
-    reviewer: str,
+    builder: str | None,
+    reviewer: str | None,
     model: str | None,
     base_url: str | None,
     record: Path | None,
@@ -101,15 +118,16 @@ def _run(
     result = runs.run(ws, tid, sandbox=not no_sandbox, **options)
     _show(result, as_json)
     if result["waiting_for"] == "human_review" and not as_json and sys.stdin.isatty():
-        _ask_human(ctx, tid, options)
+        _ask_human(ctx, tid, options, sandbox=not no_sandbox)
 
 
-def _ask_human(ctx: typer.Context, tid: str, options: dict[str, Any]) -> None:
+def _ask_human(ctx: typer.Context, tid: str, options: dict[str, Any], *, sandbox: bool) -> None:
     answer = typer.prompt("Approve the merge? [a]pprove / [r]eject / [l]ater", default="l").strip().lower()
     if answer.startswith("a"):
-        _decide(ctx, tid, "approve", None, False, options)
+        _decide(ctx, tid, "approve", None, False, options, sandbox=sandbox)
     elif answer.startswith("r"):
-        _decide(ctx, tid, "reject", typer.prompt("Feedback for the builder"), False, options)
+        feedback = typer.prompt("Feedback for the builder")
+        _decide(ctx, tid, "reject", feedback, False, options, sandbox=sandbox)
 
 
 @app.command("status")
@@ -172,11 +190,6 @@ def _decide(
 ) -> None:
     from orchestrator import runs
 
-    options = {
-        k: v
-        for k, v in options.items()
-        if k in ("builder_mode", "reviewer_mode", "model", "base_url", "record", "progress")
-    }
     result = runs.decide(
         state(ctx).workspace(),
         tid,
@@ -189,8 +202,14 @@ def _decide(
     _show(result, as_json)
 
 
-_STYLES = {"APPROVED": "bold green", "NEEDS_REVISION": "bold yellow", "BLOCKED": "bold red",
-           "critical": "red", "major": "yellow", "merged": "bold green"}
+_STYLES = {
+    "APPROVED": "bold green",
+    "NEEDS_REVISION": "bold yellow",
+    "BLOCKED": "bold red",
+    "critical": "red",
+    "major": "yellow",
+    "merged": "bold green",
+}
 
 
 def _progress(message: str) -> None:

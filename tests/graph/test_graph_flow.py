@@ -184,3 +184,16 @@ def test_graph_shape_snapshot() -> None:
         "escalate -.-> builder;",
     ):
         assert edge in mermaid
+
+
+def test_a_revision_round_without_any_change_is_blocked_not_re_reviewed(started) -> None:
+    ws, card = started
+    script = Script(["NEEDS_REVISION", "APPROVED"])
+    script.builder = lambda ctx, state: (  # type: ignore[method-assign]
+        (git.worktree_path(ctx.ws.root, ctx.card.id) / "feature.py").write_text("SAME = 1\n"),
+        "same change",
+    )[1]
+    out = _run(ws, card, script, _start(card, ws))
+    assert out["pending"][0]["kind"] == "escalation"
+    assert "the builder changed nothing since round 1 was reviewed" in out["pending"][0]["reason"]
+    assert [r for r, _ in script.checks] == [1, 1, 1, 1]  # round 2 was not reviewed at all

@@ -19,7 +19,7 @@ import pytest
 from helpers import run_aios
 
 from orchestrator import _yaml, git, resources, runs, tasks
-from orchestrator.errors import PermissionDenied
+from orchestrator.errors import PermissionDenied, StateError
 from orchestrator.llm.base import Message
 from orchestrator.review.report import RoundReport, report_paths
 from orchestrator.sandbox import bwrap_available
@@ -359,3 +359,38 @@ def test_changes_outside_the_card_paths_are_not_committed(ws: Workspace) -> None
         "changes outside the task's paths were discarded: Makefile"
         in (ws.audit_dir / f"{task.id}.md").read_text()
     )
+
+
+def test_approve_refuses_a_branch_that_moved_after_review(ws: Workspace) -> None:
+    task = make_task(ws)
+    with install_fake(FakeModel(Panel())):
+        assert task.run()["waiting_for"] == "human_review"
+    task.commit({"src/calc.py": BASE["src/calc.py"] + "\nUNREVIEWED = True\n"}, "sneak in")
+    with pytest.raises(StateError, match="moved since it was reviewed"):
+        runs.decide(ws, task.id, "approve", actor="alice", sandbox=SANDBOX)
+    assert "UNREVIEWED" not in task.main_file("src/calc.py")
+    assert runs.status(ws, task.id)["waiting_for"] == "human_review"  # still waiting, nothing consumed
+
+
+def test_one_process_drives_a_task_at_a_time(ws: Workspace) -> None:
+    from orchestrator._lock import exclusive
+
+    task = make_task(ws)
+    with (
+        exclusive(ws.state_dir / f".run-{task.id}.lock"),
+        pytest.raises(StateError, match="another aios process"),
+    ):
+        task.run()
+
+
+def test_a_resumed_run_refuses_a_different_builder_mode(ws: Workspace) -> None:
+    task = make_task(ws)
+    with install_fake(
+        FakeModel(
+            Panel({"Q": [{"severity": "major", "file": "src/calc.py", "line": 1, "message": "rename it"}]})
+        )
+    ):
+        assert task.run()["waiting_for"] == "builder"
+    task.commit({"src/calc.py": BASE["src/calc.py"] + "\n# v2\n"}, "v2")
+    with pytest.raises(StateError, match="started with --builder external, not agent"):
+        runs.run(ws, task.id, sandbox=SANDBOX, builder_mode="agent")
