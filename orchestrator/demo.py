@@ -184,7 +184,7 @@ def _show_rounds(ws: Workspace, tid: str, say: Callable[[str], None]) -> None:
             f"{len(report.resolved)} fixed since the last round) → {ws.rel(path.with_suffix('.md'))}"
         )
         for f in report.findings:
-            where = f"{f.file}:{f.line}" if f.file and f.line else "the change"
+            where = f.where
             say(
                 f"     {f.severity.value:<8} {f.dimension.value} {where:<18} {f.rule or f.persona}: "
                 f"{f.message[:90]}"

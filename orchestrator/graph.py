@@ -58,9 +58,9 @@ class ReviewState(TypedDict, total=False):
     decision: dict[str, Any] | None
     merged: str | None
     modes: dict[str, str]
+    """``builder_mode`` and ``reviewer_mode`` the run started with; a resumed run keeps them."""
     usage_total: dict[str, Any]
     """The task's token and cost totals when the last round ended (to report each round's share)."""
-    """``builder_mode`` and ``reviewer_mode`` the run started with; a resumed run keeps them."""
 
 
 @dataclass

@@ -308,7 +308,7 @@ def round_usage(total: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]
 
 
 def _feedback_line(f: Finding) -> str:
-    where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "the change")
+    where = f.where
     tip = f" Suggestion: {f.suggestion}" if f.suggestion else ""
     return f"[{f.severity.value}] {where}: {f.message}{tip}"
 

@@ -59,6 +59,13 @@ class Finding(BaseModel):
     """``model`` or the evidence tool that produced it (``ruff``, ``detect-secrets``, ``pytest`` ...)."""
 
     @property
+    def where(self) -> str:
+        """``file:line``, the file alone, or ``the change`` for a change-wide finding."""
+        if self.file and self.line:
+            return f"{self.file}:{self.line}"
+        return self.file or "the change"
+
+    @property
     def fingerprint(self) -> str:
         """A stable id across rounds: dimension, file, rule and normalised text; not the line."""
         text = _normalise(self.message)

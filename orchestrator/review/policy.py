@@ -100,8 +100,7 @@ def is_security(finding: Finding, settings: PolicySettings) -> bool:
 
 
 def _where(f: Finding) -> str:
-    place = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "the change")
-    return f"{place} {f.rule or f.dimension.value}: {f.message}"
+    return f"{f.where} {f.rule or f.dimension.value}: {f.message}"
 
 
 def _unique(reasons: list[str]) -> list[str]:

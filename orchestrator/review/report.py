@@ -88,7 +88,7 @@ def render_markdown(r: RoundReport) -> str:
 
 
 def _finding_line(f: Finding) -> str:
-    where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "whole change")
+    where = f.where
     who = f.persona or f.source
     rule = f" `{f.rule}`" if f.rule else ""
     tip = f" Suggestion: {f.suggestion}" if f.suggestion else ""

@@ -144,6 +144,6 @@ def rereview_view(
 
 
 def _bullet(f: Finding) -> str:
-    where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "(whole change)")
+    where = f.where
     rule = f" {f.rule}" if f.rule else ""
     return f"- [{f.fingerprint}] {f.dimension.value} {f.severity.value} {where}{rule}: {f.message}"

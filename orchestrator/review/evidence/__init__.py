@@ -151,5 +151,5 @@ def render_evidence(results: Iterable[EvidenceResult], *, tail_lines: int = 15) 
 
 
 def _line(f: Finding) -> str:
-    where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "(change)")
+    where = f.where
     return f"{f.severity.value} {where} {f.rule or ''}: {f.message}"
