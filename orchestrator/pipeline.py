@@ -88,11 +88,20 @@ def make_context(
     record: Path | None = None,
     sandbox: bool = True,
     progress: Any = None,
+    check_models: bool = False,
 ) -> RunContext:
     """A ``RunContext`` with the real builder, checks and aggregation."""
     workflow = load_workflow(workspace=ws.root)
     review = load_review_settings(workspace=ws.root)
     models = Models(ws, card, workflow, cli=model, base_url=base_url, record=record)
+    if check_models:
+        # Build every model the run will call now: a missing key or unknown model is a clear
+        # error before anything runs, not an escalation halfway through a round.
+        roles = (["builder"] if builder_mode == "agent" else []) + (
+            list(card.personas or workflow.personas.default) if reviewer_mode == "model" else []
+        )
+        for role in roles:
+            models.for_role(role)
     ctx = RunContext(
         ws=ws,
         card=card,

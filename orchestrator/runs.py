@@ -74,7 +74,9 @@ def run(ws: Workspace, tid: str, *, sandbox: bool = True, **options: Any) -> dic
                 if git.head(git.worktree_path(ws.root, tid)) == snapshot.values.get("last_reviewed"):
                     return {**_status(ws, tid, snapshot), "note": _nothing_new(tid, snapshot.values)}
                 start = Command(resume={"action": "submitted"})
-            ctx = make_context(ws, card, sandbox=sandbox, **_with_saved_modes(snapshot, options))
+            ctx = make_context(
+                ws, card, sandbox=sandbox, check_models=True, **_with_saved_modes(snapshot, options)
+            )
             graph.invoke(start, config, context=ctx, durability="sync")
         return _status(ws, tid, graph.get_state(config))
 

@@ -394,3 +394,16 @@ def test_a_resumed_run_refuses_a_different_builder_mode(ws: Workspace) -> None:
     task.commit({"src/calc.py": BASE["src/calc.py"] + "\n# v2\n"}, "v2")
     with pytest.raises(StateError, match="started with --builder external, not agent"):
         runs.run(ws, task.id, sandbox=SANDBOX, builder_mode="agent")
+
+
+def test_a_missing_api_key_fails_before_the_run_starts(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.llm import MissingApiKey, base
+
+    monkeypatch.setattr(base, "ALLOW_REMOTE_REQUESTS", True)  # nothing is sent: the key check comes first
+    task = make_task(ws)
+    with pytest.raises(MissingApiKey, match="OPENAI_API_KEY"):
+        task.run(model="openai:gpt-4o-mini")
+    assert runs.status(ws, task.id)["round"] == 0  # nothing ran
+    assert tasks.get(ws, task.id).status.value == "running"
