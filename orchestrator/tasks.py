@@ -161,10 +161,22 @@ def _apply(
 def note(
     ws: Workspace, tid: str, *, actor: str, reason: str, artifacts: list[str] | None = None
 ) -> TaskState:
-    """Record an event that changes no status (an artifact produced, a decision taken)."""
+    """Record an event that changes no status (an artifact produced, a decision taken).
+
+    The same note twice in a row is recorded once: a workflow step that re-runs after a crash
+    does not repeat itself on the audit trail.
+    """
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
-        txn.record(task, actor=actor, to=task.status, reason=reason, artifacts=artifacts)
+        last = task.events[-1] if task.events else None
+        repeat = (
+            last is not None
+            and last.from_ is last.to is task.status
+            and (last.actor, last.reason) == (actor, reason)
+            and last.artifacts == (artifacts or [])
+        )
+        if not repeat:
+            txn.record(task, actor=actor, to=task.status, reason=reason, artifacts=artifacts)
     return task
 
 

@@ -179,3 +179,12 @@ def test_rebuild_keeps_locks_and_restores_a_lost_index(ws: Workspace) -> None:
     assert after.tasks.keys() == before.tasks.keys()
     assert after.seq == before.seq and after.next_number == before.next_number
     assert new_task(ws) == "TASK_DEV_0003"
+
+
+def test_the_same_note_twice_in_a_row_is_recorded_once(ws: Workspace) -> None:
+    tid = new_task(ws)
+    for _ in range(2):
+        tasks.note(ws, tid, actor="agent:reviewer", reason="review round 1: APPROVED", artifacts=["r1.md"])
+    tasks.note(ws, tid, actor="agent:reviewer", reason="review round 2: APPROVED", artifacts=["r2.md"])
+    reasons = [e.reason for e in tasks.get(ws, tid).events]
+    assert reasons == ["TaskCard created", "review round 1: APPROVED", "review round 2: APPROVED"]
