@@ -39,7 +39,8 @@ Record = Annotated[
 ]
 NoSandbox = Annotated[bool, typer.Option("--no-sandbox", help="Run commands without bubblewrap (unsafe).")]
 Reviewer = Annotated[
-    ReviewerMode, typer.Option("--reviewer", help="model: evidence + personas; static: evidence only.")
+    ReviewerMode | None,
+    typer.Option("--reviewer", help="model (default): evidence + personas; static: evidence only."),
 ]
 
 
@@ -51,10 +52,7 @@ def run(
         BuilderMode | None,
         typer.Option("--builder", help="agent (default) builds; external reviews the branch."),
     ] = None,
-    reviewer: Annotated[
-        ReviewerMode | None,
-        typer.Option("--reviewer", help="model (default): evidence + personas; static: evidence only."),
-    ] = None,
+    reviewer: Reviewer = None,
     model: ModelOpt = None,
     base_url: BaseUrl = None,
     record: Record = None,
@@ -79,10 +77,7 @@ def run(
 def submit(
     ctx: typer.Context,
     task_id: TaskId,
-    reviewer: Annotated[
-        ReviewerMode | None,
-        typer.Option("--reviewer", help="model (default): evidence + personas; static: evidence only."),
-    ] = None,
+    reviewer: Reviewer = None,
     model: ModelOpt = None,
     base_url: BaseUrl = None,
     record: Record = None,
