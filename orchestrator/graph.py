@@ -30,7 +30,7 @@ from langgraph.types import interrupt
 from orchestrator import git, tasks
 from orchestrator.errors import AiosError
 from orchestrator.lifecycle import Status
-from orchestrator.review.findings import Dimension
+from orchestrator.review.findings import Dimension, Severity
 from orchestrator.sandbox import SandboxUnavailable
 from orchestrator.taskcard import TaskCard
 from orchestrator.workflow import WorkflowSettings
@@ -253,9 +253,9 @@ def _decided(decision: Any) -> ReviewState:
 
 
 def _check_summary(dimension: Dimension, result: dict[str, Any]) -> str:
-    worst = {f["severity"] for f in result["findings"]}
+    worst = {Severity(f["severity"]) for f in result["findings"]}
     errors = f", {len(result['errors'])} error(s)" if result["errors"] else ""
-    level = next((s for s in ("critical", "major", "minor", "info") if s in worst), "none")
+    level = max(worst, key=lambda s: s.rank).value if worst else "none"
     return f"  check {dimension.value}: {len(result['findings'])} finding(s), worst {level}{errors}"
 
 

@@ -15,7 +15,7 @@ from orchestrator import git, tasks
 from orchestrator.graph import ReviewState, RunContext
 from orchestrator.review.diff import delta_since, git_diff, render_numbered
 from orchestrator.review.evidence import EvidenceContext, RunnerFactory, support_paths
-from orchestrator.review.findings import Dimension, Finding
+from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.personas import load_dimensions, load_persona
 from orchestrator.review.policy import decide
 from orchestrator.review.report import RoundReport, write_report
@@ -302,9 +302,7 @@ def _aggregator(review: ReviewSettings, models: Models, reviewer_mode: str) -> A
             "usage_total": models.meter.to_dict()["total"],
             "reasons": decision.reasons,
             "findings": [f.model_dump(mode="json") for f in findings],
-            "feedback": [
-                _feedback_line(f) for f in findings if f.severity.value in ("critical", "major", "minor")
-            ],
+            "feedback": [_feedback_line(f) for f in findings if f.severity.at_least(Severity.MINOR)],
         }
 
     return aggregate

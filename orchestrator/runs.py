@@ -26,8 +26,9 @@ def load_card(ws: Workspace, tid: str) -> TaskCard:
     """The task's TaskCard, checked against the workspace (queues, personas)."""
     from orchestrator.review.personas import load_persona
 
-    card = load(ws.root / tasks.get(ws, tid).card)
-    tasks.check_card(ws, card, file=tasks.get(ws, tid).card)
+    card_file = tasks.get(ws, tid).card
+    card = load(ws.root / card_file)
+    tasks.check_card(ws, card, file=card_file)
     for name in card.personas:
         load_persona(name, workspace=ws.root)
     return card

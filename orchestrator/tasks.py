@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from orchestrator import lifecycle, queues, resources
+from orchestrator import lifecycle, queues
 from orchestrator._files import atomic_write
 from orchestrator.errors import ConfigError, StateError, TransitionError
 from orchestrator.governance import require
 from orchestrator.lifecycle import Status
 from orchestrator.project import Permission
+from orchestrator.review.personas import known_personas
 from orchestrator.store import Store, TaskState, Txn, now
 from orchestrator.taskcard import TaskCard, render, task_id
 from orchestrator.workspace import Workspace
@@ -40,9 +41,7 @@ def check_card(ws: Workspace, card: TaskCard, *, file: str | Path) -> None:
             field="queue",
             fix=f"use one of {', '.join(known_queues)} (queues are defined in {ws.rel(ws.project_file)})",
         )
-    known = [
-        p.removesuffix(".yaml") for p in resources.available("personas", workspace=ws.root, suffix=".yaml")
-    ]
+    known = known_personas(ws.root)
     for i, persona in enumerate(card.personas):
         if persona not in known:
             raise ConfigError(

@@ -37,9 +37,9 @@ def card_from_editor(ws: Workspace) -> TaskCard:
     Raises:
         AiosError: the editor failed or the card does not validate; the draft is kept and named.
     """
-    from orchestrator import resources
+    from orchestrator.review.personas import known_personas
 
-    personas = ", ".join(p.removesuffix(".yaml") for p in resources.available("personas", workspace=ws.root))
+    personas = ", ".join(known_personas(ws.root))
     fd, name = tempfile.mkstemp(prefix="aios-taskcard-", suffix=".md")
     draft = Path(name)
     with os.fdopen(fd, "w") as fh:
