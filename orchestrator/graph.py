@@ -245,10 +245,9 @@ def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
 def _decided(decision: Any) -> ReviewState:
     if not isinstance(decision, dict) or decision.get("action") not in ("approve", "reject"):
         raise AiosError(f"a human decision must be approve or reject, not {decision!r}")
-    feedback = [decision["feedback"]] if decision.get("feedback") else []
     update: ReviewState = {"decision": decision, "waiting_for": None}
-    if feedback:
-        update["feedback"] = [f"Human reviewer ({decision['actor']}): {feedback[0]}"]
+    if decision.get("feedback"):
+        update["feedback"] = [f"Human reviewer ({decision['actor']}): {decision['feedback']}"]
     return update
 
 

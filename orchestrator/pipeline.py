@@ -13,7 +13,7 @@ from typing import Any
 
 from orchestrator import git, tasks
 from orchestrator.graph import ReviewState, RunContext
-from orchestrator.review.diff import delta_since, git_diff, render_numbered
+from orchestrator.review.diff import commit_messages, delta_since, git_diff, render_numbered
 from orchestrator.review.evidence import EvidenceContext, RunnerFactory, support_paths
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.personas import load_dimensions, load_persona
@@ -98,7 +98,7 @@ def make_context(
         # Build every model the run will call now: a missing key or unknown model is a clear
         # error before anything runs, not an escalation halfway through a round.
         roles = (["builder"] if builder_mode == "agent" else []) + (
-            list(card.personas or workflow.personas.default) if reviewer_mode == "model" else []
+            persona_names(card, workflow) if reviewer_mode == "model" else []
         )
         for role in roles:
             models.for_role(role)
@@ -111,9 +111,14 @@ def make_context(
         aggregate=_aggregator(review, models, reviewer_mode),
         external=builder_mode == "external",
     )
-    if progress is not None:
+    if progress is not None:  # else RunContext's silent default
         ctx.progress = progress
     return ctx
+
+
+def persona_names(card: TaskCard, workflow: WorkflowSettings) -> list[str]:
+    """The reviewer personas of a task: its card's, else the workflow's default set."""
+    return list(card.personas or workflow.personas.default)
 
 
 # ---- builder ----
@@ -176,8 +181,6 @@ def _checker(review: ReviewSettings, models: Models | None, sandbox: bool) -> An
         evidence_ctx = EvidenceContext(worktree, diff, review.evidence, ctx.card.acceptance_criteria)
         extra = []
         if dimension is Dimension.QUALITY:
-            from orchestrator.review.diff import commit_messages
-
             messages = commit_messages(worktree, state["base"], state["head"])
             extra.append(
                 injection_evidence(
@@ -210,7 +213,7 @@ def _model_review(
 ) -> ModelReview:
     from orchestrator import resources
 
-    names = ctx.card.personas or ctx.workflow.personas.default
+    names = persona_names(ctx.card, ctx.workflow)
     if state.get("last_reviewed") and state["round"] > 1:
         worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
         previous = [
