@@ -1,6 +1,6 @@
 """Graph benchmark: are the four checks parallel, and what does a round cost besides the checks?
 
-Runs the real pair-programming graph (``orchestrator.graph``) with scripted steps: a builder that
+Runs the real pair-programming graph (``orchestrator.workflow.graph``) with scripted steps: a builder that
 changes nothing, a check that sleeps a fixed delay, an aggregate that always answers
 NEEDS_REVISION so the graph loops until ``rounds.max``. The task's status store and git worktree
 are real, in a throwaway workspace. A round's time is the gap between two builder starts.
@@ -33,13 +33,14 @@ from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from orchestrator import git, tasks
-from orchestrator import graph as graph_module
-from orchestrator.graph import ReviewState, RunContext, build_graph
 from orchestrator.review.findings import Dimension
-from orchestrator.taskcard import Criterion, TaskCard
-from orchestrator.workflow import WorkflowSettings
-from orchestrator.workspace import Workspace, init
+from orchestrator.sandbox import git
+from orchestrator.state import tasks
+from orchestrator.state.taskcard import Criterion, TaskCard
+from orchestrator.state.workspace import Workspace, init
+from orchestrator.workflow import graph as graph_module
+from orchestrator.workflow.graph import ReviewState, RunContext, build_graph
+from orchestrator.workflow.settings import WorkflowSettings
 
 CARD = TaskCard(
     id="TASK_DEV_0000", title="Bench", queue="dev", acceptance_criteria=[Criterion(id="AC1", text="works")]

@@ -13,16 +13,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from orchestrator import git
-from orchestrator.graph import RunContext
-from orchestrator.pipeline import _model_review
 from orchestrator.review.diff import git_diff
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.reviewer import prompt_for
 from orchestrator.review.settings import ReviewSettings
-from orchestrator.taskcard import Criterion, TaskCard
-from orchestrator.workflow import WorkflowSettings
-from orchestrator.workspace import init
+from orchestrator.sandbox import git
+from orchestrator.state.taskcard import Criterion, TaskCard
+from orchestrator.state.workspace import init
+from orchestrator.workflow.graph import RunContext
+from orchestrator.workflow.settings import WorkflowSettings
+from orchestrator.workflow.wiring import _model_review
 
 
 def module(n_funcs: int, fixed: bool) -> str:

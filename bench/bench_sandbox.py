@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator import git
-from orchestrator.sandbox import Limits, bwrap_available, run_command
+from orchestrator.sandbox import git
+from orchestrator.sandbox.bwrap import Limits, bwrap_available, run_command
 
 LIMITS = Limits(timeout_s=30)
 

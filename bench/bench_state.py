@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestrator import tasks
-from orchestrator.lifecycle import Status
-from orchestrator.store import Event, Store, TaskState, now
-from orchestrator.workspace import init
+from orchestrator.state import tasks
+from orchestrator.state.lifecycle import Status
+from orchestrator.state.store import Event, Store, TaskState, now
+from orchestrator.state.workspace import init
 
 # Ten events per task: done tasks went round the review loop; live ones were blocked now and then.
 DONE_PATH = [
@@ -84,7 +84,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="aios-bench-") as tmp:
         t0 = time.perf_counter()
         root = build(Path(tmp), args.tasks, args.live)
-        from orchestrator.workspace import Workspace
+        from orchestrator.state.workspace import Workspace
 
         ws = Workspace(root)
         events = sum(1 for _ in ws.tasks_dir.iterdir()) * 10

@@ -6,10 +6,10 @@ AiosError                 any refusal or user mistake; the CLI prints it and exi
 │   └── TransitionError   a lifecycle move that is not allowed from the task's status
 ├── PermissionDenied      the actor's role or mode does not allow the action
 ├── QueueError            a queue is full or locked
-├── GitError              a git operation failed (orchestrator.git; MergeConflict)
-├── SandboxUnavailable    bubblewrap is missing and --no-sandbox was not given (orchestrator.sandbox)
-├── CommandRefused        a command outside the allow-list (orchestrator.sandbox)
-├── FileToolError         a file tool failed (orchestrator.confined_fs; PathEscape)
+├── GitError              a git operation failed (orchestrator.sandbox.git; MergeConflict)
+├── SandboxUnavailable    bubblewrap is missing and --no-sandbox was not given (orchestrator.sandbox.bwrap)
+├── CommandRefused        a command outside the allow-list (orchestrator.sandbox.bwrap)
+├── FileToolError         a file tool failed (orchestrator.sandbox.confined_fs; PathEscape)
 └── ProviderError         a model provider failed (see orchestrator.llm.errors)
 
 Anything else escaping to the CLI is a bug: it is logged with its traceback and exits 3.

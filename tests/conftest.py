@@ -9,8 +9,8 @@ import pytest
 from helpers import git_repo
 from typer.testing import CliRunner
 
-from orchestrator.testing import remote_requests_forbidden
-from orchestrator.workspace import Workspace, init
+from orchestrator.llm.fake import remote_requests_forbidden
+from orchestrator.state.workspace import Workspace, init
 
 _PROVIDER_ENV = (
     "OPENAI_API_KEY",

@@ -11,7 +11,7 @@ from orchestrator.resources import SHIPPED_ROOT
 from orchestrator.review.findings import Dimension
 from orchestrator.review.personas import known_personas, load_dimensions, load_persona
 from orchestrator.review.settings import load_review_settings
-from orchestrator.workflow import load_workflow
+from orchestrator.workflow.settings import load_workflow
 
 PERSONAS = ["architecture_expert", "domain_expert", "performance_expert", "security_expert", "testing_expert"]
 

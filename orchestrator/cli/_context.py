@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from orchestrator.workspace import Workspace
+    from orchestrator.state.workspace import Workspace
 
 
 @dataclass
@@ -25,7 +25,7 @@ class CliState:
     def workspace(self) -> Workspace:
         """The workspace at ``--root``, or the one found by walking up from the current directory."""
         if self._workspace is None:
-            from orchestrator.workspace import Workspace
+            from orchestrator.state.workspace import Workspace
 
             self._workspace = Workspace.find(self.root, explicit=self.root is not None)
         return self._workspace

@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 
 from orchestrator.errors import AiosError
-from orchestrator.taskcard import TaskCard, parse, task_id
-from orchestrator.workspace import Workspace
+from orchestrator.state.taskcard import TaskCard, parse, task_id
+from orchestrator.state.workspace import Workspace
 
 TEMPLATE = """\
 ---

@@ -12,7 +12,7 @@ from orchestrator.errors import AiosError
 
 def validate_cards(cli: CliState, files: list[Path]) -> list[AiosError]:
     """Validate each card (all of ``tasks/**/*.md`` when ``files`` is empty); prints one line each."""
-    from orchestrator import taskcard, tasks
+    from orchestrator.state import taskcard, tasks
 
     ws = _optional_workspace(cli)
     if not files:

@@ -26,8 +26,8 @@ def demo(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the demo workspace and print its path.")] = False,
 ) -> None:
     """Run a TaskCard through builder, Q/R/C/O review, revision, human approval and merge."""
-    from orchestrator import demo as scenario
-    from orchestrator.sandbox import bwrap_available
+    from orchestrator.sandbox.bwrap import bwrap_available
+    from orchestrator.workflow import demo as scenario
 
     sandbox = bwrap_available()
     if not sandbox:

@@ -18,7 +18,7 @@ AllFlag = Annotated[bool, typer.Option("--all", help="Every queue (a system free
 @app.command("status")
 def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Each queue's limit, what is running and whether it is locked."""
-    from orchestrator import queues
+    from orchestrator.state import queues
 
     rows = queues.status(state(ctx).workspace())
     if as_json:
@@ -59,7 +59,7 @@ def unlock(ctx: typer.Context, names: Names = None, all_: AllFlag = False) -> No
 def _set(
     ctx: typer.Context, names: list[str] | None, all_: bool, *, locked: bool, reason: str | None
 ) -> None:
-    from orchestrator import queues
+    from orchestrator.state import queues
 
     ws = state(ctx).workspace()
     if all_ == bool(names):

@@ -99,7 +99,7 @@ def _run(
     no_sandbox: bool,
     as_json: bool,
 ) -> None:
-    from orchestrator import runs
+    from orchestrator.workflow import runs
 
     ws = state(ctx).workspace()
     options = {
@@ -128,7 +128,7 @@ def _ask_human(ctx: typer.Context, tid: str, options: dict[str, Any], *, sandbox
 @app.command("status")
 def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> None:
     """Where the task's run stands."""
-    from orchestrator import runs
+    from orchestrator.workflow import runs
 
     _show(runs.status(state(ctx).workspace(), task_id), as_json)
 
@@ -136,8 +136,9 @@ def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> No
 @app.command("show")
 def show(ctx: typer.Context, task_id: TaskId) -> None:
     """The task branch's diff and the latest review report."""
-    from orchestrator import git, runs
     from orchestrator.review.report import latest_report, render_markdown
+    from orchestrator.sandbox import git
+    from orchestrator.workflow import runs
 
     ws = state(ctx).workspace()
     card = runs.load_card(ws, task_id)
@@ -183,7 +184,7 @@ def _decide(
     options: dict[str, Any],
     sandbox: bool = True,
 ) -> None:
-    from orchestrator import runs
+    from orchestrator.workflow import runs
 
     result = runs.decide(
         state(ctx).workspace(),

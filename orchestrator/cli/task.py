@@ -53,7 +53,7 @@ def new(
 
     Without flags on a terminal, opens a template in $EDITOR.
     """
-    from orchestrator import taskcard, tasks
+    from orchestrator.state import taskcard, tasks
 
     ws = state(ctx).workspace()
     if from_file is not None:
@@ -73,7 +73,7 @@ def new(
 def _card_from_flags_or_editor(ctx: typer.Context, opts: dict[str, Any]) -> Any:
     from orchestrator import _yaml
     from orchestrator.cli._editor import card_from_editor
-    from orchestrator.taskcard import TaskCard, task_id
+    from orchestrator.state.taskcard import TaskCard, task_id
 
     if not (opts["queue"] or opts["title"] or opts["criterion"]) and sys.stdin.isatty():
         return card_from_editor(state(ctx).workspace())
@@ -120,7 +120,7 @@ def pair_criteria(args: list[str], texts: list[str], checks: list[str]) -> list[
 
 
 def _move(ctx: typer.Context, tid: str, action: str, reason: str | None, as_json: bool) -> None:
-    from orchestrator import tasks
+    from orchestrator.state import tasks
 
     task = tasks.transition(state(ctx).workspace(), tid, action, actor=state(ctx).who(), reason=reason)
     before = task.events[-1].from_  # the status this transition left, read under the state lock
@@ -175,7 +175,7 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List live tasks (or all with --all)."""
-    from orchestrator import tasks
+    from orchestrator.state import tasks
 
     rows = [
         r
@@ -199,7 +199,7 @@ def list_(
 @app.command("status")
 def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> None:
     """Show a task: its fields, status and every event."""
-    from orchestrator import tasks
+    from orchestrator.state import tasks
 
     task = tasks.get(state(ctx).workspace(), task_id)
     data = task.model_dump(mode="json", by_alias=True)

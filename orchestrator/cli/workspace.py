@@ -28,7 +28,7 @@ def init(
     as_json: JsonFlag = False,
 ) -> None:
     """Make this git repository an aios workspace (state/, ops/, tasks/inbox/). Safe to run twice."""
-    from orchestrator.workspace import init as init_workspace
+    from orchestrator.state.workspace import init as init_workspace
 
     cli = state(ctx)
     ws, created = init_workspace(path or cli.root or Path.cwd(), owner=cli.actor or default_actor())
@@ -45,7 +45,7 @@ def init(
 @state_app.command("check")
 def check(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Validate every state file; lists each problem with file, line and fix."""
-    from orchestrator.statecheck import check_state
+    from orchestrator.state.check import check_state
 
     problems = check_state(state(ctx).workspace())
     if as_json:
@@ -62,7 +62,7 @@ def check(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @state_app.command("rebuild")
 def rebuild(ctx: typer.Context) -> None:
     """Rebuild state/tasks.yaml from state/tasks/*.yaml (queue locks that can be read are kept)."""
-    from orchestrator.store import Store
+    from orchestrator.state.store import Store
 
     ws = state(ctx).workspace()
     index = Store(ws).rebuild_index()

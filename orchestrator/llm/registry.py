@@ -5,7 +5,7 @@
 ``anthropic:<model>``          Anthropic; key ``$ANTHROPIC_API_KEY``, ``$ANTHROPIC_BASE_URL``
 ``openai-compatible:<model>``  the openai adapter at ``--base-url``, ``$AIOS_BASE_URL`` or settings
 ``replay:<file>``              plays back a recording made with ``--record``
-``fake`` / ``fake:<name>``     the fake that ``orchestrator.testing`` installed
+``fake`` / ``fake:<name>``     the fake that ``orchestrator.llm.fake`` installed
 =============================  ==========================================================
 """
 
@@ -215,7 +215,7 @@ def _replay(target: Target) -> Provider:
 
 
 def _fake(target: Target) -> Provider:
-    from orchestrator.testing import installed_fake
+    from orchestrator.llm.fake import installed_fake
 
     return installed_fake(target.spec)
 

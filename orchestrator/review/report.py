@@ -11,7 +11,7 @@ from orchestrator._files import atomic_write
 from orchestrator.review.evidence import EvidenceResult
 from orchestrator.review.findings import Finding
 from orchestrator.review.policy import Verdict
-from orchestrator.workspace import Workspace
+from orchestrator.state.workspace import Workspace
 
 
 class RoundReport(BaseModel):

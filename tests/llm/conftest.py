@@ -18,9 +18,9 @@ from stub_server import StubServer
 
 from orchestrator.llm import get_model, settings_for
 from orchestrator.llm._http import Where, error_for_status
+from orchestrator.llm.fake import FakeModel, install_fake, remote_requests_forbidden
 from orchestrator.llm.model import Model
 from orchestrator.llm.replay import _recorders
-from orchestrator.testing import FakeModel, install_fake, remote_requests_forbidden
 
 #: Keys the tests put in the environment; no recording, log or error may contain them.
 SECRETS = {

@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator.errors import ConfigError
 from orchestrator.llm import Budget, BudgetExceeded, Usage, UsageMeter, get_model, load_prices
-from orchestrator.testing import FakeModel, install_fake
+from orchestrator.llm.fake import FakeModel, install_fake
 
 
 def test_meter_aggregates_per_node_and_model_and_round_trips():

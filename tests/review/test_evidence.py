@@ -27,7 +27,7 @@ from orchestrator.review.evidence.quality import ruff_check, secrets_check
 from orchestrator.review.evidence.requirements import collect_requirements
 from orchestrator.review.findings import Dimension, Severity
 from orchestrator.review.settings import EvidenceSettings
-from orchestrator.sandbox import CommandResult
+from orchestrator.sandbox.bwrap import CommandResult
 
 from .sample import OPENAI_KEY, SampleRepo
 

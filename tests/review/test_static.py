@@ -227,9 +227,9 @@ def test_a_model_that_obeys_injected_text_changes_nothing(sample_repo: SampleRep
 
 
 def _sandbox_runners(worktree: Path):
-    sandbox = pytest.importorskip("orchestrator.sandbox")
+    sandbox = pytest.importorskip("orchestrator.sandbox.bwrap")
     if not hasattr(sandbox, "run_command") or not shutil.which("bwrap"):
-        pytest.skip("orchestrator.sandbox.run_command or bwrap not available")
+        pytest.skip("orchestrator.sandbox.bwrap.run_command or bwrap not available")
     if hasattr(sandbox, "bwrap_available") and not sandbox.bwrap_available():
         pytest.skip("bubblewrap cannot create a sandbox here")
     from orchestrator.review.evidence import support_paths

@@ -17,7 +17,7 @@ from orchestrator.review.diff import Diff
 from orchestrator.review.evidence.secret_plugins import mask_secrets
 from orchestrator.review.findings import Dimension, Finding
 from orchestrator.review.settings import EvidenceSettings
-from orchestrator.sandbox import CommandResult
+from orchestrator.sandbox.bwrap import CommandResult
 
 Runner: TypeAlias = Callable[[Sequence[str]], CommandResult]
 """Runs one argv in the task's worktree, under a time limit the caller bound."""

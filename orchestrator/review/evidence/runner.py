@@ -1,7 +1,7 @@
 """A plain subprocess ``Runner``: no isolation at all.
 
 For tests, benches and code the user trusts. Review runs of agent-written code use the sandbox
-(``orchestrator.sandbox.run_command``) bound into a ``Runner`` by the workflow instead.
+(``orchestrator.sandbox.bwrap.run_command``) bound into a ``Runner`` by the workflow instead.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from orchestrator.review.evidence._base import Runner, RunnerFactory
-from orchestrator.sandbox import CommandResult
+from orchestrator.sandbox.bwrap import CommandResult
 
 
 def plain_runner(

@@ -1,0 +1,1 @@
+"""Governance: who may do what. Every entry point asks here before it acts."""

@@ -1,0 +1,5 @@
+"""The state layer: workspace paths, the project, TaskCards, the task store, lifecycle, queues, audit.
+
+Everything under ``state/``, ``tasks/`` and ``ops/audit`` is read and written here, and nowhere
+else. Nothing in this package imports the workflow, review or model stacks.
+"""

@@ -1,0 +1,107 @@
+"""Queues: concurrency limits from ``state/project.yaml``, locks kept in ``state/tasks.yaml``."""
+
+from __future__ import annotations
+
+from orchestrator._files import append_text
+from orchestrator.errors import QueueError, StateError
+from orchestrator.governance.authority import require
+from orchestrator.state.project import Permission, QueuePolicy
+from orchestrator.state.store import SYSTEM_LOCK, Index, QueueState, Store, TaskState, now
+from orchestrator.state.workspace import Workspace
+
+
+def policy(ws: Workspace, queue: str) -> QueuePolicy:
+    """The queue's policy.
+
+    Raises:
+        StateError: the queue is not defined in the project file.
+    """
+    try:
+        return ws.project.queues[queue]
+    except KeyError:
+        raise StateError(
+            f"queue {queue!r} is not defined",
+            file=ws.rel(ws.project_file),
+            field="queues",
+            fix=f"use one of {', '.join(ws.project.queues)}, or add {queue} under queues",
+        ) from None
+
+
+def claim_slot(ws: Workspace, index: Index, task: TaskState) -> None:
+    """Refuse unless ``task``'s queue is unlocked and has a free slot (called under the state lock)."""
+    limit = policy(ws, task.queue).max_concurrent
+    state = index.queues.get(task.queue)
+    if state is not None and state.lock:
+        by = f" by {state.locked_by}" if state.locked_by else ""
+        why = f" ({state.reason})" if state.reason else ""
+        raise QueueError(
+            f"queue {task.queue} is locked ({state.lock}{by}){why}; it starts nothing",
+            fix=f"a member with the unlock_queue permission runs `aios queue unlock {task.queue}`",
+        )
+    running = index.running(task.queue)
+    if len(running) >= limit:
+        raise QueueError(
+            f"queue {task.queue} is full: {len(running)} of {limit} running ({', '.join(running)})",
+            fix=f"finish or block one of them first, or raise queues.{task.queue}.max_concurrent "
+            f"in {ws.rel(ws.project_file)}",
+        )
+
+
+def status(ws: Workspace) -> list[dict[str, object]]:
+    """Each queue's limit, lock and running tasks."""
+    index = Store(ws).read_index()
+    out = []
+    for name, pol in ws.project.queues.items():
+        state = index.queues.get(name)
+        running = index.running(name)
+        out.append(
+            {
+                "queue": name,
+                "max_concurrent": pol.max_concurrent,
+                "running": running,
+                "free": max(0, pol.max_concurrent - len(running)),
+                "locked": bool(state and state.lock),
+                "lock": state.lock if state else None,
+                "locked_by": state.locked_by if state else None,
+                "reason": state.reason if state else None,
+                "requires_human_approval": pol.requires_human_approval,
+            }
+        )
+    return out
+
+
+def set_lock(
+    ws: Workspace, names: list[str], *, locked: bool, actor: str, reason: str | None = None
+) -> list[str]:
+    """Lock or unlock queues; returns the queues whose state changed."""
+    if locked:
+        require(ws, actor, Permission.LOCK_QUEUE, doing="lock a queue")
+    else:
+        require(ws, actor, Permission.UNLOCK_QUEUE, doing="unlock a queue")
+    for name in names:
+        policy(ws, name)
+    changed = []
+    with Store(ws).transaction() as txn:
+        for name in names:
+            state = txn.index.queues.setdefault(name, QueueState())
+            if bool(state.lock) == locked:
+                continue
+            stamp = now()
+            state.lock = SYSTEM_LOCK if locked else None
+            state.locked_by, state.locked_at, state.reason = (
+                (actor, stamp, reason) if locked else (None, None, None)
+            )
+            changed.append(name)
+        txn.index_dirty = bool(changed)
+    if changed:
+        _freeze_record(ws, changed, locked=locked, actor=actor, reason=reason)
+    return changed
+
+
+def _freeze_record(ws: Workspace, names: list[str], *, locked: bool, actor: str, reason: str | None) -> None:
+    # Queue locks are not task events; ops/freeze/ keeps their history, as the operating model asks.
+    path = ws.root / "ops" / "freeze" / "queue-locks.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    verb = "locked" if locked else "unlocked"
+    why = f" · {reason}" if reason else ""
+    append_text(path, f"- {now()} · {', '.join(names)} {verb} by {actor}{why}\n")

@@ -1,0 +1,213 @@
+"""Task services: create TaskCards and move tasks through their lifecycle, with governance and queues.
+
+The CLI, the MCP server and the workflow graph all call these; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from orchestrator._files import atomic_write
+from orchestrator.errors import ConfigError, StateError, TransitionError
+from orchestrator.governance.authority import require
+from orchestrator.review.personas import known_personas
+from orchestrator.state import lifecycle, queues
+from orchestrator.state.lifecycle import Status
+from orchestrator.state.project import Permission
+from orchestrator.state.store import Store, TaskState, Txn, now
+from orchestrator.state.taskcard import TaskCard, render, task_id
+from orchestrator.state.workspace import Workspace
+
+#: Actions that only a human member with the given permission may take.
+HUMAN_ONLY: dict[str, tuple[Permission, str]] = {
+    "approve": (Permission.APPROVE_TASK, "approve a task to start"),
+    "unblock": (Permission.UNBLOCK, "unblock a task"),
+    "merge": (Permission.MERGE, "approve a merge"),
+}
+
+
+def check_card(ws: Workspace, card: TaskCard, *, file: str | Path) -> None:
+    """Checks a card needs the workspace for: its queue and personas exist.
+
+    Raises:
+        ConfigError: naming the field and the known values.
+    """
+    known_queues = ws.project.queues
+    if card.queue not in known_queues:
+        raise ConfigError(
+            f"unknown queue {card.queue!r}",
+            file=file,
+            field="queue",
+            fix=f"use one of {', '.join(known_queues)} (queues are defined in {ws.rel(ws.project_file)})",
+        )
+    known = known_personas(ws.root)
+    for i, persona in enumerate(card.personas):
+        if persona not in known:
+            raise ConfigError(
+                f"unknown persona {persona!r}",
+                file=file,
+                field=f"personas[{i}]",
+                fix=f"use one of {', '.join(known)}",
+            )
+
+
+def create(ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None = None) -> TaskState:
+    """Register ``card`` as a new task in ``inbox``.
+
+    Without ``card_file`` the card gets the next free id of its queue and is written to
+    ``tasks/inbox/<ID>.md``; with it, the card's own id is used and the file stays where it is.
+    """
+    check_card(ws, card, file=card_file or "TaskCard")
+    store = Store(ws)
+    with store.transaction() as txn:
+        if card_file is None:
+            card = card.model_copy(update={"id": _free_id(ws, txn, card.queue)})
+            card_file = ws.inbox_dir / f"{card.id}.md"
+            card_file.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(card_file, render(card))
+        elif ws.task_file(card.id).exists():
+            raise ConfigError(
+                f"task {card.id} already exists",
+                file=card_file,
+                field="id",
+                fix="give the card an unused id, or leave the id out to get one: `aios task new --queue ...`",
+            )
+        created = now()
+        task = TaskState(
+            id=card.id,
+            title=card.title,
+            queue=card.queue,
+            priority=card.priority,
+            role_mode=card.role_mode.value,
+            card=ws.rel(card_file.resolve()),
+            status=Status.INBOX,
+            created_at=created,
+            updated_at=created,
+        )
+        txn.add(task)
+        txn.record(task, actor=actor, to=Status.INBOX, reason="TaskCard created")
+    return task
+
+
+def transition(
+    ws: Workspace,
+    tid: str,
+    action: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    artifacts: list[str] | None = None,
+) -> TaskState:
+    """Apply a lifecycle ``action`` to task ``tid`` as ``actor``; returns the updated task.
+
+    Raises:
+        TransitionError: the action is not allowed from the task's status.
+        PermissionDenied: the actor may not take it.
+        QueueError: it needs a queue slot and the queue is full or locked.
+    """
+    with Store(ws).transaction() as txn:
+        task = txn.task(tid)
+        _apply(ws, txn, task, action, actor=actor, reason=reason, artifacts=artifacts)
+    return task
+
+
+def advance(
+    ws: Workspace, tid: str, want: Status, steps: Mapping[Status, str], *, actor: str, reason: str
+) -> TaskState:
+    """Move ``tid`` to ``want`` by ``steps`` (status -> action), all in one transaction.
+
+    A task already at ``want`` is left alone, so a workflow step that runs again changes nothing.
+
+    Raises:
+        TransitionError: no step leads on from the task's status.
+    """
+    task = get(ws, tid)
+    if task.status is want:
+        return task
+    with Store(ws).transaction() as txn:
+        task = txn.task(tid)
+        while task.status is not want:
+            if (action := steps.get(task.status)) is None:
+                raise TransitionError(
+                    f"{tid} is {task.status.value}; the workflow cannot move it to {want.value}",
+                    fix=f"check it with `aios task status {tid}`",
+                )
+            _apply(ws, txn, task, action, actor=actor, reason=reason)
+    return task
+
+
+def _apply(
+    ws: Workspace,
+    txn: Txn,
+    task: TaskState,
+    action: str,
+    *,
+    actor: str,
+    reason: str | None,
+    artifacts: list[str] | None = None,
+) -> None:
+    to = lifecycle.target(action, task.status, task_id=task.id, blocked_from=task.blocked_from)
+    _authorise(ws, task, action, actor)
+    if action == "block" and not (reason and reason.strip()):
+        raise StateError(f"blocking {task.id} needs a reason", fix="pass --reason TEXT")
+    if lifecycle.takes_slot(task.status, to):
+        queues.claim_slot(ws, txn.index, task)
+    task.blocked_from = task.status if to is Status.BLOCKED else None
+    txn.record(task, actor=actor, to=to, reason=reason or action, artifacts=artifacts)
+
+
+def note(
+    ws: Workspace, tid: str, *, actor: str, reason: str, artifacts: list[str] | None = None
+) -> TaskState:
+    """Record an event that changes no status (an artifact produced, a decision taken).
+
+    The same note twice in a row is recorded once: a workflow step that re-runs after a crash
+    does not repeat itself on the audit trail.
+    """
+    with Store(ws).transaction() as txn:
+        task = txn.task(tid)
+        last = task.events[-1] if task.events else None
+        repeat = (
+            last is not None
+            and last.from_ is last.to is task.status
+            and (last.actor, last.reason) == (actor, reason)
+            and last.artifacts == (artifacts or [])
+        )
+        if not repeat:
+            txn.record(task, actor=actor, to=task.status, reason=reason, artifacts=artifacts)
+    return task
+
+
+def get(ws: Workspace, tid: str) -> TaskState:
+    """Read one task (no lock)."""
+    return Store(ws).read_task(tid)
+
+
+def listing(ws: Workspace, *, include_done: bool = False) -> list[dict[str, object]]:
+    """``id``, ``status``, ``queue``, ``priority`` and ``title`` of the live tasks (or of all tasks)."""
+    store = Store(ws)
+    if include_done:
+        return [_summary(t.id, t.status, t.queue, t.priority, t.title) for t in store.all_tasks()]
+    index = store.read_index()
+    return [_summary(tid, e.status, e.queue, e.priority, e.title) for tid, e in sorted(index.tasks.items())]
+
+
+def _summary(tid: str, status: Status, queue: str, priority: int, title: str) -> dict[str, object]:
+    return {"id": tid, "status": status.value, "queue": queue, "priority": priority, "title": title}
+
+
+def _authorise(ws: Workspace, task: TaskState, action: str, actor: str) -> None:
+    if action in HUMAN_ONLY:
+        permission, doing = HUMAN_ONLY[action]
+        require(ws, actor, permission, doing=doing)
+    elif action == "start" and queues.policy(ws, task.queue).requires_human_approval:
+        require(ws, actor, Permission.APPROVE_TASK, doing=f"start a task in the {task.queue} queue")
+
+
+def _free_id(ws: Workspace, txn: Txn, queue: str) -> str:
+    while True:
+        candidate = task_id(queue, txn.allocate_number(queue))
+        taken = ws.task_file(candidate).exists() or (ws.inbox_dir / f"{candidate}.md").exists()
+        if not taken:
+            return candidate

@@ -1,0 +1,281 @@
+"""The pair-programming workflow as a LangGraph graph.
+
+    builder ─► submit ─┬─ check_Q ─┐
+       ▲               ├─ check_R ─┤  (in parallel)
+       │               ├─ check_C ─┤
+       │               └─ check_O ─┘
+       │                     ▼
+       ├──NEEDS_REVISION── aggregate ──APPROVED──► human_review ──approve──► merge
+       │                     │ BLOCKED / rounds exhausted      │ reject
+       ├──────retry──────  escalate (interrupt)                 │
+       └────────────────────────────────────────────────────────┘
+
+Thread id = task id. Nodes get the workspace, models and settings from the run context
+(``RunContext``), never from globals. Every side effect is idempotent (a task status is
+*ensured*, a report rewritten with the same content, a merge done once) or sits after
+``interrupt()``, so a resumed node never repeats one.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from orchestrator.errors import AiosError
+from orchestrator.review.findings import Dimension, Severity
+from orchestrator.sandbox import git
+from orchestrator.sandbox.bwrap import SandboxUnavailable
+from orchestrator.state import tasks
+from orchestrator.state.lifecycle import Status
+from orchestrator.state.taskcard import TaskCard
+from orchestrator.state.workspace import Workspace
+from orchestrator.workflow.settings import WorkflowSettings
+
+CHECKS = {f"check_{d.value}": d for d in Dimension}
+BUILDER, REVIEWER = "agent:builder", "agent:reviewer"
+
+
+class ReviewState(TypedDict, total=False):
+    """What the checkpointer keeps between steps (plain data only)."""
+
+    task_id: str
+    round: int
+    base: str
+    head: str
+    last_reviewed: str | None
+    feedback: list[str]
+    checks: Annotated[dict[str, Any], operator.or_]
+    """``"<round>:<dimension>"`` -> CheckResult as a dict; parallel checks merge their keys."""
+    verdict: str | None
+    reasons: list[str]
+    findings: list[dict[str, Any]]
+    waiting_for: str | None
+    decision: dict[str, Any] | None
+    merged: str | None
+    modes: dict[str, str]
+    """``builder_mode`` and ``reviewer_mode`` the run started with; a resumed run keeps them."""
+    usage_total: dict[str, Any]
+    """The task's token and cost totals when the last round ended (to report each round's share)."""
+
+
+@dataclass
+class RunContext:
+    """What the nodes need for one run; never checkpointed (a resumed run passes a fresh one)."""
+
+    ws: Workspace
+    card: TaskCard
+    workflow: WorkflowSettings
+    builder: Callable[[RunContext, ReviewState], str | None]
+    """Makes the round's change in the worktree; returns a summary (None: reviews what is there)."""
+    check: Callable[[RunContext, ReviewState, Dimension], dict[str, Any]]
+    """Runs one dimension's check; returns a CheckResult as a dict."""
+    aggregate: Callable[[RunContext, ReviewState, list[dict[str, Any]]], dict[str, Any]]
+    """Decides the round (verdict, reasons, findings, report paths) from the checks."""
+    external: bool = False
+    """The builder is a person or another agent: revisions wait for them to submit again."""
+    progress: Callable[[str], None] = field(default=lambda message: None)
+
+
+Ctx = Runtime[RunContext]
+
+
+def build_graph(checkpointer: Any = None) -> Any:
+    """Compile the workflow; ``checkpointer`` is SQLite for the CLI, None under LangGraph Server."""
+    graph = StateGraph(ReviewState, context_schema=RunContext)
+    graph.add_node("builder", builder)
+    graph.add_node("submit", submit)
+    for name, dimension in CHECKS.items():
+        graph.add_node(name, _check_node(dimension))
+    graph.add_node("aggregate", aggregate)
+    graph.add_node("escalate", escalate)
+    graph.add_node("human_review", human_review)
+    graph.add_node("merge", merge)
+    graph.add_edge(START, "builder")
+    graph.add_conditional_edges("builder", after_builder, ["submit", "escalate"])
+    for name in CHECKS:
+        graph.add_edge("submit", name)
+    graph.add_edge(list(CHECKS), "aggregate")
+    graph.add_conditional_edges("aggregate", after_aggregate, ["builder", "human_review", "escalate"])
+    graph.add_conditional_edges("escalate", after_decision, ["builder", "merge", END])
+    graph.add_conditional_edges("human_review", after_decision, ["builder", "merge", END])
+    graph.add_edge("merge", END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+# ---- nodes ----
+
+
+def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
+    ctx, tid = runtime.context, state["task_id"]
+    actor = (state.get("decision") or {}).get("actor", BUILDER)
+    ensure_status(ctx.ws, tid, Status.RUNNING, actor=actor, reason="revision round")
+    round_ = state.get("round", 0) + 1
+    if ctx.external and round_ > 1:
+        # A person or another agent revises: wait until they submit the branch again.
+        interrupt({"kind": "builder", "task": tid, "round": round_, "feedback": state.get("feedback") or []})
+    ctx.progress(f"round {round_}: builder")
+    try:
+        summary = ctx.builder(ctx, {**state, "round": round_})
+    except SandboxUnavailable:
+        raise  # a set-up problem the user fixes (or opts out of), not a verdict
+    except AiosError as exc:
+        return _blocked(round_, f"the builder failed: {exc.message}")
+    worktree = git.worktree_path(ctx.ws.root, tid)
+    if summary is not None:
+        git.commit_all(worktree, f"{tid} round {round_}: {summary}")
+    head = git.head(worktree)
+    if head == state.get("last_reviewed") and state.get("verdict") != "BLOCKED":
+        return _blocked(round_, f"the builder changed nothing since round {round_ - 1} was reviewed")
+    if head == state["base"]:
+        return _blocked(
+            round_,
+            f"{git.branch_name(tid)} has no commits beyond {ctx.card.target_branch}: nothing to review",
+        )
+    return {"round": round_, "head": head, "verdict": None, "decision": None, "waiting_for": None}
+
+
+def _blocked(round_: int, reason: str) -> ReviewState:
+    return {"round": round_, "verdict": "BLOCKED", "reasons": [reason], "decision": None}
+
+
+def after_builder(state: ReviewState) -> Literal["submit", "escalate"]:
+    return "escalate" if state.get("verdict") == "BLOCKED" else "submit"
+
+
+def submit(state: ReviewState, runtime: Ctx) -> ReviewState:
+    ctx = runtime.context
+    ensure_status(
+        ctx.ws, state["task_id"], Status.CODE_REVIEW, actor=BUILDER, reason=f"submitted {state['head'][:10]}"
+    )
+    ctx.progress(f"round {state['round']}: checks Q, R, C, O running")
+    return {}
+
+
+def _check_node(dimension: Dimension) -> Callable[[ReviewState, Ctx], ReviewState]:
+    def check(state: ReviewState, runtime: Ctx) -> ReviewState:
+        result = runtime.context.check(runtime.context, state, dimension)
+        runtime.context.progress(_check_summary(dimension, result))
+        return {"checks": {f"{state['round']}:{dimension.value}": result}}
+
+    check.__name__ = f"check_{dimension.value}"
+    return check
+
+
+def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
+    ctx, round_ = runtime.context, state["round"]
+    checks = [state["checks"][f"{round_}:{d.value}"] for d in Dimension]
+    outcome = ctx.aggregate(ctx, state, checks)
+    verdict, used = outcome["verdict"], outcome.get("usage") or {}
+    tokens = used.get("input_tokens", 0) + used.get("output_tokens", 0)
+    ctx.progress(f"round {round_}: {verdict} · {tokens} tokens, ${used.get('cost_usd', 0):.4f} this round")
+    tid = state["task_id"]
+    if verdict == "APPROVED":
+        ensure_status(
+            ctx.ws, tid, Status.REVIEWING, actor=REVIEWER, reason=f"review round {round_}: APPROVED"
+        )
+    elif verdict == "NEEDS_REVISION" and round_ < ctx.workflow.rounds.max:
+        ensure_status(
+            ctx.ws, tid, Status.RUNNING, actor=REVIEWER, reason=f"review round {round_}: NEEDS_REVISION"
+        )
+    return {
+        "verdict": verdict,
+        "reasons": outcome["reasons"],
+        "findings": outcome["findings"],
+        "feedback": outcome["feedback"],
+        "last_reviewed": state["head"],
+        "usage_total": outcome.get("usage_total") or {},
+    }
+
+
+def after_aggregate(state: ReviewState, runtime: Ctx) -> Literal["builder", "human_review", "escalate"]:
+    if state["verdict"] == "APPROVED":
+        return "human_review"
+    if state["verdict"] == "NEEDS_REVISION" and state["round"] < runtime.context.workflow.rounds.max:
+        return "builder"
+    return "escalate"
+
+
+def escalate(state: ReviewState, runtime: Ctx) -> ReviewState:
+    ctx, tid = runtime.context, state["task_id"]
+    why = "; ".join(state.get("reasons") or [])
+    if state["verdict"] == "NEEDS_REVISION":
+        why = f"{ctx.workflow.rounds.max} review rounds used up; last: {why}"
+    ensure_status(ctx.ws, tid, Status.BLOCKED, actor=REVIEWER, reason=f"escalated: {why}"[:500])
+    decision = interrupt({"kind": "escalation", "task": tid, "round": state["round"], "reason": why})
+    return _decided(decision)
+
+
+def human_review(state: ReviewState, runtime: Ctx) -> ReviewState:
+    decision = interrupt(
+        {
+            "kind": "human_review",
+            "task": state["task_id"],
+            "round": state["round"],
+            "verdict": state["verdict"],
+        }
+    )
+    return _decided(decision)
+
+
+def after_decision(state: ReviewState) -> str:
+    action = (state.get("decision") or {}).get("action")
+    return {"approve": "merge", "reject": "builder"}.get(str(action), END)
+
+
+def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
+    ctx, tid = runtime.context, state["task_id"]
+    actor = (state.get("decision") or {})["actor"]
+    if tasks.get(ctx.ws, tid).status is not Status.DONE:  # else a crash came after the merge: finish up
+        ensure_status(ctx.ws, tid, Status.REVIEWING, actor=actor, reason="human accepted the change")
+    sha = git.merge(
+        ctx.ws.root, git.branch_name(tid), ctx.card.target_branch, message=f"Merge {tid}: {ctx.card.title}"
+    )
+    ensure_status(
+        ctx.ws, tid, Status.DONE, actor=actor, reason=f"merged into {ctx.card.target_branch} as {sha[:10]}"
+    )
+    ctx.progress(f"merged into {ctx.card.target_branch} ({sha[:10]})")
+    return {"merged": sha, "waiting_for": None}
+
+
+def _decided(decision: Any) -> ReviewState:
+    if not isinstance(decision, dict) or decision.get("action") not in ("approve", "reject"):
+        raise AiosError(f"a human decision must be approve or reject, not {decision!r}")
+    update: ReviewState = {"decision": decision, "waiting_for": None}
+    if decision.get("feedback"):
+        update["feedback"] = [f"Human reviewer ({decision['actor']}): {decision['feedback']}"]
+    return update
+
+
+def _check_summary(dimension: Dimension, result: dict[str, Any]) -> str:
+    worst = {Severity(f["severity"]) for f in result["findings"]}
+    errors = f", {len(result['errors'])} error(s)" if result["errors"] else ""
+    level = max(worst, key=lambda s: s.rank).value if worst else "none"
+    return f"  check {dimension.value}: {len(result['findings'])} finding(s), worst {level}{errors}"
+
+
+# ---- task status, idempotently ----
+
+#: To reach the key status from the inner key's status, take the action.
+_STEPS: dict[Status, dict[Status, str]] = {
+    Status.RUNNING: {Status.CODE_REVIEW: "revise", Status.REVIEWING: "reject", Status.BLOCKED: "unblock"},
+    Status.CODE_REVIEW: {Status.RUNNING: "submit", Status.BLOCKED: "unblock"},
+    Status.REVIEWING: {Status.CODE_REVIEW: "finish", Status.RUNNING: "finish", Status.BLOCKED: "unblock"},
+    Status.DONE: {
+        Status.REVIEWING: "merge",
+        Status.CODE_REVIEW: "finish",
+        Status.RUNNING: "finish",
+        Status.BLOCKED: "unblock",
+    },
+    Status.BLOCKED: {s: "block" for s in (Status.RUNNING, Status.CODE_REVIEW, Status.REVIEWING)},
+}
+
+
+def ensure_status(ws: Workspace, tid: str, want: Status, *, actor: str, reason: str) -> None:
+    """Move ``tid`` to ``want`` unless it is there already (so a re-run node changes nothing)."""
+    tasks.advance(ws, tid, want, _STEPS[want], actor=actor, reason=reason)

@@ -1,0 +1,346 @@
+"""The real work behind the graph's nodes: the builder agent, evidence plus persona checks, the verdict.
+
+``make_context`` wires them into a ``RunContext`` for one run; tests replace single callables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from orchestrator.review.diff import commit_messages, delta_since, git_diff, render_numbered
+from orchestrator.review.evidence import EvidenceContext, RunnerFactory, support_paths
+from orchestrator.review.findings import Dimension, Finding, Severity
+from orchestrator.review.personas import load_dimensions, load_persona
+from orchestrator.review.policy import decide
+from orchestrator.review.report import RoundReport, write_report
+from orchestrator.review.reviewer import CheckResult, ModelReview, run_check
+from orchestrator.review.settings import ReviewSettings, load_review_settings
+from orchestrator.review.static import injection_evidence, sort_findings
+from orchestrator.review.tracking import rereview_view, track
+from orchestrator.sandbox import git
+from orchestrator.sandbox.bwrap import Limits, run_command
+from orchestrator.state import tasks
+from orchestrator.state.taskcard import TaskCard, render
+from orchestrator.state.workspace import Workspace
+from orchestrator.workflow.graph import ReviewState, RunContext
+from orchestrator.workflow.settings import WorkflowSettings, load_workflow
+
+
+class Models:
+    """The run's models, one per role, built on first use and sharing the task's meter and budget."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        card: TaskCard,
+        workflow: WorkflowSettings,
+        *,
+        cli: str | None,
+        base_url: str | None,
+        record: Path | None,
+    ) -> None:
+        from orchestrator.llm import UsageMeter
+
+        self.ws, self.card, self.workflow = ws, card, workflow
+        # AIOS_MODEL sits just below --model: one switch for a whole shell session (or a test run).
+        self.cli, self.base_url, self.record = cli or os.environ.get("AIOS_MODEL"), base_url, record
+        self.meter = UsageMeter.from_dict(_load_usage(ws, card.id))
+        self._models: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._save_lock = threading.Lock()
+
+    def save_usage(self) -> None:
+        """Keep the task's usage beside its reports; the parallel checks call this at once."""
+        with self._save_lock:  # so an older snapshot never lands after a newer one
+            _save_usage(self.ws, self.card.id, self.meter)
+
+    def for_role(self, role: str) -> Any:
+        from orchestrator.llm import choose_model, get_model
+
+        spec = choose_model(
+            role, cli=self.cli, card=self.card.models, workflow=self.workflow.models, default="fake"
+        )
+        with self._lock:
+            if spec not in self._models:
+                budget = self.workflow.budget.model_dump(exclude_none=True) or None
+                self._models[spec] = get_model(
+                    spec,
+                    base_url=self.base_url,
+                    record=self.record,
+                    workspace=self.ws.root,
+                    meter=self.meter,
+                    budget=budget,
+                )
+            return self._models[spec]
+
+
+def make_context(
+    ws: Workspace,
+    card: TaskCard,
+    *,
+    builder_mode: str = "agent",
+    reviewer_mode: str = "model",
+    model: str | None = None,
+    base_url: str | None = None,
+    record: Path | None = None,
+    sandbox: bool = True,
+    progress: Any = None,
+    check_models: bool = False,
+) -> RunContext:
+    """A ``RunContext`` with the real builder, checks and aggregation."""
+    workflow = load_workflow(workspace=ws.root)
+    review = load_review_settings(workspace=ws.root)
+    models = Models(ws, card, workflow, cli=model, base_url=base_url, record=record)
+    if check_models:
+        # Build every model the run will call now: a missing key or unknown model is a clear
+        # error before anything runs, not an escalation halfway through a round.
+        roles = (["builder"] if builder_mode == "agent" else []) + (
+            persona_names(card, workflow) if reviewer_mode == "model" else []
+        )
+        for role in roles:
+            models.for_role(role)
+    ctx = RunContext(
+        ws=ws,
+        card=card,
+        workflow=workflow,
+        builder=_agent_builder(models, sandbox) if builder_mode == "agent" else (lambda c, s: None),
+        check=_checker(review, models if reviewer_mode == "model" else None, sandbox),
+        aggregate=_aggregator(review, models, reviewer_mode),
+        external=builder_mode == "external",
+    )
+    if progress is not None:  # else RunContext's silent default
+        ctx.progress = progress
+    return ctx
+
+
+def persona_names(card: TaskCard, workflow: WorkflowSettings) -> list[str]:
+    """The reviewer personas of a task: its card's, else the workflow's default set."""
+    return list(card.personas or workflow.personas.default)
+
+
+# ---- builder ----
+
+
+def _agent_builder(models: Models, sandbox: bool) -> Any:
+    def build(ctx: RunContext, state: ReviewState) -> str:
+        from orchestrator import resources
+        from orchestrator.workflow.builder import BuilderSettings, run_builder
+
+        section = ctx.workflow.builder
+        settings = BuilderSettings(
+            max_steps=section.max_steps,
+            allowed_commands=section.allowed_commands,
+            limits=Limits(**section.limits.model_dump()),
+            sandbox=sandbox,
+        )
+        prompt = resources.data_file("prompts", "builder.md", workspace=ctx.ws.root).read_text(
+            encoding="utf-8"
+        )
+        result = run_builder(
+            models.for_role("builder"),
+            ctx.card,
+            worktree=git.worktree_path(ctx.ws.root, ctx.card.id),
+            feedback=state.get("feedback") or None,
+            round=state["round"],
+            settings=settings,
+            prompt_text=prompt,
+        )
+        models.save_usage()
+        _revert_out_of_scope(ctx)
+        return result.summary or f"builder stopped: {result.stopped_reason}"
+
+    return build
+
+
+def _revert_out_of_scope(ctx: RunContext) -> None:
+    """Files a check command wrote outside the TaskCard's paths are not the builder's to commit."""
+    from orchestrator.workflow.builder import in_scope
+
+    worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
+    stray = [rel for rel in git.uncommitted(worktree) if not in_scope(rel, ctx.card.paths)]
+    if stray:
+        git.discard(worktree, stray)
+        tasks.note(
+            ctx.ws,
+            ctx.card.id,
+            actor="agent:builder",
+            reason=f"changes outside the task's paths were discarded: {', '.join(stray[:20])}",
+        )
+
+
+# ---- checks ----
+
+
+def _checker(review: ReviewSettings, models: Models | None, sandbox: bool) -> Any:
+    def check(ctx: RunContext, state: ReviewState, dimension: Dimension) -> dict[str, Any]:
+        worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
+        diff = git_diff(worktree, state["base"], state["head"])
+        evidence_ctx = EvidenceContext(worktree, diff, review.evidence, ctx.card.acceptance_criteria)
+        extra = []
+        if dimension is Dimension.QUALITY:
+            messages = commit_messages(worktree, state["base"], state["head"])
+            extra.append(
+                injection_evidence(
+                    diff, messages, render(ctx.card), settings=review.evidence.quality.injection
+                )
+            )
+        model_review = _model_review(ctx, state, dimension, diff, review) if models else None
+        persona_models = (
+            {p.name: models.for_role(p.name) for p in model_review.personas}
+            if model_review and models
+            else None
+        )
+        result = run_check(
+            dimension,
+            evidence_ctx,
+            sandbox_runners(worktree, sandbox),
+            extra_evidence=extra,
+            review=model_review,
+            models=persona_models,
+        )
+        if models is not None:
+            models.save_usage()
+        return result.model_dump(mode="json")
+
+    return check
+
+
+def _model_review(
+    ctx: RunContext, state: ReviewState, dimension: Dimension, diff: Any, review: ReviewSettings
+) -> ModelReview:
+    from orchestrator import resources
+
+    names = persona_names(ctx.card, ctx.workflow)
+    if state.get("last_reviewed") and state["round"] > 1:
+        worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
+        previous = [
+            Finding.model_validate(f)
+            for f in state.get("findings") or []
+            if f["dimension"] == dimension.value
+        ]
+        view = rereview_view(
+            previous,
+            delta_since(worktree, state["last_reviewed"], state["head"]),
+            since=state["last_reviewed"],
+            head=state["head"],
+        )
+        change = view.render()
+    else:
+        change = "## The change (new-side line numbers)\n" + (render_numbered(diff) or "(empty)")
+    template = resources.data_file("prompts", "review.md", workspace=ctx.ws.root).read_text(encoding="utf-8")
+    return ModelReview(
+        template=template,
+        dimension_text=load_dimensions(workspace=ctx.ws.root)[dimension],
+        personas=[load_persona(n, workspace=ctx.ws.root) for n in names],
+        card=render(ctx.card),
+        change=change,
+        near_lines=review.policy.grounding_near_lines,
+    )
+
+
+def sandbox_runners(worktree: Path, sandbox: bool) -> RunnerFactory:
+    """Evidence commands run in the task's sandbox, each with its dimension's time limit."""
+    repo_git = Path(git.toplevel(worktree)).resolve()
+
+    def factory(timeout_s: float) -> Any:
+        limits = Limits(timeout_s=timeout_s)
+        return lambda argv: run_command(
+            argv,
+            worktree=worktree,
+            limits=limits,
+            sandbox=sandbox,
+            read_only_paths=[*support_paths(), repo_git],
+        )
+
+    return factory
+
+
+# ---- verdict ----
+
+
+def _aggregator(review: ReviewSettings, models: Models, reviewer_mode: str) -> Any:
+    def aggregate(ctx: RunContext, state: ReviewState, checks: list[dict[str, Any]]) -> dict[str, Any]:
+        results = [CheckResult.model_validate(c) for c in checks]
+        findings = sort_findings(f for r in results for f in r.findings)
+        evidence = [e for r in results for e in r.evidence]
+        errors = [e for r in results for e in r.errors]
+        decision = decide(findings, evidence, settings=review.policy, errors=errors)
+        previous = [Finding.model_validate(f) for f in state.get("findings") or []]
+        worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
+        since = state.get("last_reviewed")
+        tracking = track(
+            previous, findings, delta=delta_since(worktree, since, state["head"]) if since else None
+        )
+        report = RoundReport(
+            task=ctx.card.id,
+            round=state["round"],
+            verdict=decision.verdict,
+            reasons=decision.reasons,
+            reviewer=reviewer_mode,
+            base=state["base"],
+            head=state["head"],
+            findings=findings,
+            evidence=evidence,
+            dropped_ungrounded=sum(r.dropped_ungrounded for r in results),
+            errors=errors,
+            resolved=tracking.resolved,
+            new_count=len(tracking.new),
+            open_count=len(tracking.open),
+            usage=round_usage(models.meter.to_dict()["total"], state.get("usage_total") or {}),
+        )
+        artifacts = write_report(ctx.ws, report)
+        tasks.note(
+            ctx.ws,
+            ctx.card.id,
+            actor="agent:reviewer",
+            reason=f"review round {state['round']}: {decision.verdict.value}",
+            artifacts=artifacts,
+        )
+        return {
+            "verdict": decision.verdict.value,
+            "usage": report.usage,
+            "usage_total": models.meter.to_dict()["total"],
+            "reasons": decision.reasons,
+            "findings": [f.model_dump(mode="json") for f in findings],
+            "feedback": [_feedback_line(f) for f in findings if f.severity.at_least(Severity.MINOR)],
+        }
+
+    return aggregate
+
+
+def round_usage(total: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """What this round used: the task's totals now minus the totals at the last round's end."""
+    keys = ("calls", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
+    return {k: round(total.get(k, 0) - before.get(k, 0), 6) for k in keys}
+
+
+def _feedback_line(f: Finding) -> str:
+    where = f.where
+    tip = f" Suggestion: {f.suggestion}" if f.suggestion else ""
+    return f"[{f.severity.value}] {where}: {f.message}{tip}"
+
+
+# ---- usage kept with the task ----
+
+
+def _usage_file(ws: Workspace, tid: str) -> Path:
+    return ws.root / "ops" / "reviews" / tid / "usage.json"
+
+
+def _load_usage(ws: Workspace, tid: str) -> dict[str, Any]:
+    try:
+        return json.loads(_usage_file(ws, tid).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _save_usage(ws: Workspace, tid: str, meter: Any) -> None:
+    from orchestrator._files import atomic_write
+
+    path = _usage_file(ws, tid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(meter.to_dict(), indent=2) + "\n")

@@ -1,0 +1,190 @@
+"""Lifecycle, queues and governance through the task services."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.errors import PermissionDenied, QueueError, StateError, TransitionError
+from orchestrator.state import queues, tasks
+from orchestrator.state.lifecycle import Status
+from orchestrator.state.store import Store
+from orchestrator.state.taskcard import Criterion, TaskCard
+from orchestrator.state.workspace import Workspace
+
+
+def new_task(ws: Workspace, queue: str = "dev", title: str = "Do a thing") -> str:
+    card = TaskCard(
+        id=f"TASK_{queue.upper()}_0000",
+        title=title,
+        queue=queue,
+        acceptance_criteria=[Criterion(id="AC1", text="it works")],
+    )
+    return tasks.create(ws, card, actor="alice").id
+
+
+def ready_task(ws: Workspace, queue: str = "dev") -> str:
+    tid = new_task(ws, queue)
+    tasks.transition(ws, tid, "approve", actor="alice")
+    return tid
+
+
+def test_ids_are_allocated_per_queue(ws: Workspace) -> None:
+    assert [new_task(ws), new_task(ws), new_task(ws, "data")] == [
+        "TASK_DEV_0001",
+        "TASK_DEV_0002",
+        "TASK_DATA_0001",
+    ]
+    assert (ws.inbox_dir / "TASK_DEV_0002.md").is_file()
+
+
+def test_full_lifecycle_records_every_event(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    for action in ("start", "submit", "finish", "merge"):
+        tasks.transition(ws, tid, action, actor="alice")
+    task = tasks.get(ws, tid)
+    assert task.status is Status.DONE
+    moves = [(e.from_, e.to) for e in task.events]
+    assert moves == [
+        (None, "inbox"),
+        ("inbox", "ready"),
+        ("ready", "running"),
+        ("running", "code_review"),
+        ("code_review", "reviewing"),
+        ("reviewing", "done"),
+    ]
+    assert all(e.actor == "alice" and e.at for e in task.events)
+    assert tid not in Store(ws).read_index().tasks  # done tasks leave the live index
+
+
+def test_illegal_transition_lists_allowed_actions(ws: Workspace) -> None:
+    tid = new_task(ws)
+    with pytest.raises(TransitionError) as err:
+        tasks.transition(ws, tid, "start", actor="alice")
+    assert err.value.message == f"cannot start {tid}: it is inbox"
+    assert err.value.fix == "from inbox the allowed actions are: approve, block"
+    assert tasks.get(ws, tid).status is Status.INBOX  # nothing written
+
+
+def test_block_needs_reason_and_unblock_returns_to_previous_status(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    tasks.transition(ws, tid, "start", actor="agent:builder-1")
+    with pytest.raises(StateError, match="needs a reason"):
+        tasks.transition(ws, tid, "block", actor="alice")
+    tasks.transition(ws, tid, "block", actor="agent:builder-1", reason="waiting for credentials")
+    assert queues.status(ws)[2]["running"] == []  # a blocked task frees its slot
+    with pytest.raises(TransitionError, match="allowed actions are: unblock"):
+        tasks.transition(ws, tid, "finish", actor="alice")
+    tasks.transition(ws, tid, "unblock", actor="bob")
+    assert tasks.get(ws, tid).status is Status.RUNNING
+
+
+def test_queue_limit_is_enforced_and_names_what_runs(ws: Workspace) -> None:
+    ids = [ready_task(ws) for _ in range(4)]
+    for tid in ids[:3]:
+        tasks.transition(ws, tid, "start", actor="alice")
+    with pytest.raises(QueueError) as err:
+        tasks.transition(ws, ids[3], "start", actor="alice")
+    assert err.value.message == f"queue dev is full: 3 of 3 running ({', '.join(ids[:3])})"
+    tasks.transition(ws, ids[0], "finish", actor="alice")  # releases the slot
+    tasks.transition(ws, ids[3], "start", actor="alice")
+    assert sorted(queues.status(ws)[2]["running"]) == sorted([ids[1], ids[2], ids[3]])
+
+
+def test_locked_queue_starts_nothing(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    assert queues.set_lock(ws, ["dev"], locked=True, actor="bob", reason="incident 42") == ["dev"]
+    with pytest.raises(QueueError, match=r"queue dev is locked \(SYSTEM_LOCK by bob\) \(incident 42\)"):
+        tasks.transition(ws, tid, "start", actor="alice")
+    with pytest.raises(PermissionDenied, match="unlock_queue"):
+        queues.set_lock(ws, ["dev"], locked=False, actor="bob")
+    queues.set_lock(ws, ["dev"], locked=False, actor="alice")
+    tasks.transition(ws, tid, "start", actor="alice")
+    assert "dev locked by bob · incident 42" in (ws.root / "ops/freeze/queue-locks.md").read_text()
+
+
+def test_hand_written_system_lock_in_index_is_honoured(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    text = ws.index_file.read_text().replace("  dev: {running: []}", "  dev: SYSTEM_LOCK")
+    ws.index_file.write_text(text)
+    with pytest.raises(QueueError, match="queue dev is locked"):
+        tasks.transition(ws, tid, "start", actor="alice")
+    assert queues.status(ws)[2]["locked"] is True
+    # Removing the lock by hand (the operating model's "release stuck queue") works too.
+    ws.index_file.write_text(ws.index_file.read_text().replace("dev: SYSTEM_LOCK", "dev: null"))
+    tasks.transition(ws, tid, "start", actor="alice")
+
+
+def test_agents_and_non_members_cannot_approve(ws: Workspace) -> None:
+    tid = new_task(ws)
+    with pytest.raises(PermissionDenied, match="agent:planner is an agent"):
+        tasks.transition(ws, tid, "approve", actor="agent:planner")
+    with pytest.raises(PermissionDenied, match="'mallory' is not a member"):
+        tasks.transition(ws, tid, "approve", actor="mallory")
+    tasks.transition(ws, tid, "approve", actor="bob")
+
+
+def test_governance_queue_needs_a_human_to_start(ws: Workspace) -> None:
+    tid = ready_task(ws, "governance")
+    with pytest.raises(
+        PermissionDenied, match="only a human member may start a task in the governance queue"
+    ):
+        tasks.transition(ws, tid, "start", actor="agent:builder")
+    tasks.transition(ws, tid, "start", actor="alice")
+
+
+def test_only_merge_permission_moves_to_done(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    tasks.transition(ws, tid, "start", actor="alice")
+    tasks.transition(ws, tid, "finish", actor="alice")
+    with pytest.raises(PermissionDenied, match="none of their roles has the `merge` permission"):
+        tasks.transition(ws, tid, "merge", actor="bob")
+    with pytest.raises(PermissionDenied):
+        tasks.transition(ws, tid, "merge", actor="agent:reviewer")
+    tasks.transition(ws, tid, "merge", actor="alice")
+
+
+def test_audit_trail_has_one_line_per_event_with_actor_kind(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    tasks.transition(ws, tid, "start", actor="agent:builder-1")
+    tasks.note(
+        ws, tid, actor="agent:reviewer", reason="review round 1", artifacts=["ops/reviews/x/round-1.md"]
+    )
+    lines = (ws.audit_dir / f"{tid}.md").read_text().splitlines()
+    entries = [ln for ln in lines if ln.startswith("- #")]
+    assert len(entries) == len(tasks.get(ws, tid).events) == 4
+    assert "ready → running · by agent:builder-1 (agent)" in entries[2]
+    assert "note (running) · by agent:reviewer (agent) · review round 1" in entries[3]
+    assert "  - artifact: `ops/reviews/x/round-1.md`" in lines
+
+
+def test_hand_edit_of_a_task_file_reaches_the_index(ws: Workspace) -> None:
+    ids = [ready_task(ws) for _ in range(4)]
+    for tid in ids[:3]:
+        tasks.transition(ws, tid, "start", actor="alice")
+    # The operating model's emergency stop: set a running task to blocked by hand.
+    path = ws.task_file(ids[0])
+    path.write_text(path.read_text().replace("status: running", "status: blocked"))
+    tasks.transition(ws, ids[3], "start", actor="alice")  # the slot it held is free again
+    assert Store(ws).read_index().tasks[ids[0]].status is Status.BLOCKED
+
+
+def test_rebuild_keeps_locks_and_restores_a_lost_index(ws: Workspace) -> None:
+    ids = [ready_task(ws) for _ in range(2)]
+    tasks.transition(ws, ids[0], "start", actor="alice")
+    queues.set_lock(ws, ["data"], locked=True, actor="alice")
+    before = Store(ws).read_index()
+    assert Store(ws).rebuild_index().queues["data"].lock == "SYSTEM_LOCK"
+    ws.index_file.write_text("tasks: [this is not an index\n")
+    after = Store(ws).rebuild_index()
+    assert after.tasks.keys() == before.tasks.keys()
+    assert after.seq == before.seq and after.next_number == before.next_number
+    assert new_task(ws) == "TASK_DEV_0003"
+
+
+def test_the_same_note_twice_in_a_row_is_recorded_once(ws: Workspace) -> None:
+    tid = new_task(ws)
+    for _ in range(2):
+        tasks.note(ws, tid, actor="agent:reviewer", reason="review round 1: APPROVED", artifacts=["r1.md"])
+    tasks.note(ws, tid, actor="agent:reviewer", reason="review round 2: APPROVED", artifacts=["r2.md"])
+    reasons = [e.reason for e in tasks.get(ws, tid).events]
+    assert reasons == ["TaskCard created", "review round 1: APPROVED", "review round 2: APPROVED"]
