@@ -98,7 +98,9 @@ def validate(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(exc, file=file, text=text, error=error, line_offset=line_offset) from None
+        raise validation_error(
+            exc, file=file, text=text, error=error, line_offset=line_offset, model=model
+        ) from None
 
 
 def validation_error(
@@ -108,8 +110,12 @@ def validation_error(
     text: str | None,
     error: type[AiosError] = ConfigError,
     line_offset: int = 0,
+    model: type[BaseModel] | None = None,
 ) -> AiosError:
-    """Turn pydantic's report into one clear ``AiosError`` (first problem, count of the rest)."""
+    """Turn pydantic's report into one clear ``AiosError`` (first problem, count of the rest).
+
+    With ``model``, an unknown key's fix lists the keys known at that place.
+    """
     first = exc.errors(include_url=False)[0]
     loc = tuple(first["loc"])
     line = _line_of(loc, key_lines(text) if text else {})
@@ -122,7 +128,7 @@ def validation_error(
         file=file,
         field=field_path(loc),
         line=line + line_offset if line else None,
-        fix=_fix_for(first),
+        fix=_fix_for(first, model),
     )
 
 
@@ -142,6 +148,21 @@ def _describe(err: Any) -> str:
     return str(err["msg"]).removeprefix("Value error, ")
 
 
+def _known_keys(model: type[BaseModel], loc: KeyPath) -> list[str]:
+    """The field names of the model found at ``loc`` inside ``model`` (empty when not a model)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return []
+        current = field.annotation
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
 _FIXES = {
     "int_parsing": "use a whole number",
     "int_type": "use a whole number",
@@ -153,12 +174,14 @@ _FIXES = {
 }
 
 
-def _fix_for(err: Any) -> str:
+def _fix_for(err: Any, model: type[BaseModel] | None = None) -> str:
     kind = err["type"]
     if kind == "missing":
         return "add the field"
     if kind == "extra_forbidden":
-        return "remove the field or correct its spelling"
+        known = _known_keys(model, tuple(err["loc"])[:-1]) if model else []
+        listed = f": use one of {', '.join(known)}" if known else ""
+        return f"remove the field or correct its spelling{listed}"
     ctx = err.get("ctx") or {}
     if "expected" in ctx:
         return f"use {ctx['expected']}"

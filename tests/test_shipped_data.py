@@ -10,7 +10,6 @@ from orchestrator.errors import ConfigError
 from orchestrator.resources import SHIPPED_ROOT
 from orchestrator.review.findings import Dimension
 from orchestrator.review.personas import known_personas, load_dimensions, load_persona
-from orchestrator.review.settings import load_review_settings
 from orchestrator.workflow.settings import load_workflow
 
 PERSONAS = ["architecture_expert", "domain_expert", "performance_expert", "security_expert", "testing_expert"]
@@ -36,7 +35,7 @@ def test_dimensions_and_review_prompt() -> None:
 def test_workflow_sections_validate() -> None:
     workflow = load_workflow()
     assert workflow.rounds.max >= 1 and set(workflow.personas.default) <= set(PERSONAS)
-    assert load_review_settings().policy.revise_on
+    assert load_workflow().policy.revise_on
 
 
 def test_unknown_persona_lists_the_known_ones() -> None:

@@ -117,7 +117,7 @@ def choose_model(
     cli: str | None = None,
     card: Mapping[str, str] | None = None,
     workflow: Mapping[str, str] | None = None,
-    default: str,
+    default: str | None = None,
 ) -> str:
     """The model string for ``role``: command line > TaskCard > workflow > ``default``.
 
@@ -130,11 +130,19 @@ def choose_model(
                      default="openai:gpt-4o")  # -> "anthropic:x"
 
     Raises:
-        ConfigError: ``cli`` is malformed (``builder=`` with no model).
+        ConfigError: ``cli`` is malformed (``builder=`` with no model), or no level names a model
+            for ``role`` and there is no ``default``.
     """
     for level in (parse_cli_models(cli) if cli else {}, card or {}, workflow or {}):
         if chosen := level.get(role) or level.get("*"):
             return chosen
+    if default is None:
+        raise ConfigError(
+            f"no model is chosen for the {role!r} role",
+            field="models",
+            fix='name one under `models:` in workflows/pair_programming.yaml (`"*": openai:gpt-4o-mini`), '
+            "in the TaskCard's `models:`, or with --model / AIOS_MODEL",
+        )
     return default
 
 

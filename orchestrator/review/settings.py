@@ -1,26 +1,14 @@
-"""Settings of the review: the ``evidence:`` and ``policy:`` sections of a workflow file.
+"""Settings of the review: the ``evidence:`` and ``policy:`` sections of the workflow file.
 
-``workflows/pair_programming.yaml`` holds one top-level section per part of the system. This
-module validates only its own two sections (``extra="forbid"`` inside them, so a typo is an error
-with file, line and field); other sections (``rounds``, ``personas``, ``models``, ``budget``)
-belong to the workflow's own model, which should embed ``EvidenceSettings`` and
-``PolicySettings`` as fields.
+The whole file is one model, ``orchestrator.workflow.settings.WorkflowSettings``, which extends
+``ReviewSettings``; it is loaded there, once.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator import _yaml
-from orchestrator.errors import ConfigError
-from orchestrator.resources import data_file
 from orchestrator.review.findings import Severity
-
-WORKFLOW_FILE = "pair_programming.yaml"
-SECTIONS = ("evidence", "policy")
 
 
 class _Strict(BaseModel):
@@ -204,10 +192,11 @@ class PolicySettings(_Strict):
     """A model finding more than this many lines from any changed hunk is dropped; null: no limit."""
 
 
-class ReviewSettings(BaseModel):
-    """The sections of a workflow file that the review owns; other top-level keys are ignored here."""
+class ReviewSettings(_Strict):
+    """The sections of the workflow file that the review reads.
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    ``orchestrator.workflow.settings.WorkflowSettings`` extends it to the whole file and loads it.
+    """
 
     evidence: EvidenceSettings = EvidenceSettings()
     policy: PolicySettings = PolicySettings()
@@ -223,29 +212,3 @@ def rule_matches(rule: str, pattern: str) -> bool:
         return False
     rest = rule[len(pattern) :]
     return rest == "" or rest.isdigit() or rest.startswith(":")
-
-
-def load_review_settings(*, workspace: Path | None = None, name: str = WORKFLOW_FILE) -> ReviewSettings:
-    """Read and validate the ``evidence:`` and ``policy:`` sections of ``workflows/<name>``.
-
-    The workspace's own copy of the file wins over the shipped one.
-
-    Raises:
-        ConfigError: the file is missing, is not YAML, or a section is invalid (file, line, field).
-    """
-    path = data_file("workflows", name, workspace=workspace)
-    text = path.read_text(encoding="utf-8")
-    return parse_review_settings(text, file=path)
-
-
-def parse_review_settings(text: str, *, file: str | Path) -> ReviewSettings:
-    """Validate the review's sections of a workflow file's text (see ``load_review_settings``)."""
-    data: Any = _yaml.load(text, file=file)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            "a workflow file must be a mapping of sections", file=file, fix="start with `evidence:`"
-        )
-    mine = {key: data[key] for key in SECTIONS if key in data and data[key] is not None}
-    return _yaml.validate(ReviewSettings, mine, file=file, text=text)

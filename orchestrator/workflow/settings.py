@@ -1,7 +1,9 @@
-"""The workflow graph's own sections of ``workflows/pair_programming.yaml``.
+"""``workflows/pair_programming.yaml``: one model and one loader for the whole file.
 
-``evidence:`` and ``policy:`` belong to the reviewer (``orchestrator.review.settings``); this
-module validates ``rounds:``, ``personas:``, ``models:``, ``budget:`` and ``builder:``.
+The review's sections (``evidence:``, ``policy:``) are modelled in ``orchestrator.review.settings``
+and inherited here, so the review layer depends on nothing above it; the graph's own sections
+(``rounds:``, ``personas:``, ``models:``, ``budget:``, ``builder:``) are added here. An unknown key
+anywhere in the file is an error naming its line and the known keys.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from orchestrator import _yaml
 from orchestrator.errors import ConfigError
 from orchestrator.resources import data_file
+from orchestrator.review.settings import ReviewSettings
 
 WORKFLOW_FILE = "pair_programming.yaml"
-SECTIONS = ("rounds", "personas", "models", "budget", "builder")
 
 
 class _Strict(BaseModel):
@@ -52,31 +54,37 @@ class BuilderSection(_Strict):
     limits: SandboxLimits = SandboxLimits()
 
 
-class WorkflowSettings(BaseModel):
-    """The graph's sections of the workflow file; other top-level keys belong to other parts."""
+class WorkflowSettings(ReviewSettings):
+    """The whole workflow file: the review's sections (``evidence``, ``policy``) and the graph's."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     rounds: RoundSettings = RoundSettings()
     personas: PersonaSettings = PersonaSettings()
-    models: dict[str, str] = Field(default_factory=lambda: {"*": "fake"})
-    """Model per role (``builder``, ``reviewer``, a persona name, ``*``)."""
+    models: dict[str, str] = Field(default_factory=dict)
+    """Model per role (``builder``, ``reviewer``, a persona name, ``*``); the TaskCard and
+    ``--model``/``AIOS_MODEL`` override it. No code default: a run without one is told to choose."""
     budget: BudgetSettings = BudgetSettings()
     builder: BuilderSection = BuilderSection()
 
 
 def load_workflow(*, workspace: Path | None = None, name: str = WORKFLOW_FILE) -> WorkflowSettings:
-    """Read and validate the graph's sections; the workspace's copy of the file wins.
+    """Read and validate ``workflows/<name>``; the workspace's copy of the file wins.
 
     Raises:
-        ConfigError: with file, line and field.
+        ConfigError: the file is not YAML, not a mapping, or a key is unknown or invalid
+            (file, line, field and the known keys).
     """
     path = data_file("workflows", name, workspace=workspace)
-    text = path.read_text(encoding="utf-8")
-    data: Any = _yaml.load(text, file=path) or {}
+    return parse_workflow(path.read_text(encoding="utf-8"), file=path)
+
+
+def parse_workflow(text: str, *, file: str | Path) -> WorkflowSettings:
+    """Validate a workflow file's text (see ``load_workflow``)."""
+    data: Any = _yaml.load(text, file=file) or {}
     if not isinstance(data, dict):
         raise ConfigError(
-            "a workflow file must be a mapping of sections", file=path, fix="start with `rounds:`"
+            "a workflow file must be a mapping of sections", file=file, fix="start with `evidence:`"
         )
-    mine = {key: data[key] for key in SECTIONS if data.get(key) is not None}
-    return _yaml.validate(WorkflowSettings, mine, file=path, text=text)
+    present = {key: value for key, value in data.items() if value is not None}
+    return _yaml.validate(WorkflowSettings, present, file=file, text=text)

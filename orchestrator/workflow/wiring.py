@@ -18,7 +18,7 @@ from orchestrator.review.personas import load_dimensions, load_persona
 from orchestrator.review.policy import decide
 from orchestrator.review.report import RoundReport, write_report
 from orchestrator.review.reviewer import CheckResult, ModelReview, run_check
-from orchestrator.review.settings import ReviewSettings, load_review_settings
+from orchestrator.review.settings import ReviewSettings
 from orchestrator.review.static import injection_evidence, sort_findings
 from orchestrator.review.tracking import rereview_view, track
 from orchestrator.sandbox import git
@@ -62,7 +62,7 @@ class Models:
         from orchestrator.llm import choose_model, get_model
 
         spec = choose_model(
-            role, cli=self.cli, card=self.card.models, workflow=self.workflow.models, default="fake"
+            role, cli=self.cli, card=self.card.models, workflow=self.workflow.models
         )
         with self._lock:
             if spec not in self._models:
@@ -93,7 +93,7 @@ def make_context(
 ) -> RunContext:
     """A ``RunContext`` with the real builder, checks and aggregation."""
     workflow = load_workflow(workspace=ws.root)
-    review = load_review_settings(workspace=ws.root)
+    review = workflow
     models = Models(ws, card, workflow, cli=model, base_url=base_url, record=record)
     if check_models:
         # Build every model the run will call now: a missing key or unknown model is a clear

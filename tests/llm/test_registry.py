@@ -65,3 +65,10 @@ def test_malformed_cli_choice(cli):
     with pytest.raises(ConfigError) as caught:
         choose_model("builder", cli=cli, default="fake")
     assert "role=model" in caught.value.fix
+
+
+def test_no_model_chosen_tells_where_to_choose_one():
+    with pytest.raises(ConfigError) as info:
+        choose_model("builder", cli=None, card={}, workflow={})
+    assert "'builder'" in info.value.message
+    assert "models:" in (info.value.fix or "") and "install_fake" not in (info.value.fix or "")

@@ -11,14 +11,14 @@ from orchestrator.review.findings import Severity
 from orchestrator.review.settings import (
     ReviewSettings,
     RuffSettings,
-    load_review_settings,
-    parse_review_settings,
     rule_matches,
 )
+from orchestrator.workflow.settings import WorkflowSettings, load_workflow, parse_workflow
 
 
 def test_the_shipped_file_states_exactly_the_defaults() -> None:
-    assert load_review_settings() == ReviewSettings()
+    shipped = load_workflow()
+    assert (shipped.evidence, shipped.policy) == (ReviewSettings().evidence, ReviewSettings().policy)
 
 
 def test_a_workspace_copy_overrides_the_shipped_file(tmp_path: Path) -> None:
@@ -26,7 +26,7 @@ def test_a_workspace_copy_overrides_the_shipped_file(tmp_path: Path) -> None:
     (tmp_path / "workflows" / "pair_programming.yaml").write_text(
         "evidence:\n  optimization:\n    complexity:\n      max: 5\nrounds:\n  max: 3\n"
     )
-    settings = load_review_settings(workspace=tmp_path)
+    settings = load_workflow(workspace=tmp_path)
     assert settings.evidence.optimization.complexity.max == 5
     assert settings.policy == ReviewSettings().policy
 
@@ -34,25 +34,36 @@ def test_a_workspace_copy_overrides_the_shipped_file(tmp_path: Path) -> None:
 def test_an_unknown_key_names_file_line_and_field() -> None:
     text = "# comment\nevidence:\n  quality:\n    rufff:\n      select: [F]\n"
     with pytest.raises(ConfigError) as info:
-        parse_review_settings(text, file="workflows/pair_programming.yaml")
+        parse_workflow(text, file="workflows/pair_programming.yaml")
     assert info.value.render() == (
         "workflows/pair_programming.yaml:4: evidence.quality.rufff: unknown field\n"
-        "  fix: remove the field or correct its spelling"
+        "  fix: remove the field or correct its spelling: use one of timeout_s, ruff, secrets, injection"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field"),
+    [("polcy:\n  revise_on: []\n", 1, "polcy"), ("rounds:\n  max: 3\nround:\n  max: 2\n", 3, "round")],
+)
+def test_an_unknown_top_level_key_is_an_error(text: str, line: int, field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_workflow(text, file="workflows/pair_programming.yaml")
+    assert (info.value.line, info.value.field) == (line, field)
+    assert "evidence, policy, rounds, personas, models, budget, builder" in (info.value.fix or "")
 
 
 def test_a_bad_severity_is_an_error() -> None:
     with pytest.raises(ConfigError) as info:
-        parse_review_settings("policy:\n  security_floor: huge\n", file="w.yaml")
+        parse_workflow("policy:\n  security_floor: huge\n", file="w.yaml")
     assert info.value.field == "policy.security_floor"
     assert info.value.line == 2
 
 
 def test_empty_and_partial_files() -> None:
-    assert parse_review_settings("", file="w.yaml") == ReviewSettings()
-    assert parse_review_settings("evidence:\npolicy:\n", file="w.yaml") == ReviewSettings()
+    assert parse_workflow("", file="w.yaml") == WorkflowSettings()
+    assert parse_workflow("evidence:\npolicy:\n", file="w.yaml") == WorkflowSettings()
     with pytest.raises(ConfigError):
-        parse_review_settings("- a list\n", file="w.yaml")
+        parse_workflow("- a list\n", file="w.yaml")
 
 
 @pytest.mark.parametrize(
