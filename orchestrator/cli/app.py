@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -10,23 +9,15 @@ import typer
 from typer.core import TyperGroup
 
 from orchestrator.cli._context import CliState
+from orchestrator.cli._errors import error_boundary
 
 
 class _ErrorBoundary(TyperGroup):
-    """User errors become one paragraph on stderr and exit 1, for every command and in tests alike."""
+    """Every command runs inside the one error boundary, from the console script and in tests alike."""
 
     def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
-        from orchestrator.errors import AiosError
-
-        try:
+        with error_boundary():
             return super().invoke(ctx)
-        except AiosError as exc:
-            if os.environ.get("AIOS_DEBUG"):
-                raise
-            from orchestrator.cli._output import print_error
-
-            print_error(exc)
-            raise typer.Exit(1) from None
 
 
 app = typer.Typer(
