@@ -65,6 +65,16 @@ class Finding(BaseModel):
             return f"{self.file}:{self.line}"
         return self.file or "the change"
 
+    def summary(self, *, suggestion: bool = False) -> str:
+        """The finding on one line, as every list shows it: ``app/db.py:12 S608: message``.
+
+        Lists add their own prefix (severity, dimension, an id); with ``suggestion`` the fix follows.
+        """
+        text = f"{self.where} {self.rule or self.dimension.value}: {self.message}"
+        if suggestion and self.suggestion:
+            text += f" Suggestion: {self.suggestion}"
+        return text
+
     @property
     def fingerprint(self) -> str:
         """A stable id across rounds: dimension, file, rule and normalised text; not the line."""

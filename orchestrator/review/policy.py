@@ -86,9 +86,9 @@ def _finding_reasons(findings: Iterable[Finding], settings: PolicySettings) -> l
     out = []
     for f in findings:
         if is_security(f, settings) and f.severity.at_least(settings.security_floor):
-            out.append(f"security ({f.severity.value}): {_where(f)}")
+            out.append(f"security ({f.severity.value}): {f.summary()}")
         elif f.severity in settings.revise_on:
-            out.append(f"{f.severity.value}: {_where(f)}")
+            out.append(f"{f.severity.value}: {f.summary()}")
     return out
 
 
@@ -98,9 +98,6 @@ def is_security(finding: Finding, settings: PolicySettings) -> bool:
         return True
     return finding.persona is not None and finding.persona in settings.security_personas
 
-
-def _where(f: Finding) -> str:
-    return f"{f.where} {f.rule or f.dimension.value}: {f.message}"
 
 
 def _unique(reasons: list[str]) -> list[str]:

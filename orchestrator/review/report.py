@@ -88,11 +88,8 @@ def render_markdown(r: RoundReport) -> str:
 
 
 def _finding_line(f: Finding) -> str:
-    where = f.where
     who = f.persona or f.source
-    rule = f" `{f.rule}`" if f.rule else ""
-    tip = f" Suggestion: {f.suggestion}" if f.suggestion else ""
-    return f"- **{f.severity.value}** {f.dimension.value} `{where}`{rule} ({who}): {f.message}{tip}"
+    return f"- **{f.severity.value}** {f.dimension.value} ({who}) {f.summary(suggestion=True)}"
 
 
 def _evidence_line(e: EvidenceResult) -> str:

@@ -108,7 +108,10 @@ class RereviewView:
 
     def render(self, *, max_diff_lines: int | None = None) -> str:
         """The prompt section: the numbered delta, then the open findings to re-check."""
-        findings = "\n".join(_bullet(f) for f in self.open_findings) or "(none)"
+        findings = (
+            "\n".join(f"- [{f.fingerprint}] {f.severity.value} {f.summary()}" for f in self.open_findings)
+            or "(none)"
+        )
         return (
             f"## Changes since the last reviewed commit ({self.since[:12]}..{self.head[:12]})\n"
             f"{render_numbered(self.delta, max_lines=max_diff_lines) or '(no changes)'}\n\n"
@@ -142,8 +145,3 @@ def rereview_view(
         carried = [f for f in carried if f.source == "model" or f.fingerprint in live]
     return RereviewView(since=since, head=head, delta=delta, open_findings=carried)
 
-
-def _bullet(f: Finding) -> str:
-    where = f.where
-    rule = f" {f.rule}" if f.rule else ""
-    return f"- [{f.fingerprint}] {f.dimension.value} {f.severity.value} {where}{rule}: {f.message}"

@@ -319,9 +319,7 @@ def round_usage(total: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]
 
 
 def _feedback_line(f: Finding) -> str:
-    where = f.where
-    tip = f" Suggestion: {f.suggestion}" if f.suggestion else ""
-    return f"[{f.severity.value}] {where}: {f.message}{tip}"
+    return f"[{f.severity.value}] {f.summary(suggestion=True)}"
 
 
 # ---- usage kept with the task ----

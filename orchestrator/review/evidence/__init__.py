@@ -143,13 +143,9 @@ def render_evidence(results: Iterable[EvidenceResult], *, tail_lines: int = 15) 
     for r in results:
         head = f"[{r.dimension.value}] {r.name}: {r.status.value.upper()}"
         head += f" ({r.reason})" if r.reason else ""
-        lines = [head, *(f"  - {_line(f)}" for f in r.findings)]
+        lines = [head, *(f"  - {f.severity.value} {f.summary()}" for f in r.findings)]
         if r.status is not EvidenceStatus.PASSED and r.output_tail:
             lines += ["  output (tail):", *("    " + ln for ln in r.output_tail.splitlines()[-tail_lines:])]
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 
-
-def _line(f: Finding) -> str:
-    where = f.where
-    return f"{f.severity.value} {where} {f.rule or ''}: {f.message}"
