@@ -19,10 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.review.diff import git_diff, render_numbered
-from orchestrator.review.evidence import Criterion, RunnerFactory, plain_runner_factory, support_paths
+from orchestrator.review.evidence import RunnerFactory, plain_runner_factory, support_paths
 from orchestrator.review.static import StaticReport, review_static
 from orchestrator.review.tracking import rereview_view
 from orchestrator.sandbox.bwrap import Limits, bwrap_available, run_command
+from orchestrator.state.taskcard import Criterion
 
 CRITERIA = [
     Criterion(id="AC1", text="the new modules import", check="python -c 'import pkg.new0, pkg.new1'"),

@@ -24,7 +24,7 @@ CAPITAL = "What is the capital of France? Answer as JSON with the fields country
 
 
 @dataclass
-class CheckResult:
+class ProbeResult:
     """One check's outcome, as printed and as ``--json`` gives it."""
 
     name: str
@@ -68,19 +68,19 @@ def check(
         raise typer.Exit(1)
 
 
-def _check_text(llm: Model) -> CheckResult:
+def _check_text(llm: Model) -> ProbeResult:
     start = time.perf_counter()
     try:
         reply = llm.complete(PING, node="models check", max_tokens=16)
     except AiosError as exc:
         return _failed("text", start, exc)
     detail = reply.text.strip().replace("\n", " ")[:60] or "(empty reply)"
-    return CheckResult(
+    return ProbeResult(
         "text", True, reply.latency_s, reply.usage.input_tokens, reply.usage.output_tokens, detail
     )
 
 
-def _check_structured(llm: Model) -> CheckResult:
+def _check_structured(llm: Model) -> ProbeResult:
     from pydantic import BaseModel
 
     class Capital(BaseModel):
@@ -99,14 +99,14 @@ def _check_structured(llm: Model) -> CheckResult:
     )
     latency = time.perf_counter() - start
     name = f"structured ({llm.settings.structured})"
-    return CheckResult(name, True, latency, tokens_in, tokens_out, answer.model_dump_json()[:60])
+    return ProbeResult(name, True, latency, tokens_in, tokens_out, answer.model_dump_json()[:60])
 
 
-def _failed(name: str, start: float, exc: AiosError) -> CheckResult:
-    return CheckResult(name, False, time.perf_counter() - start, error=exc.render())
+def _failed(name: str, start: float, exc: AiosError) -> ProbeResult:
+    return ProbeResult(name, False, time.perf_counter() - start, error=exc.render())
 
 
-def _print_human(spec: str, llm: Model, results: list[CheckResult]) -> None:
+def _print_human(spec: str, llm: Model, results: list[ProbeResult]) -> None:
     out: list[str] = [f"{spec} ({llm.provider.name} adapter)"]
     for r in results:
         mark = "ok  " if r.ok else "FAIL"

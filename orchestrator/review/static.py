@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.review.diff import commit_messages, git_diff, rev_parse
 from orchestrator.review.evidence import (
-    CriterionLike,
     EvidenceContext,
     EvidenceResult,
     RunnerFactory,
@@ -26,6 +25,7 @@ from orchestrator.review.evidence.injection import INJECTION_PATTERNS, detect_in
 from orchestrator.review.findings import Finding
 from orchestrator.review.policy import Verdict, decide
 from orchestrator.review.settings import ReviewSettings
+from orchestrator.state.taskcard import Criterion
 
 __all__ = [
     "INJECTION_PATTERNS",
@@ -70,7 +70,7 @@ def review_static(
     base: str,
     head: str = "HEAD",
     runners: RunnerFactory,
-    criteria: Sequence[CriterionLike] = (),
+    criteria: Sequence[Criterion] = (),
     task_body: str = "",
     settings: ReviewSettings | None = None,
     test_paths: Sequence[str] = (),

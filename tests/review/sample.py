@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.review.evidence import Criterion
+from orchestrator.state.taskcard import Criterion
 
 # Built by concatenation so that no real-looking key sits in this file for scanners to flag.
 OPENAI_KEY = "sk-" + "proj-Zx9_kQ2-vB7nM4pL8rT1wY6uE3oI5aS0dF-gH2jK9lZ_xC4vB7nM1qW3eR5tY8uI0oP2aS4dF6gH"

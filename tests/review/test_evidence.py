@@ -12,7 +12,6 @@ import pytest
 from orchestrator.review import evidence as ev
 from orchestrator.review.diff import git_diff, parse_diff
 from orchestrator.review.evidence import (
-    Criterion,
     EvidenceContext,
     EvidenceStatus,
     collect_dimension,
@@ -28,6 +27,7 @@ from orchestrator.review.evidence.requirements import collect_requirements
 from orchestrator.review.findings import Dimension, Severity
 from orchestrator.review.settings import EvidenceSettings
 from orchestrator.sandbox.bwrap import CommandResult
+from orchestrator.state.taskcard import Criterion
 
 from .sample import OPENAI_KEY, SampleRepo
 

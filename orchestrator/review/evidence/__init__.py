@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import TypeAlias
 
 from orchestrator.review.evidence._base import (
-    Criterion,
-    CriterionLike,
     EvidenceContext,
     EvidenceResult,
     EvidenceStatus,
@@ -38,8 +36,6 @@ from orchestrator.review.findings import Dimension, Finding
 __all__ = [
     "COLLECTORS",
     "Collector",
-    "Criterion",
-    "CriterionLike",
     "EvidenceContext",
     "EvidenceResult",
     "EvidenceStatus",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Protocol, TypeAlias
+from typing import TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,7 @@ from orchestrator.review.evidence.secret_plugins import mask_secrets
 from orchestrator.review.findings import Dimension, Finding
 from orchestrator.review.settings import EvidenceSettings
 from orchestrator.sandbox.bwrap import CommandResult
+from orchestrator.state.taskcard import Criterion
 
 Runner: TypeAlias = Callable[[Sequence[str]], CommandResult]
 """Runs one argv in the task's worktree, under a time limit the caller bound."""
@@ -62,27 +63,6 @@ class EvidenceResult(BaseModel):
         return self.name.partition(":")[0]
 
 
-class CriterionLike(Protocol):
-    """An acceptance criterion as the TaskCard gives it."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def check(self) -> str | None: ...
-
-
-class Criterion(BaseModel):
-    """A plain acceptance criterion, for callers without a TaskCard."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    text: str
-    check: str | None = None
-
-
 @dataclass(frozen=True)
 class EvidenceContext:
     """Everything a collector needs about the change under review."""
@@ -90,7 +70,7 @@ class EvidenceContext:
     worktree: Path
     diff: Diff
     settings: EvidenceSettings = field(default_factory=EvidenceSettings)
-    criteria: Sequence[CriterionLike] = ()
+    criteria: Sequence[Criterion] = ()
     test_paths: Sequence[str] = ()
     """Test files or directories the TaskCard names; empty runs the whole suite."""
 

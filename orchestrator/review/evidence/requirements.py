@@ -6,7 +6,6 @@ import shlex
 from collections.abc import Iterable, Sequence
 
 from orchestrator.review.evidence._base import (
-    CriterionLike,
     EvidenceContext,
     EvidenceResult,
     EvidenceStatus,
@@ -17,6 +16,7 @@ from orchestrator.review.evidence._base import (
     guarded,
 )
 from orchestrator.review.findings import Dimension, Finding
+from orchestrator.state.taskcard import Criterion
 
 R = Dimension.REQUIREMENTS
 
@@ -27,7 +27,7 @@ def collect_requirements(ctx: EvidenceContext, run: Runner) -> list[EvidenceResu
         result
         for criterion in ctx.criteria
         if criterion.check
-        for result in guarded(f"acceptance:{criterion.id}", R, lambda c=criterion: [run_check(ctx, run, c)])
+        for result in guarded(f"acceptance:{criterion.id}", R, lambda c=criterion: [run_acceptance_check(ctx, run, c)])
     ]
     unchecked = unchecked_criteria(ctx.criteria)
     if unchecked:
@@ -35,7 +35,7 @@ def collect_requirements(ctx: EvidenceContext, run: Runner) -> list[EvidenceResu
     return results
 
 
-def run_check(ctx: EvidenceContext, run: Runner, criterion: CriterionLike) -> EvidenceResult:
+def run_acceptance_check(ctx: EvidenceContext, run: Runner, criterion: Criterion) -> EvidenceResult:
     """Run one criterion's check in the worktree; exit 0 passes, any other exit fails."""
     name = f"acceptance:{criterion.id}"
     check = (criterion.check or "").strip()
@@ -70,12 +70,12 @@ def check_argv(check: str, shell: Sequence[str]) -> list[str] | None:
         return None
 
 
-def unchecked_criteria(criteria: Iterable[CriterionLike]) -> list[CriterionLike]:
+def unchecked_criteria(criteria: Iterable[Criterion]) -> list[Criterion]:
     """Criteria without a check command: the model reviews them against the diff."""
     return [c for c in criteria if not c.check]
 
 
-def _unchecked_result(ctx: EvidenceContext, unchecked: list[CriterionLike]) -> EvidenceResult:
+def _unchecked_result(ctx: EvidenceContext, unchecked: list[Criterion]) -> EvidenceResult:
     severity = ctx.settings.requirements.unchecked_severity
     findings = [
         Finding(
