@@ -27,7 +27,9 @@ def collect_requirements(ctx: EvidenceContext, run: Runner) -> list[EvidenceResu
         result
         for criterion in ctx.criteria
         if criterion.check
-        for result in guarded(f"acceptance:{criterion.id}", R, lambda c=criterion: [run_acceptance_check(ctx, run, c)])
+        for result in guarded(
+            f"acceptance:{criterion.id}", R, lambda c=criterion: [run_acceptance_check(ctx, run, c)]
+        )
     ]
     unchecked = unchecked_criteria(ctx.criteria)
     if unchecked:
