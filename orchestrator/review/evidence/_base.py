@@ -13,8 +13,8 @@ from typing import Protocol, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.redact import mask_secrets
 from orchestrator.review.diff import Diff
-from orchestrator.review.evidence.secret_plugins import mask_secrets
 from orchestrator.review.findings import Dimension, Finding
 from orchestrator.review.settings import EvidenceSettings
 from orchestrator.sandbox import CommandResult
