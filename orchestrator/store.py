@@ -28,6 +28,7 @@ from orchestrator._files import atomic_write
 from orchestrator._lock import exclusive
 from orchestrator.errors import StateError
 from orchestrator.lifecycle import Status
+from orchestrator.redact import redact
 from orchestrator.taskcard import TASK_ID
 from orchestrator.workspace import Workspace
 
@@ -180,7 +181,8 @@ class Txn:
             actor=actor,
             from_=task.status if task.events else None,
             to=to,
-            reason=reason,
+            # The task file, the audit trail (append-only: never scrubbable later) and `task status`.
+            reason=redact(reason) if reason else reason,
             artifacts=artifacts or [],
         )
         task.events.append(event)

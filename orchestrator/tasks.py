@@ -14,6 +14,7 @@ from orchestrator.errors import ConfigError, StateError, TransitionError
 from orchestrator.governance import require
 from orchestrator.lifecycle import Status
 from orchestrator.project import Permission
+from orchestrator.redact import redact
 from orchestrator.review.personas import known_personas
 from orchestrator.store import Store, TaskState, Txn, now
 from orchestrator.taskcard import TaskCard, render, task_id
@@ -76,7 +77,7 @@ def create(ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None 
         created = now()
         task = TaskState(
             id=card.id,
-            title=card.title,
+            title=redact(card.title),  # the title goes to the index and the audit trail's header
             queue=card.queue,
             priority=card.priority,
             role_mode=card.role_mode.value,

@@ -13,8 +13,9 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from orchestrator.redact import mask_secrets
 from orchestrator.review.diff import ground
 from orchestrator.review.evidence import (
     EvidenceContext,
@@ -62,6 +63,11 @@ class CheckResult(BaseModel):
     dropped_ungrounded: int = 0
     errors: list[str] = Field(default_factory=list)
     """Reviewer failures (provider errors, garbage answers): each blocks the verdict."""
+
+    @field_validator("errors")
+    @classmethod
+    def _masked(cls, errors: list[str]) -> list[str]:
+        return [mask_secrets(e) for e in errors]
 
 
 class ModelReview(BaseModel):
