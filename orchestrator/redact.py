@@ -244,8 +244,8 @@ def looks_random(token: str) -> bool:
 
     Random base62/base64 text mixes lower case, upper case and digits in short runs with high
     entropy; identifiers (``ReviewReplyValidator2``) have long lower-case runs, hex (commit ids,
-    digests) has no upper case. Measured on random tokens: 85-94% of 20-40 characters are caught
-    (shorter tokens vary less, so they are the ones missed); see ``tests/test_redact.py``.
+    digests) has no upper case. Measured on random base62 tokens: about 83% of 20 characters and
+    92% of 40 are caught (the rest happen to hold a long word-like run); see ``tests/test_redact.py``.
     """
     core = token.rstrip("=")
     n = len(core)
@@ -253,7 +253,7 @@ def looks_random(token: str) -> bool:
         return False
     lower = [len(r) for r in re.findall(r"[a-z]+", core)]
     upper = [len(r) for r in re.findall(r"[A-Z]+", core)]
-    if sum(lower) / len(lower) > 3.0 or sum(upper) / len(upper) > 3.0:
+    if sum(lower) / len(lower) > 2.5 or sum(upper) / len(upper) > 3.0:
         return False
     return _entropy(core) >= 0.84 * math.log2(min(n, 64))
 

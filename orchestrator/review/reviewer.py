@@ -111,7 +111,7 @@ def run_check(
             result.findings.extend(findings)
             result.dropped_ungrounded += dropped
             if error:
-                result.errors.append(error)
+                result.errors.append(mask_secrets(error))  # appending bypasses the field validator
     return result
 
 
