@@ -203,7 +203,7 @@ def _scrub(text: str, secrets: Iterable[str], *, keep_kind: bool) -> str:
     mask = SHORT_MASK if keep_kind else MASK
     for value in sorted({*found(), *secrets, *known_secrets()}, key=len, reverse=True):
         if value and value in text:
-            text = text.replace(value, mask)
+            text = text.replace(value, _kind_of(value) + mask if keep_kind else mask)
     text = _mask_hashed(text, mask)
     text = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m['kind']}----- {mask}", text)
     for pattern in (_KEYS, _JWT):
@@ -213,6 +213,12 @@ def _scrub(text: str, secrets: Iterable[str], *, keep_kind: bool) -> str:
     text = _ASSIGNMENT.sub(lambda m: _assigned(m, mask), text)
     text = _AWS_SECRET.sub(lambda m: mask if _mixed(m[0]) else m[0], text)
     return _CANDIDATE.sub(lambda m: mask if looks_random(m[0]) else m[0], text)
+
+
+def _kind_of(value: str) -> str:
+    """The known prefix a value starts with (``sk-proj-``), so a found key reads as a shaped one does."""
+    m = _KEYS.match(value)
+    return m["kind"] if m else ""
 
 
 def _mask_hashed(text: str, mask: str) -> str:

@@ -155,3 +155,10 @@ def test_secret_values_found_by_detect_secrets_are_registered(tmp_path: Path) ->
 
 def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 - detect-secrets' fingerprint
+
+
+def test_a_found_key_reads_the_same_as_a_shaped_one() -> None:
+    key = SHAPES["github token"][0]
+    before = r.mask_secrets(f"rotate {key}")
+    r.register([key])
+    assert r.mask_secrets(f"rotate {key}") == before == "rotate ghp_****"
