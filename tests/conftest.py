@@ -40,6 +40,16 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.com")
 
 
+@pytest.fixture(autouse=True)
+def forget_found_secrets() -> Iterator[None]:
+    """Secrets one test's review found are masked in that test only (the registry is per process)."""
+    from orchestrator import redact
+
+    redact.forget()
+    yield
+    redact.forget()
+
+
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
     """A fresh workspace owned by ``alice`` (project_owner), with ``bob`` as a human_operator."""

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from orchestrator.errors import AiosError
+from orchestrator.redact import redact, redact_data
 
 
 def print_error(exc: AiosError) -> None:
@@ -17,8 +18,13 @@ def print_error(exc: AiosError) -> None:
 
 
 def print_json(data: Any) -> None:
-    """JSON on stdout, nothing else, so scripts can parse it."""
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """JSON on stdout, nothing else, so scripts can parse it; every string passes the redactor."""
+    sys.stdout.write(json.dumps(redact_data(json.loads(json.dumps(data, default=str))), indent=2) + "\n")
+
+
+def echo(text: str) -> None:
+    """A line of task data (titles, reasons, findings, diffs) on stdout, secrets masked."""
+    typer.echo(redact(text))
 
 
 def console() -> Any:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import print_json
+from orchestrator.cli._output import echo, print_json
 
 app = typer.Typer(
     help="Run the builder/reviewer loop and decide at the human checkpoint.", no_args_is_help=True
@@ -143,9 +143,9 @@ def show(ctx: typer.Context, task_id: TaskId) -> None:
     ws = state(ctx).workspace()
     card = runs.load_card(ws, task_id)
     branch = git.branch_name(task_id)
-    typer.echo(git.diff(ws.root, card.target_branch, branch) or f"(no changes on {branch})")
+    echo(git.diff(ws.root, card.target_branch, branch) or f"(no changes on {branch})")
     report = latest_report(ws, task_id)
-    typer.echo(render_markdown(report) if report else "No review report yet: run `aios review run`.")
+    echo(render_markdown(report) if report else "No review report yet: run `aios review run`.")
 
 
 @app.command("approve")
@@ -244,15 +244,15 @@ def _show(result: dict[str, Any], as_json: bool) -> None:
         "builder": "waiting for the builder: commit the revision on its branch, then `aios review submit`",
         None: "finished" if result.get("merged") else "stopped",
     }[result["waiting_for"]]
-    typer.echo(
+    echo(
         f"{result['task']}: {result['status']}, round {result['round']}, verdict {result['verdict']}; {where}"
     )
     for reason in result.get("reasons") or []:
-        typer.echo(f"  - {reason}")
+        echo(f"  - {reason}")
     for f in result.get("findings") or []:
         where = f"{f['file']}:{f['line']}" if f["file"] and f["line"] else (f["file"] or "change")
-        typer.echo(
+        echo(
             f"  {f['severity']:<8} {f['dimension']} {where} {f['rule'] or f['persona'] or ''}: {f['message']}"
         )
     if result.get("note"):
-        typer.echo(result["note"])
+        echo(result["note"])

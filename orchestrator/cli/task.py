@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperCommand
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import console, print_json, usage_error
+from orchestrator.cli._output import console, echo, print_json, usage_error
 
 app = typer.Typer(help="Create TaskCards and move tasks through their lifecycle.", no_args_is_help=True)
 
@@ -206,11 +206,11 @@ def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> No
     if as_json:
         print_json(data)
         return
-    typer.echo(f"{task.id}  {task.status.value}  ({task.queue}, priority {task.priority})")
-    typer.echo(f"  {task.title}")
-    typer.echo(f"  card: {task.card}")
+    echo(f"{task.id}  {task.status.value}  ({task.queue}, priority {task.priority})")
+    echo(f"  {task.title}")
+    echo(f"  card: {task.card}")
     for e in data["events"]:
-        typer.echo(f"  {e['at']}  {e['from'] or 'created'} → {e['to']}  by {e['actor']}  {e['reason'] or ''}")
+        echo(f"  {e['at']}  {e['from'] or 'created'} → {e['to']}  by {e['actor']}  {e['reason'] or ''}")
 
 
 @app.command("validate")

@@ -11,8 +11,8 @@ from typing import Any
 from orchestrator.llm._http import Where, translate
 from orchestrator.llm.base import ChatRequest, ChatResponse, Message, ToolCall, Usage
 from orchestrator.llm.errors import ProviderResponseError
-from orchestrator.llm.redact import install_log_filter
 from orchestrator.llm.structured import instruction, strict_schema
+from orchestrator.redact import install_log_filter
 
 _FINISH = {
     "end_turn": "stop",

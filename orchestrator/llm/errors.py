@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.errors import ConfigError, ProviderError
-from orchestrator.llm.redact import known_secrets, redact
+from orchestrator.redact import known_secrets, redact
 
 __all__ = [
     "BudgetExceeded",

@@ -20,6 +20,7 @@ from orchestrator.llm.retry import Sleep, call_with_retries
 from orchestrator.llm.settings import ModelSettings
 from orchestrator.llm.structured import Rejected, output_spec, repair_messages, validate_reply
 from orchestrator.llm.usage import Budget, Price, UsageMeter
+from orchestrator.redact import redact, redact_data
 
 T = TypeVar("T", bound=BaseModel)
 #: What ``complete`` and ``structured`` accept: a prompt, or messages as objects or plain mappings.
@@ -123,7 +124,11 @@ class Model:
             ) from None
 
     def send(self, request: ChatRequest, *, node: str | None = None) -> ChatResponse:
-        """Send a prepared request through budget, retries, recording and metering."""
+        """Send a prepared request through budget, retries, recording and metering.
+
+        Every secret is masked first: what the provider receives is also what is recorded.
+        """
+        request = scrubbed(request)
         if self.budget is not None:
             self.budget.check(self.meter, model=self.spec)
         response = call_with_retries(lambda: self._attempt(request), self.settings.retry, sleep=self._sleep)
@@ -171,3 +176,21 @@ def as_messages(messages: Messages) -> list[Message]:
 def as_tools(tools: Tools) -> tuple[ToolSpec, ...]:
     """Tool specs from ``ToolSpec`` objects or ``{"name", "description", "parameters"}`` mappings."""
     return tuple(t if isinstance(t, ToolSpec) else ToolSpec.model_validate(t) for t in tools)
+
+
+def scrubbed(request: ChatRequest) -> ChatRequest:
+    """``request`` with every message (text and tool-call arguments) passed through the redactor."""
+    return request.model_copy(update={"messages": tuple(_scrub(m) for m in request.messages)})
+
+
+def _scrub(message: Message) -> Message:
+    calls = tuple(
+        c.model_copy(
+            update={
+                "arguments": redact_data(c.arguments),
+                "invalid_arguments": c.invalid_arguments and redact(c.invalid_arguments),
+            }
+        )
+        for c in message.tool_calls
+    )
+    return message.model_copy(update={"content": redact(message.content), "tool_calls": calls})

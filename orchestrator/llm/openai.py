@@ -13,8 +13,8 @@ from typing import Any
 from orchestrator.llm._http import Where, translate
 from orchestrator.llm.base import MECHANISMS, ChatRequest, ChatResponse, Message, ToolCall, ToolSpec, Usage
 from orchestrator.llm.errors import ProviderResponseError
-from orchestrator.llm.redact import install_log_filter
 from orchestrator.llm.structured import instruction, strict_schema
+from orchestrator.redact import install_log_filter
 
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "refusal"}
 _OUTPUT_TOOL_DESCRIPTION = "Give your answer as the arguments of this call."

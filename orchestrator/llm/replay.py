@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from orchestrator.llm.base import MECHANISMS, ChatRequest, ChatResponse
 from orchestrator.llm.errors import ReplayMismatch, UnknownModel
-from orchestrator.llm.redact import known_secrets, redact_data
+from orchestrator.redact import known_secrets, redact_data
 
 FORMAT_VERSION = 1
 _IGNORED = {"max_tokens": True, "temperature": True, "output": {"mechanism"}}

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
 from orchestrator.llm.errors import ProviderUnavailable
-from orchestrator.llm.redact import install_log_filter
 from orchestrator.llm.settings import RetrySettings
+from orchestrator.redact import install_log_filter
 
 T = TypeVar("T")
 Sleep: TypeAlias = Callable[[float], None]

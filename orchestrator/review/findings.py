@@ -6,7 +6,9 @@ import hashlib
 import re
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orchestrator.redact import mask_secrets
 
 
 class Dimension(StrEnum):
@@ -57,6 +59,12 @@ class Finding(BaseModel):
     """The persona whose review produced it; None for evidence."""
     source: str = "model"
     """``model`` or the evidence tool that produced it (``ruff``, ``detect-secrets``, ``pytest`` ...)."""
+
+    @field_validator("message", "suggestion")
+    @classmethod
+    def _masked(cls, text: str | None) -> str | None:
+        # A finding is stored (reports, state, checkpoints), printed and sent back to models.
+        return mask_secrets(text) if text else text
 
     @property
     def where(self) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator._files import atomic_write
+from orchestrator.redact import mask_data, mask_secrets
 from orchestrator.review.evidence import EvidenceResult
 from orchestrator.review.findings import Finding
 from orchestrator.review.policy import Verdict
@@ -37,18 +39,29 @@ class RoundReport(BaseModel):
     open_count: int = 0
     usage: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("reasons", "errors")
+    @classmethod
+    def _masked(cls, lines: list[str]) -> list[str]:
+        return [mask_secrets(line) for line in lines]
+
 
 def report_paths(ws: Workspace, task: str, round_: int) -> tuple[Path, Path]:
     folder = ws.root / "ops" / "reviews" / task
     return folder / f"round-{round_}.md", folder / f"round-{round_}.json"
 
 
+def secret_hashes_file(ws: Workspace, task: str) -> Path:
+    """Salted hashes of the secrets found in the task's change (``orchestrator.redact.save_hashes``)."""
+    return ws.root / "ops" / "reviews" / task / "secret-hashes.json"
+
+
 def write_report(ws: Workspace, report: RoundReport) -> list[str]:
     """Write both files (replacing a previous attempt of the same round); returns their paths."""
     md, js = report_paths(ws, report.task, report.round)
     md.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(js, report.model_dump_json(indent=2) + "\n")
-    atomic_write(md, render_markdown(report))
+    # The fields are masked already; the whole text once more, so a field added later is covered too.
+    atomic_write(js, json.dumps(mask_data(report.model_dump(mode="json")), indent=2) + "\n")
+    atomic_write(md, mask_secrets(render_markdown(report)))
     return [ws.rel(md), ws.rel(js)]
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from orchestrator.redact import mask_secrets
 from orchestrator.review.diff import ground
 from orchestrator.review.evidence import (
     EvidenceContext,
@@ -63,6 +64,11 @@ class CheckResult(BaseModel):
     errors: list[str] = Field(default_factory=list)
     """Reviewer failures (provider errors, garbage answers): each blocks the verdict."""
 
+    @field_validator("errors")
+    @classmethod
+    def _masked(cls, errors: list[str]) -> list[str]:
+        return [mask_secrets(e) for e in errors]
+
 
 class ModelReview(BaseModel):
     """What the persona models contribute to a check."""
@@ -105,7 +111,7 @@ def run_check(
             result.findings.extend(findings)
             result.dropped_ungrounded += dropped
             if error:
-                result.errors.append(error)
+                result.errors.append(mask_secrets(error))  # appending bypasses the field validator
     return result
 
 

@@ -27,6 +27,7 @@ from orchestrator import _yaml
 from orchestrator._files import atomic_write
 from orchestrator._lock import exclusive
 from orchestrator.errors import StateError
+from orchestrator.redact import redact
 from orchestrator.state import audit
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.taskcard import TASK_ID
@@ -181,7 +182,8 @@ class Txn:
             actor=actor,
             from_=task.status if task.events else None,
             to=to,
-            reason=reason,
+            # The task file, the audit trail (append-only: never scrubbable later) and `task status`.
+            reason=redact(reason) if reason else reason,
             artifacts=artifacts or [],
         )
         task.events.append(event)

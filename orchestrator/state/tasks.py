@@ -11,6 +11,7 @@ from pathlib import Path
 from orchestrator._files import atomic_write
 from orchestrator.errors import ConfigError, StateError, TransitionError
 from orchestrator.governance.authority import require
+from orchestrator.redact import redact
 from orchestrator.review.personas import known_personas
 from orchestrator.state import lifecycle, queues
 from orchestrator.state.lifecycle import Status
@@ -76,7 +77,7 @@ def create(ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None 
         created = now()
         task = TaskState(
             id=card.id,
-            title=card.title,
+            title=redact(card.title),  # the title goes to the index and the audit trail's header
             queue=card.queue,
             priority=card.priority,
             role_mode=card.role_mode.value,

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import AiosError, PermissionDenied
 from orchestrator.llm import Message, Model, ToolCall, ToolSpec
+from orchestrator.redact import redact
 from orchestrator.sandbox.bwrap import (
     CommandPolicy,
     CommandRefused,
@@ -561,7 +562,8 @@ def _check_report(result: CommandResult, limits: Limits) -> str:
     status = (
         f"timed out after {limits.timeout_s:g}s" if result.timed_out else f"exit code {result.returncode}"
     )
-    return (
+    # The report goes back to the model (and so into recordings): mask what the command printed.
+    return redact(
         f"{status}\n--- stdout (tail) ---\n{_tail(result.stdout)}\n"
         f"--- stderr (tail) ---\n{_tail(result.stderr)}"
     )

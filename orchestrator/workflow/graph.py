@@ -28,6 +28,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from orchestrator.errors import AiosError
+from orchestrator.redact import redact
 from orchestrator.review.findings import Dimension, Severity
 from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import SandboxUnavailable
@@ -62,6 +63,8 @@ class ReviewState(TypedDict, total=False):
     """``builder_mode`` and ``reviewer_mode`` the run started with; a resumed run keeps them."""
     usage_total: dict[str, Any]
     """The task's token and cost totals when the last round ended (to report each round's share)."""
+    report: str | None
+    """The last review round's report (``ops/reviews/<ID>/round-<N>.md``); None when the builder stopped."""
 
 
 @dataclass
@@ -128,7 +131,7 @@ def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
         return _blocked(round_, f"the builder failed: {exc.message}")
     worktree = git.worktree_path(ctx.ws.root, tid)
     if summary is not None:
-        git.commit_all(worktree, f"{tid} round {round_}: {summary}")
+        git.commit_all(worktree, redact(f"{tid} round {round_}: {summary}"))
     head = git.head(worktree)
     if head == state.get("last_reviewed") and state.get("verdict") != "BLOCKED":
         return _blocked(round_, f"the builder changed nothing since round {round_ - 1} was reviewed")
@@ -141,7 +144,13 @@ def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
 
 
 def _blocked(round_: int, reason: str) -> ReviewState:
-    return {"round": round_, "verdict": "BLOCKED", "reasons": [reason], "decision": None}
+    return {
+        "round": round_,
+        "verdict": "BLOCKED",
+        "reasons": [redact(reason)],
+        "decision": None,
+        "report": None,
+    }
 
 
 def after_builder(state: ReviewState) -> Literal["submit", "escalate"]:
@@ -190,6 +199,7 @@ def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
         "feedback": outcome["feedback"],
         "last_reviewed": state["head"],
         "usage_total": outcome.get("usage_total") or {},
+        "report": outcome.get("report"),
     }
 
 
@@ -206,9 +216,38 @@ def escalate(state: ReviewState, runtime: Ctx) -> ReviewState:
     why = "; ".join(state.get("reasons") or [])
     if state["verdict"] == "NEEDS_REVISION":
         why = f"{ctx.workflow.rounds.max} review rounds used up; last: {why}"
-    ensure_status(ctx.ws, tid, Status.BLOCKED, actor=REVIEWER, reason=f"escalated: {why}"[:500])
-    decision = interrupt({"kind": "escalation", "task": tid, "round": state["round"], "reason": why})
+    note = escalation_note(state, rounds_used_up=state["verdict"] == "NEEDS_REVISION")
+    ensure_status(ctx.ws, tid, Status.BLOCKED, actor=REVIEWER, reason=note or f"escalated: {why}"[:500])
+    decision = interrupt({"kind": "escalation", "task": tid, "round": state["round"], "reason": redact(why)})
     return _decided(decision)
+
+
+def escalation_note(state: ReviewState, *, rounds_used_up: bool) -> str | None:
+    """The audit line of an escalated review: references to the findings and the report, no text.
+
+    The audit trail is append-only, so a finding's words (which may quote a secret) never go
+    there; None when the builder stopped (no review round: the reason is our own words).
+    """
+    if not state.get("report"):
+        return None
+    findings = state.get("findings") or []
+    refs = [
+        f"{f['dimension']} {f.get('rule') or f.get('persona') or 'finding'} {_where(f)}" for f in findings
+    ]
+    shown = ", ".join(refs[:8]) + (f" and {len(refs) - 8} more" if len(refs) > 8 else "")
+    used_up = " (review rounds used up)" if rounds_used_up else ""
+    return (
+        f"escalated: review round {state['round']} {state['verdict']}{used_up}; "
+        f"{len(state.get('reasons') or [])} reason(s), {len(findings)} finding(s)"
+        + (f": {shown}" if shown else "")
+        + f"; see {state['report']}"
+    )
+
+
+def _where(f: dict[str, Any]) -> str:
+    if f.get("file") and f.get("line"):
+        return f"{f['file']}:{f['line']}"
+    return f.get("file") or "the change"
 
 
 def human_review(state: ReviewState, runtime: Ctx) -> ReviewState:
@@ -234,7 +273,10 @@ def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
     if tasks.get(ctx.ws, tid).status is not Status.DONE:  # else a crash came after the merge: finish up
         ensure_status(ctx.ws, tid, Status.REVIEWING, actor=actor, reason="human accepted the change")
     sha = git.merge(
-        ctx.ws.root, git.branch_name(tid), ctx.card.target_branch, message=f"Merge {tid}: {ctx.card.title}"
+        ctx.ws.root,
+        git.branch_name(tid),
+        ctx.card.target_branch,
+        message=redact(f"Merge {tid}: {ctx.card.title}"),
     )
     ensure_status(
         ctx.ws, tid, Status.DONE, actor=actor, reason=f"merged into {ctx.card.target_branch} as {sha[:10]}"
@@ -246,9 +288,11 @@ def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
 def _decided(decision: Any) -> ReviewState:
     if not isinstance(decision, dict) or decision.get("action") not in ("approve", "reject"):
         raise AiosError(f"a human decision must be approve or reject, not {decision!r}")
+    if decision.get("feedback"):
+        decision = {**decision, "feedback": redact(str(decision["feedback"]))}
     update: ReviewState = {"decision": decision, "waiting_for": None}
     if decision.get("feedback"):
-        update["feedback"] = [f"Human reviewer ({decision['actor']}): {decision['feedback']}"]
+        update["feedback"] = [redact(f"Human reviewer ({decision['actor']}): {decision['feedback']}")]
     return update
 
 

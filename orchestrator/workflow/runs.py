@@ -15,6 +15,7 @@ from typing import Any
 from orchestrator._lock import exclusive
 from orchestrator.errors import StateError
 from orchestrator.governance.authority import require
+from orchestrator.redact import redact
 from orchestrator.sandbox import git
 from orchestrator.state import tasks
 from orchestrator.state.lifecycle import Status
@@ -27,12 +28,21 @@ def load_card(ws: Workspace, tid: str) -> TaskCard:
     """The task's TaskCard, checked against the workspace (queues, personas)."""
     from orchestrator.review.personas import load_persona
 
+    load_found_secrets(ws, tid)
     card_file = tasks.get(ws, tid).card
     card = load(ws.root / card_file)
     tasks.check_card(ws, card, file=card_file)
     for name in card.personas:
         load_persona(name, workspace=ws.root)
     return card
+
+
+def load_found_secrets(ws: Workspace, tid: str) -> None:
+    """Mask, in this process, the secrets an earlier review of ``tid`` found (kept as salted hashes)."""
+    from orchestrator import redact
+    from orchestrator.review.report import secret_hashes_file
+
+    redact.load_hashes(secret_hashes_file(ws, tid))
 
 
 @contextmanager
@@ -113,13 +123,15 @@ def decide(
         if action == "approve":
             _require_reviewed_head(ws, tid, snapshot.values)
         ctx = make_context(ws, card, **_with_saved_modes(snapshot, options))
-        decision = {"action": action, "actor": actor, "feedback": feedback}
+        # The resume value is checkpointed as given: mask a pasted secret before it is stored.
+        decision = {"action": action, "actor": actor, "feedback": feedback and redact(feedback)}
         graph.invoke(Command(resume=decision), config, context=ctx, durability="sync")
         return _status(ws, tid, graph.get_state(config))
 
 
 def status(ws: Workspace, tid: str) -> dict[str, Any]:
     """Where the task's run stands: ``task``, ``status``, ``round``, ``verdict``, ``waiting_for``."""
+    load_found_secrets(ws, tid)
     with open_graph(ws) as graph:
         return _status(ws, tid, graph.get_state({"configurable": {"thread_id": tid}}))
 

@@ -293,6 +293,7 @@ def _aggregator(review: ReviewSettings, models: Models, reviewer_mode: str) -> A
             usage=round_usage(models.meter.to_dict()["total"], state.get("usage_total") or {}),
         )
         artifacts = write_report(ctx.ws, report)
+        _keep_found_secrets(ctx, state)
         tasks.note(
             ctx.ws,
             ctx.card.id,
@@ -304,12 +305,26 @@ def _aggregator(review: ReviewSettings, models: Models, reviewer_mode: str) -> A
             "verdict": decision.verdict.value,
             "usage": report.usage,
             "usage_total": models.meter.to_dict()["total"],
-            "reasons": decision.reasons,
+            "reasons": report.reasons,  # masked, like every text of the report
+            "report": artifacts[0],
             "findings": [f.model_dump(mode="json") for f in findings],
             "feedback": [_feedback_line(f) for f in findings if f.severity.at_least(Severity.MINOR)],
         }
 
     return aggregate
+
+
+def _keep_found_secrets(ctx: RunContext, state: ReviewState) -> None:
+    """Hashes of the secrets found in this change, so a later process masks them too (no values)."""
+    from orchestrator import redact
+    from orchestrator.review.report import secret_hashes_file
+
+    text = render_numbered(
+        git_diff(git.worktree_path(ctx.ws.root, ctx.card.id), state["base"], state["head"])
+    )
+    values = [v for v in redact.found() if v in text]
+    if values:
+        redact.save_hashes(secret_hashes_file(ctx.ws, ctx.card.id), values)
 
 
 def round_usage(total: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeAlias
 
+from orchestrator.redact import mask_secrets
 from orchestrator.review.evidence._base import (
     EvidenceContext,
     EvidenceResult,
@@ -30,7 +31,6 @@ from orchestrator.review.evidence.optimization import collect_optimization
 from orchestrator.review.evidence.quality import collect_quality
 from orchestrator.review.evidence.requirements import collect_requirements, unchecked_criteria
 from orchestrator.review.evidence.runner import plain_runner, plain_runner_factory
-from orchestrator.review.evidence.secret_plugins import mask_secrets
 from orchestrator.review.findings import Dimension, Finding
 
 __all__ = [

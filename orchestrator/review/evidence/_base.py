@@ -11,10 +11,10 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from orchestrator.redact import mask_secrets
 from orchestrator.review.diff import Diff
-from orchestrator.review.evidence.secret_plugins import mask_secrets
 from orchestrator.review.findings import Dimension, Finding
 from orchestrator.review.settings import EvidenceSettings
 from orchestrator.sandbox.bwrap import CommandResult
@@ -56,6 +56,11 @@ class EvidenceResult(BaseModel):
     reason: str | None = None
     """Why it failed or could not run, in one line."""
     findings: list[Finding] = Field(default_factory=list)
+
+    @field_validator("output_tail", "reason")
+    @classmethod
+    def _masked(cls, text: str | None) -> str | None:
+        return mask_secrets(text) if text else text
 
     @property
     def kind(self) -> str:

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from orchestrator.redact import mask_secrets
 from orchestrator.review.evidence import _covdriver
 from orchestrator.review.evidence._base import (
     Attempt,
@@ -22,7 +23,6 @@ from orchestrator.review.evidence._base import (
     local_result,
     ranges,
 )
-from orchestrator.review.evidence.secret_plugins import mask_secrets
 from orchestrator.review.findings import Dimension, Finding
 
 C = Dimension.COMPLETENESS

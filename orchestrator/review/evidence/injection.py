@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from orchestrator.redact import mask_secrets
 from orchestrator.review.diff import Diff
 from orchestrator.review.evidence._base import EvidenceResult, EvidenceStatus
-from orchestrator.review.evidence.secret_plugins import mask_secrets
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.settings import InjectionSettings
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
+from orchestrator import redact
 from orchestrator.review.diff import Diff
 from orchestrator.review.evidence import secret_plugins
 from orchestrator.review.evidence._base import (
@@ -92,6 +94,8 @@ def secrets_check(ctx: EvidenceContext, run: Runner) -> EvidenceResult:
     tail = ctx.settings.output_tail_chars
     if att.reason:
         return from_attempt("secrets", Q, att, tail_chars=tail)
+    # Every writer masks the found values from now on (reports, prompts, notes, command output).
+    redact.register(found_values(att.stdout, ctx.diff))
     found, why = _parse_scan(att.stdout, files)
     if why or att.returncode != 0:
         reason = why or f"detect-secrets exited with {att.returncode}"
@@ -115,12 +119,48 @@ def _parse_scan(stdout: str, files: list[str]) -> tuple[defaultdict[tuple[str, i
     return found, None
 
 
-def _own_keys(diff: Diff) -> Iterable[tuple[str, int, str]]:
+def found_values(stdout: str, diff: Diff) -> list[str]:
+    """The secret values themselves, on the lines the change added, for masking only.
+
+    detect-secrets reports a SHA-1 of each secret, not the secret: the added line's tokens whose
+    SHA-1 matches are the values. Our own key patterns give theirs directly.
+    """
+    wanted = _hashed(stdout, [f.path for f in diff.present()])
+    values: list[str] = []
+    for fd, text, number in _added_lines(diff):
+        values += secret_plugins.key_values(text)
+        hashes = wanted.get((fd, number), set())
+        values += [t for t in redact.tokens(text) if hashes and _sha1(t) in hashes]
+    return values
+
+
+def _hashed(stdout: str, files: list[str]) -> dict[tuple[str, int], set[str]]:
+    wanted: defaultdict[tuple[str, int], set[str]] = defaultdict(set)
+    try:
+        for reported, items in json.loads(stdout)["results"].items():
+            path = match_path(reported, files) or reported
+            for item in items:
+                wanted[(path, int(item["line_number"]))].add(str(item["hashed_secret"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass  # the scan's own parse reports unreadable output; here it only means nothing to mask
+    return wanted
+
+
+def _added_lines(diff: Diff) -> Iterable[tuple[str, str, int]]:
     for fd in diff.present():
         for hunk in fd.hunks:
             for ln in hunk.lines:
                 if ln.kind == "+" and ln.new is not None:
-                    yield from ((fd.path, ln.new, kind) for kind in secret_plugins.find_keys(ln.text))
+                    yield fd.path, ln.text, ln.new
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 - detect-secrets' own fingerprint
+
+
+def _own_keys(diff: Diff) -> Iterable[tuple[str, int, str]]:
+    for path, text, number in _added_lines(diff):
+        yield from ((path, number, kind) for kind in secret_plugins.find_keys(text))
 
 
 def _on_added(findings: list[Finding], diff: Diff) -> list[Finding]:

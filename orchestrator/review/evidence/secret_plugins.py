@@ -1,4 +1,4 @@
-"""detect-secrets plugins for current OpenAI and Anthropic keys, and masking of secrets in text.
+"""detect-secrets plugins for current OpenAI and Anthropic keys (masking lives in ``orchestrator.redact``).
 
 detect-secrets 1.5.0 misses ``sk-proj-...`` (OpenAI project, service-account and admin keys) and
 ``sk-ant-api03-...`` (Anthropic) keys. This file is a detect-secrets plugin file: pass its path to
@@ -37,22 +37,12 @@ KEY_PATTERNS: dict[str, re.Pattern[str]] = {
     AnthropicKeyDetector.secret_type: ANTHROPIC_KEY,
 }
 
-# Prefix kept, rest masked: enough to tell the reader which kind of secret it was.
-_MASKABLE = re.compile(
-    r"\b(sk-(?:proj|svcacct|admin|ant-(?:api|admin)\d{2})-|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-"
-    r"|glpat-|AIza)[A-Za-z0-9_\-]{12,}"
-)
-_PRIVATE_KEY = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S
-)
-
-
-def mask_secrets(text: str) -> str:
-    """Replace well-known key shapes in ``text`` by their prefix and ``****``."""
-    text = _PRIVATE_KEY.sub("-----BEGIN PRIVATE KEY----- **** (masked)", text)
-    return _MASKABLE.sub(lambda m: f"{m[1]}****", text)
-
 
 def find_keys(line: str) -> list[str]:
     """Secret types of the OpenAI/Anthropic keys found in one line (never the values)."""
     return [kind for kind, pattern in KEY_PATTERNS.items() if pattern.search(line)]
+
+
+def key_values(line: str) -> list[str]:
+    """The OpenAI/Anthropic keys themselves in one line: only for masking them, never to report."""
+    return [m[0] for pattern in KEY_PATTERNS.values() for m in pattern.finditer(line)]
