@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
+from orchestrator._text import is_hidden, visible
 from orchestrator.audit import actor_kind
 from orchestrator.errors import PermissionDenied
 from orchestrator.project import Permission
 from orchestrator.workspace import Workspace
+
+#: Longer names are refused: an actor is a member name or ``agent:<id>``, not a message.
+MAX_ACTOR_LENGTH = 100
+_ACTOR_FIX = (
+    "pass --actor (or set AIOS_ACTOR) to your member name, or agent:<id> for an agent: "
+    f"printable characters only, at most {MAX_ACTOR_LENGTH}"
+)
+
+
+def check_actor(actor: str) -> str:
+    """Refuse an actor name that could forge or garble the audit trail; returns it unchanged.
+
+    Every way an actor enters (the CLI's ``--actor``/``AIOS_ACTOR``, each service function that
+    records or authorises) calls this, so no caller can write a line break or an escape sequence.
+
+    Raises:
+        PermissionDenied: the name is empty, too long, or holds a control or format character.
+    """
+    shown = visible(actor)
+    if not actor.strip():
+        raise PermissionDenied("the actor name is empty", fix=_ACTOR_FIX)
+    if len(actor) > MAX_ACTOR_LENGTH:
+        raise PermissionDenied(f"the actor name is {len(actor)} characters long", fix=_ACTOR_FIX)
+    hidden = next((c for c in actor if is_hidden(c)), None)
+    if hidden is not None:
+        raise PermissionDenied(
+            f"the actor name '{shown}' holds a control character, {visible(hidden)} (U+{ord(hidden):04X})",
+            fix=_ACTOR_FIX,
+        )
+    return actor
 
 
 def is_agent(actor: str) -> bool:
@@ -19,6 +50,7 @@ def require(ws: Workspace, actor: str, permission: Permission, *, doing: str) ->
     Raises:
         PermissionDenied: with the fix naming the permission and the file that grants it.
     """
+    check_actor(actor)
     if is_agent(actor):
         raise PermissionDenied(
             f"{actor} is an agent, and only a human member may {doing}",
