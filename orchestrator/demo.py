@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import git, runs, tasks
+from orchestrator._text import visible
 from orchestrator.errors import AiosError
 from orchestrator.taskcard import Criterion, TaskCard
 from orchestrator.workspace import Workspace, init
@@ -160,7 +161,7 @@ def _play(
     done = runs.decide(ws, tid, "approve", actor=HUMAN, sandbox=sandbox, model=model or f"replay:{RECORDING}")
     say(f"$ aios review approve {tid} → merged into main as {str(done['merged'])[:10]}; {done['status']}")
     say(f"\n$ cat ops/audit/{tid}.md")
-    say((ws.audit_dir / f"{tid}.md").read_text(encoding="utf-8").rstrip())
+    say(visible((ws.audit_dir / f"{tid}.md").read_text(encoding="utf-8").rstrip(), keep="\n"))
     return 0 if done["status"] == "done" else 1
 
 

@@ -148,7 +148,8 @@ class Rebuilt:
 
     index: Index
     salvaged: dict[str, str] = field(default_factory=dict)
-    """Queues kept locked only because the old index could not be read: name -> the evidence."""
+    """Queues kept locked only because the old index could not be read: name -> why
+    (``it reads `dev: SYSTEM-LOCK```, ``it is not text (...)``)."""
 
 
 class Txn:
@@ -392,7 +393,7 @@ class Store:
             return {}  # no old index (a new workspace): no lock to keep
         except (OSError, UnicodeDecodeError) as exc:
             # Not text at all: nothing says which queues were locked, so every queue is (fail safe).
-            return dict.fromkeys(queue_names, f"the old index could not be read: {exc}")
+            return dict.fromkeys(queue_names, f"it is not text ({exc})")
         return salvage_locks(text, queue_names)
 
     def _write_index(self, index: Index) -> None:
@@ -463,7 +464,7 @@ _KEY = re.compile(r"^(\s*)([^\s:#]+)\s*:")
 
 
 def salvage_locks(text: str, queues: list[str]) -> dict[str, str]:
-    """Queues that ``text`` (an index that does not parse) may lock: name -> the line saying so.
+    """Queues that ``text`` (an index that does not parse) may lock: name -> the evidence.
 
     Fail safe: a line that reads as a lock counts, however it is spelt; a lock that cannot be
     tied to one queue locks every queue. Task entries (their titles are free text) are skipped.
@@ -484,5 +485,5 @@ def salvage_locks(text: str, queues: list[str]) -> dict[str, str]:
             continue
         named = [q for q in queues if re.search(rf"(?<![\w-]){re.escape(q)}(?![\w-])", line)]
         for name in named or ([current[0]] if current else queues):
-            found.setdefault(name, visible(line.strip())[:200])
+            found.setdefault(name, f"it reads `{visible(line.strip())[:200]}`")
     return found

@@ -71,7 +71,7 @@ def test_rebuild_keeps_a_lock_it_cannot_read_as_locked(ws: Workspace, entry: str
     text = ws.index_file.read_text()
     ws.index_file.write_text(re.sub(r"(?m)^  dev: .*$", "  " + entry, text))
     result = rebuild(ws)
-    assert result.salvaged == {"dev": entry}
+    assert result.salvaged == {"dev": f"it reads `{entry}`"}
     state = Store(ws).read_index().queues
     assert (state["dev"].lock, state["dev"].locked_by) == ("SYSTEM_LOCK", REBUILD_ACTOR)
     assert not any(q.lock for name, q in state.items() if name != "dev")

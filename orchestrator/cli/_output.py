@@ -11,9 +11,34 @@ import typer
 from orchestrator.errors import AiosError
 
 
+def safe(text: object, *, markup: bool = False, keep: str = "") -> str:
+    """User- or model-supplied ``text`` made safe to print: control characters shown escaped.
+
+    Args:
+        text: anything; ``str()`` of it is printed.
+        markup: the text goes to rich (a table cell, ``console().print``): escape its markup too,
+            so ``[bold]`` or ``[link=...]`` in a reason prints as written.
+        keep: characters to pass through, ``"\\n\\t"`` for a multi-line block such as a diff.
+
+    Example:
+        ``safe("ok\\x1b[2J [red]x", markup=True)`` is the text ``ok\\x1b[2J \\[red]x``: the escape
+        shows as ``\\x1b`` instead of clearing the screen, the markup prints as written.
+    """
+    from orchestrator._text import visible
+
+    shown = visible(str(text), keep=keep)
+    if markup:
+        from rich.markup import escape
+
+        shown = escape(shown)
+    return shown
+
+
 def print_error(exc: AiosError) -> None:
     """One paragraph on stderr: ``error: file:line: field: message`` and the fix."""
-    sys.stderr.write(f"error: {exc.render()}\n")
+    # A message can quote user input (a lock reason, a name): its line breaks stay, escapes do not.
+    text = safe(exc.render(), keep="\n")
+    sys.stderr.write(f"error: {text}\n")
 
 
 def print_json(data: Any) -> None:

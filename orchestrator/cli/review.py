@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import print_json
+from orchestrator.cli._output import print_json, safe
 
 app = typer.Typer(
     help="Run the builder/reviewer loop and decide at the human checkpoint.", no_args_is_help=True
@@ -142,9 +142,15 @@ def show(ctx: typer.Context, task_id: TaskId) -> None:
     ws = state(ctx).workspace()
     card = runs.load_card(ws, task_id)
     branch = git.branch_name(task_id)
-    typer.echo(git.diff(ws.root, card.target_branch, branch) or f"(no changes on {branch})")
+    # The diff and the report quote the branch's files and the models' words: untrusted text.
+    diff = git.diff(ws.root, card.target_branch, branch)
+    typer.echo(safe(diff, keep="\n\t") if diff else f"(no changes on {branch})")
     report = latest_report(ws, task_id)
-    typer.echo(render_markdown(report) if report else "No review report yet: run `aios review run`.")
+    typer.echo(
+        safe(render_markdown(report), keep="\n\t")
+        if report
+        else "No review report yet: run `aios review run`."
+    )
 
 
 @app.command("approve")
@@ -212,7 +218,7 @@ def _progress(message: str) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    text = Text(message)
+    text = Text(safe(message))  # a Text is never parsed as markup; its controls are escaped here
     for word, style in _STYLES.items():
         text.highlight_words([word], style=style)
     Console(stderr=True, highlight=False).print(text)
@@ -247,11 +253,10 @@ def _show(result: dict[str, Any], as_json: bool) -> None:
         f"{result['task']}: {result['status']}, round {result['round']}, verdict {result['verdict']}; {where}"
     )
     for reason in result.get("reasons") or []:
-        typer.echo(f"  - {reason}")
+        typer.echo(f"  - {safe(reason)}")
     for f in result.get("findings") or []:
         where = f"{f['file']}:{f['line']}" if f["file"] and f["line"] else (f["file"] or "change")
-        typer.echo(
-            f"  {f['severity']:<8} {f['dimension']} {where} {f['rule'] or f['persona'] or ''}: {f['message']}"
-        )
+        label = f"{f['severity']:<8} {f['dimension']} {where} {f['rule'] or f['persona'] or ''}"
+        typer.echo(f"  {safe(label)}: {safe(f['message'])}")
     if result.get("note"):
-        typer.echo(result["note"])
+        typer.echo(safe(result["note"]))

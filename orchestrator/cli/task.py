@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperCommand
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import console, print_json, usage_error
+from orchestrator.cli._output import console, print_json, safe, usage_error
 
 app = typer.Typer(help="Create TaskCards and move tasks through their lifecycle.", no_args_is_help=True)
 
@@ -192,7 +192,7 @@ def list_(
 
     table = Table("id", "status", "queue", "prio", "title", box=None, pad_edge=False)
     for r in rows:
-        table.add_row(*(str(r[k]) for k in ("id", "status", "queue", "priority", "title")))
+        table.add_row(*(safe(r[k], markup=True) for k in ("id", "status", "queue", "priority", "title")))
     console().print(table)
 
 
@@ -206,11 +206,12 @@ def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> No
     if as_json:
         print_json(data)
         return
-    typer.echo(f"{task.id}  {task.status.value}  ({task.queue}, priority {task.priority})")
-    typer.echo(f"  {task.title}")
-    typer.echo(f"  card: {task.card}")
+    typer.echo(f"{task.id}  {task.status.value}  ({safe(task.queue)}, priority {task.priority})")
+    typer.echo(f"  {safe(task.title)}")
+    typer.echo(f"  card: {safe(task.card)}")
     for e in data["events"]:
-        typer.echo(f"  {e['at']}  {e['from'] or 'created'} → {e['to']}  by {e['actor']}  {e['reason'] or ''}")
+        move = f"{e['from'] or 'created'} → {e['to']}"
+        typer.echo(f"  {e['at']}  {move}  by {safe(e['actor'])}  {safe(e['reason'] or '')}")
 
 
 @app.command("validate")
