@@ -133,7 +133,9 @@ def decide(
 def status(ws: Workspace, tid: str) -> dict[str, Any]:
     """Where the task's run stands: ``task``, ``status``, ``round``, ``verdict``, ``waiting_for``."""
     with open_graph(ws) as graph:
-        return _status(ws, tid, graph.get_state({"configurable": {"thread_id": tid}}))
+        snapshot = graph.get_state({"configurable": {"thread_id": tid}})
+        merge_note = {"note": _merge_pending(tid)} if _merge_unfinished(snapshot) else {}
+        return {**_status(ws, tid, snapshot), **merge_note}
 
 
 @contextmanager

@@ -33,12 +33,18 @@ def check_state(ws: Workspace) -> list[AiosError]:
         for p in sorted(ws.tasks_dir.glob("TASK_*.yaml"))
         if (t := _collect(problems, lambda p=p: store.read_task(p.stem)))
     ]
-    problems += sequence_problems(ws, task_list, index)
+    problems += sequence_problems(ws, task_list, index, pending=store.pending_recovery())
     return problems
 
 
-def sequence_problems(ws: Workspace, task_list: list[TaskState], index: Index | None) -> list[AiosError]:
-    """Duplicate or missing event seq numbers across ``task_list``, and an index ``seq`` behind them."""
+def sequence_problems(
+    ws: Workspace, task_list: list[TaskState], index: Index | None, *, pending: set[str] | None = None
+) -> list[AiosError]:
+    """Duplicate or missing event seq numbers across ``task_list``, and an index ``seq`` behind them.
+
+    Tasks in ``pending`` (an interrupted commit's journal) may be ahead of the index: the next
+    write recovers them, so only the other tasks must not be.
+    """
     owners: dict[int, list[str]] = {}
     for task in task_list:
         for number, event in enumerate(task.events, 1):
@@ -65,10 +71,11 @@ def sequence_problems(ws: Workspace, task_list: list[TaskState], index: Index | 
                 "lists the events it held)",
             )
         )
-    if index is not None and index.seq < top:
+    settled = max((e.seq for t in task_list if t.id not in (pending or set()) for e in t.events), default=0)
+    if index is not None and index.seq < settled:
         problems.append(
             StateError(
-                f"the index's seq is {index.seq}, behind event seq {top} in the task files",
+                f"the index's seq is {index.seq}, behind event seq {settled} in the task files",
                 file=ws.rel(ws.index_file),
                 field="seq",
                 fix="run `aios state rebuild`, or the next event reuses a number",

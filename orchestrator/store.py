@@ -260,6 +260,13 @@ class Store:
             exc.fix = f"{exc.fix}; or run `aios state rebuild` to rebuild the index from state/tasks/"
             raise
 
+    def pending_recovery(self) -> set[str]:
+        """Task ids of a commit a killed process left half done (recovered by the next write)."""
+        try:
+            return set(self._journal.read_text(encoding="utf-8").split())
+        except FileNotFoundError:
+            return set()
+
     def all_tasks(self) -> Iterator[TaskState]:
         """Every task file, in id order (slow at scale: never on a hot path)."""
         for path in sorted(self.ws.tasks_dir.glob("TASK_*.yaml")):
@@ -330,11 +337,9 @@ class Store:
 
     def _recover(self, txn: Txn) -> None:
         """Finish a commit that a killed process left half done."""
-        try:
-            pending = self._journal.read_text(encoding="utf-8").split()
-        except FileNotFoundError:
+        if not self._journal.exists():
             return
-        for tid in pending:
+        for tid in sorted(self.pending_recovery()):
             if self.ws.task_file(tid).exists():
                 task = self.read_task(tid)
                 # The task file may hold events (and a new task number) the index never counted.

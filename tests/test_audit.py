@@ -8,6 +8,7 @@ from test_tasks import new_task, ready_task
 from orchestrator import audit, tasks
 from orchestrator.audit import recorded_count
 from orchestrator.errors import PermissionDenied
+from orchestrator.lifecycle import Status
 from orchestrator.store import Store
 from orchestrator.workspace import Workspace
 
@@ -38,9 +39,7 @@ def test_a_forged_actor_is_refused_and_nothing_is_written(ws: Workspace, actor: 
     for attempt in (
         lambda: tasks.transition(ws, tid, "start", actor=actor),
         lambda: tasks.note(ws, tid, actor=actor, reason="x"),
-        lambda: tasks.advance(
-            ws, tid, tasks.Status.RUNNING, {tasks.Status.READY: "start"}, actor=actor, reason="x"
-        ),
+        lambda: tasks.advance(ws, tid, Status.RUNNING, {Status.READY: "start"}, actor=actor, reason="x"),
     ):
         with pytest.raises(PermissionDenied, match=message) as caught:
             attempt()
