@@ -6,8 +6,9 @@
 Every write happens in a ``transaction``: take the state lock, recover an interrupted commit,
 pick up hand edits of live task files (their mtime moved), apply changes, then write each file
 atomically. A commit first records the task ids it touches in ``state/.journal``; a process killed
-midway leaves the journal behind and the next transaction re-derives those index entries and audit
-lines from the task files, which are always written first.
+midway leaves the journal behind and the next transaction re-derives those index entries, the
+event seq and task-number counters and the missing audit lines from the task files, which are
+always written first.
 """
 
 from __future__ import annotations
