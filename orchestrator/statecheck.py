@@ -7,6 +7,7 @@ from typing import Any
 
 from orchestrator import _yaml, queues
 from orchestrator.errors import AiosError, StateError
+from orchestrator.governance import check_actor
 from orchestrator.store import REBUILD_ACTOR, Index, Rebuilt, Store, TaskState
 from orchestrator.workspace import Workspace
 
@@ -34,6 +35,26 @@ def check_state(ws: Workspace) -> list[AiosError]:
         if (t := _collect(problems, lambda p=p: store.read_task(p.stem)))
     ]
     problems += sequence_problems(ws, task_list, index, pending=store.pending_recovery())
+    problems += [p for task in task_list for p in _actor_problems(ws, task)]
+    return problems
+
+
+def _actor_problems(ws: Workspace, task: TaskState) -> list[AiosError]:
+    """Events recorded (before names were checked) by an actor that could forge audit lines."""
+    problems: list[AiosError] = []
+    for number, event in enumerate(task.events, 1):
+        try:
+            check_actor(event.actor)
+        except AiosError as exc:
+            problems.append(
+                StateError(
+                    exc.message,
+                    file=ws.rel(ws.task_file(task.id)),
+                    field=f"events[{number - 1}].actor",
+                    fix=f"compare ops/audit/{task.id}.md with the task file: a line after event "
+                    f"#{number} there may be forged",
+                )
+            )
     return problems
 
 

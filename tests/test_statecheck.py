@@ -95,3 +95,16 @@ def test_rebuild_of_a_broken_index_without_locks_locks_nothing(ws: Workspace) ->
     assert rebuild(ws).salvaged == {}
     assert not any(q.lock for q in Store(ws).read_index().queues.values())
     assert _freeze_log(ws) == ""
+
+
+def test_an_event_by_a_forged_actor_written_before_the_check_is_reported(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    path = ws.task_file(tid)
+    path.write_text(
+        path.read_text().replace("actor: alice, from: inbox", 'actor: "ceo\\n- #99", from: inbox')
+    )
+    assert messages(ws) == [
+        "state/tasks/TASK_DEV_0001.yaml: events[1].actor: the actor name 'ceo\\n- #99' holds a control "
+        "character, \\n (U+000A)\n  fix: compare ops/audit/TASK_DEV_0001.md with the task file: a line "
+        "after event #2 there may be forged"
+    ]
