@@ -31,8 +31,14 @@ class CliState:
         return self._workspace
 
     def who(self) -> str:
-        """The acting identity: ``--actor``/``AIOS_ACTOR``, else the login name."""
-        return self.actor or default_actor()
+        """The acting identity: ``--actor``/``AIOS_ACTOR``, else the login name.
+
+        Raises:
+            PermissionDenied: the name holds a control character, is empty or is too long.
+        """
+        from orchestrator.state.audit import check_actor
+
+        return check_actor(self.actor if self.actor is not None else default_actor())
 
 
 def default_actor() -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import console, print_json, usage_error
+from orchestrator.cli._output import console, print_json, safe, usage_error
 
 app = typer.Typer(help="Queue limits and emergency locks.", no_args_is_help=True)
 
@@ -30,12 +30,12 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     for r in rows:
         lock = f"{r['lock']} by {r['locked_by']}" if r["locked"] else "-"
         table.add_row(
-            str(r["queue"]),
-            str(len(r["running"])),
+            safe(r["queue"], markup=True),
+            str(len(r["running"])),  # type: ignore[arg-type]
             str(r["max_concurrent"]),
-            lock,  # type: ignore[arg-type]
-            ", ".join(r["running"]),
-        )  # type: ignore[arg-type]
+            safe(lock, markup=True),
+            safe(", ".join(r["running"]), markup=True),  # type: ignore[arg-type]
+        )
     console().print(table)
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import echo, print_json
+from orchestrator.cli._output import echo, print_json, safe
 
 app = typer.Typer(
     help="Run the builder/reviewer loop and decide at the human checkpoint.", no_args_is_help=True
@@ -143,9 +143,10 @@ def show(ctx: typer.Context, task_id: TaskId) -> None:
     ws = state(ctx).workspace()
     card = runs.load_card(ws, task_id)
     branch = git.branch_name(task_id)
-    echo(git.diff(ws.root, card.target_branch, branch) or f"(no changes on {branch})")
+    # The diff and the report quote the branch's files and the models' words: untrusted text.
+    echo(git.diff(ws.root, card.target_branch, branch) or f"(no changes on {branch})", keep="\n\t")
     report = latest_report(ws, task_id)
-    echo(render_markdown(report) if report else "No review report yet: run `aios review run`.")
+    echo(render_markdown(report) if report else "No review report yet: run `aios review run`.", keep="\n\t")
 
 
 @app.command("approve")
@@ -213,7 +214,7 @@ def _progress(message: str) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    text = Text(message)
+    text = Text(safe(message))  # a Text is never parsed as markup; its controls are escaped here
     for word, style in _STYLES.items():
         text.highlight_words([word], style=style)
     Console(stderr=True, highlight=False).print(text)
@@ -251,8 +252,7 @@ def _show(result: dict[str, Any], as_json: bool) -> None:
         echo(f"  - {reason}")
     for f in result.get("findings") or []:
         where = f"{f['file']}:{f['line']}" if f["file"] and f["line"] else (f["file"] or "change")
-        echo(
-            f"  {f['severity']:<8} {f['dimension']} {where} {f['rule'] or f['persona'] or ''}: {f['message']}"
-        )
+        label = f"{f['severity']:<8} {f['dimension']} {where} {f['rule'] or f['persona'] or ''}"
+        echo(f"  {label}: {f['message']}")
     if result.get("note"):
         echo(result["note"])

@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperCommand
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import console, echo, print_json, usage_error
+from orchestrator.cli._output import console, echo, print_json, safe, usage_error
 
 app = typer.Typer(help="Create TaskCards and move tasks through their lifecycle.", no_args_is_help=True)
 
@@ -192,7 +192,7 @@ def list_(
 
     table = Table("id", "status", "queue", "prio", "title", box=None, pad_edge=False)
     for r in rows:
-        table.add_row(*(str(r[k]) for k in ("id", "status", "queue", "priority", "title")))
+        table.add_row(*(safe(r[k], markup=True) for k in ("id", "status", "queue", "priority", "title")))
     console().print(table)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli._context import default_actor, state
+from orchestrator.cli._context import state
 from orchestrator.cli._output import print_json
 
 state_app = typer.Typer(help="Check and repair the workspace's state files.", no_args_is_help=True)
@@ -31,7 +31,7 @@ def init(
     from orchestrator.state.workspace import init as init_workspace
 
     cli = state(ctx)
-    ws, created = init_workspace(path or cli.root or Path.cwd(), owner=cli.actor or default_actor())
+    ws, created = init_workspace(path or cli.root or Path.cwd(), owner=cli.who())
     if as_json:
         print_json({"root": str(ws.root), "created": created})
     elif created:
@@ -61,9 +61,16 @@ def check(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
 @state_app.command("rebuild")
 def rebuild(ctx: typer.Context) -> None:
-    """Rebuild state/tasks.yaml from state/tasks/*.yaml (queue locks that can be read are kept)."""
-    from orchestrator.state.store import Store
+    """Rebuild state/tasks.yaml from state/tasks/*.yaml; a queue lock is never lifted (unreadable: kept)."""
+    from orchestrator.cli._output import safe
+    from orchestrator.state.check import rebuild as rebuild_index
 
     ws = state(ctx).workspace()
-    index = Store(ws).rebuild_index()
-    typer.echo(f"Rebuilt {ws.rel(ws.index_file)}: {len(index.tasks)} live task(s).")
+    result = rebuild_index(ws)
+    typer.echo(f"Rebuilt {ws.rel(ws.index_file)}: {len(result.index.tasks)} live task(s).")
+    for name, why in sorted(result.salvaged.items()):
+        typer.echo(
+            f"warning: queue {name} kept locked: the old index could not be read, and {safe(why)}\n"
+            f"  fix: check why it was locked (ops/freeze/queue-locks.md), then `aios queue unlock {name}`",
+            err=True,
+        )

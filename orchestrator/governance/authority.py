@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.errors import PermissionDenied
-from orchestrator.state.audit import actor_kind
+from orchestrator.state.audit import actor_kind, check_actor
 from orchestrator.state.project import Permission
 from orchestrator.state.workspace import Workspace
 
@@ -19,6 +19,7 @@ def require(ws: Workspace, actor: str, permission: Permission, *, doing: str) ->
     Raises:
         PermissionDenied: with the fix naming the permission and the file that grants it.
     """
+    check_actor(actor)
     if is_agent(actor):
         raise PermissionDenied(
             f"{actor} is an agent, and only a human member may {doing}",

@@ -2,21 +2,60 @@
 
 Each event of the task becomes one line, numbered by its position in the task's history, so a
 commit interrupted after the task file was written can append exactly the missing lines.
+
+Every user-supplied text (title, actor, reason, artifact paths) is written through
+``_text.visible``: it cannot start a line of its own or carry a terminal escape sequence, so no
+input can forge an event line, and ``cat`` of a trail is safe.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator._files import append_text
+from orchestrator._text import is_hidden, visible
+from orchestrator.errors import PermissionDenied
 
 if TYPE_CHECKING:
     from orchestrator.state.store import Event, TaskState
     from orchestrator.state.workspace import Workspace
 
-_NUMBERED = re.compile(r"^- #(\d+) ", re.MULTILINE)
-_TAIL_BYTES = 16384
+#: A complete event line as ``_line`` writes it: number, time, move, actor and kind.
+_EVENT_LINE = re.compile(r"^- #(\d+) · \S+ · .+ · by \S.* \((?:agent|human)\)(?: · .*)?\n$")
+
+
+#: Longer names are refused: an actor is a member name or ``agent:<id>``, not a message.
+MAX_ACTOR_LENGTH = 100
+_ACTOR_FIX = (
+    "pass --actor (or set AIOS_ACTOR) to your member name, or agent:<id> for an agent: "
+    f"printable characters only, at most {MAX_ACTOR_LENGTH}"
+)
+
+
+def check_actor(actor: str) -> str:
+    """Refuse an actor name that could forge or garble the audit trail; returns it unchanged.
+
+    Every way an actor enters (the CLI's ``--actor``/``AIOS_ACTOR``, each service function that
+    records or authorises) calls this, so no caller can write a line break or an escape sequence.
+
+    Raises:
+        PermissionDenied: the name is empty, too long, or holds a control or format character.
+    """
+    shown = visible(actor)
+    if not actor.strip():
+        raise PermissionDenied("the actor name is empty", fix=_ACTOR_FIX)
+    if len(actor) > MAX_ACTOR_LENGTH:
+        raise PermissionDenied(f"the actor name is {len(actor)} characters long", fix=_ACTOR_FIX)
+    hidden = next((c for c in actor if is_hidden(c)), None)
+    if hidden is not None:
+        raise PermissionDenied(
+            f"the actor name '{shown}' holds a control character, {visible(hidden)} (U+{ord(hidden):04X})",
+            fix=_ACTOR_FIX,
+        )
+    return actor
 
 
 def actor_kind(actor: str) -> str:
@@ -30,31 +69,51 @@ def append(ws: Workspace, task: TaskState, *, start: int) -> None:
     if not events:
         return
     path = ws.audit_dir / f"{task.id}.md"
-    text = "" if path.exists() else _header(task)
+    text = _after_torn_line(path) if path.exists() else _header(task)
     text += "".join(_line(start + i + 1, event) for i, event in enumerate(events))
     path.parent.mkdir(parents=True, exist_ok=True)
     append_text(path, text)
 
 
 def recorded_count(ws: Workspace, task_id: str) -> int:
-    """How many events the audit file already holds (the last line number written)."""
+    """How many events the audit file holds: its well-formed event lines numbered 1, 2, 3, ...
+
+    A line that is torn (no newline), malformed or out of sequence is not counted, so nothing a
+    crash or a hand edit leaves behind can make recovery skip the events still missing. The whole
+    file is scanned: it is only read when recovering an interrupted commit (about 60 ms for
+    100,000 lines).
+    """
     path = ws.audit_dir / f"{task_id}.md"
     try:
-        with path.open("rb") as fh:
-            size = fh.seek(0, 2)
-            fh.seek(max(0, size - _TAIL_BYTES))
-            tail = fh.read().decode("utf-8", errors="replace")
+        with path.open(encoding="utf-8", errors="replace", newline="\n") as fh:
+            return _count(fh)
     except FileNotFoundError:
         return 0
-    numbers = _NUMBERED.findall(tail)
-    return int(numbers[-1]) if numbers else 0
+
+
+def _count(lines: Iterable[str]) -> int:
+    count = 0
+    for line in lines:
+        if line.startswith("- #") and (match := _EVENT_LINE.match(line)) and int(match[1]) == count + 1:
+            count += 1
+    return count
+
+
+def _after_torn_line(path: Path) -> str:
+    """A newline to end the file's last line first, if a crash left it without one."""
+    with path.open("rb") as fh:
+        if fh.seek(0, 2) == 0:
+            return ""
+        fh.seek(-1, 2)
+        return "" if fh.read(1) == b"\n" else "\n"
 
 
 def _header(task: TaskState) -> str:
     return (
         f"# Audit trail: {task.id}\n\n"
-        f"{task.title}\n\n"
-        f"Queue `{task.queue}`, card `{task.card}`. Written by aios, append-only: one line per event.\n\n"
+        f"{visible(task.title)}\n\n"
+        f"Queue `{visible(task.queue)}`, card `{visible(task.card)}`. "
+        "Written by aios, append-only: one line per event.\n\n"
     )
 
 
@@ -62,13 +121,15 @@ def _line(number: int, event: Event) -> str:
     move = f"{event.from_.value if event.from_ else 'created'} → {event.to.value}"
     if event.from_ is event.to:
         move = f"note ({event.to.value})"
-    text = f"- #{number} · {event.at} · {move} · by {event.actor} ({actor_kind(event.actor)})"
+    actor = visible(event.actor)
+    text = f"- #{number} · {event.at} · {move} · by {actor} ({actor_kind(event.actor)})"
     if event.reason:
         text += f" · {_one_line(event.reason)}"
     text += "\n"
-    text += "".join(f"  - artifact: `{path}`\n" for path in event.artifacts)
+    text += "".join(f"  - artifact: `{visible(path)}`\n" for path in event.artifacts)
     return text
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    # Line breaks and runs of whitespace are layout, kept as one space; any other control is escaped.
+    return visible(" ".join(text.split()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestrator._files import append_text
+from orchestrator._text import visible
 from orchestrator.errors import QueueError, StateError
 from orchestrator.governance.authority import require
 from orchestrator.state.project import Permission, QueuePolicy
@@ -94,14 +95,14 @@ def set_lock(
             changed.append(name)
         txn.index_dirty = bool(changed)
     if changed:
-        _freeze_record(ws, changed, locked=locked, actor=actor, reason=reason)
+        record_freeze(ws, changed, verb="locked" if locked else "unlocked", actor=actor, reason=reason)
     return changed
 
 
-def _freeze_record(ws: Workspace, names: list[str], *, locked: bool, actor: str, reason: str | None) -> None:
+def record_freeze(ws: Workspace, names: list[str], *, verb: str, actor: str, reason: str | None) -> None:
+    """Append one line to ``ops/freeze/queue-locks.md``, the history of queue locks."""
     # Queue locks are not task events; ops/freeze/ keeps their history, as the operating model asks.
     path = ws.root / "ops" / "freeze" / "queue-locks.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    verb = "locked" if locked else "unlocked"
-    why = f" · {reason}" if reason else ""
-    append_text(path, f"- {now()} · {', '.join(names)} {verb} by {actor}{why}\n")
+    why = f" · {visible(' '.join(reason.split()))}" if reason else ""
+    append_text(path, f"- {now()} · {', '.join(names)} {verb} by {visible(actor)}{why}\n")

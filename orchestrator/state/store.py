@@ -6,8 +6,9 @@
 Every write happens in a ``transaction``: take the state lock, recover an interrupted commit,
 pick up hand edits of live task files (their mtime moved), apply changes, then write each file
 atomically. A commit first records the task ids it touches in ``state/.journal``; a process killed
-midway leaves the journal behind and the next transaction re-derives those index entries and audit
-lines from the task files, which are always written first.
+midway leaves the journal behind and the next transaction re-derives those index entries, the
+event seq and task-number counters and the missing audit lines from the task files, which are
+always written first.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -26,14 +28,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from orchestrator import _yaml
 from orchestrator._files import atomic_write
 from orchestrator._lock import exclusive
+from orchestrator._text import visible
 from orchestrator.errors import StateError
 from orchestrator.redact import redact
 from orchestrator.state import audit
+from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.taskcard import TASK_ID
 from orchestrator.state.workspace import Workspace
 
 SYSTEM_LOCK = "SYSTEM_LOCK"
+#: ``locked_by`` of a queue that ``aios state rebuild`` kept locked because it could not read the old lock.
+REBUILD_ACTOR = "aios state rebuild"
+_KEPT_LOCKED = "kept locked by `aios state rebuild`: the old index could not be read"
 
 
 def now() -> str:
@@ -138,6 +145,16 @@ def _queue_shorthand(entry: Any) -> Any:
     return entry
 
 
+@dataclass
+class Rebuilt:
+    """What ``Store.rebuild`` wrote."""
+
+    index: Index
+    salvaged: dict[str, str] = field(default_factory=dict)
+    """Queues kept locked only because the old index could not be read: name -> why
+    (``it reads `dev: SYSTEM-LOCK```, ``it is not text (...)``)."""
+
+
 class Txn:
     """Changes made under the state lock; written when the ``transaction`` block ends cleanly."""
 
@@ -173,7 +190,11 @@ class Txn:
         """Append an event moving ``task`` to ``to`` (or a note when ``to`` is its status).
 
         The first event of a new task has no ``from``: it records the creation.
+
+        Raises:
+            PermissionDenied: ``actor`` is not a name the audit trail can hold (see ``check_actor``).
         """
+        check_actor(actor)  # every event passes here, whichever service or interface recorded it
         self._dirty.setdefault(task.id, len(task.events))
         self.index.seq += 1
         event = Event(
@@ -230,12 +251,25 @@ class Store:
                 file=self.ws.rel(path),
                 fix="run `aios state rebuild` to rebuild it from state/tasks/",
             ) from None
+        except UnicodeDecodeError as exc:
+            raise StateError(
+                f"the task index is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                file=self.ws.rel(path),
+                fix="run `aios state rebuild` to rebuild it from state/tasks/ (its queues stay locked)",
+            ) from None
         data = _yaml.load(text, file=self.ws.rel(path), error=StateError)
         try:
             return _yaml.validate(Index, data or {}, file=self.ws.rel(path), text=text, error=StateError)
         except StateError as exc:
             exc.fix = f"{exc.fix}; or run `aios state rebuild` to rebuild the index from state/tasks/"
             raise
+
+    def pending_recovery(self) -> set[str]:
+        """Task ids of a commit a killed process left half done (recovered by the next write)."""
+        try:
+            return set(self._journal.read_text(encoding="utf-8").split())
+        except FileNotFoundError:
+            return set()
 
     def all_tasks(self) -> Iterator[TaskState]:
         """Every task file, in id order (slow at scale: never on a hot path)."""
@@ -256,19 +290,26 @@ class Store:
             self._commit(txn)
 
     def rebuild_index(self) -> Index:
-        """Rebuild ``state/tasks.yaml`` from the task files, keeping queue locks that can be read."""
+        """Rebuild ``state/tasks.yaml`` from the task files, keeping every queue lock (see ``rebuild``)."""
+        return self.rebuild().index
+
+    def rebuild(self) -> Rebuilt:
+        """Rebuild ``state/tasks.yaml`` from the task files; a queue that may have been locked stays locked.
+
+        Locks of a readable index are kept as they are. When the old index does not parse (or
+        holds a misspelt lock such as ``SYSTEM-LOCK``), every queue whose lines mention a lock is
+        kept locked; when it cannot be read as text at all, every queue is. An emergency stop is
+        never lifted by a repair: a member unlocks it explicitly.
+        """
         self.ws.state_dir.mkdir(parents=True, exist_ok=True)
         with exclusive(self._lock_file):
-            index = Index(queues=self._readable_locks())
+            locks, salvaged = self._locks_to_keep()
+            index = Index(queues=locks)
             for task in self.all_tasks():
-                self._index_task(index, task)
-                index.seq = max([index.seq, *(e.seq for e in task.events)])
-                number = int(TASK_ID.match(task.id).group(2))  # type: ignore[union-attr]
-                key = task.queue.upper()
-                index.next_number[key] = max(index.next_number.get(key, 1), number + 1)
+                self._absorb(index, task)
             self._write_index(index)
             self._journal.unlink(missing_ok=True)
-            return index
+            return Rebuilt(index, salvaged)
 
     # ---- internals ----
 
@@ -300,14 +341,13 @@ class Store:
 
     def _recover(self, txn: Txn) -> None:
         """Finish a commit that a killed process left half done."""
-        try:
-            pending = self._journal.read_text(encoding="utf-8").split()
-        except FileNotFoundError:
+        if not self._journal.exists():
             return
-        for tid in pending:
+        for tid in sorted(self.pending_recovery()):
             if self.ws.task_file(tid).exists():
                 task = self.read_task(tid)
-                self._index_task(txn.index, task)
+                # The task file may hold events (and a new task number) the index never counted.
+                self._absorb(txn.index, task)
                 audit.append(self.ws, task, start=audit.recorded_count(self.ws, tid))
         self._write_index(txn.index)
         self._journal.unlink(missing_ok=True)
@@ -323,8 +363,16 @@ class Store:
                     fix="restore it from a backup, or run `aios state rebuild` to drop it from the index",
                 ) from None
             if mtime != entry.mtime:
-                self._index_task(txn.index, self.read_task(tid))
+                self._absorb(txn.index, self.read_task(tid))
                 txn.index_dirty = True
+
+    def _absorb(self, index: Index, task: TaskState) -> None:
+        """Index ``task`` and raise the seq and number counters past what its file holds."""
+        self._index_task(index, task)
+        index.seq = max([index.seq, *(e.seq for e in task.events)])
+        number = int(TASK_ID.match(task.id).group(2))  # type: ignore[union-attr]
+        key = task.queue.upper()
+        index.next_number[key] = max(index.next_number.get(key, 1), number + 1)
 
     def _index_task(self, index: Index, task: TaskState) -> None:
         if task.status is Status.DONE:
@@ -335,12 +383,27 @@ class Store:
             status=task.status, queue=task.queue, priority=task.priority, title=task.title, mtime=mtime
         )
 
-    def _readable_locks(self) -> dict[str, QueueState]:
+    def _locks_to_keep(self) -> tuple[dict[str, QueueState], dict[str, str]]:
+        """The old index's locks, and the queues kept locked only because it could not be read."""
         try:
             current = self.read_index()
         except StateError:
-            return {}
-        return {name: q.model_copy(update={"running": []}) for name, q in current.queues.items() if q.lock}
+            salvaged = self._salvage_locks()
+            stamp = now()
+            kept = QueueState(lock=SYSTEM_LOCK, locked_by=REBUILD_ACTOR, locked_at=stamp, reason=_KEPT_LOCKED)
+            return {name: kept.model_copy() for name in salvaged}, salvaged
+        return {n: q.model_copy(update={"running": []}) for n, q in current.queues.items() if q.lock}, {}
+
+    def _salvage_locks(self) -> dict[str, str]:
+        queue_names = list(self.ws.project.queues)
+        try:
+            text = self.ws.index_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}  # no old index (a new workspace): no lock to keep
+        except (OSError, UnicodeDecodeError) as exc:
+            # Not text at all: nothing says which queues were locked, so every queue is (fail safe).
+            return dict.fromkeys(queue_names, f"it is not text ({exc})")
+        return salvage_locks(text, queue_names)
 
     def _write_index(self, index: Index) -> None:
         for name in self.ws.project.queues:
@@ -395,3 +458,41 @@ def _flow(value: Any) -> str:
         return text
     # A JSON string is a valid YAML double-quoted scalar.
     return json.dumps(text, ensure_ascii=False)
+
+
+# ---- salvaging locks from an index that does not parse ----
+
+_COMMENT = re.compile(r"(?:^|\s)#.*$")
+#: A lock key with no value: not evidence of a lock.
+_NO_LOCK = re.compile(
+    r"(?i)\b(?:lock|locked_by|locked_at)\s*:\s*(?:null|~|false|no|off|''|\"\")?\s*(?=[,}]|$)"
+)
+#: Anything that reads as a lock, misspelt or not: SYSTEM_LOCK, system-lock, LOCKED, lock: x, frozen.
+_LOCK_WORD = re.compile(r"(?i)system[\s_-]*lock|\block(?:ed)?(?:_by|_at)?\b|\bfro?ze[nd]?\b|\bfreeze\b")
+_KEY = re.compile(r"^(\s*)([^\s:#]+)\s*:")
+
+
+def salvage_locks(text: str, queues: list[str]) -> dict[str, str]:
+    """Queues that ``text`` (an index that does not parse) may lock: name -> the evidence.
+
+    Fail safe: a line that reads as a lock counts, however it is spelt; a lock that cannot be
+    tied to one queue locks every queue. Task entries (their titles are free text) are skipped.
+    """
+    found: dict[str, str] = {}
+    current: tuple[str, int] | None = None  # the queue whose block we are in, and its indent
+    for raw in text.splitlines():
+        line = _COMMENT.sub("", raw).rstrip()
+        if not line.strip() or line.lstrip().startswith("TASK_"):
+            continue
+        key = _KEY.match(line)
+        indent = len(key[1]) if key else len(line) - len(line.lstrip())
+        if current and indent <= current[1]:
+            current = None
+        if key and key[2].strip("'\"") in queues:
+            current = (key[2].strip("'\""), indent)
+        if not _LOCK_WORD.search(_NO_LOCK.sub("", line)):
+            continue
+        named = [q for q in queues if re.search(rf"(?<![\w-]){re.escape(q)}(?![\w-])", line)]
+        for name in named or ([current[0]] if current else queues):
+            found.setdefault(name, f"it reads `{visible(line.strip())[:200]}`")
+    return found

@@ -14,6 +14,7 @@ from orchestrator.governance.authority import require
 from orchestrator.redact import redact
 from orchestrator.review.personas import known_personas
 from orchestrator.state import lifecycle, queues
+from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.project import Permission
 from orchestrator.state.store import Store, TaskState, Txn, now
@@ -59,6 +60,7 @@ def create(ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None 
     Without ``card_file`` the card gets the next free id of its queue and is written to
     ``tasks/inbox/<ID>.md``; with it, the card's own id is used and the file stays where it is.
     """
+    check_actor(actor)  # before the card file is written
     check_card(ws, card, file=card_file or "TaskCard")
     store = Store(ws)
     with store.transaction() as txn:
@@ -107,6 +109,7 @@ def transition(
         PermissionDenied: the actor may not take it.
         QueueError: it needs a queue slot and the queue is full or locked.
     """
+    check_actor(actor)
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
         _apply(ws, txn, task, action, actor=actor, reason=reason, artifacts=artifacts)
@@ -123,6 +126,7 @@ def advance(
     Raises:
         TransitionError: no step leads on from the task's status.
     """
+    check_actor(actor)
     task = get(ws, tid)
     if task.status is want:
         return task
@@ -163,21 +167,30 @@ def note(
 ) -> TaskState:
     """Record an event that changes no status (an artifact produced, a decision taken).
 
-    The same note twice in a row is recorded once: a workflow step that re-runs after a crash
-    does not repeat itself on the audit trail.
+    A note already recorded in the actor's current step is not recorded again: a workflow step
+    that re-runs after a crash does not repeat itself on the audit trail, even when the crash came
+    after the step had also moved the task on (the round's review note, then its verdict's move).
     """
+    check_actor(actor)
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
-        last = task.events[-1] if task.events else None
-        repeat = (
-            last is not None
-            and last.from_ is last.to is task.status
-            and (last.actor, last.reason) == (actor, reason)
-            and last.artifacts == (artifacts or [])
-        )
-        if not repeat:
+        if not _noted_in_this_step(task, actor=actor, reason=reason, artifacts=artifacts or []):
             txn.record(task, actor=actor, to=task.status, reason=reason, artifacts=artifacts)
     return task
+
+
+def _noted_in_this_step(task: TaskState, *, actor: str, reason: str, artifacts: list[str]) -> bool:
+    """Whether the same note is among the task's latest events, all recorded by ``actor``.
+
+    A step's events all carry its actor; the first event by someone else ends the search, so the
+    same note in a later round (after the builder or a human acted) is recorded again.
+    """
+    for event in reversed(task.events):
+        if event.actor != actor:
+            return False
+        if event.from_ is event.to and (event.reason, event.artifacts) == (reason, artifacts):
+            return True
+    return False
 
 
 def get(ws: Workspace, tid: str) -> TaskState:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from orchestrator._text import visible
 from orchestrator.errors import AiosError
 from orchestrator.sandbox import git
 from orchestrator.state import tasks
@@ -162,7 +163,7 @@ def _play(
     done = runs.decide(ws, tid, "approve", actor=HUMAN, sandbox=sandbox, model=model or f"replay:{RECORDING}")
     say(f"$ aios review approve {tid} → merged into main as {str(done['merged'])[:10]}; {done['status']}")
     say(f"\n$ cat ops/audit/{tid}.md")
-    say((ws.audit_dir / f"{tid}.md").read_text(encoding="utf-8").rstrip())
+    say(visible((ws.audit_dir / f"{tid}.md").read_text(encoding="utf-8").rstrip(), keep="\n"))
     return 0 if done["status"] == "done" else 1
 
 

@@ -87,7 +87,11 @@ def run(ws: Workspace, tid: str, *, sandbox: bool = True, **options: Any) -> dic
                     return {**_status(ws, tid, snapshot), "note": _nothing_new(tid, snapshot.values)}
                 start = Command(resume={"action": "submitted"})
             ctx = make_context(
-                ws, card, sandbox=sandbox, check_models=True, **_with_saved_modes(snapshot, options)
+                ws,
+                card,
+                sandbox=sandbox,
+                check_models=not _merge_unfinished(snapshot),  # a merge calls no model: needs no key
+                **_with_saved_modes(snapshot, options),
             )
             graph.invoke(start, config, context=ctx, durability="sync")
         return _status(ws, tid, graph.get_state(config))
@@ -116,6 +120,15 @@ def decide(
     with _driving(ws, tid) as graph:
         snapshot = graph.get_state(config)
         waiting = (_waiting(snapshot) or {}).get("kind")
+        if _merge_unfinished(snapshot):
+            # Approved and killed inside the merge node: approving again finishes it (git.merge and
+            # the status moves are idempotent). No model is built: a merge never calls one.
+            if action != "approve":
+                return {**_status(ws, tid, snapshot), "note": _merge_pending(tid)}
+            _require_reviewed_head(ws, tid, snapshot.values)
+            ctx = make_context(ws, card, **_with_saved_modes(snapshot, options))
+            graph.invoke(None, config, context=ctx, durability="sync")
+            return _status(ws, tid, graph.get_state(config))
         if waiting not in ("human_review", "escalation"):
             return {**_status(ws, tid, snapshot), "note": _nothing_waiting(ws, tid)}
         if waiting == "escalation":  # the task is blocked: going on from it unblocks it
@@ -133,7 +146,9 @@ def status(ws: Workspace, tid: str) -> dict[str, Any]:
     """Where the task's run stands: ``task``, ``status``, ``round``, ``verdict``, ``waiting_for``."""
     load_found_secrets(ws, tid)
     with open_graph(ws) as graph:
-        return _status(ws, tid, graph.get_state({"configurable": {"thread_id": tid}}))
+        snapshot = graph.get_state({"configurable": {"thread_id": tid}})
+        merge_note = {"note": _merge_pending(tid)} if _merge_unfinished(snapshot) else {}
+        return {**_status(ws, tid, snapshot), **merge_note}
 
 
 @contextmanager
@@ -218,6 +233,11 @@ def _waiting(snapshot: Any) -> dict[str, Any] | None:
     return None
 
 
+def _merge_unfinished(snapshot: Any) -> bool:
+    """An approved merge was interrupted (the process died inside the merge node)."""
+    return tuple(snapshot.next or ()) == ("merge",) and _waiting(snapshot) is None
+
+
 def _status(ws: Workspace, tid: str, snapshot: Any) -> dict[str, Any]:
     values = snapshot.values or {}
     waiting = _waiting(snapshot)
@@ -238,6 +258,10 @@ def _nothing_new(tid: str, values: dict[str, Any]) -> str:
         f"nothing new on {git.branch_name(tid)} since round {values.get('round')} was reviewed: "
         f"commit the revision there, then `aios review submit {tid}`"
     )
+
+
+def _merge_pending(tid: str) -> str:
+    return f"{tid}'s merge was approved but did not finish: `aios review approve {tid}` finishes it"
 
 
 def _nothing_waiting(ws: Workspace, tid: str) -> str:

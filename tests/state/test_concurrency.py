@@ -115,3 +115,6 @@ def test_a_process_killed_mid_write_leaves_valid_state(ws: Workspace) -> None:
         for tid in ids:
             assert recorded_count(ws, tid) == len(tasks.get(ws, tid).events)
         assert not (ws.state_dir / ".journal").exists()
+        seqs = sorted(e.seq for tid in ids for e in tasks.get(ws, tid).events)
+        assert seqs == list(range(1, len(seqs) + 1))  # no number reused or skipped across kills
+        assert check_state(ws) == []

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
 import yaml
 
-from orchestrator.state import audit, tasks
+from orchestrator.state import audit, queues, tasks
+from orchestrator.state import store as store_module
 from orchestrator.state.audit import recorded_count
+from orchestrator.state.check import check_state
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.store import Index, IndexEntry, QueueState, Store, render_index
 from orchestrator.state.workspace import Workspace
 
-from .test_tasks import ready_task
+from .test_tasks import new_task, ready_task
 
 
 class Killed(BaseException):
@@ -71,3 +79,87 @@ def test_index_renders_as_yaml_that_loads_back_equal() -> None:
     loaded = Index.model_validate(yaml.safe_load(render_index(index)))
     assert loaded.tasks == index.tasks
     assert loaded.queues["dev"].reason == index.queues["dev"].reason
+
+
+# ---- a kill at every write point of a commit ----
+
+_KILLED = 9
+
+
+def _killed_at(ws: Workspace, write: int, operation: Callable[[], object], *, torn: bool) -> int:
+    """Run ``operation`` in a forked child that dies (os._exit) at its ``write``-th state write.
+
+    The writes are the journal, task file and index (``atomic_write``) and the audit trail
+    (``append_text``); with ``torn`` the dying write leaves half its text behind, as a crash
+    inside a write would. Returns the child's exit code: 0 means the operation had fewer writes.
+    """
+    pid = os.fork()
+    if pid == 0:  # the child: never returns to pytest
+        calls = itertools.count()
+
+        def dying(real: Callable[[Path, str], None], tear: Callable[[Path, str], None]) -> Any:
+            def replacement(path: Path, text: str) -> None:
+                if next(calls) == write:
+                    if torn:
+                        tear(path, text[: len(text) // 2])
+                    os._exit(_KILLED)
+                real(path, text)
+
+            return replacement
+
+        # An atomic write dies leaving its temp file half written; an append, half a line.
+        def torn_temp(path: Path, text: str) -> None:
+            (path.parent / f".{path.name}.crash.tmp").write_text(text)
+
+        store_module.atomic_write = dying(store_module.atomic_write, torn_temp)
+        audit.append_text = dying(audit.append_text, audit.append_text)
+        try:
+            operation()
+        except BaseException:
+            os._exit(1)
+        os._exit(0)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def _assert_consistent(ws: Workspace) -> None:
+    """Unique, contiguous seqs; one well-formed audit line per event, in order; state check clean."""
+    all_tasks = list(Store(ws).all_tasks())
+    seqs = sorted(e.seq for t in all_tasks for e in t.events)
+    assert seqs == list(range(1, len(seqs) + 1))
+    for task in all_tasks:
+        lines = (ws.audit_dir / f"{task.id}.md").read_text().splitlines(keepends=True)
+        numbers = [int(m[1]) for line in lines if (m := audit._EVENT_LINE.match(line))]
+        assert numbers == list(range(1, len(task.events) + 1)), task.id
+        assert recorded_count(ws, task.id) == len(task.events)
+    assert check_state(ws) == []
+    assert Store(ws).read_index().seq == len(seqs)
+    assert not (ws.state_dir / ".journal").exists()
+
+
+_OPERATIONS: dict[str, Callable[[Workspace, str], object]] = {
+    "create": lambda ws, tid: new_task(ws),
+    "transition": lambda ws, tid: tasks.transition(ws, tid, "start", actor="alice"),
+    "note": lambda ws, tid: tasks.note(ws, tid, actor="alice", reason="a note", artifacts=["a.md"]),
+    "lock": lambda ws, tid: queues.set_lock(ws, ["dev"], locked=True, actor="alice"),
+}
+
+
+@pytest.mark.parametrize("torn", [False, True], ids=["before-write", "torn-write"])
+@pytest.mark.parametrize("name", list(_OPERATIONS))
+def test_a_kill_at_every_write_point_leaves_contiguous_seqs_and_one_audit_line_per_event(
+    ws: Workspace, name: str, torn: bool
+) -> None:
+    operation, other = _OPERATIONS[name], ready_task(ws, "data")
+    kills = 0
+    for write in itertools.count():
+        tid = ready_task(ws)
+        if _killed_at(ws, write, lambda tid=tid: operation(ws, tid), torn=torn) == 0:
+            break
+        kills += 1
+        # The next write by anyone (here: a note on another task) recovers first, then writes.
+        tasks.note(ws, other, actor="bob", reason=f"after kill {write}")
+        _assert_consistent(ws)
+        if name == "lock":
+            queues.set_lock(ws, ["dev"], locked=False, actor="alice")
+    assert kills >= (2 if name == "lock" else 4)  # journal, (task file,) index, (audit,) each killed
+    _assert_consistent(ws)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,9 +13,13 @@ from langgraph.types import Command
 from orchestrator.review.findings import Dimension
 from orchestrator.sandbox import git
 from orchestrator.state import tasks
+from orchestrator.state.audit import recorded_count
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.taskcard import Criterion, TaskCard
 from orchestrator.state.workspace import Workspace
+from orchestrator.workflow import graph as graph_module
+from orchestrator.workflow import runs
+from orchestrator.workflow import wiring as pipeline
 from orchestrator.workflow.graph import RunContext, build_graph
 from orchestrator.workflow.settings import WorkflowSettings
 
@@ -198,3 +203,85 @@ def test_a_revision_round_without_any_change_is_blocked_not_re_reviewed(started)
     assert out["pending"][0]["kind"] == "escalation"
     assert "the builder changed nothing since round 1 was reviewed" in out["pending"][0]["reason"]
     assert [r for r, _ in script.checks] == [1, 1, 1, 1]  # round 2 was not reviewed at all
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL inside a node: the node's step is not checkpointed."""
+
+
+def _kill_after(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, when: Callable[..., bool]) -> None:
+    """Let ``target.name`` run once more, then die right after the call ``when`` accepts."""
+    real = getattr(target, name)
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        if when(*args, **kwargs):
+            monkeypatch.setattr(target, name, real)
+            raise Killed
+        return result
+
+    monkeypatch.setattr(target, name, dying)
+
+
+def test_a_kill_in_aggregate_after_the_status_move_records_the_round_note_once(
+    started, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws, card = started
+    script = Script(["APPROVED"])
+    scripted = script.aggregate
+
+    def aggregate(ctx: RunContext, state: dict[str, Any], checks: list[dict[str, Any]]) -> dict[str, Any]:
+        outcome = scripted(ctx, state, checks)  # the real aggregator notes the round, as here
+        reason = f"review round {state['round']}: {outcome['verdict']}"
+        tasks.note(ctx.ws, card.id, actor="agent:reviewer", reason=reason, artifacts=["round-1.md"])
+        return outcome
+
+    script.aggregate = aggregate  # type: ignore[method-assign]
+    _kill_after(
+        monkeypatch, graph_module, "ensure_status", lambda ws, tid, want, **k: want is Status.REVIEWING
+    )
+    with pytest.raises(Killed):
+        _run(ws, card, script, _start(card, ws))
+    out = _run(ws, card, script, None)  # resumed: aggregate runs again
+    assert out["pending"][0]["kind"] == "human_review"
+    reasons = [e.reason for e in tasks.get(ws, card.id).events]
+    assert reasons.count("review round 1: APPROVED") == 2  # the note and the move to reviewing, once each
+    assert recorded_count(ws, card.id) == len(reasons)
+
+
+@pytest.mark.parametrize("finish", ["approve", "run"])
+def test_a_kill_inside_the_merge_node_is_finished_by_review_approve(
+    started, monkeypatch: pytest.MonkeyPatch, finish: str
+) -> None:
+    ws, card = started
+    _run(ws, card, Script(["APPROVED"]), _start(card, ws))
+    _kill_after(monkeypatch, git, "merge", lambda *a, **k: True)  # merged; the status write never came
+    with pytest.raises(Killed):
+        _run(ws, card, Script([]), approve())
+    assert tasks.get(ws, card.id).status is Status.REVIEWING
+    merge = git.head(ws.root)
+    assert runs.status(ws, card.id)["note"] == (
+        f"{card.id}'s merge was approved but did not finish: `aios review approve {card.id}` finishes it"
+    )
+
+    def no_models(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("finishing a merge built a model")
+
+    monkeypatch.setattr(pipeline.Models, "for_role", no_models)
+    assert "approve" in runs.decide(ws, card.id, "reject", actor="alice", feedback="x", sandbox=False)["note"]
+    if finish == "approve":
+        out = runs.decide(ws, card.id, "approve", actor="alice", sandbox=False)  # no model, no key
+    else:  # `aios review run` resumes it too, without building (or demanding keys for) any model
+        out = runs.run(ws, card.id, sandbox=False)
+    assert (out["status"], out["merged"]) == ("done", merge)
+    assert git.head(ws.root) == merge  # merged once
+    assert _git_out(ws, "rev-list", "--merges", "main").split() == [merge]
+    events = tasks.get(ws, card.id).events
+    assert [e.to for e in events].count(Status.DONE) == 1
+    assert recorded_count(ws, card.id) == len(events)
+
+
+def _git_out(ws: Workspace, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=ws.root, capture_output=True, text=True, check=True).stdout

@@ -1,0 +1,117 @@
+"""The audit trail cannot be forged: actors are checked, user text is escaped, counting is strict."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.errors import PermissionDenied
+from orchestrator.state import audit, tasks
+from orchestrator.state.audit import recorded_count
+from orchestrator.state.lifecycle import Status
+from orchestrator.state.store import Store
+from orchestrator.state.workspace import Workspace
+
+from .test_tasks import new_task, ready_task
+
+FORGED = "ceo\n- #99 · 2026-01-01T00:00:00.000Z · ready → done · by ceo (human) · merged"
+ESCAPES = "ok\x1b[2J\x1b]0;pwned\x07 [bold]done[/bold]"
+
+
+def trail(ws: Workspace, tid: str) -> str:
+    return (ws.audit_dir / f"{tid}.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("actor", "message"),
+    [
+        (FORGED, r"holds a control character, \\n \(U\+000A\)"),
+        ("alice\x1b[2J", r"\\x1b \(U\+001B\)"),
+        ("alice\x7f", r"U\+007F"),
+        ("ali\u202ece", r"U\+202E"),  # a bidi override: reads other than it runs
+        ("alice\u2028", r"U\+2028"),  # a line separator to str.splitlines
+        ("", "is empty"),
+        ("   ", "is empty"),
+        ("a" * 101, "101 characters long"),
+    ],
+)
+def test_a_forged_actor_is_refused_and_nothing_is_written(ws: Workspace, actor: str, message: str) -> None:
+    tid = ready_task(ws)
+    before = trail(ws, tid)
+    for attempt in (
+        lambda: tasks.transition(ws, tid, "start", actor=actor),
+        lambda: tasks.note(ws, tid, actor=actor, reason="x"),
+        lambda: tasks.advance(ws, tid, Status.RUNNING, {Status.READY: "start"}, actor=actor, reason="x"),
+    ):
+        with pytest.raises(PermissionDenied, match=message) as caught:
+            attempt()
+        assert "--actor" in (caught.value.fix or "") and "AIOS_ACTOR" in (caught.value.fix or "")
+    assert trail(ws, tid) == before and len(tasks.get(ws, tid).events) == 2
+    with pytest.raises(PermissionDenied, match=message):
+        new_task_as(ws, actor)
+    assert sorted(p.name for p in ws.inbox_dir.iterdir()) == [f"{tid}.md"]  # no card written either
+
+
+def new_task_as(ws: Workspace, actor: str) -> None:
+    from orchestrator.state.taskcard import Criterion, TaskCard
+
+    card = TaskCard(
+        id="TASK_DEV_0000", title="t", queue="dev", acceptance_criteria=[Criterion(id="AC1", text="x")]
+    )
+    tasks.create(ws, card, actor=actor)
+
+
+def test_the_store_refuses_a_forged_actor_whoever_calls_it(ws: Workspace) -> None:
+    """Defense in depth: an interface that skips the service checks still cannot record one."""
+    tid = new_task(ws)
+    with pytest.raises(PermissionDenied), Store(ws).transaction() as txn:
+        task = txn.task(tid)
+        txn.record(task, actor=FORGED, to=task.status, reason="x")
+    assert len(tasks.get(ws, tid).events) == 1
+
+
+def test_user_text_cannot_start_a_line_or_carry_an_escape_sequence(ws: Workspace) -> None:
+    tid = new_task(ws, title="Title\n- #50 · forged\x1b[31m")
+    tasks.note(ws, tid, actor="alice", reason=ESCAPES + "\n- #98 · x", artifacts=["a.md\n- #97 · y"])
+    text = trail(ws, tid)
+    assert "\x1b" not in text and "\x07" not in text
+    assert [line[:5] for line in text.splitlines() if line.startswith("- #")] == ["- #1 ", "- #2 "]
+    assert "Title\\n- #50 · forged\\x1b[31m" in text  # shown, escaped, on the title's own line
+    assert "· ok\\x1b[2J\\x1b]0;pwned\\x07 [bold]done[/bold] - #98 · x\n" in text  # newline: a space
+    assert "  - artifact: `a.md\\n- #97 · y`\n" in text
+    assert recorded_count(ws, tid) == 2
+
+
+def test_recovery_counts_only_well_formed_lines_numbered_in_sequence(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tid = ready_task(ws)
+    path = ws.audit_dir / f"{tid}.md"
+    # A forged line, a repeated number and a torn last line (a crash inside the append).
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("- #99 · 2026-01-01T00:00:00.000Z · ready → done · by ceo (human) · merged\n")
+        fh.write("- #2 · 2026-01-01T00:00:00.000Z · inbox → ready · by alice (human) · approve\n")
+        fh.write("- #3 · 2026-01-01T00:00:00.000Z · ready → runn")
+    assert recorded_count(ws, tid) == 2
+    # A commit killed before its audit line: the next write appends exactly the missing line.
+    real = audit.append
+    monkeypatch.setattr(audit, "append", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        tasks.transition(ws, tid, "start", actor="alice")
+    monkeypatch.setattr(audit, "append", real)
+    tasks.note(ws, ready_task(ws), actor="alice", reason="the next write recovers")
+    assert recorded_count(ws, tid) == len(tasks.get(ws, tid).events) == 3
+    last = path.read_text().splitlines(keepends=True)[-2:]
+    assert last[0] == "- #3 · 2026-01-01T00:00:00.000Z · ready → runn\n"  # the torn line is ended
+    assert audit._EVENT_LINE.match(last[1]) and "- #3 " in last[1] and "ready → running" in last[1]
+
+
+def test_recorded_count_of_a_long_trail_is_fast(ws: Workspace) -> None:
+    import time
+
+    tid = new_task(ws)
+    event = tasks.get(ws, tid).events[0]
+    path = ws.audit_dir / f"{tid}.md"
+    path.write_text("".join(audit._line(n, event) for n in range(1, 100_001)), encoding="utf-8")
+    start = time.perf_counter()
+    assert recorded_count(ws, tid) == 100_000
+    assert time.perf_counter() - start < 2.0  # about 0.1 s; recovery reads it once
