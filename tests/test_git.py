@@ -4,6 +4,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import commit_gitlink, fired, poison_nested_repo
 
 from orchestrator import git
 from orchestrator.git import GitError, MergeConflict
@@ -263,52 +264,6 @@ def test_git_refuses_a_task_worktree_whose_gitfile_was_redirected(repo: Path) ->
 
 # --- untrusted content in a worktree runs nothing on the host (issue 9) ---------------------------
 
-# What a check command in the sandbox can write: a nested repository whose own config names
-# commands, and attributes (in it and at the worktree root) that select them for every file.
-_DRIVERS = {
-    "clean": "filter.pwn.clean",
-    "smudge": "filter.pwn.smudge",
-    "process": "filter.pwn.process",
-    "textconv": "diff.pwn.textconv",
-    "external": "diff.external",
-    "fsmonitor": "core.fsmonitor",
-}
-
-
-def poison(worktree: Path, markers: Path, *, process: bool = False) -> Path:
-    """``src/vendor``: a real repository with one commit, then every command-running key set.
-
-    Each command touches ``markers/<name>``; the file is then edited so that git would have to
-    run the clean filter (or fsmonitor) to tell whether the nested repository is dirty. A
-    ``process`` filter, when set, takes the place of clean and smudge, so it is a variant.
-    """
-    markers.mkdir(exist_ok=True)
-    nested = worktree / "src" / "vendor"
-    nested.mkdir(parents=True)
-    run(nested, "init", "-q")
-    (nested / ".gitattributes").write_text("* filter=pwn diff=pwn\n")
-    (nested / "lib.py").write_text("x = 1\n")
-    run(nested, "add", "-A")
-    run(nested, "commit", "-q", "-m", "vendored")
-    for name, key in _DRIVERS.items():
-        if name == "process" and not process:
-            continue
-        # `cat` keeps clean/smudge/textconv working filters, so git does not stop at an error first.
-        run(nested, "config", key, f"touch {markers / name}; cat")
-    (nested / "lib.py").write_text("x = 2\n")
-    (worktree / ".gitattributes").write_text("* filter=pwn diff=pwn\n")
-    # .gitmodules (worktree content) can turn `diff.ignoreSubmodules` back off for this path.
-    (worktree / ".gitmodules").write_text(
-        '[submodule "v"]\n\tpath = src/vendor\n\turl = ./v\n\tignore = none\n'
-    )
-    return nested
-
-
-def commit_gitlink(worktree: Path) -> None:
-    """An external builder's own `git add -A; git commit`: the nested repository becomes a gitlink."""
-    run(worktree, "-c", "core.fsmonitor=false", "add", "-A")
-    run(worktree, "-c", "core.fsmonitor=false", "commit", "-q", "-m", "vendor it")
-
 
 @pytest.mark.parametrize(
     ("process", "ran"), [(False, ["clean", "fsmonitor"]), (True, ["fsmonitor", "process"])]
@@ -318,10 +273,10 @@ def test_plain_git_runs_the_nested_repositorys_commands(
 ) -> None:
     """The attack is real: without the hardening, `git status` runs the nested repository's config."""
     wt = git.ensure_worktree(repo, "T20", "main")
-    poison(wt, tmp_path / "markers", process=process)
+    poison_nested_repo(wt, tmp_path / "markers", process=process)
     commit_gitlink(wt)
     run(wt, "status", "--porcelain")
-    assert sorted(p.name for p in (tmp_path / "markers").iterdir()) == ran
+    assert fired(tmp_path / "markers") == ran
 
 
 @pytest.mark.parametrize("process", [False, True])
@@ -329,7 +284,7 @@ def test_commit_all_refuses_a_nested_repository_and_runs_none_of_its_config(
     repo: Path, tmp_path: Path, process: bool
 ) -> None:
     wt = git.ensure_worktree(repo, "T21", "main")
-    poison(wt, tmp_path / "markers", process=process)
+    poison_nested_repo(wt, tmp_path / "markers", process=process)
     before = git.head(wt)
     with pytest.raises(git.NestedRepository) as err:
         git.commit_all(wt, "round 1")
@@ -343,7 +298,7 @@ def test_commit_all_refuses_a_nested_repository_and_runs_none_of_its_config(
     assert sha is not None
     assert "src/vendor/lib.py" in git.changed_files(wt, "main", "HEAD")
     assert "160000" not in run(wt, "ls-files", "-s") and not (wt / "src" / "vendor" / ".git").exists()
-    assert sorted(p.name for p in (tmp_path / "markers").iterdir()) == []
+    assert fired(tmp_path / "markers") == []
 
 
 @pytest.mark.parametrize("process", [False, True])
@@ -352,7 +307,7 @@ def test_a_gitlink_on_the_branch_runs_nothing_in_any_git_call(
 ) -> None:
     """A branch already holding the nested repository as a gitlink (an external builder committed it)."""
     wt = git.ensure_worktree(repo, "T22", "main")
-    nested = poison(wt, tmp_path / "markers", process=process)
+    nested = poison_nested_repo(wt, tmp_path / "markers", process=process)
     commit_gitlink(wt)
     (nested / "lib.py").write_text("x = 3\n")  # dirty again: any look inside runs the clean filter
     assert git.uncommitted(wt) == []  # never asks the nested repository
@@ -363,7 +318,7 @@ def test_a_gitlink_on_the_branch_runs_nothing_in_any_git_call(
         git.commit_all(wt, "round 2")
     git.merge(repo, "task/T22", "main", message="Merge T22")  # main is checked out: a real `git merge`
     assert run(repo, "ls-files", "-s", "src/vendor").startswith("160000")
-    assert sorted(p.name for p in (tmp_path / "markers").iterdir()) == []
+    assert fired(tmp_path / "markers") == []
 
 
 @pytest.mark.parametrize("process", [False, True])
@@ -371,14 +326,14 @@ def test_review_diff_helpers_run_nothing_either(repo: Path, tmp_path: Path, proc
     from orchestrator.review.diff import commit_messages, git_diff, merge_base, rev_parse
 
     wt = git.ensure_worktree(repo, "T23", "main")
-    poison(wt, tmp_path / "markers", process=process)
+    poison_nested_repo(wt, tmp_path / "markers", process=process)
     commit_gitlink(wt)
     base = merge_base(wt, "main")
     diff = git_diff(wt, base, rev_parse(wt))
     assert diff.get("src/vendor") is not None and diff.get("src/vendor").gitlink  # type: ignore[union-attr]
     assert "src/vendor" not in [f.path for f in diff.present()]
     assert commit_messages(wt, base) == ["vendor it"]
-    assert sorted(p.name for p in (tmp_path / "markers").iterdir()) == []
+    assert fired(tmp_path / "markers") == []
 
 
 def test_inherited_git_variables_cannot_add_config(
@@ -446,7 +401,7 @@ def test_the_users_own_config_cannot_turn_recursion_back_on(
     )
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
     wt = git.ensure_worktree(repo, "T28", "main")
-    nested = poison(wt, tmp_path / "markers")
+    nested = poison_nested_repo(wt, tmp_path / "markers")
     (wt / ".gitmodules").write_text('[submodule "v"]\n\tpath = src/vendor\n\turl = ./v\n')
     commit_gitlink(wt)
     run(nested, "-c", "core.fsmonitor=false", "-c", "filter.pwn.clean=cat", "commit", "-q", "-am", "on")
@@ -455,4 +410,4 @@ def test_the_users_own_config_cannot_turn_recursion_back_on(
     assert "+Subproject commit " in git.diff(wt, "main", "HEAD")
     git.discard(wt, ["src/vendor"])
     git.merge(repo, "task/T28", "main", message="Merge T28")
-    assert sorted(p.name for p in (tmp_path / "markers").iterdir()) == []
+    assert fired(tmp_path / "markers") == []
