@@ -36,7 +36,7 @@ def collect_quality(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
     return [
         *guarded("ruff", Q, lambda: [ruff_check(ctx, run)]),
         *guarded("secrets", Q, lambda: [secrets_check(ctx, run)]),
-        *guarded(NESTED_GIT, Q, lambda: [nested_git_check(ctx.diff)]),
+        *guarded(NESTED_GIT, Q, lambda: nested_git_check(ctx.diff)),
     ]
 
 
@@ -147,13 +147,15 @@ def _secret_finding(path: str, line: int, kinds: set[str], severity: Severity) -
 # ---------------------------------------------------------------- nested repositories
 
 
-def nested_git_check(diff: Diff) -> EvidenceResult:
+def nested_git_check(diff: Diff) -> list[EvidenceResult]:
     """A change that adds a gitlink (mode 160000) or any `.git` path is a critical security finding.
 
     Checked out, a nested repository's own config (filters, fsmonitor) runs whenever git looks
     inside it; aios never commits one, so an external builder's branch is the only way in.
+    Reported only when it finds one (a failed check), so ordinary reviews read as before.
     """
-    return local_result(NESTED_GIT, Q, [_nested_finding(fd.path, fd.gitlink) for fd in diff if _nested(fd)])
+    findings = [_nested_finding(fd.path, fd.gitlink) for fd in diff if _nested(fd)]
+    return [local_result(NESTED_GIT, Q, findings)] if findings else []
 
 
 def _nested(fd: FileDiff) -> bool:
