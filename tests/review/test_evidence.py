@@ -369,7 +369,5 @@ def test_a_gitlink_or_dot_git_path_added_by_the_change_is_a_critical_security_fi
     ]
     assert "gitlink" in result.findings[0].message and "a .git path" in result.findings[1].message
     assert decide(result.findings, [result]).verdict.value == "NEEDS_REVISION"
-    assert (
-        nested_git_check(parse_diff(NESTED_DIFF.split("diff --git a/pkg")[0].split("diff --git a/old")[1]))
-        == []
-    )
+    removed = "diff --git a/old" + NESTED_DIFF.split("diff --git a/old")[1].split("diff --git a/pkg")[0]
+    assert nested_git_check(parse_diff(removed)) == []  # removing a gitlink is fine, and not reported
