@@ -25,3 +25,62 @@ def run_aios(*args: str, cwd: Path, actor: str = "alice", env: dict[str, str] | 
         env=full_env,
         check=False,
     )
+
+
+#: Config keys of a nested repository that name a command, by the marker file each one touches.
+NESTED_COMMANDS = {
+    "clean": "filter.pwn.clean",
+    "smudge": "filter.pwn.smudge",
+    "process": "filter.pwn.process",
+    "textconv": "diff.pwn.textconv",
+    "external": "diff.external",
+    "fsmonitor": "core.fsmonitor",
+}
+
+
+def plain_git(cwd: Path, *args: str) -> str:
+    """Git as untrusted code (or an external builder) runs it: no hardening at all."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "x", "GIT_AUTHOR_EMAIL": "x@example.com",
+           "GIT_COMMITTER_NAME": "x", "GIT_COMMITTER_EMAIL": "x@example.com"}  # fmt: skip
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def poison_nested_repo(worktree: Path, markers: Path, *, process: bool = False) -> Path:
+    """What a sandboxed check can write: ``src/vendor``, a real repository whose config runs commands.
+
+    Each command touches ``markers/<name>`` (`NESTED_COMMANDS`); attributes in the nested
+    repository and at the worktree root select the filter and diff driver for every file, and
+    ``.gitmodules`` asks git not to ignore the path. The nested file is left edited, so git
+    would have to run the clean filter (or fsmonitor) to tell whether the repository is dirty.
+    A ``process`` filter takes the place of clean and smudge, so it is a variant.
+    """
+    markers.mkdir(exist_ok=True)
+    nested = worktree / "src" / "vendor"
+    nested.mkdir(parents=True)
+    plain_git(nested, "init", "-q")
+    (nested / ".gitattributes").write_text("* filter=pwn diff=pwn\n")
+    (nested / "lib.py").write_text("x = 1\n")
+    plain_git(nested, "add", "-A")
+    plain_git(nested, "commit", "-q", "-m", "vendored")
+    for name, key in NESTED_COMMANDS.items():
+        if name != "process" or process:
+            # `cat` keeps clean/smudge/textconv working filters, so git does not stop at an error first.
+            plain_git(nested, "config", key, f"touch {markers / name}; cat")
+    (nested / "lib.py").write_text("x = 2\n")
+    (worktree / ".gitattributes").write_text("* filter=pwn diff=pwn\n")
+    (worktree / ".gitmodules").write_text(
+        '[submodule "v"]\n\tpath = src/vendor\n\turl = ./v\n\tignore = none\n'
+    )
+    return nested
+
+
+def commit_gitlink(worktree: Path, message: str = "vendor it") -> str:
+    """An external builder's own ``git add -A; git commit``: a nested repository becomes a gitlink."""
+    plain_git(worktree, "add", "-A")
+    plain_git(worktree, "commit", "-q", "-m", message)
+    return plain_git(worktree, "rev-parse", "HEAD").strip()
+
+
+def fired(markers: Path) -> list[str]:
+    """The nested repository's commands that ran (their marker files)."""
+    return sorted(p.name for p in markers.iterdir()) if markers.is_dir() else []

@@ -16,7 +16,6 @@ did not touch, and reviewers' false positives concentrate there. ``near=None`` t
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 
 from orchestrator.review.findings import Finding
+from orchestrator.sandbox import git as _git
 
 
 class FileStatus(StrEnum):
@@ -71,6 +71,8 @@ class FileDiff:
     old_path: str | None = None
     hunks: list[Hunk] = field(default_factory=list)
     binary: bool = False
+    gitlink: bool = False
+    """A nested repository's commit (mode 160000), not a file."""
     line_count: int | None = None
     """Lines in the new version, when known (filled by ``git_diff``)."""
 
@@ -113,8 +115,8 @@ class Diff:
         return None
 
     def present(self) -> list[FileDiff]:
-        """Files that exist after the change (not deleted, not binary)."""
-        return [f for f in self if f.status is not FileStatus.DELETED and not f.binary]
+        """Files that exist after the change (not deleted, not binary, not a gitlink)."""
+        return [f for f in self if f.status is not FileStatus.DELETED and not f.binary and not f.gitlink]
 
     def python_files(self) -> list[str]:
         """Paths of the changed Python files that still exist."""
@@ -134,6 +136,8 @@ class Diff:
 # ---------------------------------------------------------------- parsing
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
+# "new file mode 160000", "new mode 160000" or "index a..b 160000": the new side is a gitlink.
+_GITLINK = re.compile(r"^(?:new file mode|new mode|index \S+) 160000$")
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "r": "\r", "v": "\v"}
 
 
@@ -185,6 +189,8 @@ def _parse_meta(block: list[str], fd: FileDiff) -> int:
 
 
 def _apply_meta(line: str, fd: FileDiff) -> None:
+    if _GITLINK.match(line):
+        fd.gitlink = True
     if line.startswith("new file mode"):
         fd.status = FileStatus.ADDED
     elif line.startswith("deleted file mode"):
@@ -359,6 +365,8 @@ GIT_DIFF = (
     "--no-color",
     "--no-ext-diff",  # a repository's own diff drivers and textconv filters must not run here
     "--no-textconv",
+    "--submodule=short",  # a gitlink is one line; git never opens the nested repository
+    "--ignore-submodules=none",  # and never hides one (the hardened runner's default is all)
     "-M",
     "--src-prefix=a/",  # fixed prefixes whatever diff.noprefix / diff.mnemonicPrefix say
     "--dst-prefix=b/",
@@ -368,12 +376,13 @@ GIT_DIFF = (
 def git(repo: Path, *args: str) -> str:
     """Run a read-only git command in ``repo`` (outside any sandbox) and return its stdout.
 
+    It goes through `orchestrator.sandbox.git.run`, the hardened runner: the worktree's content runs nothing.
+
     Raises:
-        subprocess.CalledProcessError: git failed.
+        GitError: git failed.
     """
     # quotepath off keeps UTF-8 names readable; the diff options disable repo-configured drivers.
-    argv = ["git", "-c", "core.quotepath=off", "-C", str(repo), *args]
-    return subprocess.run(argv, capture_output=True, text=True, errors="replace", check=True).stdout
+    return _git.run(repo, "-c", "core.quotepath=off", *args).stdout.decode("utf-8", "replace")
 
 
 def git_diff(repo: Path, base: str, head: str = "HEAD", *, context: int = 3) -> Diff:
@@ -417,8 +426,7 @@ def _attach_line_counts(repo: Path, head: str, diff: Diff) -> None:
         return
     # One `git cat-file --batch` reads every blob in a single process instead of one `git show` each.
     request = "".join(f"{head}:{fd.path}\n" for fd in present).encode()
-    argv = ["git", "-C", str(repo), "cat-file", "--batch"]
-    out = subprocess.run(argv, input=request, capture_output=True, check=True).stdout
+    out = _git.run(repo, "cat-file", "--batch", stdin=request).stdout
     for fd, blob in zip(present, _blobs(out), strict=False):
         if blob is not None:
             fd.line_count = blob.count(b"\n") + (0 if not blob or blob.endswith(b"\n") else 1)

@@ -22,7 +22,7 @@ from orchestrator.review.settings import PolicySettings, rule_matches
 
 __all__ = ["HARD_GATES", "Decision", "PolicySettings", "Verdict", "decide", "is_security"]
 
-HARD_GATES = frozenset({"acceptance", "tests"})
+HARD_GATES = frozenset({"acceptance", "tests", "nested-git"})
 """Evidence kinds whose failure can never be approved."""
 
 

@@ -184,7 +184,7 @@ class PolicySettings(_Strict):
     """Finding severities that send the change back to the builder."""
     security_floor: Severity = Severity.MAJOR
     """A security finding this bad or worse never approves, whatever ``revise_on`` says."""
-    security_rules: list[str] = ["S", "secret", "prompt-injection"]
+    security_rules: list[str] = ["S", "secret", "prompt-injection", "nested-git"]
     """Rule ids or prefixes that make a finding a security finding."""
     security_personas: list[str] = ["security_expert"]
     """Model findings from these personas are security findings too."""

@@ -5,6 +5,15 @@ The orchestrator commits outside the sandbox (`commit_all`), works without any g
 and merges a task branch into its target exactly once (`merge`): a conflict is an error, never a
 half-merged tree.
 
+Every call goes through one hardened runner (`run`), because the worktrees hold files written by
+untrusted code: git runs no hooks and no fsmonitor, never recurses into or updates a nested
+repository (whose own config could name a filter, textconv or fsmonitor command), and inherits
+no ``GIT_*`` variable that could point it elsewhere. A `.git` entry anywhere inside a worktree is
+refused before anything is added (`NestedRepository`): committed, it would become a gitlink that
+later ``git status`` and ``git add`` calls descend into. Config is read only from places the
+sandbox cannot write (system, global, the main repository's ``.git``), so the user's own filter
+drivers (git-lfs, say) keep working.
+
 Example:
     >>> wt = ensure_worktree(repo, "TASK_DEV_0001", base="main")
     >>> commit_all(wt, "TASK_DEV_0001 round 1")
@@ -16,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,6 +35,7 @@ from orchestrator.errors import AiosError
 __all__ = [
     "GitError",
     "MergeConflict",
+    "NestedRepository",
     "branch_name",
     "changed_files",
     "commit_all",
@@ -32,7 +43,11 @@ __all__ = [
     "ensure_worktree",
     "head",
     "merge",
+    "nested_git",
+    "refuse_nested_git",
+    "remove_nested_git",
     "remove_worktree",
+    "run",
     "toplevel",
     "worktree_path",
 ]
@@ -40,8 +55,16 @@ __all__ = [
 DEFAULT_AUTHOR = "aios <aios@localhost>"
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _AUTHOR = re.compile(r"\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>]+)>\s*")
-# Variables that would point git at another repository (set inside hooks, for example).
-_REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR")
+#: The only inherited ``GIT_*`` variables: where the user's own config lives, who they are, where
+#: git is installed. Others could point git at another repository (``GIT_DIR``, set inside hooks),
+#: run a program (``GIT_EXTERNAL_DIFF``, ``GIT_SSH_COMMAND``) or add config (``GIT_CONFIG_PARAMETERS``).
+_KEEP_ENV = frozenset(
+    {
+        "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM", "GIT_EXEC_PATH",
+        "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE",
+        "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE",
+    }
+)  # fmt: skip
 
 
 class GitError(AiosError):
@@ -52,11 +75,44 @@ class MergeConflict(GitError):
     """The task branch conflicts with the target branch; nothing was changed."""
 
 
+class NestedRepository(GitError):
+    """The worktree holds a `.git` entry besides its own: a security finding, nothing was added.
+
+    Attributes:
+        paths: the `.git` entries, relative to the worktree.
+    """
+
+    def __init__(self, worktree: Path, paths: Sequence[str]) -> None:
+        self.paths = list(paths)
+        shown = ", ".join(self.paths[:10]) + (" ..." if len(self.paths) > 10 else "")
+        super().__init__(
+            f"the worktree holds a nested git repository ({shown}): committed, git would later run "
+            "that repository's config (filters, fsmonitor) on the host",
+            file=worktree,
+            fix="remove those .git entries (vendor the files themselves); code must never create one",
+        )
+
+
 # --- running git ----------------------------------------------------------------------------------
 
 
-#: Agent-written code sits in these worktrees: git must run none of it (hooks, fsmonitor).
-_SAFE_CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null")
+#: Agent-written code sits in these worktrees: git must run none of it. No hooks, no fsmonitor;
+#: and no nested repository is ever updated, opened for its log or diff, or asked whether it is
+#: dirty (git would read that repository's config, whose filters and fsmonitor then run here).
+#: ``.gitmodules`` (worktree content) can override ``diff.ignoreSubmodules``, so commands that
+#: compare with the working tree also pass ``--ignore-submodules=all`` (`_WORKTREE_DIFF`).
+_SAFE_CONFIG = (
+    "-c", "core.fsmonitor=false",
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "submodule.recurse=false",
+    "-c", "diff.ignoreSubmodules=all",
+    "-c", "diff.submodule=short",
+    "-c", "status.submoduleSummary=false",
+)  # fmt: skip
+#: For status and diffs that look at the working tree.
+_WORKTREE_DIFF = ("--ignore-submodules=all",)
+#: For diffs between commits: no external diff, no textconv, and gitlinks shown (as one line).
+_COMMIT_DIFF = ("--no-ext-diff", "--no-textconv", "--submodule=short", "--ignore-submodules=none")
 
 
 def _check_task_gitfile(cwd: Path) -> None:
@@ -75,23 +131,54 @@ def _check_task_gitfile(cwd: Path) -> None:
         )
 
 
-def _git(
-    cwd: Path, *args: str, env: Mapping[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """Run git in ``cwd``; raise `GitError` with git's own words when it fails and ``check``."""
-    full_env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
-    full_env.update({"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", **(env or {})})
+def run(
+    cwd: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    stdin: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run git in ``cwd`` the hardened way; every git call aios makes comes through here.
+
+    Output is bytes (blobs, ``-z`` lists); `GitError` with git's own words when it fails and ``check``.
+
+    Example:
+        >>> run(worktree, "cat-file", "--batch", stdin=b"HEAD:app.py\n").stdout
+    """
     _check_task_gitfile(Path(cwd))
     try:
         done = subprocess.run(
-            ["git", *_SAFE_CONFIG, *args], cwd=cwd, env=full_env, capture_output=True, text=True, check=False
-        )
+            ["git", *_SAFE_CONFIG, *args], cwd=cwd, env=_env(env), input=stdin, capture_output=True,
+            check=False, stdin=None if stdin is not None else subprocess.DEVNULL,
+        )  # fmt: skip
     except OSError as exc:  # git missing, or cwd gone
         raise GitError(f"cannot run git in {cwd}: {exc.strerror}", fix="install git") from exc
     if check and done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip()
-        raise GitError(f"`git {' '.join(args[:2])}` failed: {detail}", file=cwd)
+        detail = (done.stderr or done.stdout).decode("utf-8", "replace").strip()
+        raise GitError(f"`git {_command(args)}` failed: {detail}", file=cwd)
     return done
+
+
+def _command(args: Sequence[str]) -> str:
+    """The subcommand and its first argument, for messages (``-c key=value`` pairs left out)."""
+    rest = list(args)
+    while rest[:1] == ["-c"]:
+        rest = rest[2:]
+    return " ".join(rest[:2])
+
+
+def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP_ENV}
+    return {**env, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", **(extra or {})}
+
+
+def _git(
+    cwd: Path, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`run` with text output."""
+    done = run(cwd, *args, env=env, check=check)
+    out, err = (b.decode("utf-8", "replace") for b in (done.stdout, done.stderr))
+    return subprocess.CompletedProcess(done.args, done.returncode, out, err)
 
 
 def _out(cwd: Path, *args: str) -> str:
@@ -216,19 +303,78 @@ def commit_all(worktree: Path, message: str, *, author: str = DEFAULT_AUTHOR) ->
 
     Returns:
         The new commit's sha, or None when the tree was clean.
+
+    Raises:
+        NestedRepository: a `.git` entry besides the worktree's own; nothing was added.
     """
     identity = _identity(author)
+    refuse_nested_git(worktree)  # before `add`: it would record a gitlink and look inside the repository
     _git(worktree, "add", "-A")
-    if _git(worktree, "diff", "--cached", "--quiet", check=False).returncode == 0:
+    if _git(worktree, "diff", "--cached", "--quiet", *_COMMIT_DIFF, check=False).returncode == 0:
         return None
     _git(worktree, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", message,
          env=identity)  # fmt: skip
     return head(worktree)
 
 
+def nested_git(worktree: Path) -> list[str]:
+    """Every `.git` entry (file, folder or symlink, any case) inside ``worktree`` besides its own.
+
+    Folders git ignores are skipped: git never adds nor looks into them. Symlinked folders are
+    not followed. Paths are relative to ``worktree``, sorted.
+
+    Raises:
+        GitError: a folder cannot be read (it could hide one).
+    """
+    root = Path(worktree)
+    ignored = _ignored_dirs(root)
+    found: list[str] = []
+    for top, dirs, files in os.walk(root, onerror=_unreadable):
+        rel = Path(top).relative_to(root)
+        own = () if rel.parts else (".git",)  # the worktree's own gitfile (or the main repository's .git)
+        found += [(rel / n).as_posix() for n in (*dirs, *files) if _is_dot_git(n) and n not in own]
+        dirs[:] = [d for d in dirs if not _is_dot_git(d) and f"{(rel / d).as_posix()}/" not in ignored]
+    return sorted(found)
+
+
+def _is_dot_git(name: str) -> bool:
+    return name.casefold() == ".git"
+
+
+def _unreadable(exc: OSError) -> None:
+    raise GitError(f"cannot read {exc.filename}: {exc.strerror}", fix="make it readable, or remove it")
+
+
+def _ignored_dirs(root: Path) -> set[str]:
+    out = _git(root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory").stdout
+    return {p for p in out.split("\0") if p.endswith("/")}
+
+
+def refuse_nested_git(worktree: Path) -> None:
+    """Raise `NestedRepository` when `nested_git` finds anything in ``worktree``."""
+    if found := nested_git(worktree):
+        raise NestedRepository(Path(worktree), found)
+
+
+def remove_nested_git(worktree: Path, paths: Sequence[str]) -> None:
+    """Delete the `.git` entries `nested_git` reported (the files around them stay, as plain files)."""
+    root = Path(worktree).resolve()
+    for rel in paths:
+        target = root / rel
+        if not _is_dot_git(target.name) or target.parent.resolve() != target.parent:
+            raise GitError(f"refusing to remove {target}: not a .git entry inside {root}")
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+
+
 def uncommitted(worktree: Path) -> list[str]:
-    """Paths with uncommitted changes in ``worktree``, untracked files included (one per file)."""
-    out = _git(worktree, "status", "--porcelain", "-z", "--untracked-files=all").stdout
+    """Paths with uncommitted changes in ``worktree``, untracked files included (one per file).
+
+    A nested repository shows as its folder, with a trailing ``/``.
+    """
+    out = _git(worktree, "status", "--porcelain", "-z", "--untracked-files=all", *_WORKTREE_DIFF).stdout
     entries = [e for e in out.split("\0") if e]
     paths, skip = [], False
     for entry in entries:
@@ -248,7 +394,11 @@ def discard(worktree: Path, paths: Sequence[str]) -> None:
     if tracked:
         _git(worktree, "checkout", "HEAD", "--", *sorted(tracked))
     for rel in set(paths) - tracked:
-        (worktree / rel).unlink(missing_ok=True)
+        target = worktree / rel
+        if target.is_dir() and not target.is_symlink():  # an untracked nested repository
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
 
 
 def head(repo: Path, ref: str = "HEAD") -> str:
@@ -270,9 +420,8 @@ def diff(repo: Path, base_ref: str, head_ref: str, *, context: int = 3) -> str:
     show up as the task's changes.
     """
     return _git(
-        repo, "diff", "--no-color", "--no-ext-diff", "--no-textconv", f"-U{context}",
-        f"{base_ref}...{head_ref}", "--",
-    ).stdout  # fmt: skip
+        repo, "diff", "--no-color", *_COMMIT_DIFF, f"-U{context}", f"{base_ref}...{head_ref}", "--"
+    ).stdout
 
 
 def changed_files(repo: Path, base_ref: str, head_ref: str, *, deleted: bool = False) -> list[str]:
@@ -281,7 +430,7 @@ def changed_files(repo: Path, base_ref: str, head_ref: str, *, deleted: bool = F
     Args:
         deleted: include files the change deleted (left out by default: nothing to lint there).
     """
-    args = ["diff", "--name-only", "-z", "--no-renames", f"{base_ref}...{head_ref}"]
+    args = ["diff", "--name-only", "-z", "--no-renames", *_COMMIT_DIFF, f"{base_ref}...{head_ref}"]
     if not deleted:
         args.insert(3, "--diff-filter=d")
     return [p for p in _git(repo, *args).stdout.split("\0") if p]
@@ -366,8 +515,8 @@ def _merge_in_worktree(worktree: Path, branch: str, message: str, author: str, *
     # Uncommitted edits elsewhere (aios's own state files, say) are left alone, as git itself does;
     # edits to a file the merge changes would be overwritten, so those refuse the merge.
     dirty = {
-        *_out(worktree, "diff", "--name-only").splitlines(),
-        *_out(worktree, "diff", "--name-only", "--cached").splitlines(),
+        *_out(worktree, "diff", "--name-only", *_WORKTREE_DIFF).splitlines(),
+        *_out(worktree, "diff", "--name-only", "--cached", *_WORKTREE_DIFF).splitlines(),
     }
     if clash := sorted(dirty & touched):
         raise GitError(

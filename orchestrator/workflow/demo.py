@@ -12,7 +12,6 @@ the same commits, and the same prompts, as the recording.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -168,7 +167,8 @@ def _play(
 
 
 def _workspace(folder: Path) -> Workspace:
-    subprocess.run(["git", "init", "-q", "-b", "main", str(folder)], check=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    git.run(folder, "init", "-q", "-b", "main")
     for rel, text in SEED.items():
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_text(text, encoding="utf-8")
@@ -200,9 +200,7 @@ def _static_review_of_round_one(
 
     first = RoundReport.model_validate_json((ws.root / "ops" / "reviews" / tid / "round-1.json").read_text())
     folder = ws.root / ".aios" / "static-demo"
-    subprocess.run(
-        ["git", "-C", str(ws.root), "worktree", "add", "-q", "--detach", str(folder), first.head], check=True
-    )
+    git.run(ws.root, "worktree", "add", "-q", "--detach", str(folder), first.head)
     try:
         report = review_static(
             folder,
@@ -212,7 +210,7 @@ def _static_review_of_round_one(
             criteria=card().acceptance_criteria,
         )
     finally:
-        subprocess.run(["git", "-C", str(ws.root), "worktree", "remove", "--force", str(folder)], check=True)
+        git.run(ws.root, "worktree", "remove", "--force", str(folder))
     say(f"$ aios review run {tid} --builder external --reviewer static   (round 1's commit, no model)")
     say(
         f"  {report.verdict.value}: "

@@ -21,6 +21,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -123,15 +124,20 @@ def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
         # A person or another agent revises: wait until they submit the branch again.
         interrupt({"kind": "builder", "task": tid, "round": round_, "feedback": state.get("feedback") or []})
     ctx.progress(f"round {round_}: builder")
+    worktree = git.worktree_path(ctx.ws.root, tid)
     try:
         summary = ctx.builder(ctx, {**state, "round": round_})
     except SandboxUnavailable:
         raise  # a set-up problem the user fixes (or opts out of), not a verdict
+    except git.NestedRepository as exc:
+        return _blocked(round_, _removed_nested(worktree, exc))
     except AiosError as exc:
         return _blocked(round_, f"the builder failed: {exc.message}")
-    worktree = git.worktree_path(ctx.ws.root, tid)
     if summary is not None:
-        git.commit_all(worktree, redact(f"{tid} round {round_}: {summary}"))
+        try:
+            git.commit_all(worktree, redact(f"{tid} round {round_}: {summary}"))
+        except git.NestedRepository as exc:
+            return _blocked(round_, _removed_nested(worktree, exc))
     head = git.head(worktree)
     if head == state.get("last_reviewed") and state.get("verdict") != "BLOCKED":
         return _blocked(round_, f"the builder changed nothing since round {round_ - 1} was reviewed")
@@ -141,6 +147,15 @@ def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
             f"{git.branch_name(tid)} has no commits beyond {ctx.card.target_branch}: nothing to review",
         )
     return {"round": round_, "head": head, "verdict": None, "decision": None, "waiting_for": None}
+
+
+def _removed_nested(worktree: Path, exc: git.NestedRepository) -> str:
+    """Remove the `.git` entries untrusted code wrote; the reason the round is blocked (a human looks)."""
+    git.remove_nested_git(worktree, exc.paths)
+    return (
+        f"security (critical) nested-git: the round wrote {', '.join(exc.paths[:10])}, a nested git "
+        "repository whose config could run commands on the host; it was removed and nothing was committed"
+    )
 
 
 def _blocked(round_: int, reason: str) -> ReviewState:

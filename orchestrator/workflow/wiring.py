@@ -157,10 +157,16 @@ def _agent_builder(models: Models, sandbox: bool) -> Any:
 
 
 def _revert_out_of_scope(ctx: RunContext) -> None:
-    """Files a check command wrote outside the TaskCard's paths are not the builder's to commit."""
+    """Files a check command wrote outside the TaskCard's paths are not the builder's to commit.
+
+    Raises:
+        git.NestedRepository: a check wrote a `.git` entry; the graph's builder node removes it
+            and blocks the round as a security finding.
+    """
     from orchestrator.workflow.builder import in_scope
 
     worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
+    git.refuse_nested_git(worktree)  # a security finding, not a stray file to discard quietly
     stray = [rel for rel in git.uncommitted(worktree) if not in_scope(rel, ctx.card.paths)]
     if stray:
         git.discard(worktree, stray)

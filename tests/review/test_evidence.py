@@ -322,3 +322,52 @@ def test_render_evidence_for_a_prompt(tmp_path: Path) -> None:
         "[Q] ruff: FAILED",
         "  - critical app/x.py:3 S608: msg",
     ]
+
+
+NESTED_DIFF = """\
+diff --git a/lib b/lib
+new file mode 160000
+index 0000000..1111111
+--- /dev/null
++++ b/lib
+@@ -0,0 +1 @@
++Subproject commit 1111111111111111111111111111111111111111
+diff --git a/old b/old
+deleted file mode 160000
+index 2222222..0000000
+--- a/old
++++ /dev/null
+@@ -1 +0,0 @@
+-Subproject commit 2222222222222222222222222222222222222222
+diff --git a/pkg/.GIT/config b/pkg/.GIT/config
+new file mode 100644
+index 0000000..3333333
+--- /dev/null
++++ b/pkg/.GIT/config
+@@ -0,0 +1 @@
++[filter "pwn"]
+diff --git a/app.py b/app.py
+new file mode 100644
+index 0000000..4444444
+--- /dev/null
++++ b/app.py
+@@ -0,0 +1 @@
++x = 1
+"""
+
+
+def test_a_gitlink_or_dot_git_path_added_by_the_change_is_a_critical_security_finding() -> None:
+    from orchestrator.review.evidence.quality import nested_git_check
+    from orchestrator.review.policy import decide
+
+    diff = parse_diff(NESTED_DIFF)
+    assert [fd.path for fd in diff.present()] == ["pkg/.GIT/config", "app.py"]  # a gitlink is no file
+    [result] = nested_git_check(diff)
+    assert [(f.file, f.severity.value, f.rule) for f in result.findings] == [
+        ("lib", "critical", "nested-git"),
+        ("pkg/.GIT/config", "critical", "nested-git"),
+    ]
+    assert "gitlink" in result.findings[0].message and "a .git path" in result.findings[1].message
+    assert decide(result.findings, [result]).verdict.value == "NEEDS_REVISION"
+    removed = "diff --git a/old" + NESTED_DIFF.split("diff --git a/old")[1].split("diff --git a/pkg")[0]
+    assert nested_git_check(parse_diff(removed)) == []  # removing a gitlink is fine, and not reported

@@ -4,6 +4,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import commit_gitlink, fired, poison_nested_repo
 
 from orchestrator.sandbox import git
 from orchestrator.sandbox.git import GitError, MergeConflict
@@ -259,3 +260,154 @@ def test_git_refuses_a_task_worktree_whose_gitfile_was_redirected(repo: Path) ->
     with pytest.raises(GitError, match="was changed"):
         git.commit_all(wt, "round 1")
     assert not marker.exists()
+
+
+# --- untrusted content in a worktree runs nothing on the host (issue 9) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("process", "ran"), [(False, ["clean", "fsmonitor"]), (True, ["fsmonitor", "process"])]
+)
+def test_plain_git_runs_the_nested_repositorys_commands(
+    repo: Path, tmp_path: Path, process: bool, ran: list[str]
+) -> None:
+    """The attack is real: without the hardening, `git status` runs the nested repository's config."""
+    wt = git.ensure_worktree(repo, "T20", "main")
+    poison_nested_repo(wt, tmp_path / "markers", process=process)
+    commit_gitlink(wt)
+    run(wt, "status", "--porcelain")
+    assert fired(tmp_path / "markers") == ran
+
+
+@pytest.mark.parametrize("process", [False, True])
+def test_commit_all_refuses_a_nested_repository_and_runs_none_of_its_config(
+    repo: Path, tmp_path: Path, process: bool
+) -> None:
+    wt = git.ensure_worktree(repo, "T21", "main")
+    poison_nested_repo(wt, tmp_path / "markers", process=process)
+    before = git.head(wt)
+    with pytest.raises(git.NestedRepository) as err:
+        git.commit_all(wt, "round 1")
+    assert err.value.paths == ["src/vendor/.git"]
+    assert "nested git repository (src/vendor/.git)" in err.value.message
+    assert git.head(wt) == before and "160000" not in run(wt, "ls-files", "-s")
+    assert "src/vendor/" in git.uncommitted(wt)  # untracked, shown as its folder
+    assert git.diff(wt, "main", "HEAD") == "" and git.changed_files(wt, "main", "HEAD") == []
+    git.remove_nested_git(wt, err.value.paths)
+    sha = git.commit_all(wt, "round 1")
+    assert sha is not None
+    assert "src/vendor/lib.py" in git.changed_files(wt, "main", "HEAD")
+    assert "160000" not in run(wt, "ls-files", "-s") and not (wt / "src" / "vendor" / ".git").exists()
+    assert fired(tmp_path / "markers") == []
+
+
+@pytest.mark.parametrize("process", [False, True])
+def test_a_gitlink_on_the_branch_runs_nothing_in_any_git_call(
+    repo: Path, tmp_path: Path, process: bool
+) -> None:
+    """A branch already holding the nested repository as a gitlink (an external builder committed it)."""
+    wt = git.ensure_worktree(repo, "T22", "main")
+    nested = poison_nested_repo(wt, tmp_path / "markers", process=process)
+    commit_gitlink(wt)
+    (nested / "lib.py").write_text("x = 3\n")  # dirty again: any look inside runs the clean filter
+    assert git.uncommitted(wt) == []  # never asks the nested repository
+    assert "+Subproject commit " in git.diff(wt, "main", "HEAD")  # shown, as one line
+    assert git.changed_files(wt, "main", "HEAD") == [".gitattributes", ".gitmodules", "src/vendor"]
+    git.discard(wt, ["src/vendor", ".gitattributes"])
+    with pytest.raises(git.NestedRepository):
+        git.commit_all(wt, "round 2")
+    git.merge(repo, "task/T22", "main", message="Merge T22")  # main is checked out: a real `git merge`
+    assert run(repo, "ls-files", "-s", "src/vendor").startswith("160000")
+    assert fired(tmp_path / "markers") == []
+
+
+@pytest.mark.parametrize("process", [False, True])
+def test_review_diff_helpers_run_nothing_either(repo: Path, tmp_path: Path, process: bool) -> None:
+    from orchestrator.review.diff import commit_messages, git_diff, merge_base, rev_parse
+
+    wt = git.ensure_worktree(repo, "T23", "main")
+    poison_nested_repo(wt, tmp_path / "markers", process=process)
+    commit_gitlink(wt)
+    base = merge_base(wt, "main")
+    diff = git_diff(wt, base, rev_parse(wt))
+    assert diff.get("src/vendor") is not None and diff.get("src/vendor").gitlink  # type: ignore[union-attr]
+    assert "src/vendor" not in [f.path for f in diff.present()]
+    assert commit_messages(wt, base) == ["vendor it"]
+    assert fired(tmp_path / "markers") == []
+
+
+def test_inherited_git_variables_cannot_add_config(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIT_CONFIG_COUNT (set by a wrapper or an enclosing git) would define the filter the attributes name."""
+    marker = tmp_path / "env-filter"
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "filter.pwn.clean")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", f"touch {marker}; cat")
+    monkeypatch.setenv("GIT_EXTERNAL_DIFF", f"touch {marker}")
+    wt = git.ensure_worktree(repo, "T24", "main")
+    (wt / ".gitattributes").write_text("* filter=pwn\n")
+    (wt / "new.py").write_text("y = 1\n")
+    git.commit_all(wt, "round 1")
+    git.diff(wt, "main", "HEAD")
+    assert not marker.exists()
+
+
+def test_nested_git_finds_every_kind_of_dot_git_outside_ignored_folders(repo: Path) -> None:
+    wt = git.ensure_worktree(repo, "T25", "main")
+    (wt / ".gitignore").write_text("build/\n")
+    for folder in ("a/.git", "b/.GIT", "build/clone/.git"):
+        (wt / folder).mkdir(parents=True)
+    (wt / "c").mkdir()
+    (wt / "c" / ".git").write_text("gitdir: /elsewhere\n")
+    (wt / "d").mkdir()
+    (wt / "d" / ".git").symlink_to(repo / ".git")
+    (wt / "e").symlink_to(wt / "a")  # a symlinked folder is not followed (a/.git is reported once)
+    assert git.nested_git(wt) == ["a/.git", "b/.GIT", "c/.git", "d/.git"]
+    assert git.nested_git(repo) == []  # the main checkout: its own .git and the ignored .aios/
+    git.remove_nested_git(wt, git.nested_git(wt))
+    assert git.nested_git(wt) == [] and (repo / ".git").is_dir() and (wt / "a").is_dir()
+
+
+def test_remove_nested_git_removes_nothing_else(repo: Path, tmp_path: Path) -> None:
+    wt = git.ensure_worktree(repo, "T26", "main")
+    (wt / "app.py").write_text("keep\n")
+    for rel in ("app.py", "../../../../outside/.git", "link/.git"):
+        with pytest.raises(GitError, match="refusing to remove"):
+            (wt / "link").unlink(missing_ok=True)
+            (wt / "link").symlink_to(tmp_path)
+            (tmp_path / ".git").mkdir(exist_ok=True)
+            git.remove_nested_git(wt, [rel])
+    assert (wt / "app.py").read_text() == "keep\n" and (tmp_path / ".git").is_dir()
+
+
+def test_discard_removes_an_untracked_nested_repository(repo: Path) -> None:
+    wt = git.ensure_worktree(repo, "T27", "main")
+    (wt / "vendor").mkdir()
+    run(wt / "vendor", "init", "-q")
+    assert git.uncommitted(wt) == ["vendor/"]
+    git.discard(wt, ["vendor/"])
+    assert not (wt / "vendor").exists() and git.uncommitted(wt) == []
+
+
+def test_the_users_own_config_cannot_turn_recursion_back_on(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Global config asking git to recurse into submodules is overridden for every host call."""
+    config = tmp_path / "gitconfig"
+    config.write_text(
+        "[submodule]\n\trecurse = true\n\tactive = .\n[diff]\n\tsubmodule = diff\n\tignoreSubmodules = none\n"
+        "[status]\n\tsubmoduleSummary = true\n"
+    )
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    wt = git.ensure_worktree(repo, "T28", "main")
+    nested = poison_nested_repo(wt, tmp_path / "markers")
+    (wt / ".gitmodules").write_text('[submodule "v"]\n\tpath = src/vendor\n\turl = ./v\n')
+    commit_gitlink(wt)
+    run(nested, "-c", "core.fsmonitor=false", "-c", "filter.pwn.clean=cat", "commit", "-q", "-am", "on")
+    (nested / "lib.py").write_text("x = 4\n")  # the gitlink is stale and the nested repository dirty
+    git.uncommitted(wt)
+    assert "+Subproject commit " in git.diff(wt, "main", "HEAD")
+    git.discard(wt, ["src/vendor"])
+    git.merge(repo, "task/T28", "main", message="Merge T28")
+    assert fired(tmp_path / "markers") == []

@@ -461,3 +461,43 @@ def test_writing_git_files_is_refused(tmp_path: Path) -> None:
     outcome = tools.call(tool_call("write_file", path=".git", content="gitdir: .evil\n"))
     assert outcome.is_error and "git's own files" in outcome.content
     assert (wt / ".git").read_text() == "gitdir: /somewhere\n"
+
+
+NESTED_REPO_TEST = """
+import pathlib
+import subprocess
+
+
+def test_vendor():
+    nested = pathlib.Path("src/vendor")
+    nested.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q"], cwd=nested, check=True)
+    (nested / ".gitattributes").write_text("* filter=pwn\\n")
+    (nested / "lib.py").write_text("x = 1\\n")
+    for key in ("filter.pwn.clean", "filter.pwn.smudge", "core.fsmonitor"):
+        subprocess.run(["git", "config", key, "touch {marker}; cat"], cwd=nested, check=True)
+    pathlib.Path(".gitattributes").write_text("* filter=pwn\\n")
+"""
+
+
+@needs_bwrap
+def test_a_nested_repository_written_by_a_sandboxed_check_is_never_committed(
+    worktree: Path, tmp_path: Path
+) -> None:
+    """Issue 9 through the real sandbox: a test file the builder ran creates ``src/vendor/.git``."""
+    marker = tmp_path / "PWNED"  # a host path: /tmp is a fresh tmpfs inside the sandbox
+    check = tool_call("run_check", command="pytest -q -p no:cacheprovider tests/test_vendor.py")
+    fake = FakeModel().enqueue(
+        tool_call("write_file", path="tests/test_vendor.py", content=NESTED_REPO_TEST.format(marker=marker)),
+        check,
+        tool_call("finish", summary="vendored"),
+    )
+    result = build(fake, worktree, sandbox=True)
+    assert result.checks_run[0].exit_code == 0, tool_results(fake)[check.id].content
+    assert (worktree / "src" / "vendor" / ".git" / "config").is_file()
+    before = git.head(worktree)
+    assert "src/vendor/" in git.uncommitted(worktree)
+    with pytest.raises(git.NestedRepository) as err:
+        git.commit_all(worktree, "round 1")
+    assert err.value.paths == ["src/vendor/.git"] and git.head(worktree) == before
+    assert not marker.exists()

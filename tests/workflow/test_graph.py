@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import fired, plain_git, poison_nested_repo
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
@@ -285,3 +287,41 @@ def _git_out(ws: Workspace, *args: str) -> str:
     import subprocess
 
     return subprocess.run(["git", *args], cwd=ws.root, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("caught_by", ["commit", "scope check"])
+def test_a_round_that_writes_a_nested_repository_is_blocked_as_a_security_finding(
+    started, tmp_path: Path, caught_by: str
+) -> None:
+    """A check the builder ran wrote ``src/vendor/.git``: nothing is committed and none of it runs."""
+    from orchestrator.workflow.wiring import _revert_out_of_scope
+
+    ws, card = started
+    markers = tmp_path / "markers"
+    script = Script(["APPROVED", "APPROVED"])
+
+    def builder(ctx: RunContext, state: dict[str, Any]) -> str:
+        wt = git.worktree_path(ctx.ws.root, ctx.card.id)
+        if state["round"] == 1:
+            poison_nested_repo(wt, markers)
+        (wt / "feature.py").write_text(f"ROUND = {state['round']}\n")
+        if caught_by == "scope check":
+            _revert_out_of_scope(ctx)  # what the agent builder does after its loop
+        return f"round {state['round']}"
+
+    script.builder = builder  # type: ignore[method-assign]
+    wt = git.worktree_path(ws.root, card.id)
+    base = git.head(wt)
+    out = _run(ws, card, script, _start(card, ws))
+    reason = out["pending"][0]["reason"]
+    assert out["pending"][0]["kind"] == "escalation" and script.checks == []
+    assert "security (critical) nested-git" in reason and "src/vendor/.git" in reason
+    assert git.head(wt) == base  # nothing was committed
+    assert not (wt / "src" / "vendor" / ".git").exists() and (wt / "src" / "vendor" / "lib.py").exists()
+    assert tasks.get(ws, card.id).status is Status.BLOCKED
+    assert "nested-git" in (ws.audit_dir / f"{card.id}.md").read_text()
+    # Sent back, the next round commits the (now plain) files: no gitlink, and still nothing ran.
+    out = _run(ws, card, script, Command(resume={"action": "reject", "actor": "alice", "feedback": "again"}))
+    assert out["round"] == 2 and out["pending"][0]["kind"] == "human_review"
+    assert "160000" not in plain_git(wt, "ls-tree", "-r", "HEAD")
+    assert fired(markers) == []

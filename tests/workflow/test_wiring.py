@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_aios
+from helpers import commit_gitlink, fired, poison_nested_repo, run_aios
 
 from orchestrator import _yaml, resources
 from orchestrator.errors import PermissionDenied, StateError
@@ -410,3 +410,24 @@ def test_a_missing_api_key_fails_before_the_run_starts(
         task.run(model="openai:gpt-4o-mini")
     assert runs.status(ws, task.id)["round"] == 0  # nothing ran
     assert tasks.get(ws, task.id).status.value == "running"
+
+
+def test_a_gitlink_in_an_external_builders_commit_is_a_critical_security_finding(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """`aios review run`: the builder committed a nested repository itself; the review never approves it."""
+    task = make_task(ws)
+    markers = tmp_path / "markers"
+    poison_nested_repo(task.worktree, markers)
+    (task.worktree / ".gitmodules").unlink()  # a bare gitlink: git hides it unless asked not to
+    commit_gitlink(task.worktree)
+    args = ["review", "run", task.id, "--builder", "external", "--reviewer", "static", "--json"]
+    done = run_aios("--root", str(ws.root), *args, *([] if SANDBOX else ["--no-sandbox"]), cwd=ws.root)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["verdict"] == "NEEDS_REVISION" and out["waiting_for"] == "builder"
+    nested = [f for f in out["findings"] if f["rule"] == "nested-git"]
+    assert [(f["dimension"], f["severity"], f["file"]) for f in nested] == [("Q", "critical", "src/vendor")]
+    assert any(r.startswith("security (critical): src/vendor nested-git") for r in out["reasons"])
+    assert "check nested-git failed" in out["reasons"]
+    assert fired(markers) == []

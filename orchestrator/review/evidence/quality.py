@@ -1,4 +1,5 @@
-"""Dimension Q: ruff (correctness and security rules) and secrets on the lines the change added."""
+"""Dimension Q: ruff (correctness and security rules), secrets on the lines the change added, and
+nested repositories (a gitlink or `.git` path in the change)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from orchestrator import redact
-from orchestrator.review.diff import Diff
+from orchestrator.review.diff import Diff, FileDiff, FileStatus
 from orchestrator.review.evidence import secret_plugins
 from orchestrator.review.evidence._base import (
     EvidenceContext,
@@ -29,6 +30,7 @@ from orchestrator.review.settings import RuffSettings
 
 Q = Dimension.QUALITY
 PLUGIN_FILE = Path(secret_plugins.__file__).resolve()
+NESTED_GIT = "nested-git"
 
 
 def collect_quality(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
@@ -36,6 +38,7 @@ def collect_quality(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
     return [
         *guarded("ruff", Q, lambda: [ruff_check(ctx, run)]),
         *guarded("secrets", Q, lambda: [secrets_check(ctx, run)]),
+        *guarded(NESTED_GIT, Q, lambda: nested_git_check(ctx.diff)),
     ]
 
 
@@ -178,4 +181,36 @@ def _secret_finding(path: str, line: int, kinds: set[str], severity: Severity) -
         message=f"hard-coded secret ({', '.join(sorted(kinds))}) added",
         suggestion="remove it, rotate the credential and read it from the environment or a secret store",
         source="detect-secrets",
+    )
+
+
+# ---------------------------------------------------------------- nested repositories
+
+
+def nested_git_check(diff: Diff) -> list[EvidenceResult]:
+    """A change that adds a gitlink (mode 160000) or any `.git` path is a critical security finding.
+
+    Checked out, a nested repository's own config (filters, fsmonitor) runs whenever git looks
+    inside it; aios never commits one, so an external builder's branch is the only way in.
+    Reported only when it finds one (a failed check), so ordinary reviews read as before.
+    """
+    findings = [_nested_finding(fd.path, fd.gitlink) for fd in diff if _nested(fd)]
+    return [local_result(NESTED_GIT, Q, findings)] if findings else []
+
+
+def _nested(fd: FileDiff) -> bool:
+    dot_git = any(part.casefold() == ".git" for part in fd.path.split("/"))
+    return fd.status is not FileStatus.DELETED and (fd.gitlink or dot_git)
+
+
+def _nested_finding(path: str, gitlink: bool) -> Finding:
+    what = "a nested git repository (gitlink)" if gitlink else "a .git path"
+    return Finding(
+        dimension=Q,
+        severity=Severity.CRITICAL,
+        file=path,
+        rule=NESTED_GIT,
+        message=f"the change adds {what}: its config could run commands wherever git looks inside it",
+        suggestion="commit the files themselves (vendor them), or add a submodule by hand outside aios",
+        source=NESTED_GIT,
     )
