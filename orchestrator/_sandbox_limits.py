@@ -34,10 +34,21 @@ _WALK_MIN_S = 0.5
 _TAIL_CHARS = 4000
 _SIGNS: dict[str, tuple[str, ...]] = {
     "disk": ("No space left on device", "File too large", "Disk quota exceeded"),
-    "memory": ("MemoryError", "Cannot allocate memory", "memory allocation of", "out of memory",
-               "std::bad_alloc"),  # fmt: skip
-    "processes": ("BlockingIOError", "Resource temporarily unavailable", "fork: retry", "Cannot fork",
-                  "can't fork", "can't start new thread"),  # fmt: skip
+    "memory": (
+        "MemoryError",
+        "Cannot allocate memory",
+        "memory allocation of",
+        "out of memory",
+        "std::bad_alloc",
+    ),
+    "processes": (
+        "BlockingIOError",
+        "Resource temporarily unavailable",
+        "fork: retry",
+        "Cannot fork",
+        "can't fork",
+        "can't start new thread",
+    ),
 }
 """What a command prints when an rlimit refused it, per limit, checked in this order."""
 
@@ -170,14 +181,20 @@ def message(limit: str, limits: LimitValues, *, grown: int = 0) -> str:
     texts = {
         "time": (f"ran past its time limit of {limits.timeout_s:g} s", "timeout_s"),
         "cpu": (f"used more than its CPU limit of {limits.cpu_s} s", "cpu_s"),
-        "file": (f"tried to write a file larger than the limit of {size(limits.max_file_bytes)}",
-                 "max_file_bytes"),  # fmt: skip
-        "memory": (f"exceeded the memory limit of {size(limits.max_memory_bytes)} per process",
-                   "max_memory_bytes"),  # fmt: skip
+        "file": (
+            f"tried to write a file larger than the limit of {size(limits.max_file_bytes)}",
+            "max_file_bytes",
+        ),
+        "memory": (
+            f"exceeded the memory limit of {size(limits.max_memory_bytes)} per process",
+            "max_memory_bytes",
+        ),
         "processes": (f"exceeded the limit of {limits.max_processes} processes", "max_processes"),
-        "disk": (f"exceeded the disk limit of {size(limits.max_disk_bytes)} "
-                 + (f"(the worktree grew by {size(grown)})" if grown else "(its /tmp or /dev/shm is full)"),
-                 "max_disk_bytes"),  # fmt: skip
+        "disk": (
+            f"exceeded the disk limit of {size(limits.max_disk_bytes)} "
+            + (f"(the worktree grew by {size(grown)})" if grown else "(its /tmp or /dev/shm is full)"),
+            "max_disk_bytes",
+        ),
     }
     text, key = texts[limit]
     return f"the command {text}; the workflow's `{_WORKFLOW_KEY}.{key}` sets it"
