@@ -39,13 +39,11 @@ HOST_ID = 65534
 TMP = "/tmp"  # noqa: S108 -- a private tmpfs inside the sandbox, not the host's /tmp
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_ETC_FILES = (
-    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf", "localtime", "timezone",
-    "hosts", "host.conf", "gai.conf", "protocols", "services", "mime.types", "os-release",
-    "alternatives", "ssl/certs", "ssl/openssl.cnf", "ca-certificates", "ca-certificates.conf",
-)  # fmt: skip
-"""Read-only from the host: what the loader, Python, git and common tools read. Not ``passwd``
-(it lists the host's users and homes): a synthetic one stands in."""
+_ETC_FILES = ("ld.so.cache", "nsswitch.conf", "localtime", "hosts", "alternatives", "mime.types", "os-release",
+              "ssl/certs")  # fmt: skip
+"""Read-only from the host: what the loader, Python, git and common tools read (each bind costs
+bubblewrap a little, so only these). Not ``passwd`` (it lists the host's users and homes): a
+synthetic one stands in."""
 _PASSWD = (
     f"sandbox:x:{SANDBOX_ID}:{SANDBOX_ID}:sandbox:{TMP}:/usr/sbin/nologin\n"
     "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import _bwrap, git, sandbox
+from orchestrator import _bwrap, _sandbox_limits, git, sandbox
 from orchestrator.errors import AiosError, ConfigError
 from orchestrator.sandbox import (
     CommandPolicy,
@@ -571,8 +571,11 @@ def test_the_disk_limit_stops_a_writer(worktree: Path, sandboxed: bool) -> None:
 
 
 @pytest.mark.parametrize("sandboxed", MODES)
-def test_a_write_past_the_disk_limit_is_reported_even_when_quick(worktree: Path, sandboxed: bool) -> None:
-    # Done before the first poll: the check after the command still catches it.
+def test_a_write_past_the_disk_limit_is_reported_even_when_quick(
+    worktree: Path, sandboxed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if it all happened between two polls: the check after the command still catches it.
+    monkeypatch.setattr(_sandbox_limits.DiskWatch, "poll", lambda self, now: False)
     code = "open('blob', 'wb').write(b'x' * 3 * 2**20)"
     result = run_command(py(code), worktree=worktree, limits=Limits(timeout_s=20, max_disk_bytes=2**20),
                          sandbox=sandboxed)  # fmt: skip
