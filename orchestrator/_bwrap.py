@@ -39,8 +39,10 @@ HOST_ID = 65534
 TMP = "/tmp"  # noqa: S108 -- a private tmpfs inside the sandbox, not the host's /tmp
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_ETC_FILES = ("ld.so.cache", "nsswitch.conf", "localtime", "hosts", "alternatives", "mime.types", "os-release",
-              "ssl/certs")  # fmt: skip
+_ETC_FILES = (
+    "ld.so.cache", "nsswitch.conf", "localtime", "hosts", "alternatives", "mime.types", "os-release",
+    "ssl/certs",
+)  # fmt: skip
 """Read-only from the host: what the loader, Python, git and common tools read (each bind costs
 bubblewrap a little, so only these). Not ``passwd`` (it lists the host's users and homes): a
 synthetic one stands in."""
@@ -94,6 +96,11 @@ class Plan:
         self._dirs.add(dest)
         self._tmpfs[dest] = True
 
+    def special(self, kind: str, dest: str) -> None:
+        """A filesystem bubblewrap makes itself: ``--dev`` or ``--proc``."""
+        self.args += [kind, dest]
+        self._dirs.add(dest)
+
     def hide(self, dest: str) -> None:
         """An empty folder over ``dest``, made read-only by `freeze` once the binds inside it are done."""
         self._parents(dest)
@@ -146,10 +153,24 @@ def command(
     plan = Plan(args=[bwrap])
     _system(plan)
     plan.tmpfs(TMP, tmp_bytes)  # before any bind under it
+    _project(plan, worktree, read_only_paths)
+    plan.special("--dev", "/dev")
+    plan.tmpfs("/dev/shm", tmp_bytes)  # noqa: S108 -- private; multiprocessing's semaphores live there
+    plan.special("--proc", "/proc")
+    plan.freeze()
+    plan.args += _identity()
+    plan.args += ["--die-with-parent", "--new-session", "--clearenv"]
+    for key, value in env.items():
+        plan.args += ["--setenv", key, value]
+    plan.args += ["--chdir", str(worktree), "--", *_drop_root(), *cmd]
+    return plan
+
+
+def _project(plan: Plan, worktree: Path, read_only_paths: Sequence[Path]) -> None:
+    """The interpreter, the read-only paths, the main repository's `.git` and the worktree."""
     common = _git_common_dir(worktree)
     main_root = _main_root(common, worktree)
-    for path in _by_depth([*_interpreter_paths(), *map(str, read_only_paths), *([common] if common else []),
-                           *([main_root] if main_root else [])]):  # fmt: skip
+    for path in _by_depth([*_interpreter_paths(), *map(str, read_only_paths), common, main_root]):
         if path == main_root:
             # The worktree sits inside the main repository, whose untracked files (.env) may
             # hold secrets: only its `.git` and the worktree are bound inside this empty folder.
@@ -162,16 +183,6 @@ def command(
     plan.bind("--ro-bind-try", str(worktree / ".git"), str(worktree / ".git"))
     if common and os.path.isfile(os.path.join(common, "config")):
         plan.data(sanitized_git_config(os.path.join(common, "config")), os.path.join(common, "config"))
-    plan.args += ["--dev", "/dev"]
-    plan.tmpfs("/dev/shm", tmp_bytes)  # noqa: S108 -- private; multiprocessing's semaphores live there
-    plan.args += ["--proc", "/proc"]
-    plan.freeze()
-    plan.args += _identity()
-    plan.args += ["--die-with-parent", "--new-session", "--clearenv"]
-    for key, value in env.items():
-        plan.args += ["--setenv", key, value]
-    plan.args += ["--chdir", str(worktree), "--", *_drop_root(), *cmd]
-    return plan
 
 
 def _system(plan: Plan) -> None:
@@ -215,7 +226,7 @@ def _interpreter_paths() -> tuple[str, ...]:
     return tuple(sorted({p for name in names for p in (name, os.path.realpath(name))}))
 
 
-def _by_depth(paths: Iterable[str]) -> list[str]:
+def _by_depth(paths: Iterable[str | None]) -> list[str]:
     """Unique absolute paths, parents before children (a later bind wins over an earlier one)."""
     unique = {os.path.abspath(p) for p in paths if p}
     return sorted(unique, key=lambda p: (p.count(os.sep), p))

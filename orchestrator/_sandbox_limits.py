@@ -179,7 +179,7 @@ def recognise(
 def message(limit: str, limits: LimitValues, *, grown: int = 0) -> str:
     """One line naming the limit, its value and the workflow key that sets it."""
     texts = {
-        "time": (f"ran past its time limit of {limits.timeout_s:g} s", "timeout_s"),
+        "time": (f"ran past its time limit of {limits.timeout_s:g} s", ""),
         "cpu": (f"used more than its CPU limit of {limits.cpu_s} s", "cpu_s"),
         "file": (
             f"tried to write a file larger than the limit of {size(limits.max_file_bytes)}",
@@ -197,7 +197,8 @@ def message(limit: str, limits: LimitValues, *, grown: int = 0) -> str:
         ),
     }
     text, key = texts[limit]
-    return f"the command {text}; the workflow's `{_WORKFLOW_KEY}.{key}` sets it"
+    # The evidence's time limits come from its own sections, so only the others name their key.
+    return f"the command {text}" + (f"; the workflow's `{_WORKFLOW_KEY}.{key}` sets it" if key else "")
 
 
 def size(n: int) -> str:

@@ -234,10 +234,7 @@ def run_command(
     missing = _missing_executable(argv, worktree, full_env["PATH"], sandbox)
     if missing is not None:
         return CommandResult(argv, 127, "", missing, 0.0, sandboxed=sandbox)
-    share = _bwrap.HOST_ID if sandbox and _bwrap.as_root() else None
-    if share is not None:
-        _sandbox_limits.share_root(worktree, share)
-    watch = _sandbox_limits.DiskWatch(worktree, limits.max_disk_bytes, share_with_gid=share)
+    watch = _disk_watch(worktree, limits, sandbox)
     cmd = _limited(argv, limits, sandbox)
     if not sandbox:
         return _execute(cmd, argv, worktree, full_env, limits, watch, sandbox)
@@ -246,6 +243,15 @@ def run_command(
         return _execute(plan.args, argv, worktree, full_env, limits, watch, sandbox, pass_fds=plan.fds)
     finally:
         plan.close()
+
+
+def _disk_watch(worktree: Path, limits: Limits, sandbox: bool) -> _sandbox_limits.DiskWatch:
+    # As root, the sandboxed code runs as `nobody`: it writes the worktree through its group, which
+    # the walk that measures the worktree's size also hands files root created since the last run.
+    share = _bwrap.HOST_ID if sandbox and _bwrap.as_root() else None
+    if share is not None:
+        _sandbox_limits.share_root(worktree, share)
+    return _sandbox_limits.DiskWatch(worktree, limits.max_disk_bytes, share_with_gid=share)
 
 
 def _check_worktree(worktree: Path) -> Path:

@@ -631,3 +631,45 @@ def test_a_limit_hit_reaches_the_builder_and_the_evidence() -> None:
     plain = CommandResult(("pytest",), 1, "", "", 0.5)
     assert _check_report(plain, FAST).splitlines()[0] == "exit code 1"
     assert attempt(lambda argv: plain, ["pytest"]).reason is None
+
+
+@pytest.mark.parametrize("sandboxed", MODES)
+def test_the_cpu_and_time_limits_are_named(worktree: Path, sandboxed: bool) -> None:
+    spin = run_command(py("while True: pass"), worktree=worktree, limits=Limits(timeout_s=20, cpu_s=1),
+                       sandbox=sandboxed)  # fmt: skip
+    assert spin.limit_hit == "cpu"
+    assert spin.limit_message == (
+        "the command used more than its CPU limit of 1 s; the workflow's `builder.limits.cpu_s` sets it"
+    )
+    slow = run_command(py("import time; time.sleep(5)"), worktree=worktree, limits=Limits(timeout_s=0.3),
+                       sandbox=sandboxed)  # fmt: skip
+    assert slow.timed_out and slow.limit_hit == "time"
+    assert slow.limit_message == "the command ran past its time limit of 0.3 s"
+
+
+@pytest.mark.parametrize(
+    ("returncode", "stderr", "processes_limited", "expected"),
+    [
+        (1, "Traceback ...\nMemoryError\n", True, "memory"),
+        (101, "memory allocation of 1073741824 bytes failed\n", True, "memory"),
+        (1, "BlockingIOError: [Errno 11] Resource temporarily unavailable\n", True, "processes"),
+        (1, "BlockingIOError: [Errno 11] Resource temporarily unavailable\n", False, None),
+        (1, "OSError: [Errno 27] File too large\n", True, "file"),
+        (-25, "", True, "file"),  # SIGXFSZ, for programs that do not ignore it as Python does
+        (152, "", True, "cpu"),  # 128 + SIGXCPU, as a shell reports it
+        (1, "OSError: [Errno 28] No space left on device\n", True, "disk"),
+        (0, "MemoryError (caught and handled)\n", True, None),  # a success hit no limit
+        (1, "AssertionError: 1 != 2\n", True, None),
+    ],
+)
+def test_recognising_the_limit_a_command_hit(
+    returncode: int, stderr: str, processes_limited: bool, expected: str | None
+) -> None:
+    found = _sandbox_limits.recognise(returncode, stderr, Limits(), processes_limited=processes_limited)
+    assert found == expected
+
+
+def test_sizes_read_plainly() -> None:
+    assert [_sandbox_limits.size(n) for n in (2000, 2**20, 512 * 2**20, 1536 * 2**20, 2**31)] == [
+        "2000 bytes", "1 MiB", "512 MiB", "1.5 GiB", "2 GiB"
+    ]  # fmt: skip
