@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -214,8 +215,15 @@ def _drop_root() -> list[str]:
     if not as_root():
         return []
     host, ids = str(HOST_ID), str(SANDBOX_ID)
-    return ["/usr/bin/setpriv", f"--reuid={host}", f"--regid={host}", "--clear-groups", "--inh-caps=-all",
-            "--", "/usr/bin/unshare", f"--map-user={ids}", f"--map-group={ids}", "--"]  # fmt: skip
+    return [_system_tool("setpriv"), f"--reuid={host}", f"--regid={host}", "--clear-groups",
+            "--inh-caps=-all", "--",
+            _system_tool("unshare"), f"--map-user={ids}", f"--map-group={ids}", "--"]  # fmt: skip
+
+
+@functools.cache
+def _system_tool(name: str) -> str:
+    """A util-linux tool from the system's folders (the only ones visible inside)."""
+    return shutil.which(name, path=SYSTEM_PATH) or f"/usr/bin/{name}"
 
 
 @functools.cache

@@ -379,7 +379,9 @@ def _bwrap_problem() -> str | None:
         finally:
             plan.close()
     if done.returncode != 0:
-        return f"bubblewrap cannot create a sandbox here: {done.stderr.strip()}"
+        needs = " (as root it also needs `setpriv` and `unshare` from util-linux 2.38 or later)"
+        problem = f"bubblewrap cannot create a sandbox here: {done.stderr.strip()}"
+        return problem + (needs if _bwrap.as_root() else "")
     return None
 
 
