@@ -3,12 +3,16 @@
 A builder's check commands and the reviewer's evidence commands run code written by a model, so
 they run under bubblewrap (see ``../shared/notes/sandbox.md`` for the checked recipe):
 
-- the task's worktree is the only writable place besides a private tmpfs ``/tmp``;
-- the main repository's working files are hidden and its ``.git`` is read-only, so ``git status``
-  and ``git diff`` work while ``git commit`` (and any hook or history edit) fails;
-- ``/root``, ``/home`` and ``/run`` are empty and read-only (credentials, docker/dbus sockets);
-- no network, no capabilities, uid/gid 1000, a clean environment;
-- CPU seconds, file size and core dumps are limited, and a wall-clock limit kills the whole sandbox.
+- an allow-list of mounts (``orchestrator.sandbox._mounts``): the system's ``/usr`` and a few ``/etc``
+  files, the interpreter, the caller's read-only paths, the main repository's ``.git`` (read-only,
+  its config without remotes) and the task's worktree, the only writable place besides a private
+  ``/tmp``; nothing else of the host exists inside, so no file or socket elsewhere is reachable;
+- ``git status`` and ``git diff`` work while ``git commit`` (and any hook or history edit) fails;
+- no network, no capabilities, uid/gid 1000 inside and never host uid 0 (as root, the sandboxed
+  code runs as ``nobody``), a clean environment;
+- CPU seconds, processes, memory per process, file size, disk growth and core dumps are limited,
+  a wall-clock limit kills the whole sandbox, and a limit hit comes back named in
+  `CommandResult.limit_hit` and `CommandResult.limit_message` (``orchestrator.sandbox._limits``).
 
 Where bubblewrap is missing, `run_command` refuses with `SandboxUnavailable` unless the caller
 passes ``sandbox=False`` (the CLI's explicit ``--no-sandbox``): never a silent fallback.
@@ -34,11 +38,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import AiosError, ConfigError
+from orchestrator.sandbox import _limits, _mounts
 
 __all__ = [
     "CommandPolicy",
@@ -51,12 +56,9 @@ __all__ = [
     "split_command",
 ]
 
-_SANDBOX_UID = "1000"
-_SANDBOX_TMP = "/tmp"  # noqa: S108 -- a private tmpfs inside the sandbox, not the host's /tmp
-_HIDDEN_READ_ONLY = ("/root", "/home", "/run")
-"""Emptied and made read-only inside: home directories hold credentials, /run holds sockets
-(docker, dbus) that a read-only mount does not protect."""
-_SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_SANDBOX_TMP = _mounts.TMP
+_SYSTEM_PATH = _mounts.SYSTEM_PATH
+_KILL_GRACE_S = 2.0
 _INSTALL_FIX = (
     "install bubblewrap (`apt-get install bubblewrap`), or pass `--no-sandbox` to run commands "
     "without a sandbox (only for code you trust)"
@@ -85,10 +87,15 @@ class CommandResult:
     duration_s: float
     timed_out: bool = False
     sandboxed: bool = True
+    limit_hit: str | None = None
+    """The limit that stopped the command: ``time``, ``cpu``, ``processes``, ``memory``, ``file``
+    (one file too large) or ``disk`` (the worktree grew too much, or the private /tmp filled)."""
+    limit_message: str = ""
+    """One line for people and models: the limit, its value and the workflow key that sets it."""
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0 and not self.timed_out
+        return self.returncode == 0 and not self.timed_out and self.limit_hit is None
 
 
 @dataclass(frozen=True)
@@ -103,9 +110,21 @@ class Limits:
     """Largest file a process may write (RLIMIT_FSIZE)."""
     max_output_bytes: int = 64 * 1024
     """How much of the end of stdout and of stderr is kept."""
+    max_processes: int = 256
+    """Processes and threads the sandboxed user may have at once (RLIMIT_NPROC, counted per
+    sandbox in its own user namespace); not applied without the sandbox, where it would count
+    every process of the user running aios."""
+    max_memory_bytes: int = 2 * 1024**3
+    """Writable memory per process (RLIMIT_DATA: heap and private mappings, not code, shared
+    libraries or reserved-but-inaccessible address space, so runtimes that reserve a lot still
+    start)."""
+    max_disk_bytes: int = 1024**3
+    """How much the worktree may grow during one command; also the size of the private ``/tmp``
+    and ``/dev/shm`` (see ``orchestrator.sandbox._limits``)."""
 
     def __post_init__(self) -> None:
-        for name in ("timeout_s", "cpu_s", "max_file_bytes", "max_output_bytes"):
+        for name in ("timeout_s", "cpu_s", "max_file_bytes", "max_output_bytes", "max_processes",
+                     "max_memory_bytes", "max_disk_bytes"):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ConfigError(f"limit must be positive, got {getattr(self, name)!r}", field=name)
 
@@ -190,15 +209,17 @@ def run_command(
     Args:
         argv: the command; never passed through a shell.
         worktree: the working directory, the only writable place when sandboxed.
-        limits: CPU, file size, output and wall-clock limits.
+        limits: CPU, processes, memory, file size, disk, output and wall-clock limits.
         sandbox: run under bubblewrap; ``False`` only on the user's explicit ``--no-sandbox``.
         env: extra environment variables (on top of PATH, HOME, LANG); they travel on bwrap's
             command line, visible to ``ps``, so never put a secret here.
-        read_only_paths: more paths to make visible read-only (e.g. under the hidden /tmp or /home).
+        read_only_paths: more paths to make visible read-only (a project environment, aios's own
+            helper scripts); nothing outside the allow-list is visible otherwise.
 
     Returns:
         The result; a missing executable is returncode 127 with a clear stderr, a timeout is
-        ``returncode=None, timed_out=True``.
+        ``returncode=None, timed_out=True``, and any limit hit sets ``limit_hit`` and
+        ``limit_message``.
 
     Raises:
         SandboxUnavailable: ``sandbox=True`` and bubblewrap cannot run here.
@@ -213,10 +234,24 @@ def run_command(
     missing = _missing_executable(argv, worktree, full_env["PATH"], sandbox)
     if missing is not None:
         return CommandResult(argv, 127, "", missing, 0.0, sandboxed=sandbox)
-    cmd = _limited(argv, limits)
-    if sandbox:
-        cmd = _bwrap_argv(cmd, worktree, full_env, read_only_paths)
-    return _execute(cmd, argv, worktree, full_env, limits, sandbox)
+    watch = _disk_watch(worktree, limits, sandbox)
+    cmd = _limited(argv, limits, sandbox)
+    if not sandbox:
+        return _execute(cmd, argv, worktree, full_env, limits, watch, sandbox)
+    plan = _bwrap_plan(cmd, worktree, full_env, read_only_paths, limits)
+    try:
+        return _execute(plan.args, argv, worktree, full_env, limits, watch, sandbox, pass_fds=plan.fds)
+    finally:
+        plan.close()
+
+
+def _disk_watch(worktree: Path, limits: Limits, sandbox: bool) -> _limits.DiskWatch:
+    # As root, the sandboxed code runs as `nobody`: it writes the worktree through its group, which
+    # the walk that measures the worktree's size also hands files root created since the last run.
+    share = _mounts.HOST_ID if sandbox and _mounts.as_root() else None
+    if share is not None:
+        _limits.share_root(worktree, share)
+    return _limits.DiskWatch(worktree, limits.max_disk_bytes, share_with_gid=share)
 
 
 def _check_worktree(worktree: Path) -> Path:
@@ -261,7 +296,7 @@ def _missing_executable(argv: tuple[str, ...], cwd: Path, path: str, sandbox: bo
     return f"aios: command not found {where}: {exe!r} (PATH={path})\n"
 
 
-def _limited(argv: tuple[str, ...], limits: Limits) -> list[str]:
+def _limited(argv: tuple[str, ...], limits: Limits, sandbox: bool) -> list[str]:
     """Prefix ``prlimit`` so the limits bind the command only, not bwrap.
 
     ``prlimit`` is preferred over ``preexec_fn``: the graph runs checks on threads, and
@@ -270,31 +305,42 @@ def _limited(argv: tuple[str, ...], limits: Limits) -> list[str]:
     prlimit = _prlimit()
     if prlimit is None:
         return list(argv)
-    return [
-        prlimit,
-        f"--cpu={limits.cpu_s}:{limits.cpu_s + 1}",
-        f"--fsize={limits.max_file_bytes}",
-        "--core=0",
-        "--",
-        *argv,
+    flags = [f"--{name}={soft}:{hard}" for name, soft, hard in _rlimits(limits, sandbox)]
+    return [prlimit, *flags, "--", *argv]
+
+
+def _rlimits(limits: Limits, sandbox: bool) -> list[tuple[str, int, int]]:
+    """(prlimit name, soft, hard) per limit; the CPU hard limit a second later, so SIGXCPU comes first."""
+    found = [
+        ("cpu", limits.cpu_s, limits.cpu_s + 1),
+        ("fsize", limits.max_file_bytes, limits.max_file_bytes),
+        ("data", limits.max_memory_bytes, limits.max_memory_bytes),
+        ("core", 0, 0),
     ]
+    if sandbox:
+        found.append(("nproc", limits.max_processes, limits.max_processes))
+    return found
+
+
+_RESOURCE = {"cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE, "data": resource.RLIMIT_DATA,
+             "core": resource.RLIMIT_CORE, "nproc": resource.RLIMIT_NPROC}  # fmt: skip
 
 
 @functools.cache
 def _prlimit() -> str | None:
     found = shutil.which("prlimit", path=_SYSTEM_PATH)
     # Only a prlimit in a system directory stays visible inside the sandbox.
-    return found if found and not found.startswith(_HIDDEN_READ_ONLY) else None
+    return found if found and found.startswith(("/usr/", "/bin/", "/sbin/")) else None
 
 
-def _preexec(limits: Limits) -> Callable[[], None] | None:
+def _preexec(limits: Limits, sandbox: bool) -> Callable[[], None] | None:
     if _prlimit() is not None:
         return None
+    values = [(_RESOURCE[name], soft, hard) for name, soft, hard in _rlimits(limits, sandbox)]
 
     def set_limits() -> None:
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        for which, soft, hard in values:
+            resource.setrlimit(which, (soft, hard))
 
     return set_limits
 
@@ -316,18 +362,26 @@ def _require_bwrap() -> None:
 @functools.cache
 def _bwrap_problem() -> str | None:
     """Why bubblewrap cannot sandbox here, or None; a locked-down container may have it installed
-    without user namespaces, so it is probed with the flags the sandbox needs."""
+    without user namespaces, or lack ``setpriv``/``unshare`` to leave root, so it is probed with
+    the very command line the sandbox uses."""
     bwrap = _bwrap_path()
     if bwrap is None:
         return "bubblewrap (`bwrap`) is not installed, so commands cannot run in a sandbox"
-    probe = [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--uid", _SANDBOX_UID,
-             "--gid", _SANDBOX_UID, "--cap-drop", "ALL", "--die-with-parent", "--", "true"]  # fmt: skip
-    try:
-        done = subprocess.run(probe, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bubblewrap cannot create a sandbox here: {exc}"
+    with tempfile.TemporaryDirectory(prefix="aios-probe-") as folder:
+        os.chmod(folder, 0o755)  # noqa: S103 -- an empty folder the unprivileged probe must enter
+        plan = _mounts.command(bwrap, ["true"], worktree=Path(folder), env={}, read_only_paths=(),
+                              tmp_bytes=1 << 20)  # fmt: skip
+        try:
+            done = subprocess.run(plan.args, capture_output=True, text=True, timeout=10, check=False,
+                                  pass_fds=plan.fds)  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"bubblewrap cannot create a sandbox here: {exc}"
+        finally:
+            plan.close()
     if done.returncode != 0:
-        return f"bubblewrap cannot create a sandbox here: {done.stderr.strip()}"
+        needs = " (as root it also needs `setpriv` and `unshare` from util-linux 2.38 or later)"
+        problem = f"bubblewrap cannot create a sandbox here: {done.stderr.strip()}"
+        return problem + (needs if _mounts.as_root() else "")
     return None
 
 
@@ -336,114 +390,118 @@ def _bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def _bwrap_argv(
-    cmd: list[str], worktree: Path, env: Mapping[str, str], read_only_paths: Sequence[Path]
-) -> list[str]:
-    main_git, main_root = _main_repository(worktree)
-    hidden = _by_depth(p for p in (*_HIDDEN_READ_ONLY, main_root) if p and os.path.isdir(p))
-    visible = _by_depth(p for p in (sys.base_prefix, sys.prefix, main_git, *map(str, read_only_paths)) if p)
-    args = [_bwrap_path() or "bwrap", "--ro-bind", "/", "/", "--tmpfs", _SANDBOX_TMP]
-    # Order matters: hide first, bring back read-only, bind the worktree, then freeze the hidden
-    # tmpfs mounts (their mount points had to be created while they were still writable).
-    for path in hidden:
-        args += ["--tmpfs", path]
-    for path in visible:
-        args += ["--ro-bind-try", path, path]
-    args += ["--bind", str(worktree), str(worktree)]
-    # The worktree's `.git` file names the repository git runs on: rewritten, it could point the
-    # orchestrator's own (unsandboxed) git calls at a config that runs commands.
-    args += ["--ro-bind-try", str(worktree / ".git"), str(worktree / ".git")]
-    for path in hidden:
-        args += ["--remount-ro", path]
-    args += ["--dev", "/dev", "--proc", "/proc", "--unshare-all", "--uid", _SANDBOX_UID,
-             "--gid", _SANDBOX_UID, "--cap-drop", "ALL", "--die-with-parent", "--new-session",
-             "--clearenv"]  # fmt: skip
-    for key, value in env.items():
-        args += ["--setenv", key, value]
-    return [*args, "--chdir", str(worktree), "--", *cmd]
-
-
-def _by_depth(paths: Iterable[str]) -> list[str]:
-    """Unique absolute paths, parents before children (a later bind wins over an earlier one)."""
-    unique = {os.path.abspath(p) for p in paths}
-    return sorted(unique, key=lambda p: (p.count(os.sep), p))
-
-
-def _main_repository(worktree: Path) -> tuple[str | None, str | None]:
-    """The git common dir a linked worktree points to, and the main working tree to hide.
-
-    Read from the ``.git`` file rather than asking git: this runs for every command.
-    """
-    dot_git = worktree / ".git"
-    if dot_git.is_dir():
-        return str(dot_git), None
-    try:
-        gitdir = worktree / dot_git.read_text().removeprefix("gitdir:").strip()  # may be relative
-        common = (gitdir / (gitdir / "commondir").read_text().strip()).resolve()
-    except OSError:
-        return None, None
-    root = common.parent if common.name == ".git" else None
-    return str(common), str(root) if root and root != worktree else None
+def _bwrap_plan(
+    cmd: list[str], worktree: Path, env: Mapping[str, str], read_only_paths: Sequence[Path], limits: Limits
+) -> _mounts.Plan:
+    return _mounts.command(
+        _bwrap_path() or "bwrap",
+        cmd,
+        worktree=worktree,
+        env=env,
+        read_only_paths=read_only_paths,
+        tmp_bytes=limits.max_disk_bytes,
+    )
 
 
 # --- process plumbing -----------------------------------------------------------------------------
 
 
 def _execute(
-    cmd: list[str], argv: tuple[str, ...], cwd: Path, env: dict[str, str], limits: Limits, sandbox: bool
+    cmd: list[str],
+    argv: tuple[str, ...],
+    cwd: Path,
+    env: dict[str, str],
+    limits: Limits,
+    watch: _limits.DiskWatch,
+    sandbox: bool,
+    *,
+    pass_fds: Sequence[int] = (),
 ) -> CommandResult:
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
             cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_preexec(limits),
+            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_preexec(limits, sandbox),
+            pass_fds=tuple(pass_fds),
         )  # fmt: skip
     except OSError as exc:
         return CommandResult(argv, 127, "", f"aios: cannot run {argv[0]!r}: {exc}\n", 0.0, sandboxed=sandbox)
     out, err = _Tail(limits.max_output_bytes), _Tail(limits.max_output_bytes)
-    timed_out = _pump(proc, out, err, start + limits.timeout_s)
-    returncode = None if timed_out else proc.returncode
-    return CommandResult(
-        argv, returncode, out.text(), err.text(), time.monotonic() - start, timed_out, sandbox
-    )
+    killed = _pump(proc, out, err, start + limits.timeout_s, watch)
+    if killed is None and watch.exceeded():
+        killed = "disk"  # written between the last poll and the end
+    returncode = None if killed == "time" else proc.returncode
+    hit = killed or _limits.recognise(returncode, err.text(), limits, processes_limited=sandbox)
+    grown = watch.grown if killed == "disk" else 0  # else a full /tmp, or no disk limit at all
+    message = _limits.message(hit, limits, grown=grown) if hit else ""
+    return CommandResult(argv, returncode, out.text(), err.text(), time.monotonic() - start,
+                         killed == "time", sandbox, hit, message)  # fmt: skip
 
 
-def _pump(proc: subprocess.Popen[bytes], out: _Tail, err: _Tail, deadline: float) -> bool:
-    """Read both pipes into their tails until the process ends; True when the deadline killed it."""
+def _pump(
+    proc: subprocess.Popen[bytes], out: _Tail, err: _Tail, deadline: float, watch: _limits.DiskWatch
+) -> str | None:
+    """Read both pipes into their tails until the process ends; the limit that killed it, if any."""
     assert proc.stdout is not None and proc.stderr is not None
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ, out)
         sel.register(proc.stderr, selectors.EVENT_READ, err)
         while sel.get_map():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return _kill(proc)
-            for key, _ in sel.select(remaining):
+            now = time.monotonic()
+            if now >= deadline:
+                return _kill(proc, "time")
+            if watch.poll(now):
+                return _kill(proc, "disk")
+            for key, _ in sel.select(min(deadline - now, watch.interval)):
                 chunk = os.read(key.fd, 65536)
                 if chunk:
                     key.data.add(chunk)
                 else:
                     sel.unregister(key.fileobj)
-    return _wait(proc, deadline)
+    return _wait(proc, deadline, watch)
 
 
-def _wait(proc: subprocess.Popen[bytes], deadline: float) -> bool:
-    try:
-        proc.wait(max(deadline - time.monotonic(), 0))
-    except subprocess.TimeoutExpired:
-        return _kill(proc)
-    _close(proc)
-    return False
+def _wait(proc: subprocess.Popen[bytes], deadline: float, watch: _limits.DiskWatch) -> str | None:
+    """Wait for a process that closed its pipes, still minding the deadline and the disk."""
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            return _kill(proc, "time")
+        if watch.poll(now):
+            return _kill(proc, "disk")
+        try:
+            proc.wait(min(deadline - now, watch.interval))
+        except subprocess.TimeoutExpired:
+            continue
+        _close(proc)
+        return None
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> bool:
+def _kill(proc: subprocess.Popen[bytes], limit: str) -> str:
     # The whole process group: bwrap (whose --die-with-parent takes the sandbox along), or the
     # plain command and its children.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    _drain(proc, time.monotonic() + _KILL_GRACE_S)
     _close(proc)
-    return True
+    return limit
+
+
+def _drain(proc: subprocess.Popen[bytes], until: float) -> None:
+    """Wait (briefly) until no process in the sandbox holds its output pipes any more.
+
+    bwrap's death reaches the sandboxed processes a moment later (--die-with-parent); a writer
+    that kept going meanwhile would count against the next command's disk limit.
+    """
+    pipes = [p for p in (proc.stdout, proc.stderr) if p is not None and not p.closed]
+    with selectors.DefaultSelector() as sel:
+        for pipe in pipes:
+            sel.register(pipe, selectors.EVENT_READ)
+        while sel.get_map() and (remaining := until - time.monotonic()) > 0:
+            for key, _ in sel.select(remaining):
+                if not os.read(key.fd, 65536):
+                    sel.unregister(key.fileobj)
 
 
 def _close(proc: subprocess.Popen[bytes]) -> None:

@@ -90,7 +90,7 @@ class BuilderSettings(BaseModel):
     )
     """Argv prefixes ``run_check`` accepts (see `CommandPolicy`)."""
     limits: Limits = Field(default_factory=Limits)
-    """Time, CPU and file-size limits for each check command."""
+    """Time, CPU, process, memory, file-size and disk limits for each check command."""
     sandbox: bool = True
     """Run checks under bubblewrap; ``False`` only on the user's explicit ``--no-sandbox``."""
 
@@ -103,6 +103,8 @@ class CheckRun(BaseModel):
     """None when the time limit killed it."""
     timed_out: bool = False
     duration_s: float = 0.0
+    limit_hit: str | None = None
+    """The sandbox limit that stopped it (``CommandResult.limit_hit``), if any."""
 
 
 class Refusal(BaseModel):
@@ -387,7 +389,7 @@ class BuilderTools:
         result = run_command(argv, worktree=self.fs.root, limits=self.limits, sandbox=self.sandbox)
         self.checks_run.append(
             CheckRun(command=args.command, exit_code=result.returncode, timed_out=result.timed_out,
-                     duration_s=round(result.duration_s, 3))
+                     duration_s=round(result.duration_s, 3), limit_hit=result.limit_hit)
         )  # fmt: skip
         return _check_report(result, self.limits)
 
@@ -562,6 +564,8 @@ def _check_report(result: CommandResult, limits: Limits) -> str:
     status = (
         f"timed out after {limits.timeout_s:g}s" if result.timed_out else f"exit code {result.returncode}"
     )
+    if result.limit_hit and not result.timed_out:
+        status += f"; stopped by a limit: {result.limit_message}"
     # The report goes back to the model (and so into recordings): mask what the command printed.
     return redact(
         f"{status}\n--- stdout (tail) ---\n{_tail(result.stdout)}\n"

@@ -41,9 +41,14 @@ class BudgetSettings(_Strict):
 
 
 class SandboxLimits(_Strict):
+    """Limits for each sandboxed command (``orchestrator.sandbox.bwrap.Limits`` says what each binds)."""
+
     timeout_s: float = Field(300, gt=0)
     cpu_s: int = Field(600, gt=0)
     max_file_bytes: int = Field(256 * 1024 * 1024, gt=0)
+    max_processes: int = Field(256, gt=0)
+    max_memory_bytes: int = Field(2 * 1024**3, gt=0)
+    max_disk_bytes: int = Field(1024**3, gt=0)
 
 
 class BuilderSection(_Strict):

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -134,7 +135,7 @@ def _agent_builder(models: Models, sandbox: bool) -> Any:
         settings = BuilderSettings(
             max_steps=section.max_steps,
             allowed_commands=section.allowed_commands,
-            limits=Limits(**section.limits.model_dump()),
+            limits=sandbox_limits(ctx.workflow),
             sandbox=sandbox,
         )
         prompt = resources.data_file("prompts", "builder.md", workspace=ctx.ws.root).read_text(
@@ -203,7 +204,7 @@ def _checker(review: ReviewSettings, models: Models | None, sandbox: bool) -> An
         result = run_check(
             dimension,
             evidence_ctx,
-            sandbox_runners(worktree, sandbox),
+            sandbox_runners(worktree, sandbox, limits=sandbox_limits(ctx.workflow)),
             extra_evidence=extra,
             review=model_review,
             models=persona_models,
@@ -248,12 +249,19 @@ def _model_review(
     )
 
 
-def sandbox_runners(worktree: Path, sandbox: bool) -> RunnerFactory:
-    """Evidence commands run in the task's sandbox, each with its dimension's time limit."""
+def sandbox_limits(workflow: WorkflowSettings) -> Limits:
+    """The workflow's limits for each sandboxed command (``builder.limits``)."""
+    return Limits(**workflow.builder.limits.model_dump())
+
+
+def sandbox_runners(worktree: Path, sandbox: bool, *, limits: Limits | None = None) -> RunnerFactory:
+    """Evidence commands run in the task's sandbox, each with its dimension's time limit and
+    ``limits``' other limits (processes, memory, disk ...; the defaults when None)."""
     repo_git = Path(git.toplevel(worktree)).resolve()
+    base = limits or Limits()
 
     def factory(timeout_s: float) -> Any:
-        limits = Limits(timeout_s=timeout_s)
+        limits = dataclasses.replace(base, timeout_s=timeout_s)
         return lambda argv: run_command(
             argv,
             worktree=worktree,

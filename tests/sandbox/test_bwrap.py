@@ -1,18 +1,24 @@
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from orchestrator.errors import AiosError, ConfigError
+from orchestrator.sandbox import _limits, _mounts, git
 from orchestrator.sandbox import bwrap as sandbox
-from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import (
     CommandPolicy,
     CommandRefused,
+    CommandResult,
     Limits,
     SandboxUnavailable,
     bwrap_available,
@@ -341,3 +347,330 @@ def test_the_worktree_gitfile_is_read_only_in_the_sandbox(worktree: Path) -> Non
     result = run_command(py(code), worktree=worktree, limits=FAST)
     assert not result.ok
     assert (worktree / ".git").read_text() == before
+
+
+# --- what the sandbox shows: an allow-list ----------------------------------------------------------
+
+TOKEN = "ghp_aiosTestToken0123456789abcdefABCDEF"
+
+
+@pytest.fixture
+def host_secrets(tmp_path: Path) -> Iterator[dict[str, Path]]:
+    """Secret files outside tmp_path, where the old sandbox showed them; removed afterwards."""
+    tag = uuid.uuid4().hex[:12]
+    roots = [Path(f"/var/lib/aios-test-ci-{tag}"), Path(f"/srv/aios-test-{tag}"),
+             Path(f"/opt/aios-test-{tag}")]  # fmt: skip
+    files = {
+        "ci_home_key": roots[0] / ".ssh" / "id_rsa",  # a CI home outside /home (/var/lib/jenkins)
+        "var_tmp": Path(f"/var/tmp/aios-test-{tag}.secret"),  # noqa: S108 -- the host's, on purpose
+        "other_tree_srv": roots[1] / "app" / ".env",
+        "other_tree_opt": roots[2] / "src" / "settings.py",
+    }
+    try:
+        for path in files.values():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"SECRET-{tag}\n")
+        yield files
+    finally:
+        files["var_tmp"].unlink(missing_ok=True)
+        for root in roots:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+READ_ALL = (
+    "import sys\nfor p in sys.argv[1:]:\n"
+    "    try: print('READ', p, open(p).read().strip())\n"
+    "    except OSError as e: print('refused', p, type(e).__name__)"
+)
+
+
+@needs_bwrap
+def test_host_files_outside_the_allow_list_are_unreachable(
+    worktree: Path, host_secrets: dict[str, Path]
+) -> None:
+    targets = [Path("/etc/shadow"), Path("/etc/gshadow"), Path("/root/.bashrc"), *host_secrets.values()]
+    targets = [t for t in targets if t.exists()]
+    assert len(targets) >= 5  # shadow plus the four planted files
+    plain = run_command([*py(READ_ALL), *map(str, targets)], worktree=worktree, limits=FAST, sandbox=False)
+    assert plain.stdout.count("READ") == len(targets)  # the files are there to be stolen
+    result = run_command([*py(READ_ALL), *map(str, targets)], worktree=worktree, limits=FAST)
+    assert result.ok, result.stderr
+    assert "READ" not in result.stdout
+    assert result.stdout.count("refused") == len(targets)
+    assert "SECRET-" not in result.stdout + result.stderr
+
+
+@needs_bwrap
+def test_only_the_allow_list_exists(worktree: Path) -> None:
+    # A folder on the way to the interpreter (a pyenv in /root) exists, holding only that way.
+    prefixes = {sys.prefix, sys.base_prefix}
+    dirs = ["/var", "/opt", "/srv", "/home", "/root", "/run", "/mnt", "/media", "/boot", "/sys",
+            "/etc/ssl/private"]  # fmt: skip
+    ways = {d: sorted({p[len(d) + 1 :].split("/")[0] for p in prefixes if p.startswith(d + "/")})
+            for d in dirs}  # fmt: skip
+    code = (
+        "import os, sys; print({d: sorted(os.listdir(d)) for d in sys.argv[1:] if os.path.exists(d)});"
+        "print(open('/etc/passwd').read())"
+    )
+    result = run_command([*py(code), *dirs], worktree=worktree, limits=FAST)
+    assert result.ok, result.stderr
+    shown, passwd = result.stdout.split("\n", 1)
+    assert shown == str({d: way for d, way in ways.items() if way})
+    assert passwd.splitlines()[0] == "sandbox:x:1000:1000:sandbox:/tmp:/usr/sbin/nologin"
+    assert "root:" not in passwd
+
+
+@needs_bwrap
+def test_a_token_in_the_main_repository_config_is_hidden(worktree: Path, repo: Path) -> None:
+    git._git(repo, "remote", "add", "origin", f"https://x-access-token:{TOKEN}@github.com/o/r.git")
+    git._git(repo, "config", "core.sshCommand", f"ssh -i /keys/{TOKEN}")
+    (worktree / "app.py").write_text("x = 2\n")
+    code = f"print(open({str(repo / '.git' / 'config')!r}).read())"
+    shown = run_command(py(code), worktree=worktree, limits=FAST)
+    assert shown.ok, shown.stderr
+    assert TOKEN not in shown.stdout
+    assert "repositoryformatversion = 0" in shown.stdout
+    remote = run_command(["git", "config", "--get", "remote.origin.url"], worktree=worktree, limits=FAST)
+    assert remote.returncode == 1 and remote.stdout == ""
+    status = run_command(["git", "status", "--short"], worktree=worktree, limits=FAST)
+    assert status.stdout == " M app.py\n", status.stderr
+    assert TOKEN in (repo / ".git" / "config").read_text()  # the host's file is untouched
+
+
+def test_the_sanitized_git_config_keeps_only_what_git_needs(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text(
+        "[core]\n\trepositoryformatversion = 1\n\tbare = false\n\tsshCommand = ssh -i key\n"
+        "\tfsmonitor = ./evil\n[extensions]\n\tobjectFormat = sha256\n"
+        f'[remote "origin"]\n\turl = https://u:{TOKEN}@example.com/r.git\n'
+        "[include]\n\tpath = /root/.secrets\n"
+        f'[core "x"] bare = {TOKEN}\n[credential] helper = store\n'
+    )
+    assert _mounts.sanitized_git_config(str(config)) == (
+        "[core]\n\trepositoryformatversion = 1\n\tbare = false\n[extensions]\n\tobjectformat = sha256\n"
+    )
+
+
+@needs_bwrap
+def test_unix_sockets_outside_are_unreachable(worktree: Path, tmp_path: Path) -> None:
+    paths = [Path(f"/var/tmp/aios-test-{uuid.uuid4().hex[:12]}.sock"), tmp_path / "agent.sock"]  # noqa: S108
+    abstract = f"\0aios-test-{uuid.uuid4().hex[:12]}"
+    listeners = []
+    try:
+        for address in [*map(str, paths), abstract]:
+            listener = socket.socket(socket.AF_UNIX)
+            listeners.append(listener)
+            listener.bind(address)
+            listener.listen()
+            listener.setblocking(False)
+        code = (
+            "import socket, sys\nfor a in sys.argv[1:]:\n"
+            "    s = socket.socket(socket.AF_UNIX)\n"
+            "    try: s.connect(a.replace('@', chr(0), 1)); print('CONNECTED', a)\n"
+            "    except OSError as e: print('refused', type(e).__name__)"
+        )
+        argv = [*py(code), *map(str, paths), "@" + abstract[1:]]
+        result = run_command(argv, worktree=worktree, limits=FAST)
+        assert result.ok, result.stderr
+        assert result.stdout.count("refused") == 3 and "CONNECTED" not in result.stdout
+        for listener in listeners:
+            with pytest.raises(BlockingIOError):
+                listener.accept()
+    finally:
+        for listener in listeners:
+            listener.close()
+        paths[0].unlink(missing_ok=True)
+
+
+@needs_bwrap
+@pytest.mark.skipif(os.geteuid() != 0, reason="as another user the sandbox maps to that user")
+def test_the_sandboxed_code_never_runs_as_host_root(worktree: Path) -> None:
+    code = "import os; print(open('/proc/self/uid_map').read().split()); open('made.txt', 'w').write('x')"
+    result = run_command(py(code), worktree=worktree, limits=FAST)
+    assert result.ok, result.stderr
+    assert result.stdout == "['1000', '65534', '1']\n"  # uid 1000 inside is nobody outside
+    made = (worktree / "made.txt").stat()
+    assert (made.st_uid, made.st_gid) == (65534, 65534)
+    # The orchestrator, as root, still reads and commits what the sandbox wrote.
+    assert git.commit_all(worktree, "sandbox output") is not None
+
+
+# --- resource limits --------------------------------------------------------------------------------
+
+
+FORK_400 = (
+    "import os, time\nforked = 0\ntry:\n    for _ in range(400):\n"
+    "        if os.fork() == 0:\n            time.sleep(30); os._exit(0)\n        forked += 1\n"
+    "finally:\n    print('forked', forked, flush=True)"
+)
+
+
+@needs_bwrap
+def test_the_process_limit_stops_a_fork_bomb_promptly(worktree: Path) -> None:
+    start = time.monotonic()
+    result = run_command(py(FORK_400), worktree=worktree, limits=Limits(timeout_s=20, max_processes=50))
+    assert time.monotonic() - start < 5  # the sleeping children die with the command
+    assert not result.ok and not result.timed_out
+    assert 0 < int(result.stdout.split()[1]) < 50
+    assert result.limit_hit == "processes"
+    assert result.limit_message == (
+        "the command exceeded the limit of 50 processes; "
+        "the workflow's `builder.limits.max_processes` sets it"
+    )
+
+
+@needs_bwrap
+def test_two_sandboxes_count_their_processes_apart(worktree: Path) -> None:
+    # RLIMIT_NPROC counts per user: each sandbox has a user namespace of its own, so one command's
+    # 30 processes do not use up the next command's limit of 40.
+    code = (
+        "import os, time\nfor _ in range(30):\n"
+        "    if os.fork() == 0:\n        time.sleep(3); os._exit(0)\nprint('ok')"
+    )
+    limits = Limits(timeout_s=20, max_processes=40)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: run_command(py(code), worktree=worktree, limits=limits), range(2)))
+    assert [r.stdout for r in results] == ["ok\n", "ok\n"], [r.stderr for r in results]
+
+
+@pytest.mark.parametrize("sandboxed", MODES)
+def test_the_memory_limit(worktree: Path, sandboxed: bool) -> None:
+    limits = Limits(timeout_s=20, max_memory_bytes=512 * 1024**2)
+    small = run_command(py("b = bytearray(100 * 2**20); print(len(b))"), worktree=worktree, limits=limits,
+                        sandbox=sandboxed)  # fmt: skip
+    assert small.stdout == f"{100 * 2**20}\n", small.stderr
+    big = run_command(py("b = bytearray(1536 * 2**20); print('allocated')"), worktree=worktree, limits=limits,
+                      sandbox=sandboxed)  # fmt: skip
+    assert "allocated" not in big.stdout and "MemoryError" in big.stderr
+    assert not big.ok and big.limit_hit == "memory"
+    assert big.limit_message == (
+        "the command exceeded the memory limit of 512 MiB per process; "
+        "the workflow's `builder.limits.max_memory_bytes` sets it"
+    )
+
+
+WRITE_600MB = (
+    "for i in range(3):\n    with open(f'big{i}', 'wb') as f:\n"
+    "        for _ in range(200): f.write(b'x' * 2**20)\nprint('wrote 600 MB')"
+)
+
+
+@pytest.mark.parametrize("sandboxed", MODES)
+def test_the_disk_limit_stops_a_writer(worktree: Path, sandboxed: bool) -> None:
+    limits = Limits(timeout_s=60, max_disk_bytes=32 * 1024**2)
+    start = time.monotonic()
+    result = run_command(py(WRITE_600MB), worktree=worktree, limits=limits, sandbox=sandboxed)
+    assert time.monotonic() - start < 20
+    written = sum(p.stat().st_size for p in worktree.glob("big*"))
+    assert "wrote 600 MB" not in result.stdout
+    assert 32 * 2**20 < written < 600 * 2**20  # stopped past the limit, well before the end
+    assert not result.ok and result.limit_hit == "disk"
+    assert result.limit_message.startswith(
+        "the command exceeded the disk limit of 32 MiB (the worktree grew by "
+    )
+    assert result.limit_message.endswith("); the workflow's `builder.limits.max_disk_bytes` sets it")
+
+
+@pytest.mark.parametrize("sandboxed", MODES)
+def test_a_write_past_the_disk_limit_is_reported_even_when_quick(
+    worktree: Path, sandboxed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if it all happened between two polls: the check after the command still catches it.
+    monkeypatch.setattr(_limits.DiskWatch, "poll", lambda self, now: False)
+    code = "open('blob', 'wb').write(b'x' * 3 * 2**20)"
+    result = run_command(py(code), worktree=worktree, limits=Limits(timeout_s=20, max_disk_bytes=2**20),
+                         sandbox=sandboxed)  # fmt: skip
+    assert result.returncode == 0 and not result.ok
+    assert result.limit_hit == "disk"
+
+
+@needs_bwrap
+def test_the_private_tmp_is_capped_by_the_disk_limit(worktree: Path) -> None:
+    code = "open('/tmp/blob', 'wb').write(b'x' * 3 * 2**20)"
+    result = run_command(py(code), worktree=worktree, limits=Limits(timeout_s=20, max_disk_bytes=2**20))
+    assert "No space left on device" in result.stderr
+    assert result.limit_hit == "disk"
+    assert "(its /tmp or /dev/shm is full)" in result.limit_message
+
+
+@needs_bwrap
+def test_a_failure_that_is_no_limit_names_none(worktree: Path) -> None:
+    result = run_command(py("raise SystemExit('plain failure')"), worktree=worktree, limits=FAST)
+    assert result.returncode == 1 and result.limit_hit is None and result.limit_message == ""
+
+
+def test_new_limits_must_be_positive() -> None:
+    for name in ("max_processes", "max_memory_bytes", "max_disk_bytes"):
+        with pytest.raises(ConfigError) as err:
+            Limits(**{name: 0})
+        assert err.value.field == name
+
+
+def test_the_workflow_sets_every_limit(tmp_path: Path) -> None:
+    from orchestrator.workflow.settings import load_workflow
+    from orchestrator.workflow.wiring import sandbox_limits
+
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "pair_programming.yaml").write_text(
+        "builder:\n  limits:\n    max_processes: 64\n"
+        "    max_memory_bytes: 536870912\n    max_disk_bytes: 1048576\n"
+    )
+    limits = sandbox_limits(load_workflow(workspace=tmp_path))
+    assert (limits.max_processes, limits.max_memory_bytes, limits.max_disk_bytes) == (64, 512 * 2**20, 2**20)
+    assert limits.timeout_s == 300  # the others keep their defaults
+    assert sandbox_limits(load_workflow()).max_memory_bytes == 2 * 1024**3  # the shipped file
+
+
+def test_a_limit_hit_reaches_the_builder_and_the_evidence() -> None:
+    from orchestrator.review.evidence._base import attempt
+    from orchestrator.workflow.builder import _check_report
+
+    message = "the command exceeded the memory limit of 512 MiB per process; the workflow's ..."
+    hit = CommandResult(("pytest",), 1, "", "MemoryError\n", 0.5, limit_hit="memory", limit_message=message)
+    assert _check_report(hit, FAST).splitlines()[0] == f"exit code 1; stopped by a limit: {message}"
+    assert attempt(lambda argv: hit, ["pytest"]).reason == message
+    plain = CommandResult(("pytest",), 1, "", "", 0.5)
+    assert _check_report(plain, FAST).splitlines()[0] == "exit code 1"
+    assert attempt(lambda argv: plain, ["pytest"]).reason is None
+
+
+@pytest.mark.parametrize("sandboxed", MODES)
+def test_the_cpu_and_time_limits_are_named(worktree: Path, sandboxed: bool) -> None:
+    spin = run_command(py("while True: pass"), worktree=worktree, limits=Limits(timeout_s=20, cpu_s=1),
+                       sandbox=sandboxed)  # fmt: skip
+    assert spin.limit_hit == "cpu"
+    assert spin.limit_message == (
+        "the command used more than its CPU limit of 1 s; the workflow's `builder.limits.cpu_s` sets it"
+    )
+    slow = run_command(py("import time; time.sleep(5)"), worktree=worktree, limits=Limits(timeout_s=0.3),
+                       sandbox=sandboxed)  # fmt: skip
+    assert slow.timed_out and slow.limit_hit == "time"
+    assert slow.limit_message == "the command ran past its time limit of 0.3 s"
+
+
+@pytest.mark.parametrize(
+    ("returncode", "stderr", "processes_limited", "expected"),
+    [
+        (1, "Traceback ...\nMemoryError\n", True, "memory"),
+        (101, "memory allocation of 1073741824 bytes failed\n", True, "memory"),
+        (1, "BlockingIOError: [Errno 11] Resource temporarily unavailable\n", True, "processes"),
+        (1, "BlockingIOError: [Errno 11] Resource temporarily unavailable\n", False, None),
+        (1, "OSError: [Errno 27] File too large\n", True, "file"),
+        (-25, "", True, "file"),  # SIGXFSZ, for programs that do not ignore it as Python does
+        (152, "", True, "cpu"),  # 128 + SIGXCPU, as a shell reports it
+        (1, "OSError: [Errno 28] No space left on device\n", True, "disk"),
+        (0, "MemoryError (caught and handled)\n", True, None),  # a success hit no limit
+        (1, "AssertionError: 1 != 2\n", True, None),
+    ],
+)
+def test_recognising_the_limit_a_command_hit(
+    returncode: int, stderr: str, processes_limited: bool, expected: str | None
+) -> None:
+    found = _limits.recognise(returncode, stderr, Limits(), processes_limited=processes_limited)
+    assert found == expected
+
+
+def test_sizes_read_plainly() -> None:
+    assert [_limits.size(n) for n in (2000, 2**20, 512 * 2**20, 1536 * 2**20, 2**31)] == [
+        "2000 bytes", "1 MiB", "512 MiB", "1.5 GiB", "2 GiB"
+    ]  # fmt: skip

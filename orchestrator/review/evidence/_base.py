@@ -125,6 +125,8 @@ def attempt(run: Runner, argv: Sequence[str]) -> Attempt:
 def _why_not_run(argv: Sequence[str], result: CommandResult) -> str | None:
     if result.timed_out or result.returncode is None:
         return f"timed out after {result.duration_s:.1f} s"
+    if result.limit_hit:  # the sandbox stopped it: processes, memory, disk, CPU or file size
+        return result.limit_message
     if result.returncode in (126, 127):  # the shell's "cannot execute" / "command not found"
         return f"could not start `{argv[0]}` (exit {result.returncode}): {_last_line(result.stderr)}"
     return None
