@@ -20,7 +20,7 @@ from pathlib import Path
 
 from orchestrator.review.diff import git_diff, render_numbered
 from orchestrator.review.evidence import RunnerFactory, plain_runner_factory, support_paths
-from orchestrator.review.static import StaticReport, review_static
+from orchestrator.review.round import RoundOutcome, review_static
 from orchestrator.review.tracking import rereview_view
 from orchestrator.sandbox.bwrap import Limits, bwrap_available, run_command
 from orchestrator.state.taskcard import Criterion
@@ -99,7 +99,7 @@ def sandbox_runners(worktree: Path) -> RunnerFactory:
     return factory
 
 
-def timed(fn: Callable[[], StaticReport], runs: int) -> tuple[float, StaticReport]:
+def timed(fn: Callable[[], RoundOutcome], runs: int) -> tuple[float, RoundOutcome]:
     """Median wall time in seconds of ``fn()`` after one warm-up, and the last report."""
     report = fn()
     times = []
@@ -111,7 +111,7 @@ def timed(fn: Callable[[], StaticReport], runs: int) -> tuple[float, StaticRepor
 
 
 def compare(repo: Path, base: str, runners: RunnerFactory, label: str, runs: int) -> None:
-    def review(concurrent: bool) -> StaticReport:
+    def review(concurrent: bool) -> RoundOutcome:
         return review_static(repo, base=base, runners=runners, criteria=CRITERIA, concurrent=concurrent)
 
     par, report = timed(lambda: review(True), runs)

@@ -1,6 +1,6 @@
 """Round-2 prompt size: incremental re-review (delta + open findings) versus a full re-review.
 
-Builds the real reviewer prompts (``pipeline._model_review`` + ``reviewer.prompt_for``) for a
+Builds the real reviewer prompts (``round.change_text`` + ``reviewer.prompt_for``) for a
 400-line change whose round 2 fixes two findings, and prints the prompt tokens of both (estimated
 at 4 characters a token, the usual rule for English and code) and their ratio.
 
@@ -13,16 +13,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from orchestrator.review.diff import git_diff
+from orchestrator import resources
 from orchestrator.review.findings import Dimension, Finding, Severity
-from orchestrator.review.reviewer import prompt_for
-from orchestrator.review.settings import ReviewSettings
+from orchestrator.review.personas import load_dimensions, load_persona
+from orchestrator.review.reviewer import Panel, prompt_for
+from orchestrator.review.round import change_text, round_inputs
 from orchestrator.sandbox import git
-from orchestrator.state.taskcard import Criterion, TaskCard
-from orchestrator.state.workspace import init
-from orchestrator.workflow.graph import RunContext
-from orchestrator.workflow.settings import WorkflowSettings
-from orchestrator.workflow.wiring import _model_review
+from orchestrator.state.taskcard import Criterion, TaskCard, render
 
 
 def module(n_funcs: int, fixed: bool) -> str:
@@ -46,7 +43,6 @@ def main() -> None:
         subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
         (root / "README.md").write_text("x\n")
         git.commit_all(root, "base")
-        ws, _ = init(root, owner="bench")
         wt = git.ensure_worktree(root, "TASK_DEV_0001", "main")
         base = git.head(wt)
         (wt / "store.py").write_text(module(50, fixed=False))
@@ -60,14 +56,13 @@ def main() -> None:
             personas=["security_expert"],
             acceptance_criteria=[Criterion(id="AC1", text="lookups work")],
         )
-        ctx = RunContext(
-            ws=ws,
-            card=card,
-            workflow=WorkflowSettings(),
-            builder=None,
-            check=None,  # type: ignore[arg-type]
-            aggregate=None,
-        )  # type: ignore[arg-type]
+        panel = Panel(
+            template=resources.data_file("prompts", "review.md").read_text(encoding="utf-8"),
+            dimensions=load_dimensions(),
+            personas=[load_persona("security_expert")],
+            models={},
+            card=render(card),
+        )
         findings = [
             Finding(
                 dimension=Dimension.QUALITY,
@@ -77,14 +72,13 @@ def main() -> None:
                 rule="S608",
                 message="SQL built from input",
                 source="ruff",
-            ).model_dump(mode="json")
+            )
             for i in range(5)
         ]
-        diff = git_diff(wt, base, round2)
-        state = {"round": 2, "base": base, "head": round2, "last_reviewed": round1, "findings": findings}
-        incremental = _prompt(ctx, state, diff)
-        full = _prompt(ctx, {**state, "round": 1, "last_reviewed": None}, diff)
-        lines = sum(len(f.changed_lines) for f in diff)
+        rereview = round_inputs(wt, base=base, head=round2, since=round1, previous=findings)
+        incremental = _prompt(panel, change_text(rereview, Dimension.QUALITY))
+        full = _prompt(panel, change_text(round_inputs(wt, base=base, head=round2), Dimension.QUALITY))
+        lines = sum(len(f.changed_lines) for f in rereview.diff)
         print(f"change: {lines} added lines; round 2 fixes 2 of 5 findings")
         print(f"{'prompt':<28}{'tokens (est.)':>14}")
         print(f"{'full re-review (baseline)':<28}{full // 4:>14}")
@@ -92,9 +86,8 @@ def main() -> None:
         print(f"ratio incremental / full: {incremental / full:.2f}   (aim <= 0.5)")
 
 
-def _prompt(ctx: RunContext, state: dict, diff) -> int:  # type: ignore[no-untyped-def,type-arg]
-    review = _model_review(ctx, state, Dimension.QUALITY, diff, ReviewSettings())  # type: ignore[arg-type]
-    return len(prompt_for(Dimension.QUALITY, review.personas[0], review, "(evidence)"))
+def _prompt(panel: Panel, change: str) -> int:
+    return len(prompt_for(Dimension.QUALITY, panel.personas[0], panel, change, "(evidence)"))
 
 
 if __name__ == "__main__":

@@ -6,43 +6,24 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
 from orchestrator._files import atomic_write
 from orchestrator.redact import mask_data, mask_secrets
 from orchestrator.review.evidence import EvidenceResult
 from orchestrator.review.findings import Finding
-from orchestrator.review.policy import Verdict
+from orchestrator.review.round import RoundOutcome
 from orchestrator.state.workspace import Workspace
 
 
-class RoundReport(BaseModel):
-    """Everything one review round decided, and why."""
-
-    model_config = ConfigDict(extra="forbid")
+class RoundReport(RoundOutcome):
+    """Everything one review round of a task decided, and why: the outcome, whose round, its cost."""
 
     task: str
     round: int
-    verdict: Verdict
-    reasons: list[str]
     reviewer: str
     """``model`` (evidence plus persona models) or ``static`` (evidence alone)."""
-    base: str
-    head: str
-    findings: list[Finding] = Field(default_factory=list)
-    evidence: list[EvidenceResult] = Field(default_factory=list)
-    dropped_ungrounded: int = 0
-    errors: list[str] = Field(default_factory=list)
-    resolved: list[Finding] = Field(default_factory=list)
-    """Findings of the previous round that are gone: what the builder fixed."""
-    new_count: int = 0
-    open_count: int = 0
     usage: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("reasons", "errors")
-    @classmethod
-    def _masked(cls, lines: list[str]) -> list[str]:
-        return [mask_secrets(line) for line in lines]
 
 
 def report_paths(ws: Workspace, task: str, round_: int) -> tuple[Path, Path]:

@@ -1,7 +1,8 @@
-"""One dimension's check: evidence first, then each persona's model review, grounded in the diff.
+"""The persona panel: each persona's model reviews one dimension of the change, given its evidence.
 
 The model never returns a verdict (its reply schema has no such field); its findings about files
-or lines outside the change are dropped and counted.
+or lines outside the change are dropped and counted. ``orchestrator.review.round`` runs the panel
+after a dimension's evidence.
 """
 
 from __future__ import annotations
@@ -9,22 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.redact import mask_secrets
-from orchestrator.review.diff import ground
-from orchestrator.review.evidence import (
-    EvidenceContext,
-    EvidenceResult,
-    RunnerFactory,
-    collect_dimension,
-    evidence_findings,
-    render_evidence,
-)
+from orchestrator.review.diff import Diff, ground
+from orchestrator.review.evidence import EvidenceResult, render_evidence
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.personas import DimensionText, Persona
 
@@ -52,67 +47,63 @@ class ReviewReply(BaseModel):
     findings: list[ModelFinding]
 
 
-class CheckResult(BaseModel):
-    """The outcome of one dimension's check in one round."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dimension: Dimension
-    evidence: list[EvidenceResult] = Field(default_factory=list)
-    findings: list[Finding] = Field(default_factory=list)
-    dropped_ungrounded: int = 0
-    errors: list[str] = Field(default_factory=list)
-    """Reviewer failures (provider errors, garbage answers): each blocks the verdict."""
-
-    @field_validator("errors")
-    @classmethod
-    def _masked(cls, errors: list[str]) -> list[str]:
-        return [mask_secrets(e) for e in errors]
-
-
-class ModelReview(BaseModel):
-    """What the persona models contribute to a check."""
+@dataclass(frozen=True)
+class Panel:
+    """The persona models of a round and what they are told besides the change."""
 
     template: str
-    dimension_text: DimensionText
-    personas: list[Persona]
+    """The reviewer prompt (``prompts/review.md``), with ``$placeholders``."""
+    dimensions: Mapping[Dimension, DimensionText]
+    personas: Sequence[Persona]
+    models: Mapping[str, Model]
+    """One model per persona name."""
     card: str
-    change: str
-    """The numbered diff (round 1) or the delta plus open findings (later rounds)."""
+    """The TaskCard as text."""
     near_lines: int | None = 10
+    """A finding further than this from any changed hunk is dropped (None: no limit)."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+@dataclass
+class Asked:
+    """What the panel said about one dimension."""
+
+    findings: list[Finding] = field(default_factory=list)
+    dropped: int = 0
+    """Findings about files or lines outside the change, dropped."""
+    errors: list[str] = field(default_factory=list)
+    """Personas that could not answer (provider errors, garbage): each blocks the verdict."""
 
 
-def run_check(
+def ask_panel(
+    panel: Panel,
     dimension: Dimension,
-    ctx: EvidenceContext,
-    runners: RunnerFactory,
     *,
-    extra_evidence: Sequence[EvidenceResult] = (),
-    review: ModelReview | None = None,
-    models: Mapping[str, Model] | None = None,
-) -> CheckResult:
-    """Gather ``dimension``'s evidence, then (unless ``review`` is None) ask each persona's model."""
-    evidence = [*collect_dimension(ctx, dimension, runners), *extra_evidence]
-    result = CheckResult(dimension=dimension, evidence=evidence, findings=evidence_findings(evidence))
-    if review is None or not models:
-        return result
-    evidence_text = stable_text(render_evidence(evidence), ctx.worktree)
+    diff: Diff,
+    evidence: Sequence[EvidenceResult],
+    worktree: Path,
+    change: str,
+) -> Asked:
+    """Ask each persona's model, in parallel, to review ``dimension`` of the change given its evidence.
+
+    Args:
+        change: the change as the models read it (numbered diff, or the delta and open findings).
+    """
+    evidence_text = stable_text(render_evidence(evidence), worktree)
+    asked = Asked()
     with ThreadPoolExecutor(
-        max_workers=len(review.personas), thread_name_prefix=f"review-{dimension}"
+        max_workers=len(panel.personas) or 1, thread_name_prefix=f"review-{dimension}"
     ) as pool:
         futures = [
-            pool.submit(_ask, dimension, persona, models[persona.name], review, evidence_text, ctx)
-            for persona in review.personas
+            pool.submit(_ask, panel, dimension, persona, change, evidence_text, diff)
+            for persona in panel.personas
         ]
         for future in futures:
             findings, dropped, error = future.result()
-            result.findings.extend(findings)
-            result.dropped_ungrounded += dropped
+            asked.findings.extend(findings)
+            asked.dropped += dropped
             if error:
-                result.errors.append(mask_secrets(error))  # appending bypasses the field validator
-    return result
+                asked.errors.append(mask_secrets(error))
+    return asked
 
 
 _TIMINGS = re.compile(r"\b\d+(?:\.\d+)?m?s\b")
@@ -127,40 +118,36 @@ def stable_text(text: str, worktree: Path) -> str:
     return _TIMINGS.sub("<t>", text.replace(str(worktree), "."))
 
 
-def prompt_for(dimension: Dimension, persona: Persona, review: ModelReview, evidence_text: str) -> str:
+def prompt_for(dimension: Dimension, persona: Persona, panel: Panel, change: str, evidence_text: str) -> str:
     """The reviewer prompt for one persona on one dimension."""
-    return Template(review.template).safe_substitute(
+    text = panel.dimensions[dimension]
+    return Template(panel.template).safe_substitute(
         persona_title=persona.title,
         persona_focus=persona.focus,
         checklist="\n".join(f"- {item}" for item in persona.checklist),
         severity="\n".join(f"- {level}: {text}" for level, text in persona.severity.items()),
-        dimension_name=review.dimension_text.name,
+        dimension_name=text.name,
         dimension_code=dimension.value,
-        dimension_focus=review.dimension_text.focus,
-        card=review.card,
+        dimension_focus=text.focus,
+        card=panel.card,
         evidence=evidence_text or "(none)",
-        change=review.change,
+        change=change,
     )
 
 
 def _ask(
-    dimension: Dimension,
-    persona: Persona,
-    model: Model,
-    review: ModelReview,
-    evidence_text: str,
-    ctx: EvidenceContext,
+    panel: Panel, dimension: Dimension, persona: Persona, change: str, evidence_text: str, diff: Diff
 ) -> tuple[list[Finding], int, str | None]:
     from orchestrator.errors import AiosError
 
-    prompt = prompt_for(dimension, persona, review, evidence_text)
+    prompt = prompt_for(dimension, persona, panel, change, evidence_text)
     try:
-        reply = model.structured(prompt, ReviewReply, node=f"check_{dimension.value}")
+        reply = panel.models[persona.name].structured(prompt, ReviewReply, node=f"check_{dimension.value}")
     except AiosError as exc:
         return [], 0, f"{dimension.value}/{persona.name}: {exc.message}"
     findings = [
         Finding(dimension=dimension, persona=persona.name, source="model", **item.model_dump())
         for item in reply.findings
     ]
-    kept, dropped = ground(findings, ctx.diff, near=review.near_lines)
+    kept, dropped = ground(findings, diff, near=panel.near_lines)
     return kept, len(dropped), None

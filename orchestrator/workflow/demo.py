@@ -195,7 +195,7 @@ def _static_review_of_round_one(
 ) -> None:
     """The same round-1 commit under `--reviewer static`: evidence alone, no model call."""
     from orchestrator.review.report import RoundReport
-    from orchestrator.review.static import review_static
+    from orchestrator.review.round import review_static
     from orchestrator.workflow.wiring import sandbox_runners
 
     first = RoundReport.model_validate_json((ws.root / "ops" / "reviews" / tid / "round-1.json").read_text())

@@ -12,16 +12,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from orchestrator.review.diff import commit_messages, delta_since, git_diff, render_numbered
-from orchestrator.review.evidence import EvidenceContext, RunnerFactory, support_paths
+from orchestrator.review import round as review_round
+from orchestrator.review.diff import render_numbered
+from orchestrator.review.evidence import RunnerFactory, support_paths
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.personas import load_dimensions, load_persona
-from orchestrator.review.policy import decide
 from orchestrator.review.report import RoundReport, write_report
-from orchestrator.review.reviewer import CheckResult, ModelReview, run_check
-from orchestrator.review.settings import ReviewSettings
-from orchestrator.review.static import injection_evidence, sort_findings
-from orchestrator.review.tracking import rereview_view, track
+from orchestrator.review.reviewer import Panel
 from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import Limits, run_command
 from orchestrator.state import tasks
@@ -94,7 +91,6 @@ def make_context(
 ) -> RunContext:
     """A ``RunContext`` with the real builder, checks and aggregation."""
     workflow = load_workflow(workspace=ws.root)
-    review = workflow
     models = Models(ws, card, workflow, cli=model, base_url=base_url, record=record)
     if check_models:
         # Build every model the run will call now: a missing key or unknown model is a clear
@@ -109,8 +105,8 @@ def make_context(
         card=card,
         workflow=workflow,
         builder=_agent_builder(models, sandbox) if builder_mode == "agent" else (lambda c, s: None),
-        check=_checker(review, models if reviewer_mode == "model" else None, sandbox),
-        aggregate=_aggregator(review, models, reviewer_mode),
+        check=_checker(models if reviewer_mode == "model" else None, sandbox),
+        aggregate=_aggregator(models, reviewer_mode),
         external=builder_mode == "external",
     )
     if progress is not None:  # else RunContext's silent default
@@ -182,33 +178,11 @@ def _revert_out_of_scope(ctx: RunContext) -> None:
 # ---- checks ----
 
 
-def _checker(review: ReviewSettings, models: Models | None, sandbox: bool) -> Any:
+def _checker(models: Models | None, sandbox: bool) -> Any:
     def check(ctx: RunContext, state: ReviewState, dimension: Dimension) -> dict[str, Any]:
-        worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
-        diff = git_diff(worktree, state["base"], state["head"])
-        evidence_ctx = EvidenceContext(worktree, diff, review.evidence, ctx.card.acceptance_criteria)
-        extra = []
-        if dimension is Dimension.QUALITY:
-            messages = commit_messages(worktree, state["base"], state["head"])
-            extra.append(
-                injection_evidence(
-                    diff, messages, render(ctx.card), settings=review.evidence.quality.injection
-                )
-            )
-        model_review = _model_review(ctx, state, dimension, diff, review) if models else None
-        persona_models = (
-            {p.name: models.for_role(p.name) for p in model_review.personas}
-            if model_review and models
-            else None
-        )
-        result = run_check(
-            dimension,
-            evidence_ctx,
-            sandbox_runners(worktree, sandbox, limits=sandbox_limits(ctx.workflow)),
-            extra_evidence=extra,
-            review=model_review,
-            models=persona_models,
-        )
+        inputs = _round_inputs(ctx, state)
+        runners = sandbox_runners(inputs.evidence.worktree, sandbox, limits=sandbox_limits(ctx.workflow))
+        result = review_round.check(dimension, inputs, runners, panel=_panel(ctx, models) if models else None)
         if models is not None:
             models.save_usage()
         return result.model_dump(mode="json")
@@ -216,36 +190,33 @@ def _checker(review: ReviewSettings, models: Models | None, sandbox: bool) -> An
     return check
 
 
-def _model_review(
-    ctx: RunContext, state: ReviewState, dimension: Dimension, diff: Any, review: ReviewSettings
-) -> ModelReview:
+def _round_inputs(ctx: RunContext, state: ReviewState) -> review_round.RoundInputs:
+    """The round's inputs (the diff, the delta since the last review, the card) from the graph state."""
+    return review_round.round_inputs(
+        git.worktree_path(ctx.ws.root, ctx.card.id),
+        base=state["base"],
+        head=state["head"],
+        settings=ctx.workflow,
+        criteria=ctx.card.acceptance_criteria,
+        card_text=render(ctx.card),
+        since=state.get("last_reviewed") if state["round"] > 1 else None,
+        previous=[Finding.model_validate(f) for f in state.get("findings") or []],
+    )
+
+
+def _panel(ctx: RunContext, models: Models) -> Panel:
+    """The task's personas, each with its model, and the prompt they answer."""
     from orchestrator import resources
 
-    names = persona_names(ctx.card, ctx.workflow)
-    if state.get("last_reviewed") and state["round"] > 1:
-        worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
-        previous = [
-            Finding.model_validate(f)
-            for f in state.get("findings") or []
-            if f["dimension"] == dimension.value
-        ]
-        view = rereview_view(
-            previous,
-            delta_since(worktree, state["last_reviewed"], state["head"]),
-            since=state["last_reviewed"],
-            head=state["head"],
-        )
-        change = view.render()
-    else:
-        change = "## The change (new-side line numbers)\n" + (render_numbered(diff) or "(empty)")
+    personas = [load_persona(n, workspace=ctx.ws.root) for n in persona_names(ctx.card, ctx.workflow)]
     template = resources.data_file("prompts", "review.md", workspace=ctx.ws.root).read_text(encoding="utf-8")
-    return ModelReview(
+    return Panel(
         template=template,
-        dimension_text=load_dimensions(workspace=ctx.ws.root)[dimension],
-        personas=[load_persona(n, workspace=ctx.ws.root) for n in names],
+        dimensions=load_dimensions(workspace=ctx.ws.root),
+        personas=personas,
+        models={p.name: models.for_role(p.name) for p in personas},
         card=render(ctx.card),
-        change=change,
-        near_lines=review.policy.grounding_near_lines,
+        near_lines=ctx.workflow.policy.grounding_near_lines,
     )
 
 
@@ -276,66 +247,50 @@ def sandbox_runners(worktree: Path, sandbox: bool, *, limits: Limits | None = No
 # ---- verdict ----
 
 
-def _aggregator(review: ReviewSettings, models: Models, reviewer_mode: str) -> Any:
+def _aggregator(models: Models, reviewer_mode: str) -> Any:
     def aggregate(ctx: RunContext, state: ReviewState, checks: list[dict[str, Any]]) -> dict[str, Any]:
-        results = [CheckResult.model_validate(c) for c in checks]
-        findings = sort_findings(f for r in results for f in r.findings)
-        evidence = [e for r in results for e in r.evidence]
-        errors = [e for r in results for e in r.errors]
-        decision = decide(findings, evidence, settings=review.policy, errors=errors)
-        previous = [Finding.model_validate(f) for f in state.get("findings") or []]
-        worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
-        since = state.get("last_reviewed")
-        tracking = track(
-            previous, findings, delta=delta_since(worktree, since, state["head"]) if since else None
-        )
+        inputs = _round_inputs(ctx, state)
+        results = [review_round.CheckResult.model_validate(c) for c in checks]
+        outcome = review_round.conclude(inputs, results, ctx.workflow.policy)
         report = RoundReport(
+            **dict(outcome),
             task=ctx.card.id,
             round=state["round"],
-            verdict=decision.verdict,
-            reasons=decision.reasons,
             reviewer=reviewer_mode,
-            base=state["base"],
-            head=state["head"],
-            findings=findings,
-            evidence=evidence,
-            dropped_ungrounded=sum(r.dropped_ungrounded for r in results),
-            errors=errors,
-            resolved=tracking.resolved,
-            new_count=len(tracking.new),
-            open_count=len(tracking.open),
             usage=round_usage(models.meter.to_dict()["total"], state.get("usage_total") or {}),
         )
         artifacts = write_report(ctx.ws, report)
-        _keep_found_secrets(ctx, state)
+        _keep_found_secrets(ctx, inputs)
         tasks.note(
             ctx.ws,
             ctx.card.id,
             actor="agent:reviewer",
-            reason=f"review round {state['round']}: {decision.verdict.value}",
+            reason=f"review round {state['round']}: {report.verdict.value}",
             artifacts=artifacts,
         )
         return {
-            "verdict": decision.verdict.value,
+            "verdict": report.verdict.value,
             "usage": report.usage,
             "usage_total": models.meter.to_dict()["total"],
             "reasons": report.reasons,  # masked, like every text of the report
             "report": artifacts[0],
-            "findings": [f.model_dump(mode="json") for f in findings],
-            "feedback": [_feedback_line(f) for f in findings if f.severity.at_least(Severity.MINOR)],
+            "findings": [f.model_dump(mode="json") for f in report.findings],
+            "feedback": [
+                f"[{f.severity.value}] {f.summary(suggestion=True)}"
+                for f in report.findings
+                if f.severity.at_least(Severity.MINOR)
+            ],
         }
 
     return aggregate
 
 
-def _keep_found_secrets(ctx: RunContext, state: ReviewState) -> None:
+def _keep_found_secrets(ctx: RunContext, inputs: review_round.RoundInputs) -> None:
     """Hashes of the secrets found in this change, so a later process masks them too (no values)."""
     from orchestrator import redact
     from orchestrator.review.report import secret_hashes_file
 
-    text = render_numbered(
-        git_diff(git.worktree_path(ctx.ws.root, ctx.card.id), state["base"], state["head"])
-    )
+    text = render_numbered(inputs.diff)
     values = [v for v in redact.found() if v in text]
     if values:
         redact.save_hashes(secret_hashes_file(ctx.ws, ctx.card.id), values)
@@ -345,10 +300,6 @@ def round_usage(total: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]
     """What this round used: the task's totals now minus the totals at the last round's end."""
     keys = ("calls", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
     return {k: round(total.get(k, 0) - before.get(k, 0), 6) for k in keys}
-
-
-def _feedback_line(f: Finding) -> str:
-    return f"[{f.severity.value}] {f.summary(suggestion=True)}"
 
 
 # ---- usage kept with the task ----

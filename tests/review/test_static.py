@@ -12,10 +12,11 @@ import pytest
 
 from orchestrator.review.diff import Diff, parse_diff
 from orchestrator.review.evidence import EvidenceStatus, plain_runner_factory
+from orchestrator.review.evidence.injection import detect_injection
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.policy import Verdict, decide
+from orchestrator.review.round import RoundOutcome, review_static
 from orchestrator.review.settings import ReviewSettings
-from orchestrator.review.static import StaticReport, detect_injection, review_static
 
 from .sample import (
     CLEAN_TESTS,
@@ -39,7 +40,7 @@ def _at(report, rule: str) -> list[tuple[str | None, int | None]]:
 
 
 @pytest.fixture(scope="module")
-def defective(tmp_path_factory: pytest.TempPathFactory) -> StaticReport:
+def defective(tmp_path_factory: pytest.TempPathFactory) -> RoundOutcome:
     """The static review of the planted defects, shared by the tests that only read it."""
     repo = make_sample_repo(tmp_path_factory.mktemp("defective"))
     repo.commit({"app/users.py": DEFECTIVE_USERS}, "add lookups")
@@ -85,7 +86,7 @@ def test_no_secret_value_reaches_the_report(defective) -> None:
     assert "correct-horse-battery-staple" not in text
 
 
-def test_the_json_summary(defective: StaticReport) -> None:
+def test_the_json_summary(defective: RoundOutcome) -> None:
     data = json.loads(json.dumps(defective.summary()))
     assert data["verdict"] == "NEEDS_REVISION"
     assert {tuple(sorted(f)) for f in data["findings"]} == {

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 from orchestrator.redact import mask_secrets
 from orchestrator.review.evidence._base import (
@@ -28,7 +28,7 @@ from orchestrator.review.evidence._base import (
 )
 from orchestrator.review.evidence.completeness import collect_completeness
 from orchestrator.review.evidence.optimization import collect_optimization
-from orchestrator.review.evidence.quality import collect_quality
+from orchestrator.review.evidence.quality import collect_quality, scan_secrets
 from orchestrator.review.evidence.requirements import collect_requirements, unchecked_criteria
 from orchestrator.review.evidence.runner import plain_runner, plain_runner_factory
 from orchestrator.review.findings import Dimension, Finding
@@ -43,15 +43,19 @@ __all__ = [
     "RunnerFactory",
     "collect_dimension",
     "gather_evidence",
+    "each_dimension",
     "evidence_findings",
     "mask_secrets",
     "plain_runner",
     "plain_runner_factory",
     "render_evidence",
     "support_paths",
+    "scan_secrets",
     "timeout_for",
     "unchecked_criteria",
 ]
+
+T = TypeVar("T")
 
 Collector: TypeAlias = Callable[[EvidenceContext, Runner], list[EvidenceResult]]
 """Gathers one dimension's evidence with a runner bound to that dimension's time limit."""
@@ -119,13 +123,25 @@ def gather_evidence(
     Example:
         >>> results = gather_evidence(ctx, plain_runner_factory(worktree))
     """
+    per_dimension = each_dimension(
+        lambda d: collect_dimension(ctx, d, runners), dimensions, concurrent=concurrent
+    )
+    return [r for results in per_dimension for r in results]
+
+
+def each_dimension(
+    work: Callable[[Dimension], T],
+    dimensions: Iterable[Dimension] = tuple(Dimension),
+    *,
+    concurrent: bool = True,
+) -> list[T]:
+    """``work(d)`` for each dimension, in order; in parallel threads unless ``concurrent`` is False."""
     dims = list(dimensions)
     if not concurrent:
-        return [r for d in dims for r in collect_dimension(ctx, d, runners)]
+        return [work(d) for d in dims]
     # Evidence is mostly waiting on subprocesses, so threads overlap well even on two cores.
     with ThreadPoolExecutor(max_workers=len(dims) or 1, thread_name_prefix="evidence") as pool:
-        futures = [pool.submit(collect_dimension, ctx, d, runners) for d in dims]
-        return [r for f in futures for r in f.result()]
+        return list(pool.map(work, dims))
 
 
 def evidence_findings(results: Iterable[EvidenceResult]) -> list[Finding]:
@@ -144,4 +160,3 @@ def render_evidence(results: Iterable[EvidenceResult], *, tail_lines: int = 15) 
             lines += ["  output (tail):", *("    " + ln for ln in r.output_tail.splitlines()[-tail_lines:])]
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
-

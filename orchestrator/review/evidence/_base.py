@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -25,6 +26,8 @@ Runner: TypeAlias = Callable[[Sequence[str]], CommandResult]
 
 RunnerFactory: TypeAlias = Callable[[float], Runner]
 """Given a time limit in seconds, a ``Runner`` bound to it (the workflow binds the sandbox here)."""
+
+T = TypeVar("T")
 
 MAX_READ_BYTES = 2_000_000
 
@@ -78,6 +81,22 @@ class EvidenceContext:
     criteria: Sequence[Criterion] = ()
     test_paths: Sequence[str] = ()
     """Test files or directories the TaskCard names; empty runs the whole suite."""
+    messages: Sequence[str] = ()
+    """The commit messages of the change (scanned for text aimed at the reviewer)."""
+    card_text: str = ""
+    """The TaskCard as text (scanned for text aimed at the reviewer)."""
+    _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` the first time ``key`` is asked for in this context, its result after.
+
+        The round's checks share one context across threads; a second caller waits for the first.
+        """
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]  # type: ignore[no-any-return]
 
     def is_test(self, path: str) -> bool:
         """True when ``path`` is a test file by the configured globs."""

@@ -1,9 +1,9 @@
 """Text aimed at the AI reviewer, in the change, a commit message or the TaskCard body.
 
 Requests to approve, or to set aside the reviewer's instructions, change nothing (the policy decides from
-evidence and findings), and it is reported as a finding so a human sees the attempt. The caller
-adds ``injection_evidence`` to the Q check's evidence: it needs the commit messages and the
-TaskCard, which the dimension collectors do not see.
+evidence and findings), and it is reported as a finding so a human sees the attempt. It is part
+of the Q evidence (``collect_quality``), reading the commit messages and the TaskCard from the
+evidence context.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from orchestrator.review.evidence._base import (
     match_path,
 )
 from orchestrator.review.evidence._ruff import Diagnostic, run_ruff
+from orchestrator.review.evidence.injection import injection_evidence
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.settings import RuffSettings
 
@@ -34,12 +35,25 @@ NESTED_GIT = "nested-git"
 
 
 def collect_quality(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
-    """Ruff and secrets evidence for the change."""
+    """Ruff, secrets, nested repositories and text aimed at the reviewer, for the change."""
+    injection = ctx.settings.quality.injection
     return [
         *guarded("ruff", Q, lambda: [ruff_check(ctx, run)]),
-        *guarded("secrets", Q, lambda: [secrets_check(ctx, run)]),
+        *guarded("secrets", Q, lambda: [scan_secrets(ctx, run)]),
         *guarded(NESTED_GIT, Q, lambda: nested_git_check(ctx.diff)),
+        *guarded(
+            "prompt-injection",
+            Q,
+            lambda: [injection_evidence(ctx.diff, ctx.messages, ctx.card_text, settings=injection)],
+        ),
     ]
+
+
+def scan_secrets(ctx: EvidenceContext, run: Runner) -> EvidenceResult:
+    """``secrets_check`` once per round: the first caller scans (and registers what it finds with the
+    redactor), later ones get the same result. The model checks call it before any prompt is built,
+    so a secret only detect-secrets recognises is masked in every dimension's prompt."""
+    return ctx.once("secrets", lambda: secrets_check(ctx, run))
 
 
 def ruff_check(ctx: EvidenceContext, run: Runner) -> EvidenceResult:
