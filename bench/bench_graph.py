@@ -1,9 +1,11 @@
 """Graph benchmark: are the four checks parallel, and what does a round cost besides the checks?
 
-Runs the real pair-programming graph (``orchestrator.workflow.graph``) with scripted steps: a builder that
-changes nothing, a check that sleeps a fixed delay, an aggregate that always answers
-NEEDS_REVISION so the graph loops until ``rounds.max``. The task's status store and git worktree
-are real, in a throwaway workspace. A round's time is the gap between two builder starts.
+Runs the real pair-programming graph (``orchestrator.workflow.graph``) with scripted steps: a builder
+that commits a one-line change (a round with no new commit escalates), a check that sleeps a fixed
+delay, an aggregate that always answers NEEDS_REVISION so the graph loops until ``rounds.max``.
+The task's status store and git worktree are real, in a throwaway workspace. A round's time is
+the gap between two builder starts, less the builder's own commit (the scripted work, not
+orchestration).
 
 Prints, as medians over every round of every run:
 
@@ -100,11 +102,25 @@ def status_writes(real: bool) -> Iterator[None]:
         graph_module.ensure_status = original
 
 
+def committing_builder(commits: list[float]) -> Callable[[RunContext, ReviewState], None]:
+    """Commits a new line each round (timed into ``commits``), then lets the graph review it."""
+
+    def build(ctx: RunContext, state: ReviewState) -> None:
+        start = time.perf_counter()
+        worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
+        (worktree / "feature.py").write_text(f"X = {state['round']}\n")
+        git.commit_all(worktree, f"round {state['round']}")
+        commits.append(time.perf_counter() - start)
+
+    return build
+
+
 def round_times(kind: str, delay: float, rounds: int) -> list[float]:
-    """Seconds between successive builder starts in one run of ``rounds`` rounds."""
+    """Seconds between successive builder starts in one run of ``rounds`` rounds, less each commit."""
     with tempfile.TemporaryDirectory() as tmp:
         ws, card = started_task(Path(tmp) / "repo")
         starts: list[float] = []
+        commits: list[float] = []
 
         def progress(message: str) -> None:
             if message.endswith(": builder"):
@@ -114,7 +130,7 @@ def round_times(kind: str, delay: float, rounds: int) -> list[float]:
             ws=ws,
             card=card,
             workflow=WorkflowSettings(rounds={"max": rounds}),
-            builder=lambda c, s: None,
+            builder=committing_builder(commits),
             check=sleeping_check(delay),
             aggregate=always_revise,
             progress=progress,
@@ -126,7 +142,7 @@ def round_times(kind: str, delay: float, rounds: int) -> list[float]:
             durability = {"durability": "sync"} if saver is not None else {}
             graph.invoke(start, {"configurable": {"thread_id": card.id}}, context=ctx, **durability)
         assert len(starts) == rounds, f"expected {rounds} rounds, saw {len(starts)}"
-        return [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        return [b - a - c for a, b, c in zip(starts, starts[1:], commits, strict=False)]
 
 
 def median_round(kind: str, delay: float, rounds: int, repeat: int, *, status: bool = True) -> float:
