@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ from orchestrator.sandbox.bwrap import Limits, run_command
 from orchestrator.state import tasks
 from orchestrator.state.taskcard import TaskCard, render
 from orchestrator.state.workspace import Workspace
-from orchestrator.workflow.graph import ReviewState, RunContext
+from orchestrator.workflow.checkpoint import ReviewState, load_findings
+from orchestrator.workflow.graph import RunContext
+from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.settings import WorkflowSettings, load_workflow
 
 
@@ -82,24 +85,20 @@ class Models:
 def make_context(
     ws: Workspace,
     card: TaskCard,
+    options: RunOptions,
     *,
-    builder_mode: str = "agent",
-    reviewer_mode: str = "model",
-    model: str | None = None,
-    base_url: str | None = None,
-    record: Path | None = None,
-    sandbox: bool = True,
-    progress: Any = None,
+    progress: Callable[[str], None] | None = None,
     check_models: bool = False,
 ) -> RunContext:
-    """A ``RunContext`` with the real builder, checks and aggregation."""
+    """A ``RunContext`` with the real builder, checks and aggregation, as ``options`` choose."""
     workflow = load_workflow(workspace=ws.root)
     review = workflow
-    models = Models(ws, card, workflow, cli=model, base_url=base_url, record=record)
+    models = Models(ws, card, workflow, cli=options.model, base_url=options.base_url, record=options.record)
+    agent, reviewer_mode, sandbox = options.builder == "agent", options.reviewer, options.sandbox
     if check_models:
         # Build every model the run will call now: a missing key or unknown model is a clear
         # error before anything runs, not an escalation halfway through a round.
-        roles = (["builder"] if builder_mode == "agent" else []) + (
+        roles = (["builder"] if agent else []) + (
             persona_names(card, workflow) if reviewer_mode == "model" else []
         )
         for role in roles:
@@ -108,10 +107,10 @@ def make_context(
         ws=ws,
         card=card,
         workflow=workflow,
-        builder=_agent_builder(models, sandbox) if builder_mode == "agent" else (lambda c, s: None),
+        builder=_agent_builder(models, sandbox) if agent else (lambda c, s: None),
         check=_checker(review, models if reviewer_mode == "model" else None, sandbox),
         aggregate=_aggregator(review, models, reviewer_mode),
-        external=builder_mode == "external",
+        external=not agent,
     )
     if progress is not None:  # else RunContext's silent default
         ctx.progress = progress
@@ -183,7 +182,7 @@ def _revert_out_of_scope(ctx: RunContext) -> None:
 
 
 def _checker(review: ReviewSettings, models: Models | None, sandbox: bool) -> Any:
-    def check(ctx: RunContext, state: ReviewState, dimension: Dimension) -> dict[str, Any]:
+    def check(ctx: RunContext, state: ReviewState, dimension: Dimension) -> CheckResult:
         worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
         diff = git_diff(worktree, state["base"], state["head"])
         evidence_ctx = EvidenceContext(worktree, diff, review.evidence, ctx.card.acceptance_criteria)
@@ -211,7 +210,7 @@ def _checker(review: ReviewSettings, models: Models | None, sandbox: bool) -> An
         )
         if models is not None:
             models.save_usage()
-        return result.model_dump(mode="json")
+        return result
 
     return check
 
@@ -224,11 +223,7 @@ def _model_review(
     names = persona_names(ctx.card, ctx.workflow)
     if state.get("last_reviewed") and state["round"] > 1:
         worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
-        previous = [
-            Finding.model_validate(f)
-            for f in state.get("findings") or []
-            if f["dimension"] == dimension.value
-        ]
+        previous = [f for f in load_findings(state.get("findings")) if f.dimension is dimension]
         view = rereview_view(
             previous,
             delta_since(worktree, state["last_reviewed"], state["head"]),
@@ -277,13 +272,12 @@ def sandbox_runners(worktree: Path, sandbox: bool, *, limits: Limits | None = No
 
 
 def _aggregator(review: ReviewSettings, models: Models, reviewer_mode: str) -> Any:
-    def aggregate(ctx: RunContext, state: ReviewState, checks: list[dict[str, Any]]) -> dict[str, Any]:
-        results = [CheckResult.model_validate(c) for c in checks]
+    def aggregate(ctx: RunContext, state: ReviewState, results: list[CheckResult]) -> dict[str, Any]:
         findings = sort_findings(f for r in results for f in r.findings)
         evidence = [e for r in results for e in r.evidence]
         errors = [e for r in results for e in r.errors]
         decision = decide(findings, evidence, settings=review.policy, errors=errors)
-        previous = [Finding.model_validate(f) for f in state.get("findings") or []]
+        previous = load_findings(state.get("findings"))
         worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
         since = state.get("last_reviewed")
         tracking = track(
@@ -321,7 +315,7 @@ def _aggregator(review: ReviewSettings, models: Models, reviewer_mode: str) -> A
             "usage_total": models.meter.to_dict()["total"],
             "reasons": report.reasons,  # masked, like every text of the report
             "report": artifacts[0],
-            "findings": [f.model_dump(mode="json") for f in findings],
+            "findings": findings,
             "feedback": [_feedback_line(f) for f in findings if f.severity.at_least(Severity.MINOR)],
         }
 
