@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -11,6 +10,7 @@ import typer
 
 from orchestrator.cli._context import state
 from orchestrator.cli._output import echo, print_json, safe
+from orchestrator.workflow.modes import BuilderMode, ReviewerMode
 
 if TYPE_CHECKING:
     from orchestrator.workflow.options import RunOptions
@@ -22,16 +22,6 @@ app = typer.Typer(
 
 TaskId = Annotated[str, typer.Argument(help="Task id, e.g. TASK_DEV_0001.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-class BuilderMode(StrEnum):
-    agent = "agent"
-    external = "external"
-
-
-class ReviewerMode(StrEnum):
-    model = "model"
-    static = "static"
 
 
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Model for every role, or role=model[,...].")]
@@ -64,17 +54,7 @@ def run(
     as_json: JsonFlag = False,
 ) -> None:
     """Run the task's review loop to the next human checkpoint (resuming unfinished work)."""
-    _run(
-        ctx,
-        task_id,
-        builder and builder.value,
-        reviewer and reviewer.value,
-        model,
-        base_url,
-        record,
-        no_sandbox,
-        as_json,
-    )
+    _run(ctx, task_id, builder, reviewer, model, base_url, record, no_sandbox, as_json)
 
 
 @app.command("submit")
@@ -89,14 +69,14 @@ def submit(
     as_json: JsonFlag = False,
 ) -> None:
     """Submit what was committed on branch task/<ID> for review (a person or another agent built it)."""
-    _run(ctx, task_id, "external", reviewer and reviewer.value, model, base_url, record, no_sandbox, as_json)
+    _run(ctx, task_id, "external", reviewer, model, base_url, record, no_sandbox, as_json)
 
 
 def _run(
     ctx: typer.Context,
     tid: str,
-    builder: str | None,
-    reviewer: str | None,
+    builder: BuilderMode | None,
+    reviewer: ReviewerMode | None,
     model: str | None,
     base_url: str | None,
     record: Path | None,

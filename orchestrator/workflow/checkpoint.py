@@ -46,7 +46,7 @@ class ReviewState(TypedDict, total=False):
     """The last review round's report (``ops/reviews/<ID>/round-<N>.md``); None when the builder stopped."""
 
 
-class Decision(BaseModel):
+class HumanDecision(BaseModel):
     """A human's answer at a checkpoint: the graph's resume value."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -79,12 +79,12 @@ def load_findings(data: Iterable[Mapping[str, Any]] | None) -> list[Finding]:
     return [Finding.model_validate(f) for f in data or ()]
 
 
-def dump_decision(decision: Decision) -> dict[str, Any]:
+def dump_decision(decision: HumanDecision) -> dict[str, Any]:
     """A human decision as the graph's resume value and the checkpoint keep it."""
     return decision.model_dump(mode="json")
 
 
-def load_decision(data: Any) -> Decision | None:
+def load_decision(data: Any) -> HumanDecision | None:
     """The decision back from the checkpoint, or from a resume value (None: no decision yet).
 
     Raises:
@@ -93,6 +93,6 @@ def load_decision(data: Any) -> Decision | None:
     if data is None:
         return None
     try:
-        return Decision.model_validate(data)
+        return HumanDecision.model_validate(data)
     except ValidationError:
         raise AiosError(f"a human decision must be approve or reject, not {data!r}") from None

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from orchestrator.errors import StateError
-
-BuilderMode = Literal["agent", "external"]
-ReviewerMode = Literal["model", "static"]
+from orchestrator.workflow.modes import BuilderMode, ReviewerMode
 
 #: The command-line flag of each mode, for messages that tell the user what to pass.
 _FLAGS = {"builder_mode": "--builder", "reviewer_mode": "--reviewer"}

@@ -23,7 +23,7 @@ from orchestrator.state.lifecycle import Status
 from orchestrator.state.project import Permission
 from orchestrator.state.taskcard import TaskCard, load
 from orchestrator.state.workspace import Workspace
-from orchestrator.workflow.checkpoint import Decision, ReviewState, dump_decision, load_findings
+from orchestrator.workflow.checkpoint import HumanDecision, ReviewState, dump_decision, load_findings
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.status import RunFinding, RunStatus
 
@@ -152,7 +152,7 @@ def answer(
             _require_reviewed_head(ws, tid, snapshot.values)
         ctx = make_context(ws, card, _resumed(snapshot, options), progress=progress)
         # The resume value is checkpointed as given: mask a pasted secret before it is stored.
-        decision = Decision(action=action, actor=actor, feedback=feedback and redact(feedback))
+        decision = HumanDecision(action=action, actor=actor, feedback=feedback and redact(feedback))
         graph.invoke(Command(resume=dump_decision(decision)), config, context=ctx, durability="sync")
         return _status(ws, tid, graph.get_state(config))
 

@@ -12,7 +12,7 @@ from helpers import fired, plain_git, poison_nested_repo
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from orchestrator.review.findings import Dimension
+from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.reviewer import CheckResult
 from orchestrator.sandbox import git
 from orchestrator.state import tasks
@@ -124,6 +124,34 @@ def test_approved_in_round_one_waits_for_a_human_then_merges_once(started) -> No
     assert out["merged"] and out["pending"] == []
     assert git.head(ws.root) == merges
     assert script.builds == 1
+
+
+def test_nodes_get_models_and_the_checkpoint_keeps_plain_data(started) -> None:
+    """Checks and findings cross the checkpoint through one seam (``workflow.checkpoint``)."""
+    import json
+
+    ws, card = started
+    finding = Finding(dimension=Dimension.QUALITY, severity=Severity.MINOR, file="feature.py", message="hm")
+    script = Script(["APPROVED"])
+    seen: list[list[CheckResult]] = []
+
+    def check(ctx: RunContext, state: dict[str, Any], dim: Dimension) -> CheckResult:
+        return CheckResult(dimension=dim, findings=[finding] if dim is Dimension.QUALITY else [])
+
+    def aggregate(ctx: RunContext, state: dict[str, Any], checks: list[CheckResult]) -> dict[str, Any]:
+        seen.append(checks)
+        return {**scripted(ctx, state, checks), "findings": [f for c in checks for f in c.findings]}
+
+    scripted = script.aggregate
+    script.check, script.aggregate = check, aggregate  # type: ignore[method-assign]
+    _run(ws, card, script, _start(card, ws))
+    out = _run(ws, card, Script([]), approve())
+    assert [c.dimension for c in seen[0]] == list(Dimension) and seen[0][0].findings == [finding]
+    values = {k: v for k, v in out.items() if k not in ("pending", "next")}
+    assert json.loads(json.dumps(values)) == values  # nothing but JSON types was checkpointed
+    assert values["findings"] == [finding.model_dump(mode="json")]
+    assert values["checks"]["1:Q"]["findings"] == values["findings"]
+    assert values["decision"] == {"action": "approve", "actor": "alice", "feedback": None}
 
 
 def test_revise_then_approve(started) -> None:

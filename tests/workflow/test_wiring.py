@@ -192,9 +192,7 @@ def test_a_model_answering_garbage_blocks_and_escalates(ws: Workspace) -> None:
     assert out.verdict == "BLOCKED"
     assert out.status == "blocked" and out.waiting_for == "escalation"
     assert len(out.reasons) == 4
-    assert all(
-        "testing_expert: no valid ReviewReply reply after one repair turn" in r for r in out.reasons
-    )
+    assert all("testing_expert: no valid ReviewReply reply after one repair turn" in r for r in out.reasons)
     assert task.report(1).errors == out.reasons
 
 
