@@ -36,12 +36,14 @@ from typing import Any
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from orchestrator.review.findings import Dimension
+from orchestrator.review.round import CheckResult
 from orchestrator.sandbox import git
 from orchestrator.state import tasks
 from orchestrator.state.taskcard import Criterion, TaskCard
 from orchestrator.state.workspace import Workspace, init
 from orchestrator.workflow import graph as graph_module
-from orchestrator.workflow.graph import ReviewState, RunContext, build_graph
+from orchestrator.workflow.checkpoint import ReviewState
+from orchestrator.workflow.graph import RunContext, build_graph
 from orchestrator.workflow.settings import WorkflowSettings
 
 CARD = TaskCard(
@@ -64,16 +66,16 @@ def started_task(root: Path) -> tuple[Workspace, TaskCard]:
     return ws, CARD.model_copy(update={"id": tid})
 
 
-def sleeping_check(delay: float) -> Callable[[RunContext, ReviewState, Dimension], dict[str, Any]]:
-    def check(ctx: RunContext, state: ReviewState, dimension: Dimension) -> dict[str, Any]:
+def sleeping_check(delay: float) -> Callable[[RunContext, ReviewState, Dimension], CheckResult]:
+    def check(ctx: RunContext, state: ReviewState, dimension: Dimension) -> CheckResult:
         if delay:
             time.sleep(delay)
-        return {"dimension": dimension.value, "findings": [], "errors": [], "evidence": []}
+        return CheckResult(dimension=dimension)
 
     return check
 
 
-def always_revise(ctx: RunContext, state: ReviewState, checks: list[dict[str, Any]]) -> dict[str, Any]:
+def always_revise(ctx: RunContext, state: ReviewState, checks: list[CheckResult]) -> dict[str, Any]:
     return {"verdict": "NEEDS_REVISION", "reasons": ["bench"], "findings": [], "feedback": ["again"]}
 
 

@@ -6,9 +6,12 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from orchestrator.workflow.status import RunStatus
 
 
 def register(app: typer.Typer) -> None:
@@ -45,8 +48,8 @@ def demo(
     raise typer.Exit(code)
 
 
-def _approve(yes: bool, result: dict[str, Any]) -> bool:
-    typer.echo(f"\nHuman checkpoint: {result['task']} passed review in round {result['round']}.")
+def _approve(yes: bool, result: RunStatus) -> bool:
+    typer.echo(f"\nHuman checkpoint: {result.task} passed review in round {result.round}.")
     if yes or not sys.stdin.isatty():
         typer.echo("Approve the merge? yes (--yes or no terminal)")
         return True

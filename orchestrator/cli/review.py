@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from orchestrator.cli._context import state
 from orchestrator.cli._output import echo, print_json, safe
+from orchestrator.workflow.modes import BuilderMode, ReviewerMode
+
+if TYPE_CHECKING:
+    from orchestrator.workflow.options import RunOptions
+    from orchestrator.workflow.status import RunStatus
 
 app = typer.Typer(
     help="Run the builder/reviewer loop and decide at the human checkpoint.", no_args_is_help=True
@@ -18,16 +22,6 @@ app = typer.Typer(
 
 TaskId = Annotated[str, typer.Argument(help="Task id, e.g. TASK_DEV_0001.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-class BuilderMode(StrEnum):
-    agent = "agent"
-    external = "external"
-
-
-class ReviewerMode(StrEnum):
-    model = "model"
-    static = "static"
 
 
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Model for every role, or role=model[,...].")]
@@ -60,17 +54,7 @@ def run(
     as_json: JsonFlag = False,
 ) -> None:
     """Run the task's review loop to the next human checkpoint (resuming unfinished work)."""
-    _run(
-        ctx,
-        task_id,
-        builder and builder.value,
-        reviewer and reviewer.value,
-        model,
-        base_url,
-        record,
-        no_sandbox,
-        as_json,
-    )
+    _run(ctx, task_id, builder, reviewer, model, base_url, record, no_sandbox, as_json)
 
 
 @app.command("submit")
@@ -85,14 +69,14 @@ def submit(
     as_json: JsonFlag = False,
 ) -> None:
     """Submit what was committed on branch task/<ID> for review (a person or another agent built it)."""
-    _run(ctx, task_id, "external", reviewer and reviewer.value, model, base_url, record, no_sandbox, as_json)
+    _run(ctx, task_id, "external", reviewer, model, base_url, record, no_sandbox, as_json)
 
 
 def _run(
     ctx: typer.Context,
     tid: str,
-    builder: str | None,
-    reviewer: str | None,
+    builder: BuilderMode | None,
+    reviewer: ReviewerMode | None,
     model: str | None,
     base_url: str | None,
     record: Path | None,
@@ -100,29 +84,30 @@ def _run(
     as_json: bool,
 ) -> None:
     from orchestrator.workflow import runs
+    from orchestrator.workflow.options import RunOptions
 
     ws = state(ctx).workspace()
-    options = {
-        "builder_mode": builder,
-        "reviewer_mode": reviewer,
-        "model": model,
-        "base_url": base_url,
-        "record": record,
-        "progress": _progress,
-    }
-    result = runs.run(ws, tid, sandbox=not no_sandbox, **options)
+    options = RunOptions(
+        builder_mode=builder,
+        reviewer_mode=reviewer,
+        model=model,
+        base_url=base_url,
+        record=record,
+        sandbox=not no_sandbox,
+    )
+    result = runs.run(ws, tid, options, progress=_progress)
     _show(result, as_json)
-    if result["waiting_for"] == "human_review" and not as_json and sys.stdin.isatty():
-        _ask_human(ctx, tid, options, sandbox=not no_sandbox)
+    if result.waiting_for == "human_review" and not as_json and sys.stdin.isatty():
+        _ask_human(ctx, tid, options)
 
 
-def _ask_human(ctx: typer.Context, tid: str, options: dict[str, Any], *, sandbox: bool) -> None:
+def _ask_human(ctx: typer.Context, tid: str, options: RunOptions) -> None:
     answer = typer.prompt("Approve the merge? [a]pprove / [r]eject / [l]ater", default="l").strip().lower()
     if answer.startswith("a"):
-        _decide(ctx, tid, "approve", None, False, options, sandbox=sandbox)
+        _answer(ctx, tid, "approve", None, False, options)
     elif answer.startswith("r"):
         feedback = typer.prompt("Feedback for the builder")
-        _decide(ctx, tid, "reject", feedback, False, options, sandbox=sandbox)
+        _answer(ctx, tid, "reject", feedback, False, options)
 
 
 @app.command("status")
@@ -152,7 +137,9 @@ def show(ctx: typer.Context, task_id: TaskId) -> None:
 @app.command("approve")
 def approve(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> None:
     """Approve the reviewed change: it is merged into the target branch (needs the merge permission)."""
-    _decide(ctx, task_id, "approve", None, as_json, {"progress": _progress})
+    from orchestrator.workflow.options import RunOptions
+
+    _answer(ctx, task_id, "approve", None, as_json, RunOptions())
 
 
 @app.command("reject")
@@ -165,36 +152,29 @@ def reject(
     as_json: JsonFlag = False,
 ) -> None:
     """Send the change back to the builder with feedback: a new round runs."""
-    _decide(
-        ctx,
-        task_id,
-        "reject",
-        feedback,
-        as_json,
-        {"progress": _progress, "model": model},
-        sandbox=not no_sandbox,
-    )
+    from orchestrator.workflow.options import RunOptions
+
+    _answer(ctx, task_id, "reject", feedback, as_json, RunOptions(model=model, sandbox=not no_sandbox))
 
 
-def _decide(
+def _answer(
     ctx: typer.Context,
     tid: str,
-    action: str,
+    action: Literal["approve", "reject"],
     feedback: str | None,
     as_json: bool,
-    options: dict[str, Any],
-    sandbox: bool = True,
+    options: RunOptions,
 ) -> None:
     from orchestrator.workflow import runs
 
-    result = runs.decide(
+    result = runs.answer(
         state(ctx).workspace(),
         tid,
         action,
         actor=state(ctx).who(),
         feedback=feedback,
-        sandbox=sandbox,
-        **options,
+        options=options,
+        progress=_progress,
     )
     _show(result, as_json)
 
@@ -220,39 +200,22 @@ def _progress(message: str) -> None:
     Console(stderr=True, highlight=False).print(text)
 
 
-def _show(result: dict[str, Any], as_json: bool) -> None:
+def _show(result: RunStatus, as_json: bool) -> None:
     if as_json:
-        print_json(
-            {
-                k: result.get(k)
-                for k in (
-                    "task",
-                    "status",
-                    "round",
-                    "verdict",
-                    "waiting_for",
-                    "merged",
-                    "reasons",
-                    "findings",
-                    "note",
-                )
-            }
-        )
+        print_json(result.model_dump(mode="json"))
         return
     where = {
         "human_review": "waiting for a human: `aios review approve` or `aios review reject --feedback ...`",
         "escalation": "escalated to a human: `aios review reject --feedback ...` to retry, or approve",
         "builder": "waiting for the builder: commit the revision on its branch, then `aios review submit`",
-        None: "finished" if result.get("merged") else "stopped",
-    }[result["waiting_for"]]
-    echo(
-        f"{result['task']}: {result['status']}, round {result['round']}, verdict {result['verdict']}; {where}"
-    )
-    for reason in result.get("reasons") or []:
+        None: "finished" if result.merged else "stopped",
+    }[result.waiting_for]
+    echo(f"{result.task}: {result.status}, round {result.round}, verdict {result.verdict}; {where}")
+    for reason in result.reasons:
         echo(f"  - {reason}")
-    for f in result.get("findings") or []:
-        where = f"{f['file']}:{f['line']}" if f["file"] and f["line"] else (f["file"] or "change")
-        label = f"{f['severity']:<8} {f['dimension']} {where} {f['rule'] or f['persona'] or ''}"
-        echo(f"  {label}: {f['message']}")
-    if result.get("note"):
-        echo(result["note"])
+    for f in result.findings:
+        where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "change")
+        label = f"{f.severity.value:<8} {f.dimension.value} {where} {f.rule or f.persona or ''}"
+        echo(f"  {label}: {f.message}")
+    if result.note:
+        echo(result.note)

@@ -24,6 +24,8 @@ from orchestrator.state import tasks
 from orchestrator.state.taskcard import Criterion, TaskCard
 from orchestrator.state.workspace import Workspace, init
 from orchestrator.workflow import runs
+from orchestrator.workflow.options import RunOptions
+from orchestrator.workflow.status import RunStatus
 
 RECORDING = Path(__file__).parent.parent / "data" / "demo.jsonl"
 HUMAN, BUILDER = "demo-lead", "agent:builder-1"
@@ -92,7 +94,7 @@ def run(
     folder: Path,
     *,
     say: Callable[[str], None],
-    approve: Callable[[dict[str, Any]], bool],
+    approve: Callable[[RunStatus], bool],
     model: str | None = None,
     record: Path | None = None,
     sandbox: bool = True,
@@ -120,7 +122,7 @@ def _play(
     folder: Path,
     *,
     say: Callable[[str], None],
-    approve: Callable[[dict[str, Any]], bool],
+    approve: Callable[[RunStatus], bool],
     model: str | None,
     record: Path | None,
     sandbox: bool,
@@ -138,32 +140,27 @@ def _play(
     tasks.transition(ws, tid, "start", actor=BUILDER)
     say(f"$ aios task approve/start  → {HUMAN} approves; {BUILDER} starts it (running)")
     say(f"$ aios review run {tid} --model {model or 'replay:<shipped recording>'}")
-    result = runs.run(
-        ws,
-        tid,
-        sandbox=sandbox,
-        model=model or f"replay:{RECORDING}",
-        record=record,
-        progress=lambda line: say("  " + line.strip()),
-    )
+    options = RunOptions(model=model or f"replay:{RECORDING}", record=record, sandbox=sandbox)
+    result = runs.run(ws, tid, options, progress=lambda line: say("  " + line.strip()))
     _show_rounds(ws, tid, say)
     _static_review_of_round_one(ws, tid, say, sandbox=sandbox)
-    if result["waiting_for"] != "human_review":
-        say(f"The run stopped: {result['waiting_for'] or result['status']}; {'; '.join(result['reasons'])}")
+    if result.waiting_for != "human_review":
+        say(f"The run stopped: {result.waiting_for or result.status}; {'; '.join(result.reasons)}")
         return 1
     _refused(
         say,
         "the reviewer agent tries to merge",
-        lambda: runs.decide(ws, tid, "approve", actor="agent:reviewer-1"),
+        lambda: runs.answer(ws, tid, "approve", actor="agent:reviewer-1"),
     )
     if not approve(result):
         say(f"Left at the human checkpoint: `aios --root {ws.root} review approve {tid}` merges it.")
         return 0
-    done = runs.decide(ws, tid, "approve", actor=HUMAN, sandbox=sandbox, model=model or f"replay:{RECORDING}")
-    say(f"$ aios review approve {tid} → merged into main as {str(done['merged'])[:10]}; {done['status']}")
+    merging = RunOptions(model=options.model, sandbox=sandbox)  # a merge records no model turns
+    done = runs.answer(ws, tid, "approve", actor=HUMAN, options=merging)
+    say(f"$ aios review approve {tid} → merged into main as {str(done.merged)[:10]}; {done.status}")
     say(f"\n$ cat ops/audit/{tid}.md")
     say(visible((ws.audit_dir / f"{tid}.md").read_text(encoding="utf-8").rstrip(), keep="\n"))
-    return 0 if done["status"] == "done" else 1
+    return 0 if done.status == "done" else 1
 
 
 def _workspace(folder: Path) -> Workspace:

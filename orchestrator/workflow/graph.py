@@ -18,11 +18,10 @@ Thread id = task id. Nodes get the workspace, models and settings from the run c
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -30,42 +29,27 @@ from langgraph.types import interrupt
 
 from orchestrator.errors import AiosError
 from orchestrator.redact import redact
-from orchestrator.review.findings import Dimension, Severity
+from orchestrator.review.findings import Dimension
+from orchestrator.review.round import CheckResult
 from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import SandboxUnavailable
 from orchestrator.state import tasks
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.taskcard import TaskCard
 from orchestrator.state.workspace import Workspace
+from orchestrator.workflow.checkpoint import (
+    ReviewState,
+    dump_check,
+    dump_decision,
+    dump_findings,
+    load_check,
+    load_decision,
+    load_findings,
+)
 from orchestrator.workflow.settings import WorkflowSettings
 
 CHECKS = {f"check_{d.value}": d for d in Dimension}
 BUILDER, REVIEWER = "agent:builder", "agent:reviewer"
-
-
-class ReviewState(TypedDict, total=False):
-    """What the checkpointer keeps between steps (plain data only)."""
-
-    task_id: str
-    round: int
-    base: str
-    head: str
-    last_reviewed: str | None
-    feedback: list[str]
-    checks: Annotated[dict[str, Any], operator.or_]
-    """``"<round>:<dimension>"`` -> CheckResult as a dict; parallel checks merge their keys."""
-    verdict: str | None
-    reasons: list[str]
-    findings: list[dict[str, Any]]
-    waiting_for: str | None
-    decision: dict[str, Any] | None
-    merged: str | None
-    modes: dict[str, str]
-    """``builder_mode`` and ``reviewer_mode`` the run started with; a resumed run keeps them."""
-    usage_total: dict[str, Any]
-    """The task's token and cost totals when the last round ended (to report each round's share)."""
-    report: str | None
-    """The last review round's report (``ops/reviews/<ID>/round-<N>.md``); None when the builder stopped."""
 
 
 @dataclass
@@ -77,10 +61,11 @@ class RunContext:
     workflow: WorkflowSettings
     builder: Callable[[RunContext, ReviewState], str | None]
     """Makes the round's change in the worktree; returns a summary (None: reviews what is there)."""
-    check: Callable[[RunContext, ReviewState, Dimension], dict[str, Any]]
-    """Runs one dimension's check; returns a CheckResult as a dict."""
-    aggregate: Callable[[RunContext, ReviewState, list[dict[str, Any]]], dict[str, Any]]
-    """Decides the round (verdict, reasons, findings, report paths) from the checks."""
+    check: Callable[[RunContext, ReviewState, Dimension], CheckResult]
+    """Runs one dimension's check."""
+    aggregate: Callable[[RunContext, ReviewState, list[CheckResult]], dict[str, Any]]
+    """Decides the round from the checks: ``verdict``, ``reasons``, ``findings`` (``Finding``s),
+    ``feedback``, and optionally ``report``, ``usage`` and ``usage_total``."""
     external: bool = False
     """The builder is a person or another agent: revisions wait for them to submit again."""
     progress: Callable[[str], None] = field(default=lambda message: None)
@@ -117,7 +102,8 @@ def build_graph(checkpointer: Any = None) -> Any:
 
 def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
     ctx, tid = runtime.context, state["task_id"]
-    actor = (state.get("decision") or {}).get("actor", BUILDER)
+    decision = load_decision(state.get("decision"))
+    actor = decision.actor if decision else BUILDER
     ensure_status(ctx.ws, tid, Status.RUNNING, actor=actor, reason="revision round")
     round_ = state.get("round", 0) + 1
     if ctx.external and round_ > 1:
@@ -185,7 +171,7 @@ def _check_node(dimension: Dimension) -> Callable[[ReviewState, Ctx], ReviewStat
     def check(state: ReviewState, runtime: Ctx) -> ReviewState:
         result = runtime.context.check(runtime.context, state, dimension)
         runtime.context.progress(_check_summary(dimension, result))
-        return {"checks": {f"{state['round']}:{dimension.value}": result}}
+        return {"checks": {f"{state['round']}:{dimension.value}": dump_check(result)}}
 
     check.__name__ = f"check_{dimension.value}"
     return check
@@ -193,7 +179,7 @@ def _check_node(dimension: Dimension) -> Callable[[ReviewState, Ctx], ReviewStat
 
 def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
     ctx, round_ = runtime.context, state["round"]
-    checks = [state["checks"][f"{round_}:{d.value}"] for d in Dimension]
+    checks = [load_check(state["checks"][f"{round_}:{d.value}"]) for d in Dimension]
     outcome = ctx.aggregate(ctx, state, checks)
     verdict, used = outcome["verdict"], outcome.get("usage") or {}
     tokens = used.get("input_tokens", 0) + used.get("output_tokens", 0)
@@ -210,7 +196,7 @@ def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
     return {
         "verdict": verdict,
         "reasons": outcome["reasons"],
-        "findings": outcome["findings"],
+        "findings": dump_findings(outcome["findings"]),
         "feedback": outcome["feedback"],
         "last_reviewed": state["head"],
         "usage_total": outcome.get("usage_total") or {},
@@ -245,10 +231,8 @@ def escalation_note(state: ReviewState, *, rounds_used_up: bool) -> str | None:
     """
     if not state.get("report"):
         return None
-    findings = state.get("findings") or []
-    refs = [
-        f"{f['dimension']} {f.get('rule') or f.get('persona') or 'finding'} {_where(f)}" for f in findings
-    ]
+    findings = load_findings(state.get("findings"))
+    refs = [f"{f.dimension.value} {f.rule or f.persona or 'finding'} {f.where}" for f in findings]
     shown = ", ".join(refs[:8]) + (f" and {len(refs) - 8} more" if len(refs) > 8 else "")
     used_up = " (review rounds used up)" if rounds_used_up else ""
     return (
@@ -257,12 +241,6 @@ def escalation_note(state: ReviewState, *, rounds_used_up: bool) -> str | None:
         + (f": {shown}" if shown else "")
         + f"; see {state['report']}"
     )
-
-
-def _where(f: dict[str, Any]) -> str:
-    if f.get("file") and f.get("line"):
-        return f"{f['file']}:{f['line']}"
-    return f.get("file") or "the change"
 
 
 def human_review(state: ReviewState, runtime: Ctx) -> ReviewState:
@@ -278,13 +256,16 @@ def human_review(state: ReviewState, runtime: Ctx) -> ReviewState:
 
 
 def after_decision(state: ReviewState) -> str:
-    action = (state.get("decision") or {}).get("action")
-    return {"approve": "merge", "reject": "builder"}.get(str(action), END)
+    decision = load_decision(state.get("decision"))
+    return {"approve": "merge", "reject": "builder"}.get(decision.action if decision else "", END)
 
 
 def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
     ctx, tid = runtime.context, state["task_id"]
-    actor = (state.get("decision") or {})["actor"]
+    decision = load_decision(state.get("decision"))
+    if decision is None:
+        raise AiosError(f"{tid} reached the merge without a human decision")
+    actor = decision.actor
     if tasks.get(ctx.ws, tid).status is not Status.DONE:  # else a crash came after the merge: finish up
         ensure_status(ctx.ws, tid, Status.REVIEWING, actor=actor, reason="human accepted the change")
     sha = git.merge(
@@ -300,22 +281,24 @@ def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
     return {"merged": sha, "waiting_for": None}
 
 
-def _decided(decision: Any) -> ReviewState:
-    if not isinstance(decision, dict) or decision.get("action") not in ("approve", "reject"):
-        raise AiosError(f"a human decision must be approve or reject, not {decision!r}")
-    if decision.get("feedback"):
-        decision = {**decision, "feedback": redact(str(decision["feedback"]))}
-    update: ReviewState = {"decision": decision, "waiting_for": None}
-    if decision.get("feedback"):
-        update["feedback"] = [redact(f"Human reviewer ({decision['actor']}): {decision['feedback']}")]
+def _decided(answer: Any) -> ReviewState:
+    """The update for the human's ``answer`` (the interrupt's resume value)."""
+    decision = load_decision(answer)
+    if decision is None:
+        raise AiosError("a human decision must be approve or reject, not None")
+    if decision.feedback:
+        decision = decision.model_copy(update={"feedback": redact(decision.feedback)})
+    update: ReviewState = {"decision": dump_decision(decision), "waiting_for": None}
+    if decision.feedback:
+        update["feedback"] = [redact(f"Human reviewer ({decision.actor}): {decision.feedback}")]
     return update
 
 
-def _check_summary(dimension: Dimension, result: dict[str, Any]) -> str:
-    worst = {Severity(f["severity"]) for f in result["findings"]}
-    errors = f", {len(result['errors'])} error(s)" if result["errors"] else ""
+def _check_summary(dimension: Dimension, result: CheckResult) -> str:
+    worst = {f.severity for f in result.findings}
+    errors = f", {len(result.errors)} error(s)" if result.errors else ""
     level = max(worst, key=lambda s: s.rank).value if worst else "none"
-    return f"  check {dimension.value}: {len(result['findings'])} finding(s), worst {level}{errors}"
+    return f"  check {dimension.value}: {len(result.findings)} finding(s), worst {level}{errors}"
 
 
 # ---- task status, idempotently ----

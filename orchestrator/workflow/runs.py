@@ -1,16 +1,17 @@
 """Review runs of one task: start or resume the graph, record human decisions, report where it stands.
 
-The CLI and the MCP server call these. Checkpoints live in ``state/checkpoints.sqlite`` with the
-task id as the thread id, so a run survives the process: ``run`` again resumes unfinished work,
-and a human decision resumes the graph from its interrupt.
+The CLI and the MCP server call these with a ``RunOptions`` and get a ``RunStatus`` back.
+Checkpoints live in ``state/checkpoints.sqlite`` with the task id as the thread id, so a run
+survives the process: ``run`` again resumes unfinished work, and a human decision (``answer``)
+resumes the graph from its interrupt.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from orchestrator._lock import exclusive
 from orchestrator.errors import StateError
@@ -22,6 +23,9 @@ from orchestrator.state.lifecycle import Status
 from orchestrator.state.project import Permission
 from orchestrator.state.taskcard import TaskCard, load
 from orchestrator.state.workspace import Workspace
+from orchestrator.workflow.checkpoint import HumanDecision, ReviewState, dump_decision, load_findings
+from orchestrator.workflow.options import RunOptions
+from orchestrator.workflow.status import RunFinding, RunStatus
 
 
 def load_card(ws: Workspace, tid: str) -> TaskCard:
@@ -60,22 +64,25 @@ def open_graph(ws: Workspace) -> Iterator[Any]:
         conn.close()
 
 
-#: What each finding shows in ``--json`` output.
-FINDING_KEYS = ("dimension", "severity", "file", "line", "rule", "message", "suggestion", "persona")
-
-
-def run(ws: Workspace, tid: str, *, sandbox: bool = True, **options: Any) -> dict[str, Any]:
+def run(
+    ws: Workspace,
+    tid: str,
+    options: RunOptions | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> RunStatus:
     """Run the task's review loop to its next stop (human checkpoint, escalation or the end).
 
-    A new run starts from the builder; an interrupted one resumes with only the unfinished work.
-    ``options`` go to ``pipeline.make_context`` (builder_mode, reviewer_mode, model, ...).
+    A new run starts from the builder; an interrupted one resumes with only the unfinished work,
+    in the modes it started with. ``progress`` gets one line per step.
     """
     from langgraph.types import Command
 
     from orchestrator.workflow.wiring import make_context
 
+    options = options or RunOptions()
     card = load_card(ws, tid)
-    _require_sandbox(sandbox)
+    _require_sandbox(options.sandbox)
     config = {"configurable": {"thread_id": tid}}
     with _driving(ws, tid) as graph:
         snapshot = graph.get_state(config)
@@ -84,38 +91,46 @@ def run(ws: Workspace, tid: str, *, sandbox: bool = True, **options: Any) -> dic
             start: Any = None if snapshot.next else _first_input(ws, tid, card, options)
             if waiting == "builder":
                 if git.head(git.worktree_path(ws.root, tid)) == snapshot.values.get("last_reviewed"):
-                    return {**_status(ws, tid, snapshot), "note": _nothing_new(tid, snapshot.values)}
+                    return _status(ws, tid, snapshot).noted(_nothing_new(tid, snapshot.values))
                 start = Command(resume={"action": "submitted"})
             ctx = make_context(
                 ws,
                 card,
-                sandbox=sandbox,
+                _resumed(snapshot, options),
+                progress=progress,
                 check_models=not _merge_unfinished(snapshot),  # a merge calls no model: needs no key
-                **_with_saved_modes(snapshot, options),
             )
             graph.invoke(start, config, context=ctx, durability="sync")
         return _status(ws, tid, graph.get_state(config))
 
 
-def decide(
-    ws: Workspace, tid: str, action: str, *, actor: str, feedback: str | None = None, **options: Any
-) -> dict[str, Any]:
-    """Record a human decision at the checkpoint (``approve`` or ``reject``) and run on from it.
+def answer(
+    ws: Workspace,
+    tid: str,
+    action: Literal["approve", "reject"],
+    *,
+    actor: str,
+    feedback: str | None = None,
+    options: RunOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunStatus:
+    """Answer the human checkpoint (``approve`` or ``reject``) and run on from it.
 
     Raises:
         PermissionDenied: approving needs the ``merge`` permission; agents never decide.
-        StateError: nothing is waiting for a decision.
+        StateError: rejecting without feedback, or the branch moved since it was reviewed.
     """
     from langgraph.types import Command
 
     from orchestrator.workflow.wiring import make_context
 
+    options = options or RunOptions()
     doing = "approve a merge" if action == "approve" else "reject a reviewed change"
     require(ws, actor, Permission.MERGE if action == "approve" else Permission.APPROVE_TASK, doing=doing)
     if action == "reject" and not (feedback and feedback.strip()):
         raise StateError("rejecting needs feedback for the builder", fix="pass --feedback TEXT")
     card = load_card(ws, tid)
-    _require_sandbox(options.get("sandbox", True))
+    _require_sandbox(options.sandbox)
     config = {"configurable": {"thread_id": tid}}
     with _driving(ws, tid) as graph:
         snapshot = graph.get_state(config)
@@ -124,31 +139,31 @@ def decide(
             # Approved and killed inside the merge node: approving again finishes it (git.merge and
             # the status moves are idempotent). No model is built: a merge never calls one.
             if action != "approve":
-                return {**_status(ws, tid, snapshot), "note": _merge_pending(tid)}
+                return _status(ws, tid, snapshot).noted(_merge_pending(tid))
             _require_reviewed_head(ws, tid, snapshot.values)
-            ctx = make_context(ws, card, **_with_saved_modes(snapshot, options))
+            ctx = make_context(ws, card, _resumed(snapshot, options), progress=progress)
             graph.invoke(None, config, context=ctx, durability="sync")
             return _status(ws, tid, graph.get_state(config))
         if waiting not in ("human_review", "escalation"):
-            return {**_status(ws, tid, snapshot), "note": _nothing_waiting(ws, tid)}
+            return _status(ws, tid, snapshot).noted(_nothing_waiting(ws, tid))
         if waiting == "escalation":  # the task is blocked: going on from it unblocks it
             require(ws, actor, Permission.UNBLOCK, doing="decide on an escalated task")
         if action == "approve":
             _require_reviewed_head(ws, tid, snapshot.values)
-        ctx = make_context(ws, card, **_with_saved_modes(snapshot, options))
+        ctx = make_context(ws, card, _resumed(snapshot, options), progress=progress)
         # The resume value is checkpointed as given: mask a pasted secret before it is stored.
-        decision = {"action": action, "actor": actor, "feedback": feedback and redact(feedback)}
-        graph.invoke(Command(resume=decision), config, context=ctx, durability="sync")
+        decision = HumanDecision(action=action, actor=actor, feedback=feedback and redact(feedback))
+        graph.invoke(Command(resume=dump_decision(decision)), config, context=ctx, durability="sync")
         return _status(ws, tid, graph.get_state(config))
 
 
-def status(ws: Workspace, tid: str) -> dict[str, Any]:
-    """Where the task's run stands: ``task``, ``status``, ``round``, ``verdict``, ``waiting_for``."""
+def status(ws: Workspace, tid: str) -> RunStatus:
+    """Where the task's run stands."""
     load_found_secrets(ws, tid)
     with open_graph(ws) as graph:
         snapshot = graph.get_state({"configurable": {"thread_id": tid}})
-        merge_note = {"note": _merge_pending(tid)} if _merge_unfinished(snapshot) else {}
-        return {**_status(ws, tid, snapshot), **merge_note}
+        found = _status(ws, tid, snapshot)
+        return found.noted(_merge_pending(tid)) if _merge_unfinished(snapshot) else found
 
 
 @contextmanager
@@ -183,24 +198,12 @@ def _require_reviewed_head(ws: Workspace, tid: str, values: dict[str, Any]) -> N
         )
 
 
-def _with_saved_modes(snapshot: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """A resumed run keeps the builder and reviewer modes it started with.
-
-    Raises:
-        StateError: the command asks for a different mode than the run started with.
-    """
-    saved = (snapshot.values or {}).get("modes") or {}
-    for key, value in saved.items():
-        if options.get(key) not in (None, value):
-            flag = "--builder" if key == "builder_mode" else "--reviewer"
-            raise StateError(
-                f"this review run started with {flag} {value}, not {options[key]}",
-                fix=f"leave out {flag} (or pass {flag} {value}) to go on with it",
-            )
-    return {**{k: v for k, v in options.items() if v is not None}, **saved}
+def _resumed(snapshot: Any, options: RunOptions) -> RunOptions:
+    """``options`` with the modes the run started with (a new run has none saved yet)."""
+    return options.resumed_with((snapshot.values or {}).get("modes") or {})
 
 
-def _first_input(ws: Workspace, tid: str, card: TaskCard, options: dict[str, Any]) -> dict[str, Any]:
+def _first_input(ws: Workspace, tid: str, card: TaskCard, options: RunOptions) -> ReviewState:
     task = tasks.get(ws, tid)
     if task.status in (Status.INBOX, Status.READY):
         raise StateError(
@@ -211,10 +214,6 @@ def _first_input(ws: Workspace, tid: str, card: TaskCard, options: dict[str, Any
 
     worktree = git.ensure_worktree(ws.root, tid, card.target_branch)
     base = merge_base(worktree, card.target_branch)
-    modes = {
-        "builder_mode": options.get("builder_mode") or "agent",
-        "reviewer_mode": options.get("reviewer_mode") or "model",
-    }
     return {
         "task_id": tid,
         "round": 0,
@@ -222,7 +221,7 @@ def _first_input(ws: Workspace, tid: str, card: TaskCard, options: dict[str, Any
         "checks": {},
         "feedback": [],
         "findings": [],
-        "modes": modes,
+        "modes": options.modes(),
     }
 
 
@@ -238,19 +237,19 @@ def _merge_unfinished(snapshot: Any) -> bool:
     return tuple(snapshot.next or ()) == ("merge",) and _waiting(snapshot) is None
 
 
-def _status(ws: Workspace, tid: str, snapshot: Any) -> dict[str, Any]:
+def _status(ws: Workspace, tid: str, snapshot: Any) -> RunStatus:
     values = snapshot.values or {}
     waiting = _waiting(snapshot)
-    return {
-        "task": tid,
-        "status": tasks.get(ws, tid).status.value,
-        "round": values.get("round", 0),
-        "verdict": values.get("verdict"),
-        "waiting_for": waiting["kind"] if waiting else None,
-        "reasons": values.get("reasons", []),
-        "merged": values.get("merged"),
-        "findings": [{k: f.get(k) for k in FINDING_KEYS} for f in values.get("findings") or []],
-    }
+    return RunStatus(
+        task=tid,
+        status=tasks.get(ws, tid).status.value,
+        round=values.get("round", 0),
+        verdict=values.get("verdict"),
+        waiting_for=waiting["kind"] if waiting else None,
+        merged=values.get("merged"),
+        reasons=values.get("reasons", []),
+        findings=[RunFinding.of(f) for f in load_findings(values.get("findings"))],
+    )
 
 
 def _nothing_new(tid: str, values: dict[str, Any]) -> str:

@@ -9,22 +9,26 @@ import dataclasses
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from orchestrator.review import round as review_round
 from orchestrator.review.diff import render_numbered
 from orchestrator.review.evidence import RunnerFactory, support_paths
-from orchestrator.review.findings import Dimension, Finding, Severity
+from orchestrator.review.findings import Dimension, Severity
 from orchestrator.review.personas import load_dimensions, load_persona
 from orchestrator.review.report import RoundReport, write_report
 from orchestrator.review.reviewer import Panel
+from orchestrator.review.round import CheckResult
 from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import Limits, run_command
 from orchestrator.state import tasks
 from orchestrator.state.taskcard import TaskCard, render
 from orchestrator.state.workspace import Workspace
-from orchestrator.workflow.graph import ReviewState, RunContext
+from orchestrator.workflow.checkpoint import ReviewState, load_findings
+from orchestrator.workflow.graph import RunContext
+from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.settings import WorkflowSettings, load_workflow
 
 
@@ -79,23 +83,19 @@ class Models:
 def make_context(
     ws: Workspace,
     card: TaskCard,
+    options: RunOptions,
     *,
-    builder_mode: str = "agent",
-    reviewer_mode: str = "model",
-    model: str | None = None,
-    base_url: str | None = None,
-    record: Path | None = None,
-    sandbox: bool = True,
-    progress: Any = None,
+    progress: Callable[[str], None] | None = None,
     check_models: bool = False,
 ) -> RunContext:
-    """A ``RunContext`` with the real builder, checks and aggregation."""
+    """A ``RunContext`` with the real builder, checks and aggregation, as ``options`` choose."""
     workflow = load_workflow(workspace=ws.root)
-    models = Models(ws, card, workflow, cli=model, base_url=base_url, record=record)
+    models = Models(ws, card, workflow, cli=options.model, base_url=options.base_url, record=options.record)
+    agent, reviewer_mode, sandbox = options.builder == "agent", options.reviewer, options.sandbox
     if check_models:
         # Build every model the run will call now: a missing key or unknown model is a clear
         # error before anything runs, not an escalation halfway through a round.
-        roles = (["builder"] if builder_mode == "agent" else []) + (
+        roles = (["builder"] if agent else []) + (
             persona_names(card, workflow) if reviewer_mode == "model" else []
         )
         for role in roles:
@@ -104,10 +104,10 @@ def make_context(
         ws=ws,
         card=card,
         workflow=workflow,
-        builder=_agent_builder(models, sandbox) if builder_mode == "agent" else (lambda c, s: None),
+        builder=_agent_builder(models, sandbox) if agent else (lambda c, s: None),
         check=_checker(models if reviewer_mode == "model" else None, sandbox),
         aggregate=_aggregator(models, reviewer_mode),
-        external=builder_mode == "external",
+        external=not agent,
     )
     if progress is not None:  # else RunContext's silent default
         ctx.progress = progress
@@ -179,13 +179,13 @@ def _revert_out_of_scope(ctx: RunContext) -> None:
 
 
 def _checker(models: Models | None, sandbox: bool) -> Any:
-    def check(ctx: RunContext, state: ReviewState, dimension: Dimension) -> dict[str, Any]:
+    def check(ctx: RunContext, state: ReviewState, dimension: Dimension) -> CheckResult:
         inputs = _round_inputs(ctx, state)
         runners = sandbox_runners(inputs.evidence.worktree, sandbox, limits=sandbox_limits(ctx.workflow))
         result = review_round.check(dimension, inputs, runners, panel=_panel(ctx, models) if models else None)
         if models is not None:
             models.save_usage()
-        return result.model_dump(mode="json")
+        return result
 
     return check
 
@@ -200,7 +200,7 @@ def _round_inputs(ctx: RunContext, state: ReviewState) -> review_round.RoundInpu
         criteria=ctx.card.acceptance_criteria,
         card_text=render(ctx.card),
         since=state.get("last_reviewed") if state["round"] > 1 else None,
-        previous=[Finding.model_validate(f) for f in state.get("findings") or []],
+        previous=load_findings(state.get("findings")),
     )
 
 
@@ -248,9 +248,10 @@ def sandbox_runners(worktree: Path, sandbox: bool, *, limits: Limits | None = No
 
 
 def _aggregator(models: Models, reviewer_mode: str) -> Any:
-    def aggregate(ctx: RunContext, state: ReviewState, checks: list[dict[str, Any]]) -> dict[str, Any]:
+    def aggregate(
+        ctx: RunContext, state: ReviewState, results: list[CheckResult]
+    ) -> dict[str, Any]:
         inputs = _round_inputs(ctx, state)
-        results = [review_round.CheckResult.model_validate(c) for c in checks]
         outcome = review_round.conclude(inputs, results, ctx.workflow.policy)
         report = RoundReport(
             **dict(outcome),
@@ -274,7 +275,7 @@ def _aggregator(models: Models, reviewer_mode: str) -> Any:
             "usage_total": models.meter.to_dict()["total"],
             "reasons": report.reasons,  # masked, like every text of the report
             "report": artifacts[0],
-            "findings": [f.model_dump(mode="json") for f in report.findings],
+            "findings": report.findings,
             "feedback": [
                 f"[{f.severity.value}] {f.summary(suggestion=True)}"
                 for f in report.findings

@@ -12,7 +12,8 @@ from helpers import fired, plain_git, poison_nested_repo
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from orchestrator.review.findings import Dimension
+from orchestrator.review.findings import Dimension, Finding, Severity
+from orchestrator.review.round import CheckResult
 from orchestrator.sandbox import git
 from orchestrator.state import tasks
 from orchestrator.state.audit import recorded_count
@@ -23,6 +24,7 @@ from orchestrator.workflow import graph as graph_module
 from orchestrator.workflow import runs
 from orchestrator.workflow import wiring as pipeline
 from orchestrator.workflow.graph import RunContext, build_graph
+from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.settings import WorkflowSettings
 
 
@@ -41,16 +43,14 @@ class Script:
         (wt / "feature.py").write_text(f"ROUND = {state['round']}\n")
         return f"round {state['round']}"
 
-    def check(self, ctx: RunContext, state: dict[str, Any], dim: Dimension) -> dict[str, Any]:
+    def check(self, ctx: RunContext, state: dict[str, Any], dim: Dimension) -> CheckResult:
         if dim is self.crash_once:
             self.crash_once = None
             raise RuntimeError("injected crash")
         self.checks.append((state["round"], dim.value))
-        return {"dimension": dim.value, "findings": [], "errors": [], "evidence": []}
+        return CheckResult(dimension=dim)
 
-    def aggregate(
-        self, ctx: RunContext, state: dict[str, Any], checks: list[dict[str, Any]]
-    ) -> dict[str, Any]:
+    def aggregate(self, ctx: RunContext, state: dict[str, Any], checks: list[CheckResult]) -> dict[str, Any]:
         assert len(checks) == 4
         verdict = self.verdicts[state["round"] - 1]
         return {
@@ -124,6 +124,34 @@ def test_approved_in_round_one_waits_for_a_human_then_merges_once(started) -> No
     assert out["merged"] and out["pending"] == []
     assert git.head(ws.root) == merges
     assert script.builds == 1
+
+
+def test_nodes_get_models_and_the_checkpoint_keeps_plain_data(started) -> None:
+    """Checks and findings cross the checkpoint through one seam (``workflow.checkpoint``)."""
+    import json
+
+    ws, card = started
+    finding = Finding(dimension=Dimension.QUALITY, severity=Severity.MINOR, file="feature.py", message="hm")
+    script = Script(["APPROVED"])
+    seen: list[list[CheckResult]] = []
+
+    def check(ctx: RunContext, state: dict[str, Any], dim: Dimension) -> CheckResult:
+        return CheckResult(dimension=dim, findings=[finding] if dim is Dimension.QUALITY else [])
+
+    def aggregate(ctx: RunContext, state: dict[str, Any], checks: list[CheckResult]) -> dict[str, Any]:
+        seen.append(checks)
+        return {**scripted(ctx, state, checks), "findings": [f for c in checks for f in c.findings]}
+
+    scripted = script.aggregate
+    script.check, script.aggregate = check, aggregate  # type: ignore[method-assign]
+    _run(ws, card, script, _start(card, ws))
+    out = _run(ws, card, Script([]), approve())
+    assert [c.dimension for c in seen[0]] == list(Dimension) and seen[0][0].findings == [finding]
+    values = {k: v for k, v in out.items() if k not in ("pending", "next")}
+    assert json.loads(json.dumps(values)) == values  # nothing but JSON types was checkpointed
+    assert values["findings"] == [finding.model_dump(mode="json")]
+    assert values["checks"]["1:Q"]["findings"] == values["findings"]
+    assert values["decision"] == {"action": "approve", "actor": "alice", "feedback": None}
 
 
 def test_revise_then_approve(started) -> None:
@@ -232,7 +260,7 @@ def test_a_kill_in_aggregate_after_the_status_move_records_the_round_note_once(
     script = Script(["APPROVED"])
     scripted = script.aggregate
 
-    def aggregate(ctx: RunContext, state: dict[str, Any], checks: list[dict[str, Any]]) -> dict[str, Any]:
+    def aggregate(ctx: RunContext, state: dict[str, Any], checks: list[CheckResult]) -> dict[str, Any]:
         outcome = scripted(ctx, state, checks)  # the real aggregator notes the round, as here
         reason = f"review round {state['round']}: {outcome['verdict']}"
         tasks.note(ctx.ws, card.id, actor="agent:reviewer", reason=reason, artifacts=["round-1.md"])
@@ -262,7 +290,7 @@ def test_a_kill_inside_the_merge_node_is_finished_by_review_approve(
         _run(ws, card, Script([]), approve())
     assert tasks.get(ws, card.id).status is Status.REVIEWING
     merge = git.head(ws.root)
-    assert runs.status(ws, card.id)["note"] == (
+    assert runs.status(ws, card.id).note == (
         f"{card.id}'s merge was approved but did not finish: `aios review approve {card.id}` finishes it"
     )
 
@@ -270,12 +298,14 @@ def test_a_kill_inside_the_merge_node_is_finished_by_review_approve(
         raise AssertionError("finishing a merge built a model")
 
     monkeypatch.setattr(pipeline.Models, "for_role", no_models)
-    assert "approve" in runs.decide(ws, card.id, "reject", actor="alice", feedback="x", sandbox=False)["note"]
+    unsandboxed = RunOptions(sandbox=False)
+    rejected = runs.answer(ws, card.id, "reject", actor="alice", feedback="x", options=unsandboxed)
+    assert "approve" in (rejected.note or "")
     if finish == "approve":
-        out = runs.decide(ws, card.id, "approve", actor="alice", sandbox=False)  # no model, no key
+        out = runs.answer(ws, card.id, "approve", actor="alice", options=unsandboxed)  # no model, no key
     else:  # `aios review run` resumes it too, without building (or demanding keys for) any model
-        out = runs.run(ws, card.id, sandbox=False)
-    assert (out["status"], out["merged"]) == ("done", merge)
+        out = runs.run(ws, card.id, unsandboxed)
+    assert (out.status, out.merged) == ("done", merge)
     assert git.head(ws.root) == merge  # merged once
     assert _git_out(ws, "rev-list", "--merges", "main").split() == [merge]
     events = tasks.get(ws, card.id).events

@@ -29,6 +29,7 @@ from orchestrator.state import tasks
 from orchestrator.state.taskcard import Criterion, TaskCard, render
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow import runs
+from orchestrator.workflow.options import RunOptions
 
 SANDBOX = bwrap_available()
 
@@ -133,10 +134,15 @@ def test_planted_secrets_are_never_stored_printed_or_sent(ws: Workspace, tmp_pat
     tid, card_file = make_card(ws)
     recording = ws.root / "ops" / "recordings" / "run.jsonl"
     with install_fake(FakeModel(scripted)) as fake:
-        first = runs.run(ws, tid, builder_mode="agent", reviewer_mode="model", record=recording)
-        assert first["waiting_for"] == "escalation", first  # R's garbage blocked the round
-        second = runs.decide(
-            ws, tid, "reject", actor="alice", feedback=f"never commit {S['aws_secret']}", record=recording
+        first = runs.run(ws, tid, RunOptions(builder_mode="agent", reviewer_mode="model", record=recording))
+        assert first.waiting_for == "escalation", first  # R's garbage blocked the round
+        second = runs.answer(
+            ws,
+            tid,
+            "reject",
+            actor="alice",
+            feedback=f"never commit {S['aws_secret']}",
+            options=RunOptions(record=recording),
         )
     close_recorder(recording)
 
@@ -144,7 +150,7 @@ def test_planted_secrets_are_never_stored_printed_or_sent(ws: Workspace, tmp_pat
     report = json.loads((ws.root / "ops" / "reviews" / tid / "round-1.json").read_text())
     assert {f["rule"] for f in report["findings"]} >= {"secret"}
     assert any("PASSWORD: " in e["output_tail"] for e in report["evidence"])
-    assert second["round"] == 2 and second["waiting_for"] == "escalation"
+    assert second.round == 2 and second.waiting_for == "escalation"
     worktree = git.worktree_path(ws.root, tid)
     assert S["openai"] in (worktree / "src" / "creds.py").read_text()  # the change itself keeps them
     assert any("PASSWORD" in prompt_text(r) for r in fake.requests)  # the check output reached the model

@@ -1,0 +1,152 @@
+"""``aios review status|approve|reject``: ``--json`` keys, order and values are a contract.
+
+The text output reads the same ``RunStatus``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from orchestrator.review.findings import Dimension, Finding, Severity
+from orchestrator.review.round import CheckResult
+from orchestrator.sandbox import git
+from orchestrator.sandbox.bwrap import bwrap_available
+from orchestrator.state import tasks
+from orchestrator.state.taskcard import Criterion, TaskCard
+from orchestrator.state.workspace import Workspace
+from orchestrator.workflow import runs
+from orchestrator.workflow.graph import RunContext
+from orchestrator.workflow.settings import WorkflowSettings
+
+#: ``aios review ... --json`` keys, in order, as shells and scripts read them.
+STATUS_KEYS = ["task", "status", "round", "verdict", "waiting_for", "merged", "reasons", "findings", "note"]
+FINDING_KEYS = ["dimension", "severity", "file", "line", "rule", "message", "suggestion", "persona"]
+
+PRINT = Finding(
+    dimension=Dimension.OPTIMIZATION,
+    severity=Severity.MINOR,
+    file="feature.py",
+    line=1,
+    message="leftover debug print",
+    suggestion="drop it",
+    persona="testing_expert",
+)
+
+
+def started(ws: Workspace) -> str:
+    (ws.root / "README.md").write_text("demo\n")
+    git.commit_all(ws.root, "initial")
+    card = TaskCard(
+        id="TASK_DEV_0000", title="Feature", queue="dev", acceptance_criteria=[Criterion(id="AC1", text="ok")]
+    )
+    tid = tasks.create(ws, card, actor="alice").id
+    tasks.transition(ws, tid, "approve", actor="alice")
+    tasks.transition(ws, tid, "start", actor="alice")
+    git.ensure_worktree(ws.root, tid, "main")
+    return tid
+
+
+def reviewed_with_a_finding(ws: Workspace, tid: str) -> None:
+    """One scripted round, APPROVED with a minor finding, left at the human checkpoint."""
+
+    def builder(ctx: RunContext, state: Any) -> str:
+        (git.worktree_path(ctx.ws.root, tid) / "feature.py").write_text("print(1)\n")
+        return "feature"
+
+    def aggregate(ctx: RunContext, state: Any, checks: list[CheckResult]) -> dict[str, Any]:
+        return {"verdict": "APPROVED", "reasons": ["minor only"], "findings": [PRINT], "feedback": []}
+
+    card = runs.load_card(ws, tid)
+    ctx = RunContext(
+        ws=ws,
+        card=card,
+        workflow=WorkflowSettings(),
+        builder=builder,
+        check=lambda ctx, state, dim: CheckResult(dimension=dim),
+        aggregate=aggregate,
+    )
+    start = {"task_id": tid, "round": 0, "base": git.head(ws.root), "checks": {}, "feedback": []}
+    with runs.open_graph(ws) as graph:
+        graph.invoke(start, {"configurable": {"thread_id": tid}}, context=ctx, durability="sync")
+
+
+def test_status_json_before_any_run(ws: Workspace, cli) -> None:
+    tid = started(ws)
+    done = cli("review", "status", tid, "--json")
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout)
+    assert list(out) == STATUS_KEYS
+    assert out == {
+        "task": tid,
+        "status": "running",
+        "round": 0,
+        "verdict": None,
+        "waiting_for": None,
+        "merged": None,
+        "reasons": [],
+        "findings": [],
+        "note": None,
+    }
+
+
+def test_status_json_keys_order_and_values_after_a_round(ws: Workspace, cli) -> None:
+    tid = started(ws)
+    reviewed_with_a_finding(ws, tid)
+    out = json.loads(cli("review", "status", tid, "--json").stdout)
+    assert list(out) == STATUS_KEYS and list(out["findings"][0]) == FINDING_KEYS
+    assert out == {
+        "task": tid,
+        "status": "reviewing",
+        "round": 1,
+        "verdict": "APPROVED",
+        "waiting_for": "human_review",
+        "merged": None,
+        "reasons": ["minor only"],
+        "findings": [
+            {
+                "dimension": "O",
+                "severity": "minor",
+                "file": "feature.py",
+                "line": 1,
+                "rule": None,
+                "message": "leftover debug print",
+                "suggestion": "drop it",
+                "persona": "testing_expert",
+            }
+        ],
+        "note": None,
+    }
+
+
+def test_status_text_reads_the_same_status(ws: Workspace, cli) -> None:
+    tid = started(ws)
+    reviewed_with_a_finding(ws, tid)
+    done = cli("review", "status", tid)
+    assert done.stdout.splitlines() == [
+        f"{tid}: reviewing, round 1, verdict APPROVED; waiting for a human: "
+        "`aios review approve` or `aios review reject --feedback ...`",
+        "  - minor only",
+        "  minor    O feature.py:1 testing_expert: leftover debug print",
+    ]
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        pytest.param("approve", marks=pytest.mark.skipif(not bwrap_available(), reason="approve sandboxes")),
+        "reject",
+    ],
+)
+def test_answering_with_nothing_waiting_prints_the_note_under_the_same_keys(
+    ws: Workspace, cli, action: str
+) -> None:
+    tid = started(ws)
+    args = ["--feedback", "again", "--no-sandbox"] if action == "reject" else []
+    done = cli("review", action, tid, *args, "--json")
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout)
+    assert list(out) == STATUS_KEYS
+    assert out["note"] == f"nothing is waiting for a decision on {tid}; run `aios review run {tid}` first"
