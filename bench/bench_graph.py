@@ -36,8 +36,9 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from orchestrator.review.findings import Dimension
 from orchestrator.sandbox import git
 from orchestrator.state import tasks
+from orchestrator.state.setup import init
 from orchestrator.state.taskcard import Criterion, TaskCard
-from orchestrator.state.workspace import Workspace, init
+from orchestrator.state.workspace import Workspace
 from orchestrator.workflow import graph as graph_module
 from orchestrator.workflow.graph import ReviewState, RunContext, build_graph
 from orchestrator.workflow.settings import WorkflowSettings
@@ -81,7 +82,7 @@ def checkpointer(kind: str, ws: Workspace) -> Iterator[Any]:
     if kind == "none":
         yield None
         return
-    conn = sqlite3.connect(ws.state_dir / "checkpoints.sqlite", check_same_thread=False)
+    conn = sqlite3.connect(ws.checkpoints_db, check_same_thread=False)
     try:
         yield SqliteSaver(conn)
     finally:

@@ -18,8 +18,8 @@ from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.reviewer import prompt_for
 from orchestrator.review.settings import ReviewSettings
 from orchestrator.sandbox import git
+from orchestrator.state.setup import init
 from orchestrator.state.taskcard import Criterion, TaskCard
-from orchestrator.state.workspace import init
 from orchestrator.workflow.graph import RunContext
 from orchestrator.workflow.settings import WorkflowSettings
 from orchestrator.workflow.wiring import _model_review

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from orchestrator.state import tasks
 from orchestrator.state.lifecycle import Status
-from orchestrator.state.store import Event, Store, TaskState, now
-from orchestrator.state.workspace import init
+from orchestrator.state.records import Event, TaskState, now
+from orchestrator.state.setup import init
+from orchestrator.state.store import Store
 
 # Ten events per task: done tasks went round the review loop; live ones were blocked now and then.
 DONE_PATH = [

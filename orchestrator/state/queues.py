@@ -7,7 +7,8 @@ from orchestrator._text import visible
 from orchestrator.errors import QueueError, StateError
 from orchestrator.governance.authority import require
 from orchestrator.state.project import Permission, QueuePolicy
-from orchestrator.state.store import SYSTEM_LOCK, Index, QueueState, Store, TaskState, now
+from orchestrator.state.records import SYSTEM_LOCK, Index, QueueState, TaskState, now
+from orchestrator.state.store import Store
 from orchestrator.state.workspace import Workspace
 
 
@@ -102,7 +103,7 @@ def set_lock(
 def record_freeze(ws: Workspace, names: list[str], *, verb: str, actor: str, reason: str | None) -> None:
     """Append one line to ``ops/freeze/queue-locks.md``, the history of queue locks."""
     # Queue locks are not task events; ops/freeze/ keeps their history, as the operating model asks.
-    path = ws.root / "ops" / "freeze" / "queue-locks.md"
+    path = ws.queue_locks_file
     path.parent.mkdir(parents=True, exist_ok=True)
     why = f" · {visible(' '.join(reason.split()))}" if reason else ""
     append_text(path, f"- {now()} · {', '.join(names)} {verb} by {visible(actor)}{why}\n")

@@ -5,11 +5,10 @@ The CLI, the MCP server and the workflow graph all call these; nothing here prin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 from orchestrator._files import atomic_write
-from orchestrator.errors import ConfigError, StateError, TransitionError
+from orchestrator.errors import ConfigError, StateError
 from orchestrator.governance.authority import require
 from orchestrator.redact import redact
 from orchestrator.review.personas import known_personas
@@ -17,7 +16,8 @@ from orchestrator.state import lifecycle, queues
 from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.project import Permission
-from orchestrator.state.store import Store, TaskState, Txn, now
+from orchestrator.state.records import TaskState, now
+from orchestrator.state.store import Store, Txn
 from orchestrator.state.taskcard import TaskCard, render, task_id
 from orchestrator.state.workspace import Workspace
 
@@ -116,10 +116,8 @@ def transition(
     return task
 
 
-def advance(
-    ws: Workspace, tid: str, want: Status, steps: Mapping[Status, str], *, actor: str, reason: str
-) -> TaskState:
-    """Move ``tid`` to ``want`` by ``steps`` (status -> action), all in one transaction.
+def advance(ws: Workspace, tid: str, want: Status, *, actor: str, reason: str) -> TaskState:
+    """Move ``tid`` to ``want`` by the workflow's route (``lifecycle.step``), all in one transaction.
 
     A task already at ``want`` is left alone, so a workflow step that runs again changes nothing.
 
@@ -133,11 +131,8 @@ def advance(
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
         while task.status is not want:
-            if (action := steps.get(task.status)) is None:
-                raise TransitionError(
-                    f"{tid} is {task.status.value}; the workflow cannot move it to {want.value}",
-                    fix=f"check it with `aios task status {tid}`",
-                )
+            if (action := lifecycle.step(task.status, want)) is None:
+                raise lifecycle.no_route(tid, task.status, want)
             _apply(ws, txn, task, action, actor=actor, reason=reason)
     return task
 

@@ -40,7 +40,7 @@ def test_a_forged_actor_is_refused_and_nothing_is_written(ws: Workspace, actor: 
     for attempt in (
         lambda: tasks.transition(ws, tid, "start", actor=actor),
         lambda: tasks.note(ws, tid, actor=actor, reason="x"),
-        lambda: tasks.advance(ws, tid, Status.RUNNING, {Status.READY: "start"}, actor=actor, reason="x"),
+        lambda: tasks.advance(ws, tid, Status.RUNNING, actor=actor, reason="x"),
     ):
         with pytest.raises(PermissionDenied, match=message) as caught:
             attempt()

@@ -16,7 +16,8 @@ from orchestrator.state import store as store_module
 from orchestrator.state.audit import recorded_count
 from orchestrator.state.check import check_state
 from orchestrator.state.lifecycle import Status
-from orchestrator.state.store import Index, IndexEntry, QueueState, Store, render_index
+from orchestrator.state.records import Index, IndexEntry, QueueState
+from orchestrator.state.store import Store, render_index
 from orchestrator.state.workspace import Workspace
 
 from .test_tasks import new_task, ready_task

@@ -87,7 +87,7 @@ def _run(ws: Workspace, card: TaskCard, script: Script, command: Any, max_rounds
         check=script.check,
         aggregate=script.aggregate,
     )
-    conn = sqlite3.connect(ws.state_dir / "checkpoints.sqlite", check_same_thread=False)
+    conn = sqlite3.connect(ws.checkpoints_db, check_same_thread=False)
     try:
         graph = build_graph(SqliteSaver(conn))
         config = {"configurable": {"thread_id": card.id}}

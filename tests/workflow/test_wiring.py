@@ -380,7 +380,7 @@ def test_one_process_drives_a_task_at_a_time(ws: Workspace) -> None:
 
     task = make_task(ws)
     with (
-        exclusive(ws.state_dir / f".run-{task.id}.lock"),
+        exclusive(ws.run_lock(task.id)),
         pytest.raises(StateError, match="another aios process"),
     ):
         task.run()
