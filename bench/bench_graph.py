@@ -33,6 +33,7 @@ from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from orchestrator.governance import actions
 from orchestrator.review.findings import Dimension
 from orchestrator.sandbox import git
 from orchestrator.state import tasks
@@ -55,8 +56,8 @@ def started_task(root: Path) -> tuple[Workspace, TaskCard]:
     git.commit_all(root, "base")
     ws, _ = init(root, owner="bench")
     tid = tasks.create(ws, CARD, actor="bench").id
-    tasks.transition(ws, tid, "approve", actor="bench")
-    tasks.transition(ws, tid, "start", actor="bench")
+    actions.transition(ws, tid, "approve", actor="bench")
+    actions.transition(ws, tid, "start", actor="bench")
     worktree = git.ensure_worktree(root, tid, "main")
     (worktree / "feature.py").write_text("X = 1\n")
     git.commit_all(worktree, "feature")

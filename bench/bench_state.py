@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestrator.state import tasks
+from orchestrator.governance import actions
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import Event, TaskState, now
 from orchestrator.state.setup import init
@@ -98,10 +98,10 @@ def main() -> None:
 
         def start_finish() -> None:
             tid = next(it)
-            tasks.transition(ws, tid, "start", actor="bench")
-            tasks.transition(ws, tid, "finish", actor="bench")
-            tasks.transition(ws, tid, "reject", actor="bench")  # back to running for the next lap
-            tasks.transition(ws, tid, "finish", actor="bench")
+            actions.transition(ws, tid, "start", actor="bench")
+            actions.transition(ws, tid, "finish", actor="bench")
+            actions.transition(ws, tid, "reject", actor="bench")  # back to running for the next lap
+            actions.transition(ws, tid, "finish", actor="bench")
 
         transition = median_ms(start_finish, args.repeat) / 4
         status_cmd = [sys.executable, "-m", "orchestrator", "--root", str(root), "task", "status", live[0]]

@@ -19,6 +19,7 @@ from typing import Any
 
 from orchestrator._text import visible
 from orchestrator.errors import AiosError
+from orchestrator.governance import actions
 from orchestrator.sandbox import git
 from orchestrator.state import tasks
 from orchestrator.state.setup import init
@@ -133,10 +134,10 @@ def _play(
     _refused(
         say,
         "an agent tries to approve its own task",
-        lambda: tasks.transition(ws, tid, "approve", actor=BUILDER),
+        lambda: actions.transition(ws, tid, "approve", actor=BUILDER),
     )
-    tasks.transition(ws, tid, "approve", actor=HUMAN)
-    tasks.transition(ws, tid, "start", actor=BUILDER)
+    actions.transition(ws, tid, "approve", actor=HUMAN)
+    actions.transition(ws, tid, "start", actor=BUILDER)
     say(f"$ aios task approve/start  → {HUMAN} approves; {BUILDER} starts it (running)")
     say(f"$ aios review run {tid} --model {model or 'replay:<shipped recording>'}")
     result = runs.run(

@@ -29,6 +29,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from orchestrator.errors import AiosError
+from orchestrator.governance import actions
 from orchestrator.redact import redact
 from orchestrator.review.findings import Dimension, Severity
 from orchestrator.sandbox import git
@@ -324,4 +325,4 @@ def _check_summary(dimension: Dimension, result: dict[str, Any]) -> str:
 def ensure_status(ws: Workspace, tid: str, want: Status, *, actor: str, reason: str) -> None:
     """Move ``tid`` to ``want`` by the lifecycle's route, unless it is there already (so a re-run
     node changes nothing)."""
-    tasks.advance(ws, tid, want, actor=actor, reason=reason)
+    actions.advance(ws, tid, want, actor=actor, reason=reason)
