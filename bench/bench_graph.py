@@ -35,12 +35,14 @@ from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from orchestrator.governance import actions
 from orchestrator.review.findings import Dimension
 from orchestrator.review.round import CheckResult
 from orchestrator.sandbox import git
 from orchestrator.state import tasks
+from orchestrator.state.setup import init
 from orchestrator.state.taskcard import Criterion, TaskCard
-from orchestrator.state.workspace import Workspace, init
+from orchestrator.state.workspace import Workspace
 from orchestrator.workflow import graph as graph_module
 from orchestrator.workflow.checkpoint import ReviewState
 from orchestrator.workflow.graph import RunContext, build_graph
@@ -58,8 +60,8 @@ def started_task(root: Path) -> tuple[Workspace, TaskCard]:
     git.commit_all(root, "base")
     ws, _ = init(root, owner="bench")
     tid = tasks.create(ws, CARD, actor="bench").id
-    tasks.transition(ws, tid, "approve", actor="bench")
-    tasks.transition(ws, tid, "start", actor="bench")
+    actions.transition(ws, tid, "approve", actor="bench")
+    actions.transition(ws, tid, "start", actor="bench")
     worktree = git.ensure_worktree(root, tid, "main")
     (worktree / "feature.py").write_text("X = 1\n")
     git.commit_all(worktree, "feature")
@@ -85,7 +87,7 @@ def checkpointer(kind: str, ws: Workspace) -> Iterator[Any]:
     if kind == "none":
         yield None
         return
-    conn = sqlite3.connect(ws.state_dir / "checkpoints.sqlite", check_same_thread=False)
+    conn = sqlite3.connect(ws.checkpoints_db, check_same_thread=False)
     try:
         yield SqliteSaver(conn)
     finally:

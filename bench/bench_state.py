@@ -16,10 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestrator.state import tasks
+from orchestrator.governance import actions
 from orchestrator.state.lifecycle import Status
-from orchestrator.state.store import Event, Store, TaskState, now
-from orchestrator.state.workspace import init
+from orchestrator.state.records import Event, TaskState, now
+from orchestrator.state.setup import init
+from orchestrator.state.store import Store
 
 # Ten events per task: done tasks went round the review loop; live ones were blocked now and then.
 DONE_PATH = [
@@ -97,10 +98,10 @@ def main() -> None:
 
         def start_finish() -> None:
             tid = next(it)
-            tasks.transition(ws, tid, "start", actor="bench")
-            tasks.transition(ws, tid, "finish", actor="bench")
-            tasks.transition(ws, tid, "reject", actor="bench")  # back to running for the next lap
-            tasks.transition(ws, tid, "finish", actor="bench")
+            actions.transition(ws, tid, "start", actor="bench")
+            actions.transition(ws, tid, "finish", actor="bench")
+            actions.transition(ws, tid, "reject", actor="bench")  # back to running for the next lap
+            actions.transition(ws, tid, "finish", actor="bench")
 
         transition = median_ms(start_finish, args.repeat) / 4
         status_cmd = [sys.executable, "-m", "orchestrator", "--root", str(root), "task", "status", live[0]]

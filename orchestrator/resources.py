@@ -43,6 +43,11 @@ def available(kind: str, *, workspace: Path | None = None, suffix: str = "") -> 
     return sorted(names)
 
 
+def names(kind: str, *, workspace: Path | None = None, suffix: str = ".yaml") -> list[str]:
+    """Names of the ``kind`` files visible from ``workspace``, without ``suffix`` (``security_expert``)."""
+    return [name.removesuffix(suffix) for name in available(kind, workspace=workspace, suffix=suffix)]
+
+
 def _search_roots(workspace: Path | None) -> list[Path]:
     roots = [workspace] if workspace is not None else []
     return [*roots, SHIPPED_ROOT]

@@ -10,7 +10,8 @@ from helpers import git_repo
 from typer.testing import CliRunner
 
 from orchestrator.llm.fake import remote_requests_forbidden
-from orchestrator.state.workspace import Workspace, init
+from orchestrator.state.setup import init
+from orchestrator.state.workspace import Workspace
 
 _PROVIDER_ENV = (
     "OPENAI_API_KEY",

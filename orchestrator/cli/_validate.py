@@ -8,6 +8,7 @@ import typer
 
 from orchestrator.cli._context import CliState
 from orchestrator.errors import AiosError
+from orchestrator.state.workspace import Workspace
 
 
 def validate_cards(cli: CliState, files: list[Path]) -> list[AiosError]:
@@ -16,8 +17,7 @@ def validate_cards(cli: CliState, files: list[Path]) -> list[AiosError]:
 
     ws = _optional_workspace(cli)
     if not files:
-        base = ws.root if ws else Path.cwd()
-        files = sorted((base / "tasks").rglob("*.md"))
+        files = sorted((ws or Workspace(Path.cwd())).cards_dir.rglob("*.md"))
     problems: list[AiosError] = []
     for file in files:
         try:

@@ -59,13 +59,13 @@ def unlock(ctx: typer.Context, names: Names = None, all_: AllFlag = False) -> No
 def _set(
     ctx: typer.Context, names: list[str] | None, all_: bool, *, locked: bool, reason: str | None
 ) -> None:
-    from orchestrator.state import queues
+    from orchestrator.governance import actions
 
     ws = state(ctx).workspace()
     if all_ == bool(names):
         raise usage_error(ctx, "name the queues, or pass --all (not both)")
     targets = list(ws.project.queues) if all_ else list(names or [])
-    changed = queues.set_lock(ws, targets, locked=locked, actor=state(ctx).who(), reason=reason)
+    changed = actions.set_lock(ws, targets, locked=locked, actor=state(ctx).who(), reason=reason)
     verb = "locked" if locked else "unlocked"
     for name in targets:
         typer.echo(f"{name}: {verb}" if name in changed else f"{name}: already {verb}")

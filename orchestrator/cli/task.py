@@ -120,9 +120,9 @@ def pair_criteria(args: list[str], texts: list[str], checks: list[str]) -> list[
 
 
 def _move(ctx: typer.Context, tid: str, action: str, reason: str | None, as_json: bool) -> None:
-    from orchestrator.state import tasks
+    from orchestrator.governance import actions
 
-    task = tasks.transition(state(ctx).workspace(), tid, action, actor=state(ctx).who(), reason=reason)
+    task = actions.transition(state(ctx).workspace(), tid, action, actor=state(ctx).who(), reason=reason)
     before = task.events[-1].from_  # the status this transition left, read under the state lock
     assert before is not None
     if as_json:

@@ -28,7 +28,7 @@ def init(
     as_json: JsonFlag = False,
 ) -> None:
     """Make this git repository an aios workspace (state/, ops/, tasks/inbox/). Safe to run twice."""
-    from orchestrator.state.workspace import init as init_workspace
+    from orchestrator.state.setup import init as init_workspace
 
     cli = state(ctx)
     ws, created = init_workspace(path or cli.root or Path.cwd(), owner=cli.who())
@@ -68,9 +68,10 @@ def rebuild(ctx: typer.Context) -> None:
     ws = state(ctx).workspace()
     result = rebuild_index(ws)
     typer.echo(f"Rebuilt {ws.rel(ws.index_file)}: {len(result.index.tasks)} live task(s).")
+    history = ws.rel(ws.queue_locks_file)
     for name, why in sorted(result.salvaged.items()):
         typer.echo(
             f"warning: queue {name} kept locked: the old index could not be read, and {safe(why)}\n"
-            f"  fix: check why it was locked (ops/freeze/queue-locks.md), then `aios queue unlock {name}`",
+            f"  fix: check why it was locked ({history}), then `aios queue unlock {name}`",
             err=True,
         )

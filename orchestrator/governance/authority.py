@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from orchestrator.errors import PermissionDenied
+from orchestrator.state import queues
 from orchestrator.state.audit import actor_kind, check_actor
 from orchestrator.state.project import Permission
+from orchestrator.state.records import TaskState
 from orchestrator.state.workspace import Workspace
+
+#: Lifecycle actions that only a human member with the given permission may take.
+HUMAN_ONLY: dict[str, tuple[Permission, str]] = {
+    "approve": (Permission.APPROVE_TASK, "approve a task to start"),
+    "unblock": (Permission.UNBLOCK, "unblock a task"),
+    "merge": (Permission.MERGE, "approve a merge"),
+}
 
 
 def is_agent(actor: str) -> bool:
@@ -37,3 +46,31 @@ def require(ws: Workspace, actor: str, permission: Permission, *, doing: str) ->
             f"{actor} may not {doing}: none of their roles has the `{permission.value}` permission",
             fix=f"ask a member with one of the roles {', '.join(holders)} (see {project_file})",
         )
+
+
+def authorise(ws: Workspace, task: TaskState, action: str, actor: str) -> None:
+    """Refuse unless ``actor`` may take lifecycle ``action`` on ``task`` (``state.tasks.Authorise``).
+
+    Human-only actions need their permission; ``start`` does too in a queue that requires
+    human approval. Every other move is open to agents and members alike.
+
+    Raises:
+        PermissionDenied: naming the permission and who holds it.
+    """
+    if action in HUMAN_ONLY:
+        permission, doing = HUMAN_ONLY[action]
+        require(ws, actor, permission, doing=doing)
+    elif action == "start" and queues.policy(ws, task.queue).requires_human_approval:
+        require(ws, actor, Permission.APPROVE_TASK, doing=f"start a task in the {task.queue} queue")
+
+
+def authorise_lock(ws: Workspace, actor: str, locked: bool) -> None:
+    """Refuse unless ``actor`` may lock (or unlock) queues (``state.queues.AuthoriseLock``).
+
+    Raises:
+        PermissionDenied: naming the permission and who holds it.
+    """
+    if locked:
+        require(ws, actor, Permission.LOCK_QUEUE, doing="lock a queue")
+    else:
+        require(ws, actor, Permission.UNLOCK_QUEUE, doing="unlock a queue")

@@ -32,9 +32,7 @@ class DimensionText(BaseModel):
 
 def known_personas(workspace: Path | None = None) -> list[str]:
     """Names of the personas visible from ``workspace`` (its own and the shipped ones)."""
-    return [
-        p.removesuffix(".yaml") for p in resources.available("personas", workspace=workspace, suffix=".yaml")
-    ]
+    return resources.names("personas", workspace=workspace)
 
 
 def load_persona(name: str, *, workspace: Path | None = None) -> Persona:

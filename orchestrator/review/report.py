@@ -27,13 +27,8 @@ class RoundReport(RoundOutcome):
 
 
 def report_paths(ws: Workspace, task: str, round_: int) -> tuple[Path, Path]:
-    folder = ws.root / "ops" / "reviews" / task
+    folder = ws.reviews_dir(task)
     return folder / f"round-{round_}.md", folder / f"round-{round_}.json"
-
-
-def secret_hashes_file(ws: Workspace, task: str) -> Path:
-    """Salted hashes of the secrets found in the task's change (``orchestrator.redact.save_hashes``)."""
-    return ws.root / "ops" / "reviews" / task / "secret-hashes.json"
 
 
 def write_report(ws: Workspace, report: RoundReport) -> list[str]:
@@ -48,7 +43,7 @@ def write_report(ws: Workspace, report: RoundReport) -> list[str]:
 
 def latest_report(ws: Workspace, task: str) -> RoundReport | None:
     """The highest-numbered round's report of ``task``, if any."""
-    folder = ws.root / "ops" / "reviews" / task
+    folder = ws.reviews_dir(task)
     files = sorted(folder.glob("round-*.json"), key=lambda p: int(p.stem.split("-")[1]))
     return RoundReport.model_validate_json(files[-1].read_text(encoding="utf-8")) if files else None
 

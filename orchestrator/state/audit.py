@@ -13,15 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orchestrator._files import append_text
 from orchestrator._text import is_hidden, visible
 from orchestrator.errors import PermissionDenied
-
-if TYPE_CHECKING:
-    from orchestrator.state.store import Event, TaskState
-    from orchestrator.state.workspace import Workspace
+from orchestrator.state.records import Event, TaskState
+from orchestrator.state.workspace import Workspace
 
 #: A complete event line as ``_line`` writes it: number, time, move, actor and kind.
 _EVENT_LINE = re.compile(r"^- #(\d+) · \S+ · .+ · by \S.* \((?:agent|human)\)(?: · .*)?\n$")
@@ -68,7 +65,7 @@ def append(ws: Workspace, task: TaskState, *, start: int) -> None:
     events = task.events[start:]
     if not events:
         return
-    path = ws.audit_dir / f"{task.id}.md"
+    path = ws.audit_file(task.id)
     text = _after_torn_line(path) if path.exists() else _header(task)
     text += "".join(_line(start + i + 1, event) for i, event in enumerate(events))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +80,7 @@ def recorded_count(ws: Workspace, task_id: str) -> int:
     file is scanned: it is only read when recovering an interrupted commit (about 60 ms for
     100,000 lines).
     """
-    path = ws.audit_dir / f"{task_id}.md"
+    path = ws.audit_file(task_id)
     try:
         with path.open(encoding="utf-8", errors="replace", newline="\n") as fh:
             return _count(fh)

@@ -9,7 +9,8 @@ from orchestrator import _yaml
 from orchestrator.errors import AiosError, StateError
 from orchestrator.state import queues
 from orchestrator.state.audit import check_actor
-from orchestrator.state.store import REBUILD_ACTOR, Index, Rebuilt, Store, TaskState
+from orchestrator.state.records import Index, TaskState
+from orchestrator.state.store import REBUILD_ACTOR, Rebuilt, Store
 from orchestrator.state.workspace import Workspace
 
 
@@ -24,8 +25,7 @@ def check_state(ws: Workspace) -> list[AiosError]:
     problems: list[AiosError] = []
     _collect(problems, lambda: ws.project)
     index = _collect(problems, store.read_index)
-    for name in ("agents.yaml", "sessions.yaml"):
-        path = ws.state_dir / name
+    for path in (ws.agents_file, ws.sessions_file):
         _collect(
             problems,
             lambda p=path: _yaml.load(p.read_text(encoding="utf-8"), file=ws.rel(p), error=StateError),
@@ -52,7 +52,7 @@ def _actor_problems(ws: Workspace, task: TaskState) -> list[AiosError]:
                     exc.message,
                     file=ws.rel(ws.task_file(task.id)),
                     field=f"events[{number - 1}].actor",
-                    fix=f"compare ops/audit/{task.id}.md with the task file: a line after event "
+                    fix=f"compare {ws.rel(ws.audit_file(task.id))} with the task file: a line after event "
                     f"#{number} there may be forged",
                 )
             )

@@ -6,7 +6,8 @@
                                       └───────── reject (from reviewing) ─────────────────┘
     block: any active status ─► blocked;  unblock: blocked ─► the status it was blocked from
 
-This module is pure: it decides, the task service applies.
+This module is pure: it decides, the task service applies. It also holds the routes the workflow
+takes to bring a task to a status (``step``, ``path``).
 """
 
 from __future__ import annotations
@@ -76,3 +77,63 @@ def target(action: str, status: Status, *, task_id: str, blocked_from: Status | 
 def takes_slot(before: Status, after: Status) -> bool:
     """Whether moving ``before`` → ``after`` needs a free slot in the task's queue."""
     return after in HOLDS_SLOT and before not in HOLDS_SLOT
+
+
+# ---- routes the workflow takes ----
+
+#: To bring a task to the outer key's status from the inner key's status, take the action.
+#: Only the moves the workflow makes by itself: e.g. nothing leads out of ``ready`` or ``inbox``,
+#: which need a person's ``approve`` or ``start``.
+_ROUTES: dict[Status, dict[Status, str]] = {
+    Status.RUNNING: {Status.CODE_REVIEW: "revise", Status.REVIEWING: "reject", Status.BLOCKED: "unblock"},
+    Status.CODE_REVIEW: {Status.RUNNING: "submit", Status.BLOCKED: "unblock"},
+    Status.REVIEWING: {Status.CODE_REVIEW: "finish", Status.RUNNING: "finish", Status.BLOCKED: "unblock"},
+    Status.DONE: {
+        Status.REVIEWING: "merge",
+        Status.CODE_REVIEW: "finish",
+        Status.RUNNING: "finish",
+        Status.BLOCKED: "unblock",
+    },
+    Status.BLOCKED: {s: "block" for s in (Status.RUNNING, Status.CODE_REVIEW, Status.REVIEWING)},
+}
+
+
+def step(current: Status, want: Status) -> str | None:
+    """The action that moves a task at ``current`` one step towards ``want``; None when there is none.
+
+    Example:
+        >>> step(Status.RUNNING, Status.DONE)
+        'finish'
+    """
+    return _ROUTES.get(want, {}).get(current)
+
+
+def path(start: Status, want: Status, *, task_id: str, blocked_from: Status | None = None) -> list[str]:
+    """The actions, in order, that bring task ``task_id`` from ``start`` to ``want`` (none when there).
+
+    ``blocked_from`` is where ``unblock`` leads from ``blocked`` (``ready`` when unknown).
+
+    Raises:
+        TransitionError: no route leads on from a status on the way.
+
+    Example:
+        >>> path(Status.CODE_REVIEW, Status.DONE, task_id="TASK_DEV_0001")
+        ['finish', 'merge']
+    """
+    actions: list[str] = []
+    status = start
+    while status is not want:
+        action = step(status, want)
+        if action is None or len(actions) > len(Status):  # the count ends a loop a hand edit made
+            raise no_route(task_id, status, want)
+        actions.append(action)
+        status = target(action, status, task_id=task_id, blocked_from=blocked_from)
+    return actions
+
+
+def no_route(task_id: str, status: Status, want: Status) -> TransitionError:
+    """The error for a task at ``status`` that the workflow cannot bring to ``want``."""
+    return TransitionError(
+        f"{task_id} is {status.value}; the workflow cannot move it to {want.value}",
+        fix=f"check it with `aios task status {task_id}`",
+    )

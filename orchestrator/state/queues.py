@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeAlias
+
 from orchestrator._files import append_text
 from orchestrator._text import visible
 from orchestrator.errors import QueueError, StateError
-from orchestrator.governance.authority import require
-from orchestrator.state.project import Permission, QueuePolicy
-from orchestrator.state.store import SYSTEM_LOCK, Index, QueueState, Store, TaskState, now
+from orchestrator.state.project import QueuePolicy
+from orchestrator.state.records import SYSTEM_LOCK, Index, QueueState, TaskState, now
+from orchestrator.state.store import Store
 from orchestrator.state.workspace import Workspace
+
+#: Refuses (raises ``PermissionDenied``) unless an actor may lock (True) or unlock (False) queues:
+#: ``authorise(ws, actor, locked)``; the governance layer passes it (``authority.authorise_lock``).
+AuthoriseLock: TypeAlias = Callable[[Workspace, str, bool], None]
 
 
 def policy(ws: Workspace, queue: str) -> QueuePolicy:
@@ -72,13 +79,19 @@ def status(ws: Workspace) -> list[dict[str, object]]:
 
 
 def set_lock(
-    ws: Workspace, names: list[str], *, locked: bool, actor: str, reason: str | None = None
+    ws: Workspace,
+    names: list[str],
+    *,
+    locked: bool,
+    actor: str,
+    authorise: AuthoriseLock,
+    reason: str | None = None,
 ) -> list[str]:
-    """Lock or unlock queues; returns the queues whose state changed."""
-    if locked:
-        require(ws, actor, Permission.LOCK_QUEUE, doing="lock a queue")
-    else:
-        require(ws, actor, Permission.UNLOCK_QUEUE, doing="unlock a queue")
+    """Lock or unlock queues, if ``authorise`` lets ``actor``; returns the queues whose state changed.
+
+    Entry points call ``governance.actions.set_lock``, which passes the project's rules.
+    """
+    authorise(ws, actor, locked)
     for name in names:
         policy(ws, name)
     changed = []
@@ -102,7 +115,7 @@ def set_lock(
 def record_freeze(ws: Workspace, names: list[str], *, verb: str, actor: str, reason: str | None) -> None:
     """Append one line to ``ops/freeze/queue-locks.md``, the history of queue locks."""
     # Queue locks are not task events; ops/freeze/ keeps their history, as the operating model asks.
-    path = ws.root / "ops" / "freeze" / "queue-locks.md"
+    path = ws.queue_locks_file
     path.parent.mkdir(parents=True, exist_ok=True)
     why = f" · {visible(' '.join(reason.split()))}" if reason else ""
     append_text(path, f"- {now()} · {', '.join(names)} {verb} by {visible(actor)}{why}\n")

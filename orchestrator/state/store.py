@@ -19,11 +19,8 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any
 
 from orchestrator import _yaml
 from orchestrator._files import atomic_write
@@ -34,115 +31,13 @@ from orchestrator.redact import redact
 from orchestrator.state import audit
 from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import Status
+from orchestrator.state.records import SYSTEM_LOCK, Event, Index, IndexEntry, QueueState, TaskState, now
 from orchestrator.state.taskcard import TASK_ID
 from orchestrator.state.workspace import Workspace
 
-SYSTEM_LOCK = "SYSTEM_LOCK"
 #: ``locked_by`` of a queue that ``aios state rebuild`` kept locked because it could not read the old lock.
 REBUILD_ACTOR = "aios state rebuild"
 _KEPT_LOCKED = "kept locked by `aios state rebuild`: the old index could not be read"
-
-
-def now() -> str:
-    """The current UTC time as ISO 8601 with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class Event(BaseModel):
-    """One step in a task's history. ``from == to`` marks a note (e.g. an artifact produced)."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    seq: int = Field(ge=1)
-    """Workspace-wide order of events, across tasks."""
-    at: str
-    actor: str = Field(min_length=1)
-    from_: Status | None = Field(alias="from")
-    to: Status
-    reason: str | None = None
-    artifacts: list[str] = Field(default_factory=list)
-
-
-class TaskState(BaseModel):
-    """The contents of ``state/tasks/<TASK_ID>.yaml``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    schema_version: Literal[1] = 1
-    id: str = Field(pattern=TASK_ID.pattern)
-    title: str
-    queue: str
-    priority: int = 3
-    role_mode: str = "builder"
-    card: str
-    """The TaskCard's path, relative to the workspace root."""
-    status: Status
-    blocked_from: Status | None = None
-    created_at: str
-    updated_at: str
-    events: list[Event] = Field(default_factory=list)
-
-    def to_yaml(self) -> str:
-        data = self.model_dump(mode="json", by_alias=True, exclude_defaults=False)
-        for event in data["events"]:
-            if not event["artifacts"]:
-                del event["artifacts"]
-        return _yaml.dump(data, flow_leaves=True)
-
-
-class IndexEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: Status
-    queue: str
-    priority: int = 3
-    title: str = ""
-    mtime: int = 0
-    """``st_mtime_ns`` of the task file when indexed; a different value means a hand edit."""
-
-
-class QueueState(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    lock: Literal["SYSTEM_LOCK"] | None = None
-    locked_by: str | None = None
-    locked_at: str | None = None
-    reason: str | None = None
-    running: list[str] = Field(default_factory=list)
-    """Informational: recomputed from ``tasks`` on every write."""
-
-
-class Index(BaseModel):
-    """The contents of ``state/tasks.yaml``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    schema_version: Literal[1] = 1
-    seq: int = 0
-    next_number: dict[str, int] = Field(default_factory=dict)
-    queues: dict[str, QueueState] = Field(default_factory=dict)
-    tasks: dict[str, IndexEntry] = Field(default_factory=dict)
-
-    @field_validator("queues", mode="before")
-    @classmethod
-    def _hand_written_locks(cls, value: Any) -> Any:
-        # The operating model's emergency procedure writes `dev: SYSTEM_LOCK` by hand.
-        if not isinstance(value, dict):
-            return value
-        return {name: _queue_shorthand(entry) for name, entry in value.items()}
-
-    def running(self, queue: str) -> list[str]:
-        from orchestrator.state.lifecycle import HOLDS_SLOT
-
-        return sorted(tid for tid, e in self.tasks.items() if e.queue == queue and e.status in HOLDS_SLOT)
-
-
-def _queue_shorthand(entry: Any) -> Any:
-    if entry is None:
-        return {}
-    if entry == SYSTEM_LOCK:
-        return {"lock": SYSTEM_LOCK}
-    return entry
 
 
 @dataclass
@@ -226,8 +121,8 @@ class Store:
 
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        self._lock_file = ws.state_dir / ".lock"
-        self._journal = ws.state_dir / ".journal"
+        self._lock_file = ws.state_lock
+        self._journal = ws.journal_file
 
     # ---- reads: no lock needed, files are replaced atomically ----
 

@@ -1,32 +1,31 @@
-"""Task services: create TaskCards and move tasks through their lifecycle, with governance and queues.
+"""Task services: create TaskCards, record notes, and apply lifecycle moves with their queue slots.
 
-The CLI, the MCP server and the workflow graph all call these; nothing here prints.
+Who may make a move is the governance layer's decision, passed in as ``authorise``: entry points
+(CLI, MCP server, workflow graph) move tasks through ``governance.actions``. Nothing here prints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeAlias
 
+from orchestrator import resources
 from orchestrator._files import atomic_write
-from orchestrator.errors import ConfigError, StateError, TransitionError
-from orchestrator.governance.authority import require
+from orchestrator.errors import ConfigError, StateError
 from orchestrator.redact import redact
-from orchestrator.review.personas import known_personas
 from orchestrator.state import lifecycle, queues
 from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import Status
-from orchestrator.state.project import Permission
-from orchestrator.state.store import Store, TaskState, Txn, now
+from orchestrator.state.records import TaskState, now
+from orchestrator.state.store import Store, Txn
 from orchestrator.state.taskcard import TaskCard, render, task_id
 from orchestrator.state.workspace import Workspace
 
-#: Actions that only a human member with the given permission may take.
-HUMAN_ONLY: dict[str, tuple[Permission, str]] = {
-    "approve": (Permission.APPROVE_TASK, "approve a task to start"),
-    "unblock": (Permission.UNBLOCK, "unblock a task"),
-    "merge": (Permission.MERGE, "approve a merge"),
-}
+#: Refuses (raises ``PermissionDenied``) unless an actor may take an action on a task:
+#: ``authorise(ws, task, action, actor)``. The governance layer decides (``authority.authorise``)
+#: and passes it in, so this layer applies moves without deciding who may make them.
+Authorise: TypeAlias = Callable[[Workspace, TaskState, str, str], None]
 
 
 def check_card(ws: Workspace, card: TaskCard, *, file: str | Path) -> None:
@@ -43,7 +42,7 @@ def check_card(ws: Workspace, card: TaskCard, *, file: str | Path) -> None:
             field="queue",
             fix=f"use one of {', '.join(known_queues)} (queues are defined in {ws.rel(ws.project_file)})",
         )
-    known = known_personas(ws.root)
+    known = resources.names("personas", workspace=ws.root)
     for i, persona in enumerate(card.personas):
         if persona not in known:
             raise ConfigError(
@@ -99,10 +98,13 @@ def transition(
     action: str,
     *,
     actor: str,
+    authorise: Authorise,
     reason: str | None = None,
     artifacts: list[str] | None = None,
 ) -> TaskState:
-    """Apply a lifecycle ``action`` to task ``tid`` as ``actor``; returns the updated task.
+    """Apply a lifecycle ``action`` to task ``tid`` as ``actor``, if ``authorise`` lets them.
+
+    Entry points call ``governance.actions.transition``, which passes the project's rules.
 
     Raises:
         TransitionError: the action is not allowed from the task's status.
@@ -112,14 +114,14 @@ def transition(
     check_actor(actor)
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
-        _apply(ws, txn, task, action, actor=actor, reason=reason, artifacts=artifacts)
+        _apply(ws, txn, task, action, actor=actor, authorise=authorise, reason=reason, artifacts=artifacts)
     return task
 
 
 def advance(
-    ws: Workspace, tid: str, want: Status, steps: Mapping[Status, str], *, actor: str, reason: str
+    ws: Workspace, tid: str, want: Status, *, actor: str, authorise: Authorise, reason: str
 ) -> TaskState:
-    """Move ``tid`` to ``want`` by ``steps`` (status -> action), all in one transaction.
+    """Move ``tid`` to ``want`` by the workflow's route (``lifecycle.step``), all in one transaction.
 
     A task already at ``want`` is left alone, so a workflow step that runs again changes nothing.
 
@@ -133,12 +135,9 @@ def advance(
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
         while task.status is not want:
-            if (action := steps.get(task.status)) is None:
-                raise TransitionError(
-                    f"{tid} is {task.status.value}; the workflow cannot move it to {want.value}",
-                    fix=f"check it with `aios task status {tid}`",
-                )
-            _apply(ws, txn, task, action, actor=actor, reason=reason)
+            if (action := lifecycle.step(task.status, want)) is None:
+                raise lifecycle.no_route(tid, task.status, want)
+            _apply(ws, txn, task, action, actor=actor, authorise=authorise, reason=reason)
     return task
 
 
@@ -149,11 +148,12 @@ def _apply(
     action: str,
     *,
     actor: str,
+    authorise: Authorise,
     reason: str | None,
     artifacts: list[str] | None = None,
 ) -> None:
     to = lifecycle.target(action, task.status, task_id=task.id, blocked_from=task.blocked_from)
-    _authorise(ws, task, action, actor)
+    authorise(ws, task, action, actor)
     if action == "block" and not (reason and reason.strip()):
         raise StateError(f"blocking {task.id} needs a reason", fix="pass --reason TEXT")
     if lifecycle.takes_slot(task.status, to):
@@ -209,14 +209,6 @@ def listing(ws: Workspace, *, include_done: bool = False) -> list[dict[str, obje
 
 def _summary(tid: str, status: Status, queue: str, priority: int, title: str) -> dict[str, object]:
     return {"id": tid, "status": status.value, "queue": queue, "priority": priority, "title": title}
-
-
-def _authorise(ws: Workspace, task: TaskState, action: str, actor: str) -> None:
-    if action in HUMAN_ONLY:
-        permission, doing = HUMAN_ONLY[action]
-        require(ws, actor, permission, doing=doing)
-    elif action == "start" and queues.policy(ws, task.queue).requires_human_approval:
-        require(ws, actor, Permission.APPROVE_TASK, doing=f"start a task in the {task.queue} queue")
 
 
 def _free_id(ws: Workspace, txn: Txn, queue: str) -> str:

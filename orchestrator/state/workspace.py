@@ -1,4 +1,16 @@
-"""A workspace: a git repository with ``state/project.yaml`` at its root, and the paths inside it."""
+"""A workspace: a git repository with ``state/project.yaml`` at its root, and the paths inside it.
+
+Every file and folder aios keeps in a workspace is named here once; other modules ask the
+``Workspace`` for a path rather than spelling it (``aios init`` creating one lives in ``setup``)::
+
+    state/project.yaml  tasks.yaml  tasks/<ID>.yaml  agents.yaml  sessions.yaml
+          .lock  .journal  .run-<ID>.lock  checkpoints.sqlite
+    tasks/inbox/<ID>.md                           TaskCards
+    ops/audit/<ID>.md                             audit trails
+    ops/reviews/<ID>/round-<N>.{md,json}  usage.json  secret-hashes.json
+    ops/freeze/queue-locks.md                     history of queue locks
+    .aios/worktrees/<ID>                          task worktrees (laid out by ``sandbox.git``)
+"""
 
 from __future__ import annotations
 
@@ -6,12 +18,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from orchestrator import _yaml
-from orchestrator._files import atomic_write
 from orchestrator.errors import AiosError
 from orchestrator.sandbox import git
-from orchestrator.state.project import Project, default_project, load_project
+from orchestrator.state.project import Project, load_project
 
+#: The folders under ``ops/`` a workspace starts with (the operating model's records).
 OPS_DIRS = ("audit", "decision-log", "proposals", "deviations", "freeze", "archive")
 
 
@@ -20,6 +31,8 @@ class Workspace:
     """Paths of one workspace, and its project settings (read on first use)."""
 
     root: Path
+
+    # ---- state/: the store's files ----
 
     @property
     def state_dir(self) -> Path:
@@ -37,16 +50,90 @@ class Workspace:
     def tasks_dir(self) -> Path:
         return self.state_dir / "tasks"
 
+    def task_file(self, task_id: str) -> Path:
+        return self.tasks_dir / f"{task_id}.yaml"
+
     @property
-    def audit_dir(self) -> Path:
-        return self.root / "ops" / "audit"
+    def agents_file(self) -> Path:
+        return self.state_dir / "agents.yaml"
+
+    @property
+    def sessions_file(self) -> Path:
+        return self.state_dir / "sessions.yaml"
+
+    @property
+    def state_lock(self) -> Path:
+        """The lock every state transaction holds."""
+        return self.state_dir / ".lock"
+
+    @property
+    def journal_file(self) -> Path:
+        """Task ids of a commit in progress; left behind only by a process killed midway."""
+        return self.state_dir / ".journal"
+
+    @property
+    def checkpoints_db(self) -> Path:
+        """The workflow graph's SQLite checkpoints."""
+        return self.state_dir / "checkpoints.sqlite"
+
+    def run_lock(self, task_id: str) -> Path:
+        """Held by the one process driving ``task_id``'s workflow run."""
+        return self.state_dir / f".run-{task_id}.lock"
+
+    # ---- tasks/: TaskCards ----
+
+    @property
+    def cards_dir(self) -> Path:
+        return self.root / "tasks"
 
     @property
     def inbox_dir(self) -> Path:
-        return self.root / "tasks" / "inbox"
+        return self.cards_dir / "inbox"
 
-    def task_file(self, task_id: str) -> Path:
-        return self.tasks_dir / f"{task_id}.yaml"
+    # ---- ops/: records people read ----
+
+    @property
+    def ops_dir(self) -> Path:
+        return self.root / "ops"
+
+    @property
+    def audit_dir(self) -> Path:
+        return self.ops_dir / "audit"
+
+    def audit_file(self, task_id: str) -> Path:
+        """The task's append-only audit trail."""
+        return self.audit_dir / f"{task_id}.md"
+
+    @property
+    def freeze_dir(self) -> Path:
+        return self.ops_dir / "freeze"
+
+    @property
+    def queue_locks_file(self) -> Path:
+        """The history of queue locks and unlocks."""
+        return self.freeze_dir / "queue-locks.md"
+
+    def reviews_dir(self, task_id: str) -> Path:
+        """The task's review round reports and what the reviews keep between processes."""
+        return self.ops_dir / "reviews" / task_id
+
+    def usage_file(self, task_id: str) -> Path:
+        """The task's model usage so far (calls, tokens, cost), across rounds and processes."""
+        return self.reviews_dir(task_id) / "usage.json"
+
+    def secret_hashes_file(self, task_id: str) -> Path:
+        """Salted hashes of the secrets found in the task's change (``orchestrator.redact.save_hashes``)."""
+        return self.reviews_dir(task_id) / "secret-hashes.json"
+
+    # ---- .aios/: working copies ----
+
+    def worktree(self, task_id: str) -> Path:
+        """The task's git worktree, ``.aios/worktrees/<ID>`` (``git.worktree_path`` owns the layout).
+
+        Raises:
+            GitError: ``task_id`` is not a safe branch and folder name.
+        """
+        return git.worktree_path(self.root, task_id)
 
     def rel(self, path: Path) -> str:
         """``path`` relative to the workspace root, for messages and links."""
@@ -69,39 +156,10 @@ class Workspace:
         here = (start or Path.cwd()).resolve()
         candidates = [here] if explicit else [here, *here.parents]
         for folder in candidates:
-            if (folder / "state" / "project.yaml").is_file():
+            if cls(folder).project_file.is_file():
                 return cls(folder)
         where = f"at {here}" if explicit else f"in {here} or any folder above it"
         raise AiosError(
             f"no aios workspace {where}",
             fix="run `aios init` in your git repository, or pass --root to point at the workspace",
         )
-
-
-def init(path: Path, *, owner: str) -> tuple[Workspace, list[str]]:
-    """Make the git repository at ``path`` a workspace; returns it and what was created.
-
-    Running it again creates nothing and returns an empty list: existing files are never touched.
-    """
-    root = git.toplevel(path).resolve()
-    ws = Workspace(root)
-    created: list[str] = []
-    for folder in [ws.tasks_dir, ws.inbox_dir, *(root / "ops" / d for d in OPS_DIRS)]:
-        if not folder.is_dir():
-            folder.mkdir(parents=True)
-            created.append(ws.rel(folder) + "/")
-    files = {
-        ws.project_file: lambda: _yaml.dump(default_project(root.name, owner)),
-        ws.state_dir / "agents.yaml": lambda: _yaml.dump({"schema_version": 1, "agents": []}),
-        ws.state_dir / "sessions.yaml": lambda: _yaml.dump({"schema_version": 1, "sessions": []}),
-    }
-    for file, render in files.items():
-        if not file.exists():
-            atomic_write(file, render())
-            created.append(ws.rel(file))
-    if not ws.index_file.exists():
-        from orchestrator.state.store import Store
-
-        Store(ws).rebuild_index()
-        created.append(ws.rel(ws.index_file))
-    return ws, created

@@ -19,10 +19,12 @@ from typing import Any
 
 from orchestrator._text import visible
 from orchestrator.errors import AiosError
+from orchestrator.governance import actions
 from orchestrator.sandbox import git
 from orchestrator.state import tasks
+from orchestrator.state.setup import init
 from orchestrator.state.taskcard import Criterion, TaskCard
-from orchestrator.state.workspace import Workspace, init
+from orchestrator.state.workspace import Workspace
 from orchestrator.workflow import runs
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.status import RunStatus
@@ -134,10 +136,10 @@ def _play(
     _refused(
         say,
         "an agent tries to approve its own task",
-        lambda: tasks.transition(ws, tid, "approve", actor=BUILDER),
+        lambda: actions.transition(ws, tid, "approve", actor=BUILDER),
     )
-    tasks.transition(ws, tid, "approve", actor=HUMAN)
-    tasks.transition(ws, tid, "start", actor=BUILDER)
+    actions.transition(ws, tid, "approve", actor=HUMAN)
+    actions.transition(ws, tid, "start", actor=BUILDER)
     say(f"$ aios task approve/start  → {HUMAN} approves; {BUILDER} starts it (running)")
     say(f"$ aios review run {tid} --model {model or 'replay:<shipped recording>'}")
     options = RunOptions(model=model or f"replay:{RECORDING}", record=record, sandbox=sandbox)
@@ -159,7 +161,7 @@ def _play(
     done = runs.answer(ws, tid, "approve", actor=HUMAN, options=merging)
     say(f"$ aios review approve {tid} → merged into main as {str(done.merged)[:10]}; {done.status}")
     say(f"\n$ cat ops/audit/{tid}.md")
-    say(visible((ws.audit_dir / f"{tid}.md").read_text(encoding="utf-8").rstrip(), keep="\n"))
+    say(visible(ws.audit_file(tid).read_text(encoding="utf-8").rstrip(), keep="\n"))
     return 0 if done.status == "done" else 1
 
 
@@ -177,7 +179,7 @@ def _workspace(folder: Path) -> Workspace:
 def _show_rounds(ws: Workspace, tid: str, say: Callable[[str], None]) -> None:
     from orchestrator.review.report import RoundReport
 
-    for path in sorted((ws.root / "ops" / "reviews" / tid).glob("round-*.json")):
+    for path in sorted(ws.reviews_dir(tid).glob("round-*.json")):
         report = RoundReport.model_validate_json(path.read_text(encoding="utf-8"))
         say(
             f"  ── round {report.round}: {report.verdict.value} ({len(report.findings)} findings, "
@@ -191,11 +193,11 @@ def _static_review_of_round_one(
     ws: Workspace, tid: str, say: Callable[[str], None], *, sandbox: bool
 ) -> None:
     """The same round-1 commit under `--reviewer static`: evidence alone, no model call."""
-    from orchestrator.review.report import RoundReport
+    from orchestrator.review.report import RoundReport, report_paths
     from orchestrator.review.round import review_static
     from orchestrator.workflow.wiring import sandbox_runners
 
-    first = RoundReport.model_validate_json((ws.root / "ops" / "reviews" / tid / "round-1.json").read_text())
+    first = RoundReport.model_validate_json(report_paths(ws, tid, 1)[1].read_text())
     folder = ws.root / ".aios" / "static-demo"
     git.run(ws.root, "worktree", "add", "-q", "--detach", str(folder), first.head)
     try:

@@ -28,6 +28,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from orchestrator.errors import AiosError
+from orchestrator.governance import actions
 from orchestrator.redact import redact
 from orchestrator.review.findings import Dimension
 from orchestrator.review.round import CheckResult
@@ -110,7 +111,7 @@ def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
         # A person or another agent revises: wait until they submit the branch again.
         interrupt({"kind": "builder", "task": tid, "round": round_, "feedback": state.get("feedback") or []})
     ctx.progress(f"round {round_}: builder")
-    worktree = git.worktree_path(ctx.ws.root, tid)
+    worktree = ctx.ws.worktree(tid)
     try:
         summary = ctx.builder(ctx, {**state, "round": round_})
     except SandboxUnavailable:
@@ -303,21 +304,8 @@ def _check_summary(dimension: Dimension, result: CheckResult) -> str:
 
 # ---- task status, idempotently ----
 
-#: To reach the key status from the inner key's status, take the action.
-_STEPS: dict[Status, dict[Status, str]] = {
-    Status.RUNNING: {Status.CODE_REVIEW: "revise", Status.REVIEWING: "reject", Status.BLOCKED: "unblock"},
-    Status.CODE_REVIEW: {Status.RUNNING: "submit", Status.BLOCKED: "unblock"},
-    Status.REVIEWING: {Status.CODE_REVIEW: "finish", Status.RUNNING: "finish", Status.BLOCKED: "unblock"},
-    Status.DONE: {
-        Status.REVIEWING: "merge",
-        Status.CODE_REVIEW: "finish",
-        Status.RUNNING: "finish",
-        Status.BLOCKED: "unblock",
-    },
-    Status.BLOCKED: {s: "block" for s in (Status.RUNNING, Status.CODE_REVIEW, Status.REVIEWING)},
-}
-
 
 def ensure_status(ws: Workspace, tid: str, want: Status, *, actor: str, reason: str) -> None:
-    """Move ``tid`` to ``want`` unless it is there already (so a re-run node changes nothing)."""
-    tasks.advance(ws, tid, want, _STEPS[want], actor=actor, reason=reason)
+    """Move ``tid`` to ``want`` by the lifecycle's route, unless it is there already (so a re-run
+    node changes nothing)."""
+    actions.advance(ws, tid, want, actor=actor, reason=reason)

@@ -44,9 +44,8 @@ def load_card(ws: Workspace, tid: str) -> TaskCard:
 def load_found_secrets(ws: Workspace, tid: str) -> None:
     """Mask, in this process, the secrets an earlier review of ``tid`` found (kept as salted hashes)."""
     from orchestrator import redact
-    from orchestrator.review.report import secret_hashes_file
 
-    redact.load_hashes(secret_hashes_file(ws, tid))
+    redact.load_hashes(ws.secret_hashes_file(tid))
 
 
 @contextmanager
@@ -57,7 +56,7 @@ def open_graph(ws: Workspace) -> Iterator[Any]:
     from orchestrator.workflow.graph import build_graph
 
     # check_same_thread=False: the parallel checks write checkpoints from worker threads.
-    conn = sqlite3.connect(ws.state_dir / "checkpoints.sqlite", check_same_thread=False)
+    conn = sqlite3.connect(ws.checkpoints_db, check_same_thread=False)
     try:
         yield build_graph(SqliteSaver(conn))
     finally:
@@ -173,7 +172,7 @@ def _driving(ws: Workspace, tid: str) -> Iterator[Any]:
         f"another aios process is running {tid}'s review",
         fix=f"wait for it to finish, then check `aios review status {tid}`",
     )
-    with exclusive(ws.state_dir / f".run-{tid}.lock", busy=busy), open_graph(ws) as graph:
+    with exclusive(ws.run_lock(tid), busy=busy), open_graph(ws) as graph:
         yield graph
 
 

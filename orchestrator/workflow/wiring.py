@@ -289,12 +289,11 @@ def _aggregator(models: Models, reviewer_mode: str) -> Any:
 def _keep_found_secrets(ctx: RunContext, inputs: review_round.RoundInputs) -> None:
     """Hashes of the secrets found in this change, so a later process masks them too (no values)."""
     from orchestrator import redact
-    from orchestrator.review.report import secret_hashes_file
 
     text = render_numbered(inputs.diff)
     values = [v for v in redact.found() if v in text]
     if values:
-        redact.save_hashes(secret_hashes_file(ctx.ws, ctx.card.id), values)
+        redact.save_hashes(ctx.ws.secret_hashes_file(ctx.card.id), values)
 
 
 def round_usage(total: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
@@ -306,13 +305,9 @@ def round_usage(total: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]
 # ---- usage kept with the task ----
 
 
-def _usage_file(ws: Workspace, tid: str) -> Path:
-    return ws.root / "ops" / "reviews" / tid / "usage.json"
-
-
 def _load_usage(ws: Workspace, tid: str) -> dict[str, Any]:
     try:
-        return json.loads(_usage_file(ws, tid).read_text(encoding="utf-8"))
+        return json.loads(ws.usage_file(tid).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return {}
 
@@ -320,6 +315,6 @@ def _load_usage(ws: Workspace, tid: str) -> dict[str, Any]:
 def _save_usage(ws: Workspace, tid: str, meter: Any) -> None:
     from orchestrator._files import atomic_write
 
-    path = _usage_file(ws, tid)
+    path = ws.usage_file(tid)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(meter.to_dict(), indent=2) + "\n")

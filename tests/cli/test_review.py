@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator.governance import actions
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.round import CheckResult
 from orchestrator.sandbox import git
@@ -43,8 +44,8 @@ def started(ws: Workspace) -> str:
         id="TASK_DEV_0000", title="Feature", queue="dev", acceptance_criteria=[Criterion(id="AC1", text="ok")]
     )
     tid = tasks.create(ws, card, actor="alice").id
-    tasks.transition(ws, tid, "approve", actor="alice")
-    tasks.transition(ws, tid, "start", actor="alice")
+    actions.transition(ws, tid, "approve", actor="alice")
+    actions.transition(ws, tid, "start", actor="alice")
     git.ensure_worktree(ws.root, tid, "main")
     return tid
 

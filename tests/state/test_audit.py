@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.errors import PermissionDenied
+from orchestrator.governance import actions
 from orchestrator.state import audit, tasks
 from orchestrator.state.audit import recorded_count
 from orchestrator.state.lifecycle import Status
@@ -38,9 +39,9 @@ def test_a_forged_actor_is_refused_and_nothing_is_written(ws: Workspace, actor: 
     tid = ready_task(ws)
     before = trail(ws, tid)
     for attempt in (
-        lambda: tasks.transition(ws, tid, "start", actor=actor),
+        lambda: actions.transition(ws, tid, "start", actor=actor),
         lambda: tasks.note(ws, tid, actor=actor, reason="x"),
-        lambda: tasks.advance(ws, tid, Status.RUNNING, {Status.READY: "start"}, actor=actor, reason="x"),
+        lambda: actions.advance(ws, tid, Status.RUNNING, actor=actor, reason="x"),
     ):
         with pytest.raises(PermissionDenied, match=message) as caught:
             attempt()
@@ -96,7 +97,7 @@ def test_recovery_counts_only_well_formed_lines_numbered_in_sequence(
     real = audit.append
     monkeypatch.setattr(audit, "append", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
-        tasks.transition(ws, tid, "start", actor="alice")
+        actions.transition(ws, tid, "start", actor="alice")
     monkeypatch.setattr(audit, "append", real)
     tasks.note(ws, ready_task(ws), actor="alice", reason="the next write recovers")
     assert recorded_count(ws, tid) == len(tasks.get(ws, tid).events) == 3

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from orchestrator.errors import QueueError
-from orchestrator.state import queues, tasks
+from orchestrator.governance import actions
 from orchestrator.state.check import check_state, rebuild
 from orchestrator.state.store import REBUILD_ACTOR, Store
 from orchestrator.state.workspace import Workspace
@@ -77,10 +77,10 @@ def test_rebuild_keeps_a_lock_it_cannot_read_as_locked(ws: Workspace, entry: str
     assert (state["dev"].lock, state["dev"].locked_by) == ("SYSTEM_LOCK", REBUILD_ACTOR)
     assert not any(q.lock for name, q in state.items() if name != "dev")
     with pytest.raises(QueueError, match="queue dev is locked"):
-        tasks.transition(ws, tid, "start", actor="alice")
+        actions.transition(ws, tid, "start", actor="alice")
     assert "· dev kept locked by aios state rebuild · the old index could not be read" in _freeze_log(ws)
-    queues.set_lock(ws, ["dev"], locked=False, actor="alice")  # a member lifts it, explicitly
-    tasks.transition(ws, tid, "start", actor="alice")
+    actions.set_lock(ws, ["dev"], locked=False, actor="alice")  # a member lifts it, explicitly
+    actions.transition(ws, tid, "start", actor="alice")
 
 
 def test_rebuild_of_an_unreadable_index_keeps_every_queue_locked(ws: Workspace) -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from orchestrator.errors import AiosError
+from orchestrator.governance import actions
 from orchestrator.state import tasks
 from orchestrator.state.audit import recorded_count
 from orchestrator.state.check import check_state
@@ -35,7 +36,7 @@ def _seed(ws: Workspace, n: int) -> list[str]:
             acceptance_criteria=[Criterion(id="AC1", text="x")],
         )
         tid = tasks.create(ws, card, actor="alice").id
-        tasks.transition(ws, tid, "approve", actor="alice")
+        actions.transition(ws, tid, "approve", actor="alice")
         ids.append(tid)
     return ids
 
@@ -47,7 +48,7 @@ def _hammer(root: str, ids: list[str], seed: int, results: multiprocessing.Queue
         status = tasks.get(ws, tid).status
         action = {Status.READY: "start", Status.REVIEWING: "reject"}.get(status, "finish")
         try:
-            tasks.transition(ws, tid, action, actor=f"agent:w{seed}")
+            actions.transition(ws, tid, action, actor=f"agent:w{seed}")
             done += 1
         except AiosError:
             pass  # full queue or a status another worker just changed: refused, nothing written
@@ -88,6 +89,7 @@ def test_twenty_processes_lose_nothing_and_never_exceed_the_limit(ws: Workspace)
 _LOOP = """
 import sys
 from pathlib import Path
+from orchestrator.governance import actions
 from orchestrator.state import tasks
 from orchestrator.state.workspace import Workspace
 ws = Workspace(Path(sys.argv[1]))
@@ -96,7 +98,7 @@ while True:
     for tid in sys.argv[2:]:
         status = tasks.get(ws, tid).status.value
         action = {"ready": "start", "reviewing": "reject"}.get(status, "finish")
-        tasks.transition(ws, tid, action, actor="alice")
+        actions.transition(ws, tid, action, actor="alice")
 """
 
 
@@ -110,8 +112,8 @@ def test_a_process_killed_mid_write_leaves_valid_state(ws: Workspace) -> None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         assert check_state(ws) == []  # every file is the old or the new one, never torn
-        tasks.transition(ws, ids[0], "block", actor="alice", reason="after kill")  # recovers and writes
-        tasks.transition(ws, ids[0], "unblock", actor="alice")
+        actions.transition(ws, ids[0], "block", actor="alice", reason="after kill")  # recovers and writes
+        actions.transition(ws, ids[0], "unblock", actor="alice")
         for tid in ids:
             assert recorded_count(ws, tid) == len(tasks.get(ws, tid).events)
         assert not (ws.state_dir / ".journal").exists()

@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator.state import audit, queues, tasks
+from orchestrator.governance import actions
+from orchestrator.state import audit, tasks
 from orchestrator.state import store as store_module
 from orchestrator.state.audit import recorded_count
 from orchestrator.state.check import check_state
 from orchestrator.state.lifecycle import Status
-from orchestrator.state.store import Index, IndexEntry, QueueState, Store, render_index
+from orchestrator.state.records import Index, IndexEntry, QueueState
+from orchestrator.state.store import Store, render_index
 from orchestrator.state.workspace import Workspace
 
 from .test_tasks import new_task, ready_task
@@ -35,13 +37,13 @@ def test_commit_killed_before_the_index_is_recovered(ws: Workspace, monkeypatch:
 
     monkeypatch.setattr(Store, "_write_index", die)
     with pytest.raises(Killed):
-        tasks.transition(ws, tid, "start", actor="alice")
+        actions.transition(ws, tid, "start", actor="alice")
     monkeypatch.setattr(Store, "_write_index", real)
     assert tasks.get(ws, tid).status is Status.RUNNING  # the task file (source of truth) was written
     assert Store(ws).read_index().tasks[tid].status is Status.READY  # the index was not
     assert (ws.state_dir / ".journal").exists()
 
-    tasks.transition(ws, ready_task(ws), "start", actor="alice")  # any next write recovers first
+    actions.transition(ws, ready_task(ws), "start", actor="alice")  # any next write recovers first
     assert Store(ws).read_index().tasks[tid].status is Status.RUNNING
     assert recorded_count(ws, tid) == len(tasks.get(ws, tid).events)
     assert not (ws.state_dir / ".journal").exists()
@@ -52,7 +54,7 @@ def test_commit_killed_before_the_audit_is_recovered(ws: Workspace, monkeypatch:
     real = audit.append
     monkeypatch.setattr(audit, "append", lambda *a, **k: (_ for _ in ()).throw(Killed))
     with pytest.raises(Killed):
-        tasks.transition(ws, tid, "start", actor="alice")
+        actions.transition(ws, tid, "start", actor="alice")
     monkeypatch.setattr(audit, "append", real)
     assert recorded_count(ws, tid) == 2
     tasks.note(ws, tid, actor="alice", reason="after the crash")
@@ -138,9 +140,9 @@ def _assert_consistent(ws: Workspace) -> None:
 
 _OPERATIONS: dict[str, Callable[[Workspace, str], object]] = {
     "create": lambda ws, tid: new_task(ws),
-    "transition": lambda ws, tid: tasks.transition(ws, tid, "start", actor="alice"),
+    "transition": lambda ws, tid: actions.transition(ws, tid, "start", actor="alice"),
     "note": lambda ws, tid: tasks.note(ws, tid, actor="alice", reason="a note", artifacts=["a.md"]),
-    "lock": lambda ws, tid: queues.set_lock(ws, ["dev"], locked=True, actor="alice"),
+    "lock": lambda ws, tid: actions.set_lock(ws, ["dev"], locked=True, actor="alice"),
 }
 
 
@@ -160,6 +162,6 @@ def test_a_kill_at_every_write_point_leaves_contiguous_seqs_and_one_audit_line_p
         tasks.note(ws, other, actor="bob", reason=f"after kill {write}")
         _assert_consistent(ws)
         if name == "lock":
-            queues.set_lock(ws, ["dev"], locked=False, actor="alice")
+            actions.set_lock(ws, ["dev"], locked=False, actor="alice")
     assert kills >= (2 if name == "lock" else 4)  # journal, (task file,) index, (audit,) each killed
     _assert_consistent(ws)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.errors import PermissionDenied, QueueError, StateError, TransitionError
+from orchestrator.governance import actions
 from orchestrator.state import queues, tasks
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.store import Store
@@ -24,7 +25,7 @@ def new_task(ws: Workspace, queue: str = "dev", title: str = "Do a thing") -> st
 
 def ready_task(ws: Workspace, queue: str = "dev") -> str:
     tid = new_task(ws, queue)
-    tasks.transition(ws, tid, "approve", actor="alice")
+    actions.transition(ws, tid, "approve", actor="alice")
     return tid
 
 
@@ -40,7 +41,7 @@ def test_ids_are_allocated_per_queue(ws: Workspace) -> None:
 def test_full_lifecycle_records_every_event(ws: Workspace) -> None:
     tid = ready_task(ws)
     for action in ("start", "submit", "finish", "merge"):
-        tasks.transition(ws, tid, action, actor="alice")
+        actions.transition(ws, tid, action, actor="alice")
     task = tasks.get(ws, tid)
     assert task.status is Status.DONE
     moves = [(e.from_, e.to) for e in task.events]
@@ -59,7 +60,7 @@ def test_full_lifecycle_records_every_event(ws: Workspace) -> None:
 def test_illegal_transition_lists_allowed_actions(ws: Workspace) -> None:
     tid = new_task(ws)
     with pytest.raises(TransitionError) as err:
-        tasks.transition(ws, tid, "start", actor="alice")
+        actions.transition(ws, tid, "start", actor="alice")
     assert err.value.message == f"cannot start {tid}: it is inbox"
     assert err.value.fix == "from inbox the allowed actions are: approve, block"
     assert tasks.get(ws, tid).status is Status.INBOX  # nothing written
@@ -67,38 +68,38 @@ def test_illegal_transition_lists_allowed_actions(ws: Workspace) -> None:
 
 def test_block_needs_reason_and_unblock_returns_to_previous_status(ws: Workspace) -> None:
     tid = ready_task(ws)
-    tasks.transition(ws, tid, "start", actor="agent:builder-1")
+    actions.transition(ws, tid, "start", actor="agent:builder-1")
     with pytest.raises(StateError, match="needs a reason"):
-        tasks.transition(ws, tid, "block", actor="alice")
-    tasks.transition(ws, tid, "block", actor="agent:builder-1", reason="waiting for credentials")
+        actions.transition(ws, tid, "block", actor="alice")
+    actions.transition(ws, tid, "block", actor="agent:builder-1", reason="waiting for credentials")
     assert queues.status(ws)[2]["running"] == []  # a blocked task frees its slot
     with pytest.raises(TransitionError, match="allowed actions are: unblock"):
-        tasks.transition(ws, tid, "finish", actor="alice")
-    tasks.transition(ws, tid, "unblock", actor="bob")
+        actions.transition(ws, tid, "finish", actor="alice")
+    actions.transition(ws, tid, "unblock", actor="bob")
     assert tasks.get(ws, tid).status is Status.RUNNING
 
 
 def test_queue_limit_is_enforced_and_names_what_runs(ws: Workspace) -> None:
     ids = [ready_task(ws) for _ in range(4)]
     for tid in ids[:3]:
-        tasks.transition(ws, tid, "start", actor="alice")
+        actions.transition(ws, tid, "start", actor="alice")
     with pytest.raises(QueueError) as err:
-        tasks.transition(ws, ids[3], "start", actor="alice")
+        actions.transition(ws, ids[3], "start", actor="alice")
     assert err.value.message == f"queue dev is full: 3 of 3 running ({', '.join(ids[:3])})"
-    tasks.transition(ws, ids[0], "finish", actor="alice")  # releases the slot
-    tasks.transition(ws, ids[3], "start", actor="alice")
+    actions.transition(ws, ids[0], "finish", actor="alice")  # releases the slot
+    actions.transition(ws, ids[3], "start", actor="alice")
     assert sorted(queues.status(ws)[2]["running"]) == sorted([ids[1], ids[2], ids[3]])
 
 
 def test_locked_queue_starts_nothing(ws: Workspace) -> None:
     tid = ready_task(ws)
-    assert queues.set_lock(ws, ["dev"], locked=True, actor="bob", reason="incident 42") == ["dev"]
+    assert actions.set_lock(ws, ["dev"], locked=True, actor="bob", reason="incident 42") == ["dev"]
     with pytest.raises(QueueError, match=r"queue dev is locked \(SYSTEM_LOCK by bob\) \(incident 42\)"):
-        tasks.transition(ws, tid, "start", actor="alice")
+        actions.transition(ws, tid, "start", actor="alice")
     with pytest.raises(PermissionDenied, match="unlock_queue"):
-        queues.set_lock(ws, ["dev"], locked=False, actor="bob")
-    queues.set_lock(ws, ["dev"], locked=False, actor="alice")
-    tasks.transition(ws, tid, "start", actor="alice")
+        actions.set_lock(ws, ["dev"], locked=False, actor="bob")
+    actions.set_lock(ws, ["dev"], locked=False, actor="alice")
+    actions.transition(ws, tid, "start", actor="alice")
     assert "dev locked by bob · incident 42" in (ws.root / "ops/freeze/queue-locks.md").read_text()
 
 
@@ -107,20 +108,20 @@ def test_hand_written_system_lock_in_index_is_honoured(ws: Workspace) -> None:
     text = ws.index_file.read_text().replace("  dev: {running: []}", "  dev: SYSTEM_LOCK")
     ws.index_file.write_text(text)
     with pytest.raises(QueueError, match="queue dev is locked"):
-        tasks.transition(ws, tid, "start", actor="alice")
+        actions.transition(ws, tid, "start", actor="alice")
     assert queues.status(ws)[2]["locked"] is True
     # Removing the lock by hand (the operating model's "release stuck queue") works too.
     ws.index_file.write_text(ws.index_file.read_text().replace("dev: SYSTEM_LOCK", "dev: null"))
-    tasks.transition(ws, tid, "start", actor="alice")
+    actions.transition(ws, tid, "start", actor="alice")
 
 
 def test_agents_and_non_members_cannot_approve(ws: Workspace) -> None:
     tid = new_task(ws)
     with pytest.raises(PermissionDenied, match="agent:planner is an agent"):
-        tasks.transition(ws, tid, "approve", actor="agent:planner")
+        actions.transition(ws, tid, "approve", actor="agent:planner")
     with pytest.raises(PermissionDenied, match="'mallory' is not a member"):
-        tasks.transition(ws, tid, "approve", actor="mallory")
-    tasks.transition(ws, tid, "approve", actor="bob")
+        actions.transition(ws, tid, "approve", actor="mallory")
+    actions.transition(ws, tid, "approve", actor="bob")
 
 
 def test_governance_queue_needs_a_human_to_start(ws: Workspace) -> None:
@@ -128,24 +129,24 @@ def test_governance_queue_needs_a_human_to_start(ws: Workspace) -> None:
     with pytest.raises(
         PermissionDenied, match="only a human member may start a task in the governance queue"
     ):
-        tasks.transition(ws, tid, "start", actor="agent:builder")
-    tasks.transition(ws, tid, "start", actor="alice")
+        actions.transition(ws, tid, "start", actor="agent:builder")
+    actions.transition(ws, tid, "start", actor="alice")
 
 
 def test_only_merge_permission_moves_to_done(ws: Workspace) -> None:
     tid = ready_task(ws)
-    tasks.transition(ws, tid, "start", actor="alice")
-    tasks.transition(ws, tid, "finish", actor="alice")
+    actions.transition(ws, tid, "start", actor="alice")
+    actions.transition(ws, tid, "finish", actor="alice")
     with pytest.raises(PermissionDenied, match="none of their roles has the `merge` permission"):
-        tasks.transition(ws, tid, "merge", actor="bob")
+        actions.transition(ws, tid, "merge", actor="bob")
     with pytest.raises(PermissionDenied):
-        tasks.transition(ws, tid, "merge", actor="agent:reviewer")
-    tasks.transition(ws, tid, "merge", actor="alice")
+        actions.transition(ws, tid, "merge", actor="agent:reviewer")
+    actions.transition(ws, tid, "merge", actor="alice")
 
 
 def test_audit_trail_has_one_line_per_event_with_actor_kind(ws: Workspace) -> None:
     tid = ready_task(ws)
-    tasks.transition(ws, tid, "start", actor="agent:builder-1")
+    actions.transition(ws, tid, "start", actor="agent:builder-1")
     tasks.note(
         ws, tid, actor="agent:reviewer", reason="review round 1", artifacts=["ops/reviews/x/round-1.md"]
     )
@@ -160,18 +161,18 @@ def test_audit_trail_has_one_line_per_event_with_actor_kind(ws: Workspace) -> No
 def test_hand_edit_of_a_task_file_reaches_the_index(ws: Workspace) -> None:
     ids = [ready_task(ws) for _ in range(4)]
     for tid in ids[:3]:
-        tasks.transition(ws, tid, "start", actor="alice")
+        actions.transition(ws, tid, "start", actor="alice")
     # The operating model's emergency stop: set a running task to blocked by hand.
     path = ws.task_file(ids[0])
     path.write_text(path.read_text().replace("status: running", "status: blocked"))
-    tasks.transition(ws, ids[3], "start", actor="alice")  # the slot it held is free again
+    actions.transition(ws, ids[3], "start", actor="alice")  # the slot it held is free again
     assert Store(ws).read_index().tasks[ids[0]].status is Status.BLOCKED
 
 
 def test_rebuild_keeps_locks_and_restores_a_lost_index(ws: Workspace) -> None:
     ids = [ready_task(ws) for _ in range(2)]
-    tasks.transition(ws, ids[0], "start", actor="alice")
-    queues.set_lock(ws, ["data"], locked=True, actor="alice")
+    actions.transition(ws, ids[0], "start", actor="alice")
+    actions.set_lock(ws, ["data"], locked=True, actor="alice")
     before = Store(ws).read_index()
     assert Store(ws).rebuild_index().queues["data"].lock == "SYSTEM_LOCK"
     ws.index_file.write_text("tasks: [this is not an index\n")

@@ -12,6 +12,7 @@ from helpers import fired, plain_git, poison_nested_repo
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
+from orchestrator.governance import actions
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.round import CheckResult
 from orchestrator.sandbox import git
@@ -72,8 +73,8 @@ def started(ws: Workspace) -> tuple[Workspace, TaskCard]:
         acceptance_criteria=[Criterion(id="AC1", text="works")],
     )
     tid = tasks.create(ws, card, actor="alice").id
-    tasks.transition(ws, tid, "approve", actor="alice")
-    tasks.transition(ws, tid, "start", actor="alice")
+    actions.transition(ws, tid, "approve", actor="alice")
+    actions.transition(ws, tid, "start", actor="alice")
     git.ensure_worktree(ws.root, tid, "main")
     return ws, card.model_copy(update={"id": tid})
 
@@ -87,7 +88,7 @@ def _run(ws: Workspace, card: TaskCard, script: Script, command: Any, max_rounds
         check=script.check,
         aggregate=script.aggregate,
     )
-    conn = sqlite3.connect(ws.state_dir / "checkpoints.sqlite", check_same_thread=False)
+    conn = sqlite3.connect(ws.checkpoints_db, check_same_thread=False)
     try:
         graph = build_graph(SqliteSaver(conn))
         config = {"configurable": {"thread_id": card.id}}

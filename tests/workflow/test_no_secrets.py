@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from helpers import run_aios
 
+from orchestrator.governance import actions
 from orchestrator.llm.base import ChatRequest, Message
 from orchestrator.llm.fake import FakeInfo, FakeModel, install_fake, tool_call
 from orchestrator.llm.replay import close_recorder
@@ -80,8 +81,8 @@ def make_card(ws: Workspace) -> tuple[str, Path]:
     (ws.root / "README.md").write_text("demo\n")
     git.commit_all(ws.root, "seed")
     tid = tasks.create(ws, card, actor="alice", card_file=card_file).id
-    tasks.transition(ws, tid, "approve", actor="alice")
-    tasks.transition(ws, tid, "start", actor="alice", reason=f"go, the key is {S['openai']}")
+    actions.transition(ws, tid, "approve", actor="alice")
+    actions.transition(ws, tid, "start", actor="alice", reason=f"go, the key is {S['openai']}")
     return tid, card_file
 
 

@@ -20,6 +20,7 @@ from helpers import commit_gitlink, fired, poison_nested_repo, run_aios
 
 from orchestrator import _yaml, resources
 from orchestrator.errors import PermissionDenied, StateError
+from orchestrator.governance import actions
 from orchestrator.llm.base import Message
 from orchestrator.llm.fake import FakeInfo, FakeModel, install_fake
 from orchestrator.review.report import RoundReport, report_paths
@@ -104,8 +105,8 @@ def make_task(
         acceptance_criteria=[Criterion(id="AC1", text="mul multiplies", check=check)],
     )
     tid = tasks.create(ws, card, actor="alice").id
-    tasks.transition(ws, tid, "approve", actor="alice")
-    tasks.transition(ws, tid, "start", actor="alice")
+    actions.transition(ws, tid, "approve", actor="alice")
+    actions.transition(ws, tid, "start", actor="alice")
     task = Task(ws, tid, git.ensure_worktree(ws.root, tid, "main"))
     task.commit(change, message)
     return task
@@ -381,7 +382,7 @@ def test_one_process_drives_a_task_at_a_time(ws: Workspace) -> None:
 
     task = make_task(ws)
     with (
-        exclusive(ws.state_dir / f".run-{task.id}.lock"),
+        exclusive(ws.run_lock(task.id)),
         pytest.raises(StateError, match="another aios process"),
     ):
         task.run()

@@ -1,0 +1,121 @@
+"""The records of ``state/``: a task's file with its events, and the index (queues, live tasks).
+
+These are plain pydantic models; ``store`` reads and writes them under the state lock, ``audit``
+renders their events, and every other module reads them. Of the state layer they import only
+the lifecycle's statuses and the task id pattern, so nothing here can form an import circle.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orchestrator import _yaml
+from orchestrator.state.lifecycle import HOLDS_SLOT, Status
+from orchestrator.state.taskcard import TASK_ID
+
+#: A queue's emergency stop, as the index (and a member editing it by hand) spells it.
+SYSTEM_LOCK = "SYSTEM_LOCK"
+
+
+def now() -> str:
+    """The current UTC time as ISO 8601 with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Event(BaseModel):
+    """One step in a task's history. ``from == to`` marks a note (e.g. an artifact produced)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    seq: int = Field(ge=1)
+    """Workspace-wide order of events, across tasks."""
+    at: str
+    actor: str = Field(min_length=1)
+    from_: Status | None = Field(alias="from")
+    to: Status
+    reason: str | None = None
+    artifacts: list[str] = Field(default_factory=list)
+
+
+class TaskState(BaseModel):
+    """The contents of ``state/tasks/<TASK_ID>.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    id: str = Field(pattern=TASK_ID.pattern)
+    title: str
+    queue: str
+    priority: int = 3
+    role_mode: str = "builder"
+    card: str
+    """The TaskCard's path, relative to the workspace root."""
+    status: Status
+    blocked_from: Status | None = None
+    created_at: str
+    updated_at: str
+    events: list[Event] = Field(default_factory=list)
+
+    def to_yaml(self) -> str:
+        data = self.model_dump(mode="json", by_alias=True, exclude_defaults=False)
+        for event in data["events"]:
+            if not event["artifacts"]:
+                del event["artifacts"]
+        return _yaml.dump(data, flow_leaves=True)
+
+
+class IndexEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status
+    queue: str
+    priority: int = 3
+    title: str = ""
+    mtime: int = 0
+    """``st_mtime_ns`` of the task file when indexed; a different value means a hand edit."""
+
+
+class QueueState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lock: Literal["SYSTEM_LOCK"] | None = None
+    locked_by: str | None = None
+    locked_at: str | None = None
+    reason: str | None = None
+    running: list[str] = Field(default_factory=list)
+    """Informational: recomputed from ``tasks`` on every write."""
+
+
+class Index(BaseModel):
+    """The contents of ``state/tasks.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    seq: int = 0
+    next_number: dict[str, int] = Field(default_factory=dict)
+    queues: dict[str, QueueState] = Field(default_factory=dict)
+    tasks: dict[str, IndexEntry] = Field(default_factory=dict)
+
+    @field_validator("queues", mode="before")
+    @classmethod
+    def _hand_written_locks(cls, value: Any) -> Any:
+        # The operating model's emergency procedure writes `dev: SYSTEM_LOCK` by hand.
+        if not isinstance(value, dict):
+            return value
+        return {name: _queue_shorthand(entry) for name, entry in value.items()}
+
+    def running(self, queue: str) -> list[str]:
+        """The queue's tasks that hold one of its slots, in id order."""
+        return sorted(tid for tid, e in self.tasks.items() if e.queue == queue and e.status in HOLDS_SLOT)
+
+
+def _queue_shorthand(entry: Any) -> Any:
+    if entry is None:
+        return {}
+    if entry == SYSTEM_LOCK:
+        return {"lock": SYSTEM_LOCK}
+    return entry

@@ -1,0 +1,66 @@
+"""Governed actions: authority decides, the state layer applies whatever rule it is handed."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.errors import PermissionDenied
+from orchestrator.governance import actions
+from orchestrator.state import queues, tasks
+from orchestrator.state.lifecycle import Status
+from orchestrator.state.records import TaskState
+from orchestrator.state.taskcard import Criterion, TaskCard
+from orchestrator.state.workspace import Workspace
+
+
+def new_task(ws: Workspace) -> str:
+    card = TaskCard(
+        id="TASK_DEV_0000", title="t", queue="dev", acceptance_criteria=[Criterion(id="AC1", text="x")]
+    )
+    return tasks.create(ws, card, actor="alice").id
+
+
+def refuse(*args: object) -> None:
+    raise PermissionDenied("refused by the test's rule")
+
+
+def test_the_state_layer_applies_a_move_only_if_the_rule_it_is_handed_allows(ws: Workspace) -> None:
+    tid = new_task(ws)
+    with pytest.raises(PermissionDenied, match="the test's rule"):
+        tasks.transition(ws, tid, "approve", actor="alice", authorise=refuse)
+    assert tasks.get(ws, tid).status is Status.INBOX and len(tasks.get(ws, tid).events) == 1
+    asked: list[tuple[str, str]] = []
+
+    def allow(ws_: Workspace, task: TaskState, action: str, actor: str) -> None:
+        asked.append((action, actor))
+
+    # The same rule is asked before each step of a route, with the task as it is at that step.
+    tasks.transition(ws, tid, "approve", actor="agent:x", authorise=allow)
+    tasks.transition(ws, tid, "start", actor="agent:x", authorise=allow)
+    tasks.advance(ws, tid, Status.DONE, actor="agent:x", authorise=allow, reason="r")
+    assert asked == [(a, "agent:x") for a in ("approve", "start", "finish", "merge")]
+    assert tasks.get(ws, tid).status is Status.DONE
+
+
+def test_governed_actions_pass_the_projects_rules(ws: Workspace) -> None:
+    tid = new_task(ws)
+    with pytest.raises(PermissionDenied, match="agent:x is an agent, and only a human member may approve"):
+        actions.transition(ws, tid, "approve", actor="agent:x")
+    actions.transition(ws, tid, "approve", actor="alice")
+    actions.transition(ws, tid, "start", actor="agent:x")
+    actions.transition(ws, tid, "finish", actor="agent:x")
+    with pytest.raises(PermissionDenied, match="approve a merge"):
+        actions.advance(ws, tid, Status.DONE, actor="agent:x", reason="r")
+    assert tasks.get(ws, tid).status is Status.REVIEWING
+
+
+def test_queue_locks_need_the_lock_and_unlock_permissions(ws: Workspace) -> None:
+    with pytest.raises(PermissionDenied, match="the test's rule"):
+        queues.set_lock(ws, ["dev"], locked=True, actor="alice", authorise=refuse)
+    assert queues.status(ws)[0]["locked"] is False
+    with pytest.raises(PermissionDenied, match="only a human member may lock a queue"):
+        actions.set_lock(ws, ["dev"], locked=True, actor="agent:x")
+    assert actions.set_lock(ws, ["dev"], locked=True, actor="bob") == ["dev"]  # human_operator may lock
+    with pytest.raises(PermissionDenied, match="may not unlock a queue: none of their roles"):
+        actions.set_lock(ws, ["dev"], locked=False, actor="bob")  # ... but not unlock
+    assert actions.set_lock(ws, ["dev"], locked=False, actor="alice") == ["dev"]
