@@ -211,8 +211,10 @@ def run_command(
         worktree: the working directory, the only writable place when sandboxed.
         limits: CPU, processes, memory, file size, disk, output and wall-clock limits.
         sandbox: run under bubblewrap; ``False`` only on the user's explicit ``--no-sandbox``.
-        env: extra environment variables (on top of PATH, HOME, LANG); they travel on bwrap's
-            command line, visible to ``ps``, so never put a secret here.
+        env: extra environment variables, on top of PATH (this interpreter's ``bin`` first),
+            HOME, LANG and PYTHONDONTWRITEBYTECODE; nothing else of the caller's environment
+            reaches the command, sandboxed or not. They travel on bwrap's command line, visible
+            to ``ps``, so never put a secret here.
         read_only_paths: more paths to make visible read-only (a project environment, aios's own
             helper scripts); nothing outside the allow-list is visible otherwise.
 
