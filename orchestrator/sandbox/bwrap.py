@@ -14,8 +14,10 @@ they run under bubblewrap (see ``../shared/notes/sandbox.md`` for the checked re
   a wall-clock limit kills the whole sandbox, and a limit hit comes back named in
   `CommandResult.limit_hit` and `CommandResult.limit_message` (``orchestrator.sandbox._limits``).
 
-Where bubblewrap is missing, `run_command` refuses with `SandboxUnavailable` unless the caller
-passes ``sandbox=False`` (the CLI's explicit ``--no-sandbox``): never a silent fallback.
+Where bubblewrap is missing, `require_sandbox` (which `run_command` calls) refuses with
+`SandboxUnavailable` unless the caller passes ``sandbox=False`` (the CLI's explicit
+``--no-sandbox``): never a silent fallback. Callers that must refuse before any work starts (a
+review run, a builder round) call `require_sandbox` themselves, so the user sees one message.
 
 Example:
     >>> policy = CommandPolicy(["pytest", "python -m pytest", "ruff check"])
@@ -52,6 +54,7 @@ __all__ = [
     "Limits",
     "SandboxUnavailable",
     "bwrap_available",
+    "require_sandbox",
     "run_command",
     "split_command",
 ]
@@ -231,7 +234,7 @@ def run_command(
     argv = tuple(argv)
     worktree = _check_worktree(worktree)
     if sandbox:
-        _require_bwrap()
+        require_sandbox()
     full_env = _clean_env(sandbox, env)
     missing = _missing_executable(argv, worktree, full_env["PATH"], sandbox)
     if missing is not None:
@@ -355,7 +358,13 @@ def bwrap_available() -> bool:
     return _bwrap_problem() is None
 
 
-def _require_bwrap() -> None:
+def require_sandbox() -> None:
+    """Refuse to go on where bubblewrap cannot sandbox commands: the one error for that.
+
+    Raises:
+        SandboxUnavailable: why (not installed, or no sandbox can be made here) and the fix
+            (install bubblewrap, or pass ``--no-sandbox`` for code the user trusts).
+    """
     problem = _bwrap_problem()
     if problem is not None:
         raise SandboxUnavailable(problem, fix=_INSTALL_FIX)

@@ -44,7 +44,7 @@ from orchestrator.sandbox.bwrap import (
     CommandResult,
     Limits,
     SandboxUnavailable,
-    bwrap_available,
+    require_sandbox,
     run_command,
     split_command,
 )
@@ -69,10 +69,6 @@ _LIST_LIMIT = 400
 _SEARCH_LIMIT = 100
 _OUTPUT_TAIL = 4000
 """Characters of a check's stdout and of its stderr shown to the model (the end: failures are there)."""
-_NO_SANDBOX_FIX = (
-    "install bubblewrap (`apt-get install bubblewrap`), or pass `--no-sandbox` to run the "
-    "builder's commands without a sandbox (only for code you trust)"
-)
 
 
 # --- settings and results -------------------------------------------------------------------------
@@ -428,11 +424,8 @@ def run_builder(
             before the first model call, so no tokens are spent on a round that cannot check).
         ModelError: a model call failed (budget spent, provider down, ...).
     """
-    if settings.sandbox and not bwrap_available():
-        raise SandboxUnavailable(
-            "bubblewrap cannot create a sandbox here, so the builder's check commands cannot run",
-            fix=_NO_SANDBOX_FIX,
-        )
+    if settings.sandbox:
+        require_sandbox()
     tools = BuilderTools(
         worktree,
         paths=card.paths,

@@ -23,8 +23,8 @@ from orchestrator.errors import PermissionDenied, StateError
 from orchestrator.llm.base import Message
 from orchestrator.llm.fake import FakeInfo, FakeModel, install_fake
 from orchestrator.review.report import RoundReport, report_paths
-from orchestrator.sandbox import git
-from orchestrator.sandbox.bwrap import bwrap_available
+from orchestrator.sandbox import bwrap, git
+from orchestrator.sandbox.bwrap import SandboxUnavailable, bwrap_available
 from orchestrator.state import tasks
 from orchestrator.state.taskcard import Criterion, TaskCard
 from orchestrator.state.workspace import Workspace
@@ -276,6 +276,25 @@ def test_only_a_member_who_may_merge_approves_and_twice_merges_once(ws: Workspac
     assert "already merged" in again["note"] and again["merged"] == done["merged"]
     assert git.head(ws.root, "refs/heads/main") == done["merged"]
     assert _git(ws.root, "rev-list", "--merges", "main").split() == [done["merged"]]
+
+
+def test_approving_a_merge_needs_no_bubblewrap(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    task = make_task(ws)
+    with install_fake(FakeModel(Panel())):
+        assert task.run()["waiting_for"] == "human_review"
+    monkeypatch.setattr(bwrap, "_bwrap_problem", lambda: "bubblewrap (`bwrap`) is not installed")
+    with pytest.raises(SandboxUnavailable) as refused:
+        bwrap.require_sandbox()
+    # What runs commands (a review run, a rejection the builder answers) refuses with the one error.
+    for attempt in (
+        lambda: runs.run(ws, task.id),
+        lambda: runs.decide(ws, task.id, "reject", actor="alice", feedback="drop it"),
+    ):
+        with pytest.raises(SandboxUnavailable) as err:
+            attempt()
+        assert err.value.render() == refused.value.render()
+    done = runs.decide(ws, task.id, "approve", actor="alice")  # sandbox on, yet a merge runs no command
+    assert done["status"] == "done" and done["merged"] == git.head(ws.root, "refs/heads/main")
 
 
 def test_reject_waits_for_the_builder_and_round_two_lists_what_was_fixed(ws: Workspace) -> None:
