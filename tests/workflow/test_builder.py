@@ -21,7 +21,8 @@ from orchestrator.sandbox import bwrap, git
 from orchestrator.sandbox.bwrap import Limits, SandboxUnavailable, bwrap_available
 from orchestrator.state.taskcard import TaskCard
 from orchestrator.workflow import builder
-from orchestrator.workflow.builder import BuilderResult, BuilderSettings, CheckRun, run_builder
+from orchestrator.workflow.builder import BuilderResult, CheckRun, run_builder
+from orchestrator.workflow.settings import BuilderSettings
 
 needs_bwrap = pytest.mark.skipif(
     not bwrap_available(),
@@ -84,7 +85,7 @@ def build(
     feedback: list[str] | str | None = None,
     round_: int = 1,
 ) -> BuilderResult:
-    settings = BuilderSettings(max_steps=max_steps, sandbox=sandbox, limits=Limits(timeout_s=60))
+    settings = BuilderSettings(max_steps=max_steps, limits=Limits(timeout_s=60))
     with install_fake(fake):
         return run_builder(
             get_model("fake"),
@@ -94,6 +95,7 @@ def build(
             round=round_,
             settings=settings,
             prompt_text=PROMPT,
+            sandbox=sandbox,
         )
 
 
