@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.review.diff import git_diff, render_numbered
-from orchestrator.review.evidence import RunnerFactory, plain_runner_factory, support_paths
+from orchestrator.review.evidence import RunnerFactory, support_paths
 from orchestrator.review.round import RoundOutcome, review_static
 from orchestrator.review.tracking import rereview_view
 from orchestrator.sandbox.bwrap import Limits, bwrap_available, run_command
@@ -89,11 +89,13 @@ def make_repo(root: Path) -> tuple[Path, str]:
     return repo, base_id
 
 
-def sandbox_runners(worktree: Path) -> RunnerFactory:
+def runners(worktree: Path, *, sandbox: bool) -> RunnerFactory:
+    """`run_command` for ``worktree`` per time limit; ``sandbox=False`` is the plain-process baseline."""
+
     def factory(timeout_s: float):
         limits = Limits(timeout_s=timeout_s)
         return functools.partial(
-            run_command, worktree=worktree, limits=limits, read_only_paths=support_paths()
+            run_command, worktree=worktree, limits=limits, sandbox=sandbox, read_only_paths=support_paths()
         )
 
     return factory
@@ -142,7 +144,7 @@ def round_two_proxy(repo: Path, base: str, runners: RunnerFactory) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--no-sandbox", action="store_true", help="only the plain subprocess runner")
+    parser.add_argument("--no-sandbox", action="store_true", help="only the unsandboxed runner")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         repo, base = make_repo(Path(tmp))
@@ -151,12 +153,12 @@ def main() -> None:
         print(
             f"change: {diff.added} added lines in {len(diff.files)} files; repository: {files} Python files"
         )
-        compare(repo, base, plain_runner_factory(repo), "plain subprocess runner", args.runs)
+        compare(repo, base, runners(repo, sandbox=False), "no sandbox", args.runs)
         if not args.no_sandbox and bwrap_available():
-            compare(repo, base, sandbox_runners(repo), "bubblewrap sandbox", args.runs)
+            compare(repo, base, runners(repo, sandbox=True), "bubblewrap sandbox", args.runs)
         elif not args.no_sandbox:
             print("\nbubblewrap unavailable: sandboxed figures skipped")
-        round_two_proxy(repo, base, plain_runner_factory(repo))
+        round_two_proxy(repo, base, runners(repo, sandbox=False))
 
 
 if __name__ == "__main__":

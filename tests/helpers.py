@@ -6,12 +6,33 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrator.sandbox.bwrap import Limits, run_command
+
+if TYPE_CHECKING:
+    from orchestrator.review.evidence import Runner, RunnerFactory
 
 
 def git_repo(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
     return path
+
+
+def plain_runner(worktree: Path, timeout_s: float) -> Runner:
+    """An evidence ``Runner`` without the sandbox: `run_command` with ``sandbox=False``.
+
+    Review tests run trusted sample code, and not every machine has bubblewrap; the limits and
+    the clean environment are the production ones, so only the confinement differs.
+    """
+    limits = Limits(timeout_s=timeout_s)
+    return lambda argv: run_command(argv, worktree=worktree, limits=limits, sandbox=False)
+
+
+def plain_runner_factory(worktree: Path) -> RunnerFactory:
+    """``plain_runner``s for ``worktree``, one per time limit (an evidence ``RunnerFactory``)."""
+    return lambda timeout_s: plain_runner(worktree, timeout_s)
 
 
 def run_aios(*args: str, cwd: Path, actor: str = "alice", env: dict[str, str] | None = None):

@@ -14,8 +14,10 @@ they run under bubblewrap (see ``../shared/notes/sandbox.md`` for the checked re
   a wall-clock limit kills the whole sandbox, and a limit hit comes back named in
   `CommandResult.limit_hit` and `CommandResult.limit_message` (``orchestrator.sandbox._limits``).
 
-Where bubblewrap is missing, `run_command` refuses with `SandboxUnavailable` unless the caller
-passes ``sandbox=False`` (the CLI's explicit ``--no-sandbox``): never a silent fallback.
+Where bubblewrap is missing, `require_sandbox` (which `run_command` calls) refuses with
+`SandboxUnavailable` unless the caller passes ``sandbox=False`` (the CLI's explicit
+``--no-sandbox``): never a silent fallback. Callers that must refuse before any work starts (a
+review run, a builder round) call `require_sandbox` themselves, so the user sees one message.
 
 Example:
     >>> policy = CommandPolicy(["pytest", "python -m pytest", "ruff check"])
@@ -42,6 +44,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from orchestrator.errors import AiosError, ConfigError
 from orchestrator.sandbox import _limits, _mounts
 
@@ -52,6 +56,7 @@ __all__ = [
     "Limits",
     "SandboxUnavailable",
     "bwrap_available",
+    "require_sandbox",
     "run_command",
     "split_command",
 ]
@@ -98,35 +103,52 @@ class CommandResult:
         return self.returncode == 0 and not self.timed_out and self.limit_hit is None
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits for one command."""
+class Limits(BaseModel):
+    """Resource limits for one command; also the workflow file's ``builder.limits`` section.
 
-    timeout_s: float = 300.0
+    The review's evidence commands take these too, except the time limit, which each dimension's
+    evidence section sets.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout_s: float = Field(300.0, gt=0)
     """Wall-clock limit; the whole sandbox is killed when it passes."""
-    cpu_s: int = 600
+    cpu_s: int = Field(600, gt=0)
     """CPU seconds per process (RLIMIT_CPU)."""
-    max_file_bytes: int = 256 * 1024 * 1024
+    max_file_bytes: int = Field(256 * 1024 * 1024, gt=0)
     """Largest file a process may write (RLIMIT_FSIZE)."""
-    max_output_bytes: int = 64 * 1024
+    max_output_bytes: int = Field(64 * 1024, gt=0)
     """How much of the end of stdout and of stderr is kept."""
-    max_processes: int = 256
+    max_processes: int = Field(256, gt=0)
     """Processes and threads the sandboxed user may have at once (RLIMIT_NPROC, counted per
     sandbox in its own user namespace); not applied without the sandbox, where it would count
     every process of the user running aios."""
-    max_memory_bytes: int = 2 * 1024**3
+    max_memory_bytes: int = Field(2 * 1024**3, gt=0)
     """Writable memory per process (RLIMIT_DATA: heap and private mappings, not code, shared
     libraries or reserved-but-inaccessible address space, so runtimes that reserve a lot still
     start)."""
-    max_disk_bytes: int = 1024**3
+    max_disk_bytes: int = Field(1024**3, gt=0)
     """How much the worktree may grow during one command; also the size of the private ``/tmp``
     and ``/dev/shm`` (see ``orchestrator.sandbox._limits``)."""
 
-    def __post_init__(self) -> None:
-        for name in ("timeout_s", "cpu_s", "max_file_bytes", "max_output_bytes", "max_processes",
-                     "max_memory_bytes", "max_disk_bytes"):  # fmt: skip
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"limit must be positive, got {getattr(self, name)!r}", field=name)
+    def __init__(self, **values: float) -> None:
+        """Limits built in code: a bad value is a `ConfigError` naming its field, not a traceback.
+
+        Raises:
+            ConfigError: a limit is not positive, not a number, or unknown.
+        """
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            field = ".".join(map(str, first["loc"]))
+            raise ConfigError(f"{first['msg']}, got {first['input']!r}", field=field) from None
+
+    # pydantic would call an overridden __init__ for nested data too, and a ConfigError raised
+    # there would lose the workflow file's line. This marker (the one BaseModel.__init__ carries)
+    # keeps validating a file on pydantic's own path; tests/workflow/test_settings.py checks it.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
 
 # --- the allow-list -------------------------------------------------------------------------------
@@ -211,8 +233,10 @@ def run_command(
         worktree: the working directory, the only writable place when sandboxed.
         limits: CPU, processes, memory, file size, disk, output and wall-clock limits.
         sandbox: run under bubblewrap; ``False`` only on the user's explicit ``--no-sandbox``.
-        env: extra environment variables (on top of PATH, HOME, LANG); they travel on bwrap's
-            command line, visible to ``ps``, so never put a secret here.
+        env: extra environment variables, on top of PATH (this interpreter's ``bin`` first),
+            HOME, LANG and PYTHONDONTWRITEBYTECODE; nothing else of the caller's environment
+            reaches the command, sandboxed or not. They travel on bwrap's command line, visible
+            to ``ps``, so never put a secret here.
         read_only_paths: more paths to make visible read-only (a project environment, aios's own
             helper scripts); nothing outside the allow-list is visible otherwise.
 
@@ -229,7 +253,7 @@ def run_command(
     argv = tuple(argv)
     worktree = _check_worktree(worktree)
     if sandbox:
-        _require_bwrap()
+        require_sandbox()
     full_env = _clean_env(sandbox, env)
     missing = _missing_executable(argv, worktree, full_env["PATH"], sandbox)
     if missing is not None:
@@ -353,7 +377,13 @@ def bwrap_available() -> bool:
     return _bwrap_problem() is None
 
 
-def _require_bwrap() -> None:
+def require_sandbox() -> None:
+    """Refuse to go on where bubblewrap cannot sandbox commands: the one error for that.
+
+    Raises:
+        SandboxUnavailable: why (not installed, or no sandbox can be made here) and the fix
+            (install bubblewrap, or pass ``--no-sandbox`` for code the user trusts).
+    """
     problem = _bwrap_problem()
     if problem is not None:
         raise SandboxUnavailable(problem, fix=_INSTALL_FIX)

@@ -13,7 +13,7 @@ refused). Every refusal or failure goes back to the model as an error tool resul
 never commits: the orchestrator commits the worktree, outside the sandbox, after the node.
 
 Example:
-    >>> settings = BuilderSettings(max_steps=20)
+    >>> settings = BuilderSettings(max_steps=20)  # or load_workflow().builder
     >>> result = run_builder(model, card, worktree=wt, feedback=None, round=1,
     ...                      settings=settings, prompt_text=prompt)
     >>> result.stopped_reason, result.files_written
@@ -44,16 +44,16 @@ from orchestrator.sandbox.bwrap import (
     CommandResult,
     Limits,
     SandboxUnavailable,
-    bwrap_available,
+    require_sandbox,
     run_command,
     split_command,
 )
 from orchestrator.sandbox.confined_fs import ConfinedDir, FileToolError, PathEscape
 from orchestrator.state.taskcard import TaskCard, render
+from orchestrator.workflow.settings import BuilderSettings
 
 __all__ = [
     "BuilderResult",
-    "BuilderSettings",
     "BuilderTools",
     "CheckRun",
     "OutOfScope",
@@ -69,30 +69,9 @@ _LIST_LIMIT = 400
 _SEARCH_LIMIT = 100
 _OUTPUT_TAIL = 4000
 """Characters of a check's stdout and of its stderr shown to the model (the end: failures are there)."""
-_NO_SANDBOX_FIX = (
-    "install bubblewrap (`apt-get install bubblewrap`), or pass `--no-sandbox` to run the "
-    "builder's commands without a sandbox (only for code you trust)"
-)
 
 
 # --- settings and results -------------------------------------------------------------------------
-
-
-class BuilderSettings(BaseModel):
-    """How one builder round may run (the ``builder:`` section of the workflow)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_steps: int = Field(30, ge=1)
-    """Model turns per round; each turn may ask for several tool calls."""
-    allowed_commands: list[str] = Field(
-        default_factory=lambda: ["pytest", "python -m pytest", "ruff check", "ruff format --check"]
-    )
-    """Argv prefixes ``run_check`` accepts (see `CommandPolicy`)."""
-    limits: Limits = Field(default_factory=Limits)
-    """Time, CPU, process, memory, file-size and disk limits for each check command."""
-    sandbox: bool = True
-    """Run checks under bubblewrap; ``False`` only on the user's explicit ``--no-sandbox``."""
 
 
 class CheckRun(BaseModel):
@@ -406,6 +385,7 @@ def run_builder(
     round: int,  # noqa: A002 -- the workflow's own word for a revision round
     settings: BuilderSettings,
     prompt_text: str,
+    sandbox: bool = True,
 ) -> BuilderResult:
     """Let the model implement ``card`` in ``worktree`` until it finishes, stops calling tools,
     or runs out of steps.
@@ -416,29 +396,28 @@ def run_builder(
         worktree: the task's worktree (on branch ``task/<TASK_ID>``).
         feedback: reviewer findings and/or human feedback to address this round.
         round: the revision round, from 1.
-        settings: steps, allowed commands, limits, sandbox.
+        settings: steps, allowed commands and limits (the workflow file's ``builder:`` section).
         prompt_text: the system prompt template (``prompts/builder.md``); ``$allowed_commands``,
             ``$scope`` and ``$max_steps`` are filled in.
+        sandbox: run checks under bubblewrap; ``False`` only on the user's explicit ``--no-sandbox``
+            (a choice per run, never a workflow file setting).
 
     Returns:
         What the round did. Nothing is committed: the orchestrator commits afterwards.
 
     Raises:
-        SandboxUnavailable: ``settings.sandbox`` is on and bubblewrap cannot run here (checked
+        SandboxUnavailable: ``sandbox`` is on and bubblewrap cannot run here (checked
             before the first model call, so no tokens are spent on a round that cannot check).
         ModelError: a model call failed (budget spent, provider down, ...).
     """
-    if settings.sandbox and not bwrap_available():
-        raise SandboxUnavailable(
-            "bubblewrap cannot create a sandbox here, so the builder's check commands cannot run",
-            fix=_NO_SANDBOX_FIX,
-        )
+    if sandbox:
+        require_sandbox()
     tools = BuilderTools(
         worktree,
         paths=card.paths,
         policy=CommandPolicy(settings.allowed_commands),
         limits=settings.limits,
-        sandbox=settings.sandbox,
+        sandbox=sandbox,
     )
     messages = [
         Message.system(system_prompt(prompt_text, card, settings)),

@@ -17,6 +17,7 @@ from orchestrator import _yaml
 from orchestrator.errors import ConfigError
 from orchestrator.resources import data_file
 from orchestrator.review.settings import ReviewSettings
+from orchestrator.sandbox.bwrap import Limits
 
 WORKFLOW_FILE = "pair_programming.yaml"
 
@@ -40,23 +41,18 @@ class BudgetSettings(_Strict):
     max_usd: float | None = Field(None, gt=0)
 
 
-class SandboxLimits(_Strict):
-    """Limits for each sandboxed command (``orchestrator.sandbox.bwrap.Limits`` says what each binds)."""
+class BuilderSettings(_Strict):
+    """How a builder round may run: the ``builder:`` section, passed as is to `run_builder`."""
 
-    timeout_s: float = Field(300, gt=0)
-    cpu_s: int = Field(600, gt=0)
-    max_file_bytes: int = Field(256 * 1024 * 1024, gt=0)
-    max_processes: int = Field(256, gt=0)
-    max_memory_bytes: int = Field(2 * 1024**3, gt=0)
-    max_disk_bytes: int = Field(1024**3, gt=0)
-
-
-class BuilderSection(_Strict):
     max_steps: int = Field(30, ge=1)
+    """Model turns per round; each turn may ask for several tool calls."""
     allowed_commands: list[str] = Field(
         default_factory=lambda: ["pytest", "python -m pytest", "ruff check", "ruff format --check"]
     )
-    limits: SandboxLimits = SandboxLimits()
+    """Argv prefixes ``run_check`` accepts (see `orchestrator.sandbox.bwrap.CommandPolicy`)."""
+    limits: Limits = Limits()
+    """Time, CPU, process, memory, file-size, output and disk limits for each check command; the
+    review's evidence commands use them too, with each dimension's own time limit."""
 
 
 class WorkflowSettings(ReviewSettings):
@@ -70,7 +66,7 @@ class WorkflowSettings(ReviewSettings):
     """Model per role (``builder``, ``reviewer``, a persona name, ``*``); the TaskCard and
     ``--model``/``AIOS_MODEL`` override it. No code default: a run without one is told to choose."""
     budget: BudgetSettings = BudgetSettings()
-    builder: BuilderSection = BuilderSection()
+    builder: BuilderSettings = BuilderSettings()
 
 
 def load_workflow(*, workspace: Path | None = None, name: str = WORKFLOW_FILE) -> WorkflowSettings:

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import threading
@@ -125,15 +124,8 @@ def persona_names(card: TaskCard, workflow: WorkflowSettings) -> list[str]:
 def _agent_builder(models: Models, sandbox: bool) -> Any:
     def build(ctx: RunContext, state: ReviewState) -> str:
         from orchestrator import resources
-        from orchestrator.workflow.builder import BuilderSettings, run_builder
+        from orchestrator.workflow.builder import run_builder
 
-        section = ctx.workflow.builder
-        settings = BuilderSettings(
-            max_steps=section.max_steps,
-            allowed_commands=section.allowed_commands,
-            limits=sandbox_limits(ctx.workflow),
-            sandbox=sandbox,
-        )
         prompt = resources.data_file("prompts", "builder.md", workspace=ctx.ws.root).read_text(
             encoding="utf-8"
         )
@@ -143,8 +135,9 @@ def _agent_builder(models: Models, sandbox: bool) -> Any:
             worktree=git.worktree_path(ctx.ws.root, ctx.card.id),
             feedback=state.get("feedback") or None,
             round=state["round"],
-            settings=settings,
+            settings=ctx.workflow.builder,
             prompt_text=prompt,
+            sandbox=sandbox,
         )
         models.save_usage()
         _revert_out_of_scope(ctx)
@@ -181,7 +174,7 @@ def _revert_out_of_scope(ctx: RunContext) -> None:
 def _checker(models: Models | None, sandbox: bool) -> Any:
     def check(ctx: RunContext, state: ReviewState, dimension: Dimension) -> CheckResult:
         inputs = _round_inputs(ctx, state)
-        runners = sandbox_runners(inputs.evidence.worktree, sandbox, limits=sandbox_limits(ctx.workflow))
+        runners = sandbox_runners(inputs.evidence.worktree, sandbox, limits=ctx.workflow.builder.limits)
         result = review_round.check(dimension, inputs, runners, panel=_panel(ctx, models) if models else None)
         if models is not None:
             models.save_usage()
@@ -220,11 +213,6 @@ def _panel(ctx: RunContext, models: Models) -> Panel:
     )
 
 
-def sandbox_limits(workflow: WorkflowSettings) -> Limits:
-    """The workflow's limits for each sandboxed command (``builder.limits``)."""
-    return Limits(**workflow.builder.limits.model_dump())
-
-
 def sandbox_runners(worktree: Path, sandbox: bool, *, limits: Limits | None = None) -> RunnerFactory:
     """Evidence commands run in the task's sandbox, each with its dimension's time limit and
     ``limits``' other limits (processes, memory, disk ...; the defaults when None)."""
@@ -232,7 +220,7 @@ def sandbox_runners(worktree: Path, sandbox: bool, *, limits: Limits | None = No
     base = limits or Limits()
 
     def factory(timeout_s: float) -> Any:
-        limits = dataclasses.replace(base, timeout_s=timeout_s)
+        limits = base.model_copy(update={"timeout_s": timeout_s})
         return lambda argv: run_command(
             argv,
             worktree=worktree,

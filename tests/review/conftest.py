@@ -6,8 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import plain_runner_factory
 
-from orchestrator.review.evidence import RunnerFactory, plain_runner_factory
+from orchestrator.review.evidence import RunnerFactory
 
 from .sample import SampleRepo, make_sample_repo
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from helpers import plain_runner
 
 from orchestrator.review import evidence as ev
 from orchestrator.review.diff import git_diff, parse_diff
@@ -17,7 +19,6 @@ from orchestrator.review.evidence import (
     collect_dimension,
     gather_evidence,
     mask_secrets,
-    plain_runner,
     render_evidence,
 )
 from orchestrator.review.evidence.completeness import coverage_result, run_tests
@@ -371,3 +372,23 @@ def test_a_gitlink_or_dot_git_path_added_by_the_change_is_a_critical_security_fi
     assert decide(result.findings, [result]).verdict.value == "NEEDS_REVISION"
     removed = "diff --git a/old" + NESTED_DIFF.split("diff --git a/old")[1].split("diff --git a/pkg")[0]
     assert nested_git_check(parse_diff(removed)) == []  # removing a gitlink is fine, and not reported
+
+
+# --- one command runner ---------------------------------------------------------------------------
+
+
+def test_the_test_runner_is_the_sandbox_runner_without_bubblewrap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIOS_TEST_LEAK", "caller-only")
+    code = "import os; print(os.environ.get('AIOS_TEST_LEAK'))"
+    result = plain_runner(tmp_path, 10)(["python", "-c", code])
+    # run_command's marks: unsandboxed, and the clean environment it gives every command.
+    assert (result.ok, result.sandboxed, result.stdout) == (True, False, "None\n")
+
+
+def test_the_review_layer_starts_no_process_of_its_own() -> None:
+    """Evidence commands go through an injected runner (`run_command`), never a runner of their own."""
+    review = Path(ev.__file__).resolve().parents[1]
+    starts = re.compile(r"^\s*(import|from)\s+subprocess\b|\bos\.(system|popen|exec\w*|spawn\w*)\(", re.M)
+    assert [p.relative_to(review) for p in review.rglob("*.py") if starts.search(p.read_text())] == []

@@ -9,9 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import plain_runner_factory
 
 from orchestrator.review.diff import Diff, parse_diff
-from orchestrator.review.evidence import EvidenceStatus, plain_runner_factory
+from orchestrator.review.evidence import EvidenceStatus
 from orchestrator.review.evidence.injection import detect_injection
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.policy import Verdict, decide

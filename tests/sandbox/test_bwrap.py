@@ -608,17 +608,16 @@ def test_new_limits_must_be_positive() -> None:
 
 def test_the_workflow_sets_every_limit(tmp_path: Path) -> None:
     from orchestrator.workflow.settings import load_workflow
-    from orchestrator.workflow.wiring import sandbox_limits
 
     (tmp_path / "workflows").mkdir()
     (tmp_path / "workflows" / "pair_programming.yaml").write_text(
         "builder:\n  limits:\n    max_processes: 64\n"
         "    max_memory_bytes: 536870912\n    max_disk_bytes: 1048576\n"
     )
-    limits = sandbox_limits(load_workflow(workspace=tmp_path))
+    limits = load_workflow(workspace=tmp_path).builder.limits
     assert (limits.max_processes, limits.max_memory_bytes, limits.max_disk_bytes) == (64, 512 * 2**20, 2**20)
     assert limits.timeout_s == 300  # the others keep their defaults
-    assert sandbox_limits(load_workflow()).max_memory_bytes == 2 * 1024**3  # the shipped file
+    assert load_workflow().builder.limits.max_memory_bytes == 2 * 1024**3  # the shipped file
 
 
 def test_a_limit_hit_reaches_the_builder_and_the_evidence() -> None:

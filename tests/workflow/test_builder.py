@@ -17,11 +17,12 @@ import pytest
 from orchestrator.llm import Message, ToolCall, get_model
 from orchestrator.llm.fake import FakeModel, install_fake, tool_call
 from orchestrator.resources import data_file
-from orchestrator.sandbox import git
+from orchestrator.sandbox import bwrap, git
 from orchestrator.sandbox.bwrap import Limits, SandboxUnavailable, bwrap_available
 from orchestrator.state.taskcard import TaskCard
 from orchestrator.workflow import builder
-from orchestrator.workflow.builder import BuilderResult, BuilderSettings, CheckRun, run_builder
+from orchestrator.workflow.builder import BuilderResult, CheckRun, run_builder
+from orchestrator.workflow.settings import BuilderSettings
 
 needs_bwrap = pytest.mark.skipif(
     not bwrap_available(),
@@ -84,7 +85,7 @@ def build(
     feedback: list[str] | str | None = None,
     round_: int = 1,
 ) -> BuilderResult:
-    settings = BuilderSettings(max_steps=max_steps, sandbox=sandbox, limits=Limits(timeout_s=60))
+    settings = BuilderSettings(max_steps=max_steps, limits=Limits(timeout_s=60))
     with install_fake(fake):
         return run_builder(
             get_model("fake"),
@@ -94,6 +95,7 @@ def build(
             round=round_,
             settings=settings,
             prompt_text=PROMPT,
+            sandbox=sandbox,
         )
 
 
@@ -378,7 +380,7 @@ def test_a_sandboxed_check_cannot_write_outside_or_reach_the_network(
 def test_missing_bubblewrap_stops_before_any_model_call(
     worktree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(builder, "bwrap_available", lambda: False)
+    monkeypatch.setattr(bwrap, "_bwrap_problem", lambda: "bubblewrap cannot create a sandbox here")
     fake = FakeModel().enqueue(tool_call("finish", summary="never"))
     with pytest.raises(SandboxUnavailable) as err:
         build(fake, worktree, sandbox=True)
@@ -393,7 +395,7 @@ def test_sandbox_unavailable_during_a_check_leaves_the_loop(
     def no_sandbox(*args: Any, **kwargs: Any) -> None:
         raise SandboxUnavailable("bubblewrap cannot create a sandbox here")
 
-    monkeypatch.setattr(builder, "bwrap_available", lambda: True)
+    monkeypatch.setattr(bwrap, "_bwrap_problem", lambda: None)
     monkeypatch.setattr(builder, "run_command", no_sandbox)
     fake = FakeModel().enqueue(tool_call("run_check", command="pytest"), tool_call("finish", summary="never"))
     with pytest.raises(SandboxUnavailable):

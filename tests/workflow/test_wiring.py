@@ -24,14 +24,15 @@ from orchestrator.governance import actions
 from orchestrator.llm.base import Message
 from orchestrator.llm.fake import FakeInfo, FakeModel, install_fake
 from orchestrator.review.report import RoundReport, report_paths
-from orchestrator.sandbox import git
-from orchestrator.sandbox.bwrap import bwrap_available
+from orchestrator.sandbox import bwrap, git
+from orchestrator.sandbox.bwrap import Limits, SandboxUnavailable, bwrap_available
 from orchestrator.state import tasks
 from orchestrator.state.taskcard import Criterion, TaskCard
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow import runs
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.status import RunStatus
+from orchestrator.workflow.wiring import sandbox_runners
 
 SANDBOX = bwrap_available()
 OPTIONS = RunOptions(sandbox=SANDBOX)
@@ -151,6 +152,18 @@ def finding(severity: str, file: str, line: int, message: str) -> dict[str, Any]
 
 def audit_text(task: Task) -> str:
     return (task.ws.audit_dir / f"{task.id}.md").read_text()
+
+
+# ---- 0. the commands' limits ----
+
+
+def test_evidence_commands_take_the_builder_limits_but_their_dimension_time_limit(ws: Workspace) -> None:
+    limits = Limits(timeout_s=999, max_output_bytes=200)
+    run = sandbox_runners(ws.root, SANDBOX, limits=limits)(0.5)  # a dimension's 0.5 s
+    long = run(["python", "-c", "print('x' * 1000)"])
+    assert long.ok and len(long.stdout.encode()) <= 200 and long.stdout.endswith("xx\n")
+    slow = run(["python", "-c", "import time; time.sleep(5)"])
+    assert slow.timed_out and slow.duration_s < 5
 
 
 # ---- 1. grounding ----
@@ -278,6 +291,25 @@ def test_only_a_member_who_may_merge_approves_and_twice_merges_once(ws: Workspac
     assert "already merged" in again.note and again.merged == done.merged
     assert git.head(ws.root, "refs/heads/main") == done.merged
     assert _git(ws.root, "rev-list", "--merges", "main").split() == [done.merged]
+
+
+def test_approving_a_merge_needs_no_bubblewrap(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    task = make_task(ws)
+    with install_fake(FakeModel(Panel())):
+        assert task.run().waiting_for == "human_review"
+    monkeypatch.setattr(bwrap, "_bwrap_problem", lambda: "bubblewrap (`bwrap`) is not installed")
+    with pytest.raises(SandboxUnavailable) as refused:
+        bwrap.require_sandbox()
+    # What runs commands (a review run, a rejection the builder answers) refuses with the one error.
+    for attempt in (
+        lambda: runs.run(ws, task.id),
+        lambda: runs.answer(ws, task.id, "reject", actor="alice", feedback="drop it"),
+    ):
+        with pytest.raises(SandboxUnavailable) as err:
+            attempt()
+        assert err.value.render() == refused.value.render()
+    done = runs.answer(ws, task.id, "approve", actor="alice")  # sandbox on, yet a merge runs no command
+    assert done.status == "done" and done.merged == git.head(ws.root, "refs/heads/main")
 
 
 def test_reject_waits_for_the_builder_and_round_two_lists_what_was_fixed(ws: Workspace) -> None:

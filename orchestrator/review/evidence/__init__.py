@@ -5,9 +5,10 @@ R ``requirements``: each acceptance criterion's ``check`` command.
 C ``completeness``: the tests, coverage of the changed lines, whether tests changed at all.
 O ``optimization``: complexity of changed functions, duplicated blocks, size of the change.
 
-Every command goes through an injected ``Runner`` (the sandbox in a review run, a plain
-subprocess in tests). A check that cannot run is an ``error`` result with the reason; the
-policy blocks on it. Nothing is ever a silent pass.
+Every command goes through an injected ``Runner``: `orchestrator.sandbox.bwrap.run_command`
+bound to the task's worktree (sandboxed unless the user passed ``--no-sandbox``). A check that
+cannot run is an ``error`` result with the reason; the policy blocks on it. Nothing is ever a
+silent pass.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from orchestrator.review.evidence.completeness import collect_completeness
 from orchestrator.review.evidence.optimization import collect_optimization
 from orchestrator.review.evidence.quality import collect_quality, scan_secrets
 from orchestrator.review.evidence.requirements import collect_requirements, unchecked_criteria
-from orchestrator.review.evidence.runner import plain_runner, plain_runner_factory
 from orchestrator.review.findings import Dimension, Finding
 
 __all__ = [
@@ -46,8 +46,6 @@ __all__ = [
     "each_dimension",
     "evidence_findings",
     "mask_secrets",
-    "plain_runner",
-    "plain_runner_factory",
     "render_evidence",
     "support_paths",
     "scan_secrets",
@@ -121,7 +119,9 @@ def gather_evidence(
         concurrent: False runs them one after another (benchmarks, debugging).
 
     Example:
-        >>> results = gather_evidence(ctx, plain_runner_factory(worktree))
+        >>> def runners(timeout_s: float) -> Runner:
+        ...     return partial(run_command, worktree=wt, limits=Limits(timeout_s=timeout_s))
+        >>> results = gather_evidence(ctx, runners)
     """
     per_dimension = each_dimension(
         lambda d: collect_dimension(ctx, d, runners), dimensions, concurrent=concurrent
