@@ -30,8 +30,6 @@ def error_boundary() -> Iterator[None]:
 
     try:
         yield
-    except (typer.Exit, typer.Abort):
-        raise
     except AiosError as exc:
         if os.environ.get("AIOS_DEBUG"):
             raise
@@ -41,12 +39,18 @@ def error_boundary() -> Iterator[None]:
         raise typer.Exit(USER_ERROR) from None
     except KeyboardInterrupt:
         raise typer.Exit(INTERRUPTED) from None
-    except Exception:
-        if os.environ.get("AIOS_DEBUG"):
-            raise
+    except Exception as exc:
+        if _is_click_control(exc) or os.environ.get("AIOS_DEBUG"):
+            raise  # click's own: Exit, Abort, a usage error it prints and exits 2 on
         log = write_crash_log()
         sys.stderr.write(f"aios: internal error (a bug, not your mistake); the traceback is in {log}\n")
         raise typer.Exit(INTERNAL_ERROR) from None
+
+
+def _is_click_control(exc: Exception) -> bool:
+    # typer 0.29 vendors click as typer._click, older typer uses click itself: match by class name.
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"ClickException", "Exit", "Abort"})
 
 
 def write_crash_log() -> str:

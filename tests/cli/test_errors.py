@@ -48,3 +48,9 @@ def test_aios_debug_re_raises_a_bug(ws: Workspace, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(queues, "status", lambda _ws: 1 / 0)
     monkeypatch.setenv("AIOS_DEBUG", "1")
     assert isinstance(_invoke(ws).exception, ZeroDivisionError)
+
+
+def test_a_bad_choice_is_a_usage_error_not_a_crash(ws: Workspace) -> None:
+    result = CliRunner().invoke(app, ["--root", str(ws.root), "review", "run", "T", "--builder", "robot"])
+    assert result.exit_code == 2
+    assert "robot" in result.stderr and "internal error" not in result.stderr
