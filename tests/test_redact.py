@@ -15,8 +15,6 @@ from pathlib import Path
 import pytest
 
 from orchestrator import redact as r
-from orchestrator.llm import redact as llm_redact
-from orchestrator.review import evidence
 
 AWS_SECRET = "Zk8/Qm2Lp7Rt4Vw8Ys3Kd6Hf1" + "Jn5Bx9Cg2Tv7Wq+P"
 SHAPES = {
@@ -115,11 +113,6 @@ def test_hashes_carry_found_values_to_a_new_process_without_storing_them(tmp_pat
 def test_environment_keys_and_extra_values_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "local-" + "server-key-1")
     assert r.redact("using local-server-key-1 now", ["using"]) == f"{r.MASK} {r.MASK} now"
-
-
-def test_one_redactor_behind_every_old_name() -> None:
-    assert llm_redact.redact is r.redact and llm_redact.redact_data is r.redact_data
-    assert evidence.mask_secrets is r.mask_secrets
 
 
 def test_redact_data_masks_strings_in_nested_data() -> None:

@@ -9,8 +9,8 @@ import wire
 from conftest import SECRETS, make_stub_harness
 
 from orchestrator.llm import ModelError
-from orchestrator.llm.redact import MASK, redact, redact_data
 from orchestrator.llm.replay import close_recorder
+from orchestrator.redact import MASK, redact, redact_data
 
 
 @pytest.mark.parametrize("kind", ["openai", "openai-compatible", "anthropic"])

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import plain_runner
 
+from orchestrator.redact import mask_secrets
 from orchestrator.review import evidence as ev
 from orchestrator.review.diff import git_diff, parse_diff
 from orchestrator.review.evidence import (
@@ -18,7 +19,6 @@ from orchestrator.review.evidence import (
     EvidenceStatus,
     collect_dimension,
     gather_evidence,
-    mask_secrets,
     render_evidence,
 )
 from orchestrator.review.evidence.completeness import coverage_result, run_tests

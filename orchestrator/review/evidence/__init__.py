@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeAlias, TypeVar
 
-from orchestrator.redact import mask_secrets
 from orchestrator.review.evidence._base import (
     EvidenceContext,
     EvidenceResult,
@@ -45,7 +44,6 @@ __all__ = [
     "gather_evidence",
     "each_dimension",
     "evidence_findings",
-    "mask_secrets",
     "render_evidence",
     "support_paths",
     "scan_secrets",
