@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from review.sample import OPENAI_KEY
 
 from orchestrator import redact as r
+from orchestrator.redact import mask_secrets
 
 AWS_SECRET = "Zk8/Qm2Lp7Rt4Vw8Ys3Kd6Hf1" + "Jn5Bx9Cg2Tv7Wq+P"
 SHAPES = {
@@ -155,3 +157,10 @@ def test_a_found_key_reads_the_same_as_a_shaped_one() -> None:
     before = r.mask_secrets(f"rotate {key}")
     r.register([key])
     assert r.mask_secrets(f"rotate {key}") == before == "rotate ghp_****"
+
+
+def test_mask_secrets() -> None:
+    text = f"a {OPENAI_KEY} b AKIAIOSFODNN7EXAMPLE c ghp_{'x' * 36}\n-----BEGIN RSA PRIVATE KEY-----\nabc\n"
+    masked = mask_secrets(text)
+    assert masked.startswith("a sk-proj-**** b AKIA**** c ghp_****")
+    assert "abc" not in masked
