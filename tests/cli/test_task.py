@@ -1,0 +1,68 @@
+"""`aios task`: output contracts and exit codes of new, approve, start, status and list."""
+
+from __future__ import annotations
+
+import json
+
+from orchestrator.state.workspace import Workspace
+
+
+def test_new_prints_id_and_json(cli) -> None:
+    result = cli("task", "new", "--queue", "dev", "--title", "Add login", "--criterion", "works")
+    assert result.exit_code == 0
+    assert result.stdout == "TASK_DEV_0001\n"
+    result = cli("task", "new", "--queue", "dev", "--title", "Second", "--criterion", "x", "--json")
+    assert json.loads(result.stdout)["id"] == "TASK_DEV_0002"
+
+
+
+def test_each_check_follows_its_criterion(cli, ws: Workspace) -> None:
+    cli(
+        "task",
+        "new",
+        "--queue",
+        "dev",
+        "--title",
+        "T",
+        "--criterion",
+        "a",
+        "--criterion",
+        "b",
+        "--check",
+        "pytest -q",
+        "--criterion",
+        "c",
+    )
+    card = (ws.inbox_dir / "TASK_DEV_0001.md").read_text()
+    assert "- id: AC1\n  text: a\n- id: AC2\n  text: b\n  check: pytest -q\n- id: AC3\n  text: c\n" in card
+
+
+
+def test_status_and_list_json_contract(cli) -> None:
+    cli("task", "new", "--queue", "dev", "--title", "T", "--criterion", "a")
+    cli("task", "approve", "TASK_DEV_0001")
+    status = json.loads(cli("task", "status", "TASK_DEV_0001", "--json").stdout)
+    assert status["status"] == "ready"
+    assert [(e["from"], e["to"], e["actor"]) for e in status["events"]] == [
+        (None, "inbox", "alice"),
+        ("inbox", "ready", "alice"),
+    ]
+    assert {"at", "actor", "from", "to", "reason"} <= status["events"][0].keys()
+    listing = json.loads(cli("task", "list", "--json").stdout)
+    assert listing == [
+        {"id": "TASK_DEV_0001", "status": "ready", "queue": "dev", "priority": 3, "title": "T"}
+    ]
+
+
+
+def test_refusal_exits_1_with_one_paragraph(cli) -> None:
+    cli("task", "new", "--queue", "dev", "--title", "T", "--criterion", "a")
+    result = cli("task", "start", "TASK_DEV_0001")
+    assert result.exit_code == 1
+
+
+
+def test_usage_error_exits_2(cli) -> None:
+    result = cli("task", "new", "--title", "no queue")
+    assert result.exit_code == 2
+    assert "missing --queue, --criterion" in result.stderr
