@@ -8,10 +8,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestrator.governance import actions
 from orchestrator.sandbox.bwrap import Limits, run_command
+from orchestrator.state import tasks
+from orchestrator.state.taskcard import Criterion, TaskCard
 
 if TYPE_CHECKING:
     from orchestrator.review.evidence import Runner, RunnerFactory
+    from orchestrator.state.workspace import Workspace
 
 
 def git_repo(path: Path) -> Path:
@@ -105,3 +109,21 @@ def commit_gitlink(worktree: Path, message: str = "vendor it") -> str:
 def fired(markers: Path) -> list[str]:
     """The nested repository's commands that ran (their marker files)."""
     return sorted(p.name for p in markers.iterdir()) if markers.is_dir() else []
+
+
+def new_task(ws: Workspace, queue: str = "dev", title: str = "Do a thing") -> str:
+    """A new task in ``queue``'s inbox, created by alice; returns its id."""
+    card = TaskCard(
+        id=f"TASK_{queue.upper()}_0000",
+        title=title,
+        queue=queue,
+        acceptance_criteria=[Criterion(id="AC1", text="it works")],
+    )
+    return tasks.create(ws, card, actor="alice").id
+
+
+def ready_task(ws: Workspace, queue: str = "dev") -> str:
+    """A new task alice has approved, so it is ready to start; returns its id."""
+    tid = new_task(ws, queue)
+    actions.transition(ws, tid, "approve", actor="alice")
+    return tid
