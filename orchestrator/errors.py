@@ -12,7 +12,7 @@ AiosError                 any refusal or user mistake; the CLI prints it and exi
 ├── FileToolError         a file tool failed (orchestrator.sandbox.confined_fs; PathEscape)
 └── ProviderError         a model provider failed (see orchestrator.llm.errors)
 
-Anything else escaping to the CLI is a bug: it is logged with its traceback and exits 3.
+Anything else escaping to the CLI is a bug: it is logged with its traceback and exits 70.
 """
 
 from __future__ import annotations

@@ -12,4 +12,4 @@ def run() -> None:
     """Console-script entry point (``aios``, ``python -m orchestrator``)."""
     from orchestrator.cli.app import app
 
-    app()
+    app(prog_name="aios")  # also from `python -m orchestrator`: usage and completion name `aios`

@@ -20,6 +20,10 @@ class CliState:
 
     root: Path | None
     actor: str | None
+    quiet: bool = False
+    """``-q``: no progress lines on stderr (results and errors still print)."""
+    verbose: int = 0
+    """``-v``: each evidence check's command, outcome and duration on stderr; ``-vv`` debug logs."""
     _workspace: Workspace | None = field(default=None, repr=False)
 
     def workspace(self) -> Workspace:

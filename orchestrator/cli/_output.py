@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -42,6 +44,44 @@ def print_error(exc: AiosError) -> None:
     sys.stderr.write(f"error: {text}\n")
 
 
+_JSON_KEY = "aios.json"
+
+
+def _remember_json(ctx: typer.Context, value: bool) -> bool:
+    # Every context of one invocation shares `meta`: the error boundary, around the root, reads it.
+    if value:
+        ctx.meta[_JSON_KEY] = True
+    return value
+
+
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print JSON on stdout (an error too).", callback=_remember_json)
+]
+"""The ``--json`` option of every command: it also tells the error boundary to print errors as JSON."""
+
+
+def json_requested(ctx: typer.Context) -> bool:
+    """Whether the invoked command was given ``--json``."""
+    return bool(ctx.meta.get(_JSON_KEY))
+
+
+def print_json_error(
+    message: str,
+    *,
+    fix: str | None = None,
+    file: str | None = None,
+    field: str | None = None,
+    line: int | None = None,
+) -> None:
+    """An error as JSON on stdout, for a command given ``--json``: a script parses one shape.
+
+    Example:
+        ``{"error": "unknown task TASK_DEV_0009", "fix": "...", "file": null, "field": null,
+        "line": null}``
+    """
+    print_json({"error": message, "fix": fix, "file": file, "field": field, "line": line})
+
+
 def print_json(data: Any) -> None:
     """JSON on stdout, nothing else, so scripts can parse it; every string passes the redactor."""
     sys.stdout.write(json.dumps(redact_data(json.loads(json.dumps(data, default=str))), indent=2) + "\n")
@@ -66,3 +106,32 @@ def usage_error(ctx: typer.Context, message: str) -> typer.Exit:
     """Print a usage mistake the way typer does for bad options; raise the result (exit 2)."""
     sys.stderr.write(f"usage error: {message}\nTry '{ctx.command_path} --help' for help.\n")
     return typer.Exit(2)
+
+
+class _StderrLog(logging.Handler):
+    """aios's log records on stderr, each line redacted and its control characters escaped."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(safe(redact(self.format(record))) + "\n")
+        except Exception:  # logging must never break a command: the stdlib's own policy
+            self.handleError(record)
+
+
+def log_to_stderr(verbosity: int) -> Callable[[], None]:
+    """Show the ``orchestrator`` loggers on stderr: INFO at ``-v``, DEBUG at ``-vv``.
+
+    Returns:
+        What undoes it, for when the command ends (an in-process run, a test, leaves no trace).
+    """
+    logger = logging.getLogger("orchestrator")
+    handler, level = _StderrLog(), logger.level
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+    return undo

@@ -9,14 +9,15 @@ import typer
 from typer.core import TyperGroup
 
 from orchestrator.cli._context import CliState
-from orchestrator.cli._errors import error_boundary
+from orchestrator.cli._errors import EXIT_CODES_HELP, error_boundary
+from orchestrator.cli._output import log_to_stderr, usage_error
 
 
 class _ErrorBoundary(TyperGroup):
     """Every command runs inside the one error boundary, from the console script and in tests alike."""
 
     def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
-        with error_boundary():
+        with error_boundary(ctx):
             return super().invoke(ctx)
 
 
@@ -24,16 +25,47 @@ app = typer.Typer(
     cls=_ErrorBoundary,
     name="aios",
     help="AI Workflow OS: AI agents write code under human governance.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion/--show-completion: typer's own, generated from the commands offline.
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every subcommand
     pretty_exceptions_show_locals=False,  # locals can hold API keys
     rich_markup_mode=None,
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from orchestrator import __version__
+
+        typer.echo(f"aios {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print aios's version and exit."
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No progress lines on stderr; results and errors still print."),
+    ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="Each evidence check's command, outcome and duration on stderr (-vv: debug logs).",
+        ),
+    ] = 0,
     root: Annotated[
         Path | None,
         typer.Option("--root", envvar="AIOS_ROOT", help="Workspace root (default: found by walking up)."),
@@ -48,7 +80,11 @@ def main(
     ] = None,
 ) -> None:
     """AI Workflow OS: TaskCards, a builder/reviewer loop, human checkpoints and an audit trail."""
-    ctx.obj = CliState(root=root, actor=actor)
+    if quiet and verbose:
+        raise usage_error(ctx, "-q/--quiet and -v/--verbose contradict each other: give one")
+    if verbose:
+        ctx.call_on_close(log_to_stderr(verbose))
+    ctx.obj = CliState(root=root, actor=actor, quiet=quiet, verbose=verbose)
 
 
 # Command groups. Each module defines `app` (a typer.Typer) or commands, importing heavy stacks lazily.

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import print_json
+from orchestrator.cli._output import JsonFlag, print_json
 from orchestrator.errors import AiosError
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def check(
     record: Annotated[
         Path | None, typer.Option("--record", help="Record the calls to this JSONL file.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Send one tiny request and one structured request; exit 1 with the reason if either fails."""
     from orchestrator.llm import get_model

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import console, print_json, safe, usage_error
+from orchestrator.cli._output import JsonFlag, console, print_json, safe, usage_error
 
 app = typer.Typer(help="Queue limits and emergency locks.", no_args_is_help=True)
 
@@ -16,7 +16,7 @@ AllFlag = Annotated[bool, typer.Option("--all", help="Every queue (a system free
 
 
 @app.command("status")
-def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Each queue's limit, what is running and whether it is locked."""
     from orchestrator.state import queues
 

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import echo, print_json, safe
+from orchestrator.cli._errors import BLOCKED, NEEDS_REVISION, OK
+from orchestrator.cli._output import JsonFlag, echo, print_json, safe
 from orchestrator.workflow.modes import BuilderMode, ReviewerMode
 
 if TYPE_CHECKING:
     from orchestrator.workflow.options import RunOptions
     from orchestrator.workflow.status import RunStatus
 
+RUN_EXIT_CODES = (
+    "Exit codes: 0 APPROVED (waiting for a human, or merged); 3 NEEDS_REVISION, waiting for an "
+    "external builder to commit and submit again; 4 BLOCKED or escalated to a human; 1 refused or "
+    "a user error (with --json, the error is JSON on stdout); 2 usage; 70 internal error."
+)
+
 app = typer.Typer(
     help="Run the builder/reviewer loop and decide at the human checkpoint.", no_args_is_help=True
 )
 
 TaskId = Annotated[str, typer.Argument(help="Task id, e.g. TASK_DEV_0001.")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Model for every role, or role=model[,...].")]
@@ -38,7 +45,7 @@ Reviewer = Annotated[
 ]
 
 
-@app.command("run")
+@app.command("run", epilog=RUN_EXIT_CODES)
 def run(
     ctx: typer.Context,
     task_id: TaskId,
@@ -57,7 +64,7 @@ def run(
     _run(ctx, task_id, builder, reviewer, model, base_url, record, no_sandbox, as_json)
 
 
-@app.command("submit")
+@app.command("submit", epilog=RUN_EXIT_CODES)
 def submit(
     ctx: typer.Context,
     task_id: TaskId,
@@ -95,19 +102,30 @@ def _run(
         record=record,
         sandbox=not no_sandbox,
     )
-    result = runs.run(ws, tid, options, progress=_progress)
+    result = runs.run(ws, tid, options, progress=_progress_for(ctx))
     _show(result, as_json)
     if result.waiting_for == "human_review" and not as_json and sys.stdin.isatty():
-        _ask_human(ctx, tid, options)
+        result = _ask_human(ctx, tid, options) or result
+    raise typer.Exit(exit_code(result))
 
 
-def _ask_human(ctx: typer.Context, tid: str, options: RunOptions) -> None:
+def exit_code(result: RunStatus) -> int:
+    """Where a run stopped, as the exit code a CI gates on (``RUN_EXIT_CODES``)."""
+    if result.merged or result.waiting_for == "human_review":
+        return OK  # APPROVED: a human decides, or decided and it is merged
+    if result.waiting_for == "builder":
+        return NEEDS_REVISION  # an external builder (or a human's rejection) must revise the branch
+    return BLOCKED  # escalated to a human: blocked, or the review rounds are used up
+
+
+def _ask_human(ctx: typer.Context, tid: str, options: RunOptions) -> RunStatus | None:
     answer = typer.prompt("Approve the merge? [a]pprove / [r]eject / [l]ater", default="l").strip().lower()
     if answer.startswith("a"):
-        _answer(ctx, tid, "approve", None, False, options)
-    elif answer.startswith("r"):
+        return _answer(ctx, tid, "approve", None, False, options)
+    if answer.startswith("r"):
         feedback = typer.prompt("Feedback for the builder")
-        _answer(ctx, tid, "reject", feedback, False, options)
+        return _answer(ctx, tid, "reject", feedback, False, options)
+    return None
 
 
 @app.command("status")
@@ -136,7 +154,10 @@ def show(ctx: typer.Context, task_id: TaskId) -> None:
 
 @app.command("approve")
 def approve(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> None:
-    """Approve the reviewed change: it is merged into the target branch (needs the merge permission)."""
+    """Approve the reviewed change: it is merged into the target branch (needs the merge permission).
+
+    Exits 1 when nothing waits for a decision; approving a task already merged exits 0.
+    """
     from orchestrator.workflow.options import RunOptions
 
     _answer(ctx, task_id, "approve", None, as_json, RunOptions())
@@ -151,7 +172,10 @@ def reject(
     no_sandbox: NoSandbox = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Send the change back to the builder with feedback: a new round runs."""
+    """Send the change back to the builder with feedback: a new round runs.
+
+    Exits 1 when nothing waits for a decision.
+    """
     from orchestrator.workflow.options import RunOptions
 
     _answer(ctx, task_id, "reject", feedback, as_json, RunOptions(model=model, sandbox=not no_sandbox))
@@ -164,7 +188,7 @@ def _answer(
     feedback: str | None,
     as_json: bool,
     options: RunOptions,
-) -> None:
+) -> RunStatus:
     from orchestrator.workflow import runs
 
     result = runs.answer(
@@ -174,9 +198,24 @@ def _answer(
         actor=state(ctx).who(),
         feedback=feedback,
         options=options,
-        progress=_progress,
+        progress=_progress_for(ctx),
     )
+    _refuse_if_idle(tid, action, result)
     _show(result, as_json)
+    return result
+
+
+def _refuse_if_idle(tid: str, action: str, result: RunStatus) -> None:
+    """A decision that did nothing (``runs.answer`` says why in a note) is refused: exit 1.
+
+    Approving a task that is already merged is the exception: what approving asks for holds, so a
+    retried script step succeeds.
+    """
+    from orchestrator.errors import StateError
+
+    if result.note is None or (action == "approve" and result.merged):
+        return
+    raise StateError(result.note, fix=f"`aios review status {tid}` shows what the task waits for")
 
 
 _STYLES = {
@@ -187,6 +226,11 @@ _STYLES = {
     "major": "yellow",
     "merged": "bold green",
 }
+
+
+def _progress_for(ctx: typer.Context) -> Callable[[str], None] | None:
+    """The progress callback of a run: none under ``-q``."""
+    return None if state(ctx).quiet else _progress
 
 
 def _progress(message: str) -> None:

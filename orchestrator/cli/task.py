@@ -10,11 +10,10 @@ import typer
 from typer.core import TyperCommand
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import console, echo, print_json, safe, usage_error
+from orchestrator.cli._output import JsonFlag, console, echo, print_json, safe, usage_error
 
 app = typer.Typer(help="Create TaskCards and move tasks through their lifecycle.", no_args_is_help=True)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 TaskId = Annotated[str, typer.Argument(help="Task id, e.g. TASK_DEV_0001.")]
 Reason = Annotated[str | None, typer.Option("--reason", help="Why (recorded on the audit trail).")]
 

@@ -8,11 +8,9 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import print_json
+from orchestrator.cli._output import JsonFlag, print_json
 
 state_app = typer.Typer(help="Check and repair the workspace's state files.", no_args_is_help=True)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,8 @@ reviewer (``review_static``) is the same round with no panel of persona models.
 from __future__ import annotations
 
 import functools
+import logging
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,9 @@ from orchestrator.review.reviewer import Panel, ask_panel
 from orchestrator.review.settings import PolicySettings, ReviewSettings
 from orchestrator.review.tracking import rereview_view, track
 from orchestrator.state.taskcard import Criterion
+
+#: ``aios -v`` shows its INFO records: each evidence check's command, outcome and duration.
+log = logging.getLogger("orchestrator.review")
 
 __all__ = [
     "CheckResult",
@@ -121,6 +126,21 @@ class CheckResult(BaseModel):
         return [mask_secrets(e) for e in errors]
 
 
+def _log_evidence(evidence: Sequence[EvidenceResult]) -> None:
+    for e in evidence:
+        ran = shlex.join(e.command) if e.command else "in process"
+        why = f" ({e.reason})" if e.reason else ""
+        log.info(
+            "check %s %s: %s in %.2fs: %s%s",
+            e.dimension.value,
+            e.name,
+            e.status.value,
+            e.duration_s,
+            ran,
+            why,
+        )
+
+
 def check(
     dimension: Dimension, inputs: RoundInputs, runners: RunnerFactory, *, panel: Panel | None = None
 ) -> CheckResult:
@@ -130,6 +150,7 @@ def check(
         # Register the change's secrets with the redactor before this dimension's prompts are built.
         scan_secrets(ctx, runners(timeout_for(ctx, Dimension.QUALITY)))
     evidence = collect_dimension(ctx, dimension, runners)
+    _log_evidence(evidence)
     result = CheckResult(dimension=dimension, evidence=evidence, findings=evidence_findings(evidence))
     if panel is None:
         return result

@@ -27,7 +27,7 @@ def test_a_bug_writes_a_crash_log_with_version_python_and_platform(
     monkeypatch.setattr(queues, "status", broken)
     monkeypatch.delenv("AIOS_DEBUG", raising=False)
     result = _invoke(ws)
-    assert result.exit_code == 3
+    assert result.exit_code == 70  # EX_SOFTWARE: 3 and 4 are review outcomes
     assert "internal error (a bug, not your mistake)" in result.stderr
     log = Path(result.stderr.rsplit("the traceback is in ", 1)[1].strip())
     text = log.read_text()

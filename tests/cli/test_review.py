@@ -141,13 +141,18 @@ def test_status_text_reads_the_same_status(ws: Workspace, cli) -> None:
         "reject",
     ],
 )
-def test_answering_with_nothing_waiting_prints_the_note_under_the_same_keys(
+def test_answering_with_nothing_waiting_is_refused_with_the_note_as_a_json_error(
     ws: Workspace, cli, action: str
 ) -> None:
+    # Issue 11: a decision with nothing to decide exits 1 (it used to print the note and exit 0).
     tid = started(ws)
     args = ["--feedback", "again", "--no-sandbox"] if action == "reject" else []
     done = cli("review", action, tid, *args, "--json")
-    assert done.exit_code == 0, done.output
-    out = json.loads(done.stdout)
-    assert list(out) == STATUS_KEYS
-    assert out["note"] == f"nothing is waiting for a decision on {tid}; run `aios review run {tid}` first"
+    assert done.exit_code == 1, done.output
+    assert json.loads(done.stdout) == {
+        "error": f"nothing is waiting for a decision on {tid}; run `aios review run {tid}` first",
+        "fix": f"`aios review status {tid}` shows what the task waits for",
+        "file": None,
+        "field": None,
+        "line": None,
+    }
