@@ -83,7 +83,9 @@ def get_model(
     price = load_prices(workspace).price_for(spec)
     checked_budget = as_budget(budget)
     _check_priced(spec, price, checked_budget)
-    recorder = open_recorder(Path(record), secret_env=_key_vars(settings)) if record else None
+    recorder = (
+        open_recorder(Path(record), secret_env=_key_vars(settings), workspace=workspace) if record else None
+    )
     return Model(
         provider,
         spec=spec,
@@ -219,7 +221,7 @@ def _replay(target: Target) -> Provider:
     path = Path(target.name).expanduser()
     if not path.is_absolute() and not path.exists() and target.workspace is not None:
         path = target.workspace / path
-    return ReplayProvider(path, spec=target.spec)
+    return ReplayProvider(path, spec=target.spec, workspace=target.workspace)
 
 
 def _fake(target: Target) -> Provider:
