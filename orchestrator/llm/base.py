@@ -142,7 +142,7 @@ class Provider(Protocol):
     """One wire API bound to one model. Adapters translate SDK errors into ``orchestrator.llm.errors``."""
 
     name: str
-    """The adapter: ``openai``, ``anthropic``, ``replay``, ``fake``."""
+    """The adapter: ``openai``, ``anthropic``, ``langchain``, ``replay``, ``fake``."""
     model: str
     """The model name sent on the wire."""
     supports_tools: bool

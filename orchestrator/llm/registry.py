@@ -4,6 +4,7 @@
 ``openai:<model>``             OpenAI; key ``$OPENAI_API_KEY``, base URL ``$OPENAI_BASE_URL``
 ``anthropic:<model>``          Anthropic; key ``$ANTHROPIC_API_KEY``, ``$ANTHROPIC_BASE_URL``
 ``openai-compatible:<model>``  the openai adapter at ``--base-url``, ``$AIOS_BASE_URL`` or settings
+``langchain:<module>:<Class>``  any langchain-core chat model; keyword ``options`` in models.yaml
 ``replay:<file>``              plays back a recording made with ``--record``
 ``fake`` / ``fake:<name>``     the fake that ``orchestrator.llm.fake`` installed
 =============================  ==========================================================
@@ -28,7 +29,10 @@ from orchestrator.llm.usage import Budget, UsageMeter, as_budget, load_prices
 
 #: Placeholder key for local servers that accept any key (the openai SDK refuses an empty one).
 LOCAL_KEY = "not-needed"
-SPEC_HELP = "openai:<model>, anthropic:<model>, openai-compatible:<model>, replay:<file> or fake"
+SPEC_HELP = (
+    "openai:<model>, anthropic:<model>, openai-compatible:<model>, langchain:<module>:<Class>, "
+    "replay:<file> or fake"
+)
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,9 @@ def get_model(
     price = load_prices(workspace).price_for(spec)
     checked_budget = as_budget(budget)
     _check_priced(spec, price, checked_budget)
-    recorder = open_recorder(Path(record), secret_env=_key_vars(settings)) if record else None
+    recorder = (
+        open_recorder(Path(record), secret_env=_key_vars(settings), workspace=workspace) if record else None
+    )
     return Model(
         provider,
         spec=spec,
@@ -213,13 +219,41 @@ def _anthropic(target: Target) -> Provider:
     )
 
 
+def _langchain(target: Target) -> Provider:
+    from orchestrator.llm.langchain import (
+        LangChainProvider,
+        build_chat_model,
+        check_chat_model,
+        is_fake,
+        server_url,
+    )
+
+    class_path, _, model = target.name.partition("/")  # a class path has no "/", a model name may
+    chat = target.client  # an injected chat model instance (tests, or a model built in code)
+    if chat is not None:
+        check_chat_model(chat, spec=target.spec)
+    else:
+        s = target.settings
+        options = dict(s.options)
+        if s.model or model:
+            options.setdefault("model", s.model or model)
+        base_url = _base_url(target)
+        if base_url and (target.base_url or "base_url" not in options):
+            options["base_url"] = base_url
+        key = _api_key(target) if s.api_key_env else None  # else the integration reads its own variable
+        chat = build_chat_model(class_path, options, spec=target.spec, api_key=key, timeout_s=s.timeout_s)
+    if not is_fake(chat):
+        ensure_allowed(server_url(chat), provider="langchain", model=target.spec)
+    return LangChainProvider(chat, spec=target.spec)
+
+
 def _replay(target: Target) -> Provider:
     from orchestrator.llm.replay import ReplayProvider
 
     path = Path(target.name).expanduser()
     if not path.is_absolute() and not path.exists() and target.workspace is not None:
         path = target.workspace / path
-    return ReplayProvider(path, spec=target.spec)
+    return ReplayProvider(path, spec=target.spec, workspace=target.workspace)
 
 
 def _fake(target: Target) -> Provider:
@@ -232,6 +266,7 @@ FACTORIES: dict[str, Factory] = {
     "openai": _openai,
     "openai-compatible": _openai,  # an OpenAI-compatible server is configuration, not another adapter
     "anthropic": _anthropic,
+    "langchain": _langchain,
     "replay": _replay,
     "fake": _fake,
 }

@@ -7,8 +7,10 @@ A recording is one JSON object per line::
 Keys never reach it: requests carry no key, and every string is scrubbed (``redact``) before it
 is written. Replay compares what decides the answer (messages, tools, tool choice, the output
 schema), not how it was asked for (mechanism, max_tokens, temperature), so a recording replays
-under any model settings. Parallel nodes may call in any order, so a request matching a later
-unused turn is served too; a request matching none raises ``ReplayMismatch``.
+under any model settings. What differs between two runs of the same review (commit ids, times,
+durations, the workspace path, temp dirs: ``_volatile``) is normalised on both sides, so a
+recording replays in any workspace. Parallel nodes may call in any order, so a request matching a
+later unused turn is served too; a request matching none raises ``ReplayMismatch``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from orchestrator.llm._volatile import normalise, with_root_placeholder
 from orchestrator.llm.base import MECHANISMS, ChatRequest, ChatResponse
 from orchestrator.llm.errors import ReplayMismatch, UnknownModel
 from orchestrator.redact import known_secrets, redact_data
@@ -29,18 +32,36 @@ FORMAT_VERSION = 1
 _IGNORED = {"max_tokens": True, "temperature": True, "output": {"mechanism"}}
 
 
-def comparable(request: ChatRequest, secrets: list[str] | None = None) -> dict[str, Any]:
-    """The parts of ``request`` a replay must match, as scrubbed JSON data."""
+def comparable(
+    request: ChatRequest, secrets: list[str] | None = None, *, root: Path | None = None
+) -> dict[str, Any]:
+    """The parts of ``request`` a replay must match, as scrubbed and normalised JSON data.
+
+    Args:
+        request: the request.
+        secrets: values to scrub (``None``: the keys in the environment).
+        root: the workspace the request was made in, written as ``<workspace>``.
+    """
     data = request.model_dump(mode="json", exclude=_IGNORED)  # type: ignore[arg-type]
-    return redact_data(data, known_secrets() if secrets is None else secrets)  # type: ignore[no-any-return]
+    data = redact_data(data, known_secrets() if secrets is None else secrets)
+    return normalise(data, root=root)  # type: ignore[no-any-return]
 
 
 class Recorder:
-    """Appends request/response pairs to a JSONL file. One per file per process; thread-safe."""
+    """Appends request/response pairs to a JSONL file. One per file per process; thread-safe.
 
-    def __init__(self, path: Path, *, secret_env: tuple[str, ...] = ()) -> None:
+    Args:
+        path: the JSONL file (started empty).
+        secret_env: variables whose values are scrubbed, besides the usual key variables.
+        workspace: the run's workspace; its path is written as ``<workspace>`` in requests.
+    """
+
+    def __init__(
+        self, path: Path, *, secret_env: tuple[str, ...] = (), workspace: Path | None = None
+    ) -> None:
         self.path = path
         self.secret_env = secret_env
+        self.workspace = workspace
         self._lock = threading.Lock()
         self._turn = 0
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +72,9 @@ class Recorder:
         secrets = known_secrets(self.secret_env)
         entry = {
             "model": model,
-            "request": request.model_dump(mode="json", exclude_defaults=True),
+            "request": with_root_placeholder(
+                request.model_dump(mode="json", exclude_defaults=True), self.workspace
+            ),
             "response": response.model_dump(mode="json", exclude_defaults=True),
         }
         entry = redact_data(entry, secrets)
@@ -66,13 +89,13 @@ _recorders: dict[Path, Recorder] = {}
 _recorders_lock = threading.Lock()
 
 
-def open_recorder(path: Path, *, secret_env: tuple[str, ...] = ()) -> Recorder:
+def open_recorder(path: Path, *, secret_env: tuple[str, ...] = (), workspace: Path | None = None) -> Recorder:
     """The process's recorder for ``path``: every model of a run appends to the same transcript."""
     key = path.resolve()
     with _recorders_lock:
         recorder = _recorders.get(key)
         if recorder is None:
-            recorder = _recorders[key] = Recorder(key, secret_env=secret_env)
+            recorder = _recorders[key] = Recorder(key, secret_env=secret_env, workspace=workspace)
         return recorder
 
 
@@ -97,15 +120,17 @@ class ReplayProvider:
     Args:
         path: the JSONL recording.
         spec: the model string (``replay:<path>``), for error messages.
+        workspace: the workspace this run is in: its path matches the recording's ``<workspace>``.
     """
 
     name = "replay"
     supports_tools = True
     structured_mechanisms: frozenset[str] = frozenset(MECHANISMS)
 
-    def __init__(self, path: Path, *, spec: str | None = None) -> None:
+    def __init__(self, path: Path, *, spec: str | None = None, workspace: Path | None = None) -> None:
         self.model = str(path)
         self.spec = spec or f"replay:{path}"
+        self.workspace = workspace
         self._turns = load_recording(path, spec=self.spec)
         self._used: set[int] = set()
         self._lock = threading.Lock()
@@ -116,7 +141,7 @@ class ReplayProvider:
         Raises:
             ReplayMismatch: no unused turn of the recording holds this request.
         """
-        wanted = comparable(request)
+        wanted = comparable(request, root=self.workspace)
         with self._lock:
             index = self._find(wanted)
             self._used.add(index)

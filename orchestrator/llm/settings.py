@@ -59,6 +59,9 @@ class ModelSettings(BaseModel):
     max_tokens: int = Field(default=4096, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     retry: RetrySettings = RetrySettings()
+    options: dict[str, Any] = Field(default_factory=dict)
+    """``langchain:`` models only: keyword arguments for the chat model's class (never a key:
+    name its variable in ``api_key_env``)."""
 
 
 class ModelsFile(BaseModel):
@@ -75,6 +78,8 @@ class ModelsFile(BaseModel):
 PROVIDER_DEFAULTS: dict[str, dict[str, Any]] = {
     "openai": {"api_key_env": "OPENAI_API_KEY", "base_url_env": "OPENAI_BASE_URL"},
     "anthropic": {"api_key_env": "ANTHROPIC_API_KEY", "base_url_env": "ANTHROPIC_BASE_URL"},
+    # Most langchain chat models can bind tools; one that cannot needs structured: text.
+    "langchain": {"structured": "tool_call"},
     "openai-compatible": {
         "api_key_env": "AIOS_API_KEY",
         "api_key_required": False,

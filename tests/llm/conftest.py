@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ SECRETS = {
     "AIOS_API_KEY": "local-SECRET-value-0123456789",
 }
 PROVIDER_ENV = (*SECRETS, "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "AIOS_BASE_URL", "OPENAI_ORG_ID")
+#: langchain would send traces to LangSmith when these are on: no request may leave this machine.
+TRACING_ENV = ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGCHAIN_TRACING", "LANGSMITH_API_KEY")
 
 #: The test workspace's models.yaml: short timeouts, three attempts, one entry per mechanism.
 MODELS_YAML = """\
@@ -57,7 +60,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No provider variables from the developer's shell, and no request may leave this machine."""
-    for var in PROVIDER_ENV:
+    for var in (*PROVIDER_ENV, *TRACING_ENV):
         monkeypatch.delenv(var, raising=False)
     with remote_requests_forbidden():
         yield
@@ -197,8 +200,21 @@ STUB_ADAPTERS: dict[str, tuple[str, Callable[..., dict[str, Any]], Callable[[int
     "openai-compatible-tools": ("openai-compatible:tools", wire.chat_completion, wire.openai_error, "/v1"),
     "anthropic": ("anthropic:claude-stub", wire.anthropic_message, wire.anthropic_error, ""),
     "anthropic-tools": ("anthropic:tools", wire.anthropic_message, wire.anthropic_error, ""),
+    # A real langchain integration behind the langchain adapter (structured output by a forced tool).
+    "langchain-openai": (
+        "langchain:langchain_openai:ChatOpenAI/gpt-4o-mini",
+        wire.chat_completion,
+        wire.openai_error,
+        "/v1",
+    ),
 }
-ADAPTERS = [*STUB_ADAPTERS, "fake"]
+_NO_LANGCHAIN_OPENAI = pytest.mark.skipif(
+    find_spec("langchain_openai") is None, reason="langchain-openai is not installed (pip install -e .[test])"
+)
+ADAPTERS = [
+    *(pytest.param(k, marks=_NO_LANGCHAIN_OPENAI) if k.startswith("langchain") else k for k in STUB_ADAPTERS),
+    "fake",
+]
 Harness = StubHarness | FakeHarness
 
 
