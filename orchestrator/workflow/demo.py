@@ -145,10 +145,10 @@ def _play(
     options = RunOptions(model=model or f"replay:{RECORDING}", record=record, sandbox=sandbox)
     result = runs.run(ws, tid, options, progress=lambda line: say("  " + line.strip()))
     _show_rounds(ws, tid, say)
-    _static_review_of_round_one(ws, tid, say, sandbox=sandbox)
     if result.waiting_for != "human_review":
         say(f"The run stopped: {result.waiting_for or result.status}; {'; '.join(result.reasons)}")
         return 1
+    _static_review_of_round_one(ws, tid, say, sandbox=sandbox)
     _refused(
         say,
         "the reviewer agent tries to merge",
