@@ -105,3 +105,13 @@ def commit_gitlink(worktree: Path, message: str = "vendor it") -> str:
 def fired(markers: Path) -> list[str]:
     """The nested repository's commands that ran (their marker files)."""
     return sorted(p.name for p in markers.iterdir()) if markers.is_dir() else []
+
+
+def project_venv(path: Path, modules: dict[str, str] | None = None) -> Path:
+    """A real venv at ``path`` (no pip, no network) with ``modules`` (name -> source) in its
+    site-packages: a dependency only that project's environment has. Returns the venv folder."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    site = next((path / "lib").glob("python3*/site-packages"))
+    for name, source in (modules or {}).items():
+        (site / f"{name}.py").write_text(source)
+    return path
