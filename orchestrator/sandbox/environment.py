@@ -25,6 +25,7 @@ code can use it but not change it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shutil
@@ -93,7 +94,17 @@ def resolve(root: Path, *, python: Sequence[str] | None = None) -> ProjectEnviro
     found = _explicit(python) if python is not None else _detected(Path(root))
     if found is None or _same(found.prefix, Path(sys.prefix)):
         return None
-    return found
+    # pyvenv.cfg is the user's file, not ours: a `home` of ~/bin would show the whole home folder
+    # (keys, tokens) to sandboxed code, one inside the workspace its untracked files.
+    shown = tuple(p for p in found.read_only if not _too_wide(p, Path(root)))
+    return dataclasses.replace(found, read_only=shown)
+
+
+def _too_wide(path: Path, root: Path) -> bool:
+    """A folder the sandbox must not show whole: ``/``, a home folder, the workspace or above it."""
+    real = Path(os.path.realpath(path))
+    homes = {Path.home(), Path(os.path.realpath(Path.home()))}
+    return real == real.parent or real in homes or Path(os.path.realpath(root)).is_relative_to(real)
 
 
 def _explicit(python: Sequence[str]) -> ProjectEnvironment | None:

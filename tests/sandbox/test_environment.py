@@ -58,6 +58,14 @@ def test_a_dot_venv_in_the_root_is_the_projects(tmp_path: Path) -> None:
     assert set(env.read_only) == {tmp_path / ".venv", Path("/opt/python3.12")}
 
 
+@pytest.mark.parametrize("home", ["/bin", "~/bin", "{root}/bin", "{root}/../bin"])
+def test_a_base_installation_that_would_show_too_much_is_left_out(tmp_path: Path, home: str) -> None:
+    root = tmp_path / "proj"
+    fake_venv(root / ".venv", home=os.path.expanduser(home.format(root=root)))
+    env = resolve(root)
+    assert env is not None and env.read_only == (root / ".venv",)
+
+
 def test_dot_venv_comes_before_venv(tmp_path: Path) -> None:
     fake_venv(tmp_path / "venv")
     assert resolve(tmp_path).source == "venv"  # type: ignore[union-attr]
