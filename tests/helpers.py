@@ -127,3 +127,13 @@ def ready_task(ws: Workspace, queue: str = "dev") -> str:
     tid = new_task(ws, queue)
     actions.transition(ws, tid, "approve", actor="alice")
     return tid
+
+
+def project_venv(path: Path, modules: dict[str, str] | None = None) -> Path:
+    """A real venv at ``path`` (no pip, no network) with ``modules`` (name -> source) in its
+    site-packages: a dependency only that project's environment has. Returns the venv folder."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    site = next((path / "lib").glob("python3*/site-packages"))
+    for name, source in (modules or {}).items():
+        (site / f"{name}.py").write_text(source)
+    return path

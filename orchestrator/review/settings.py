@@ -101,8 +101,13 @@ class TestsSettings(_Strict):
 
     command: list[str] | None = None
     """A custom test command (exit 0 passes); None runs pytest with coverage of the changed lines."""
-    python: list[str] = ["python"]
-    """The interpreter that runs pytest and coverage in the worktree."""
+    python: list[str] | None = None
+    """The interpreter that runs pytest and coverage in the worktree. None (the default): the
+    project's own environment (``.venv/``, ``venv/``, ``$UV_PROJECT_ENVIRONMENT`` or poetry's, in
+    the workspace root), else aios's own; coverage and pytest come from aios when that environment
+    lacks them, without installing anything into it. An absolute path (``[/opt/venvs/app/bin/python]``)
+    names the environment; a bare command (``[python]``) is aios's own interpreter, as before
+    (see ``orchestrator.sandbox.environment``)."""
     pytest_args: list[str] = ["-q", "-p", "no:cacheprovider", "-p", "no:langsmith_plugin"]
     """``no:langsmith_plugin``: langgraph pulls in langsmith, whose pytest plugin costs ~0.6 s to import."""
     failed_severity: Severity = Severity.CRITICAL

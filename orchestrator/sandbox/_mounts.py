@@ -171,14 +171,20 @@ def _project(plan: Plan, worktree: Path, read_only_paths: Sequence[Path]) -> Non
     """The interpreter, the read-only paths, the main repository's `.git` and the worktree."""
     common = _git_common_dir(worktree)
     main_root = _main_root(common, worktree)
-    for path in _by_depth([*_interpreter_paths(), *map(str, read_only_paths), common, main_root]):
+    paths = _by_depth([*_interpreter_paths(), *map(str, read_only_paths), common, main_root])
+    inside = [p for p in paths if _under(p, [str(worktree)]) and p != str(worktree)]
+    for path in paths:
         if path == main_root:
             # The worktree sits inside the main repository, whose untracked files (.env) may
             # hold secrets: only its `.git` and the worktree are bound inside this empty folder.
             plan.hide(path)
-        elif not _under(path, _SYSTEM_DIRS):
+        elif not _under(path, _SYSTEM_DIRS) and path not in inside:
             plan.bind("--ro-bind-try", path, path)
     plan.bind("--bind", str(worktree), str(worktree))
+    # Read-only paths inside the worktree (a project's `.venv` when the worktree is the main
+    # checkout) come after it: bound before, the writable worktree would cover them.
+    for path in inside:
+        plan.bind("--ro-bind-try", path, path)
     # The worktree's `.git` file names the repository git runs on: rewritten, it could point the
     # orchestrator's own (unsandboxed) git calls at a config that runs commands.
     plan.bind("--ro-bind-try", str(worktree / ".git"), str(worktree / ".git"))

@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import AiosError, ConfigError
 from orchestrator.sandbox import _limits, _mounts
+from orchestrator.sandbox.environment import ProjectEnvironment
 
 __all__ = [
     "CommandPolicy",
@@ -225,6 +226,7 @@ def run_command(
     sandbox: bool = True,
     env: Mapping[str, str] | None = None,
     read_only_paths: Sequence[Path] = (),
+    environment: ProjectEnvironment | None = None,
 ) -> CommandResult:
     """Run ``argv`` in ``worktree`` with a clean environment, limits and a time limit.
 
@@ -239,6 +241,10 @@ def run_command(
             to ``ps``, so never put a secret here.
         read_only_paths: more paths to make visible read-only (a project environment, aios's own
             helper scripts); nothing outside the allow-list is visible otherwise.
+        environment: the project's own Python environment
+            (`orchestrator.sandbox.environment.resolve`): bound read-only, its ``bin`` first on
+            PATH (before this interpreter's), ``VIRTUAL_ENV`` set, so ``python`` and ``pytest``
+            are the project's. None: aios's own interpreter, as always.
 
     Returns:
         The result; a missing executable is returncode 127 with a clear stderr, a timeout is
@@ -254,7 +260,7 @@ def run_command(
     worktree = _check_worktree(worktree)
     if sandbox:
         require_sandbox()
-    full_env = _clean_env(sandbox, env)
+    full_env = _clean_env(sandbox, env, environment)
     missing = _missing_executable(argv, worktree, full_env["PATH"], sandbox)
     if missing is not None:
         return CommandResult(argv, 127, "", missing, 0.0, sandboxed=sandbox)
@@ -262,6 +268,8 @@ def run_command(
     cmd = _limited(argv, limits, sandbox)
     if not sandbox:
         return _execute(cmd, argv, worktree, full_env, limits, watch, sandbox)
+    if environment is not None:
+        read_only_paths = [*read_only_paths, *environment.read_only]
     plan = _bwrap_plan(cmd, worktree, full_env, read_only_paths, limits)
     try:
         return _execute(plan.args, argv, worktree, full_env, limits, watch, sandbox, pass_fds=plan.fds)
@@ -284,16 +292,21 @@ def _check_worktree(worktree: Path) -> Path:
     return worktree.resolve()
 
 
-def _clean_env(sandbox: bool, extra: Mapping[str, str] | None) -> dict[str, str]:
+def _clean_env(
+    sandbox: bool, extra: Mapping[str, str] | None, environment: ProjectEnvironment | None = None
+) -> dict[str, str]:
     # Plain runs keep the caller's PATH so tools outside /usr work (macOS); in the sandbox those
     # directories may be hidden, so a fixed system PATH keeps resolution honest.
     tail = _SYSTEM_PATH if sandbox else os.environ.get("PATH", os.defpath)
+    path = f"{_venv_bin()}{os.pathsep}{tail}"
     env = {
-        "PATH": f"{_venv_bin()}{os.pathsep}{tail}",
+        # The project's environment first; aios's own tools (ruff) stay reachable after it.
+        "PATH": environment.path(path) if environment else path,
         "HOME": _SANDBOX_TMP if sandbox else tempfile.gettempdir(),
         "LANG": "C.UTF-8",
         # __pycache__ in the worktree would end up in the task's commit.
         "PYTHONDONTWRITEBYTECODE": "1",
+        **(environment.variables() if environment else {}),
     }
     env.update(extra or {})
     return env

@@ -49,6 +49,7 @@ from orchestrator.sandbox.bwrap import (
     split_command,
 )
 from orchestrator.sandbox.confined_fs import ConfinedDir, FileToolError, PathEscape
+from orchestrator.sandbox.environment import ProjectEnvironment
 from orchestrator.state.taskcard import TaskCard, render
 from orchestrator.workflow.settings import BuilderSettings
 
@@ -209,6 +210,8 @@ class BuilderTools:
         policy: the allow-list for ``run_check``.
         limits: limits for each check command.
         sandbox: run checks under bubblewrap.
+        environment: the project's Python environment the checks run in (its ``python`` and
+            ``pytest`` first on PATH, bound read-only); None: aios's own.
 
     Attributes:
         files_written: worktree-relative paths written, in first-write order.
@@ -224,8 +227,10 @@ class BuilderTools:
         policy: CommandPolicy,
         limits: Limits,
         sandbox: bool = True,
+        environment: ProjectEnvironment | None = None,
     ) -> None:
         self.fs = ConfinedDir(worktree)
+        self.environment = environment
         self.scope = tuple(_normal(p) + ("/" if p.endswith("/") else "") for p in paths)
         self.policy = policy
         self.limits = limits
@@ -365,7 +370,8 @@ class BuilderTools:
     def _run_check(self, args: _CheckArgs) -> str:
         argv = split_command(args.command)
         self.policy.check(argv)
-        result = run_command(argv, worktree=self.fs.root, limits=self.limits, sandbox=self.sandbox)
+        result = run_command(argv, worktree=self.fs.root, limits=self.limits, sandbox=self.sandbox,
+                             environment=self.environment)  # fmt: skip
         self.checks_run.append(
             CheckRun(command=args.command, exit_code=result.returncode, timed_out=result.timed_out,
                      duration_s=round(result.duration_s, 3), limit_hit=result.limit_hit)
@@ -386,6 +392,7 @@ def run_builder(
     settings: BuilderSettings,
     prompt_text: str,
     sandbox: bool = True,
+    environment: ProjectEnvironment | None = None,
 ) -> BuilderResult:
     """Let the model implement ``card`` in ``worktree`` until it finishes, stops calling tools,
     or runs out of steps.
@@ -401,6 +408,8 @@ def run_builder(
             ``$scope`` and ``$max_steps`` are filled in.
         sandbox: run checks under bubblewrap; ``False`` only on the user's explicit ``--no-sandbox``
             (a choice per run, never a workflow file setting).
+        environment: the project's Python environment ``run_check`` commands run in
+            (`orchestrator.sandbox.environment.resolve`); None: aios's own.
 
     Returns:
         What the round did. Nothing is committed: the orchestrator commits afterwards.
@@ -418,6 +427,7 @@ def run_builder(
         policy=CommandPolicy(settings.allowed_commands),
         limits=settings.limits,
         sandbox=sandbox,
+        environment=environment,
     )
     messages = [
         Message.system(system_prompt(prompt_text, card, settings)),

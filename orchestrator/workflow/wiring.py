@@ -14,14 +14,15 @@ from typing import Any
 
 from orchestrator.review import round as review_round
 from orchestrator.review.diff import render_numbered
-from orchestrator.review.evidence import RunnerFactory, support_paths
+from orchestrator.review.evidence import support_paths
 from orchestrator.review.findings import Dimension, Severity
 from orchestrator.review.personas import load_dimensions, load_persona
 from orchestrator.review.report import RoundReport, write_report
 from orchestrator.review.reviewer import Panel
 from orchestrator.review.round import CheckResult
-from orchestrator.sandbox import git
+from orchestrator.sandbox import environment, git
 from orchestrator.sandbox.bwrap import Limits, run_command
+from orchestrator.sandbox.environment import ProjectEnvironment
 from orchestrator.state import tasks
 from orchestrator.state.taskcard import TaskCard, render
 from orchestrator.state.workspace import Workspace
@@ -138,6 +139,7 @@ def _agent_builder(models: Models, sandbox: bool) -> Any:
             settings=ctx.workflow.builder,
             prompt_text=prompt,
             sandbox=sandbox,
+            environment=project_environment(ctx.ws.root, ctx.workflow),
         )
         models.save_usage()
         _revert_out_of_scope(ctx)
@@ -174,7 +176,12 @@ def _revert_out_of_scope(ctx: RunContext) -> None:
 def _checker(models: Models | None, sandbox: bool) -> Any:
     def check(ctx: RunContext, state: ReviewState, dimension: Dimension) -> CheckResult:
         inputs = _round_inputs(ctx, state)
-        runners = sandbox_runners(inputs.evidence.worktree, sandbox, limits=ctx.workflow.builder.limits)
+        runners = sandbox_runners(
+            inputs.evidence.worktree,
+            sandbox,
+            limits=ctx.workflow.builder.limits,
+            environment=project_environment(ctx.ws.root, ctx.workflow),
+        )
         result = review_round.check(dimension, inputs, runners, panel=_panel(ctx, models) if models else None)
         if models is not None:
             models.save_usage()
@@ -213,23 +220,60 @@ def _panel(ctx: RunContext, models: Models) -> Panel:
     )
 
 
-def sandbox_runners(worktree: Path, sandbox: bool, *, limits: Limits | None = None) -> RunnerFactory:
-    """Evidence commands run in the task's sandbox, each with its dimension's time limit and
-    ``limits``' other limits (processes, memory, disk ...; the defaults when None)."""
-    repo_git = Path(git.toplevel(worktree)).resolve()
-    base = limits or Limits()
+class SandboxRunners:
+    """Evidence runners for one worktree (a `ProjectRunners`): aios's own tools when called, the
+    project's commands in the project's Python environment through ``project``.
 
-    def factory(timeout_s: float) -> Any:
-        limits = base.model_copy(update={"timeout_s": timeout_s})
+    Each runner has its dimension's time limit and ``limits``' other limits (processes, memory,
+    disk ...; the defaults when None).
+    """
+
+    def __init__(
+        self,
+        worktree: Path,
+        sandbox: bool,
+        *,
+        limits: Limits | None = None,
+        environment: ProjectEnvironment | None = None,
+    ) -> None:
+        self.worktree, self.sandbox, self.environment = worktree, sandbox, environment
+        self.base = limits or Limits()
+        self.read_only = [*support_paths(), Path(git.toplevel(worktree)).resolve()]
+
+    def __call__(self, timeout_s: float) -> Any:
+        return self._runner(timeout_s, None)
+
+    def project(self, timeout_s: float) -> Any:
+        return self._runner(timeout_s, self.environment)
+
+    def _runner(self, timeout_s: float, environment: ProjectEnvironment | None) -> Any:
+        limits = self.base.model_copy(update={"timeout_s": timeout_s})
         return lambda argv: run_command(
             argv,
-            worktree=worktree,
+            worktree=self.worktree,
             limits=limits,
-            sandbox=sandbox,
-            read_only_paths=[*support_paths(), repo_git],
+            sandbox=self.sandbox,
+            read_only_paths=self.read_only,
+            environment=environment,
         )
 
-    return factory
+
+def sandbox_runners(
+    worktree: Path,
+    sandbox: bool,
+    *,
+    limits: Limits | None = None,
+    environment: ProjectEnvironment | None = None,
+) -> SandboxRunners:
+    """Evidence commands run in the task's sandbox; the project's own (tests, acceptance checks)
+    in ``environment`` (`project_environment`), the others with aios's tools."""
+    return SandboxRunners(worktree, sandbox, limits=limits, environment=environment)
+
+
+def project_environment(root: Path, workflow: WorkflowSettings) -> ProjectEnvironment | None:
+    """The reviewed project's Python environment (None: aios's own), found from the workspace
+    root since an untracked venv lives only in the main checkout, never in a task's worktree."""
+    return environment.resolve(root, python=workflow.evidence.completeness.tests.python)
 
 
 # ---- verdict ----

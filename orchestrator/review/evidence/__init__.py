@@ -6,7 +6,9 @@ C ``completeness``: the tests, coverage of the changed lines, whether tests chan
 O ``optimization``: complexity of changed functions, duplicated blocks, size of the change.
 
 Every command goes through an injected ``Runner``: `orchestrator.sandbox.bwrap.run_command`
-bound to the task's worktree (sandboxed unless the user passed ``--no-sandbox``). A check that
+bound to the task's worktree (sandboxed unless the user passed ``--no-sandbox``). R's and C's
+commands are the project's own: they run in the project's Python environment when the runner
+factory offers one (`ProjectRunners`, see ``orchestrator.sandbox.environment``). A check that
 cannot run is an ``error`` result with the reason; the policy blocks on it. Nothing is ever a
 silent pass.
 """
@@ -22,9 +24,11 @@ from orchestrator.review.evidence._base import (
     EvidenceContext,
     EvidenceResult,
     EvidenceStatus,
+    ProjectRunners,
     Runner,
     RunnerFactory,
     error_result,
+    project_runner,
 )
 from orchestrator.review.evidence.completeness import collect_completeness
 from orchestrator.review.evidence.optimization import collect_optimization
@@ -38,11 +42,13 @@ __all__ = [
     "EvidenceContext",
     "EvidenceResult",
     "EvidenceStatus",
+    "ProjectRunners",
     "Runner",
     "RunnerFactory",
     "collect_dimension",
     "gather_evidence",
     "each_dimension",
+    "project_runner",
     "evidence_findings",
     "render_evidence",
     "support_paths",
@@ -62,6 +68,10 @@ COLLECTORS: dict[Dimension, Collector] = {
     Dimension.COMPLETENESS: collect_completeness,
     Dimension.OPTIMIZATION: collect_optimization,
 }
+
+PROJECT_DIMENSIONS = frozenset({Dimension.REQUIREMENTS, Dimension.COMPLETENESS})
+"""Dimensions whose commands are the project's own (tests, acceptance checks): they run in the
+project's Python environment (`project_runner`); the others run aios's tools in aios's."""
 
 
 def support_paths() -> list[Path]:
@@ -91,8 +101,10 @@ def collect_dimension(
 
     This is what a graph node for a single check calls.
     """
+    timeout = timeout_for(ctx, dimension)
     try:
-        return COLLECTORS[dimension](ctx, runners(timeout_for(ctx, dimension)))
+        run = project_runner(runners, timeout) if dimension in PROJECT_DIMENSIONS else runners(timeout)
+        return COLLECTORS[dimension](ctx, run)
     except Exception as exc:  # noqa: BLE001 - an evidence crash must block the verdict, not vanish
         return [
             error_result(

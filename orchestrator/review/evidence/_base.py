@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -25,7 +25,30 @@ Runner: TypeAlias = Callable[[Sequence[str]], CommandResult]
 """Runs one argv in the task's worktree, under a time limit the caller bound."""
 
 RunnerFactory: TypeAlias = Callable[[float], Runner]
-"""Given a time limit in seconds, a ``Runner`` bound to it (the workflow binds the sandbox here)."""
+"""Given a time limit in seconds, a ``Runner`` bound to it (the workflow binds the sandbox here).
+
+A factory may also have a ``project`` method of the same shape (`ProjectRunners`): the runner for
+the project's own commands (its tests, the acceptance checks), in the project's Python environment.
+The plain call runs aios's own tools (ruff, detect-secrets). A factory without it runs both alike.
+"""
+
+
+@runtime_checkable
+class ProjectRunners(Protocol):
+    """A ``RunnerFactory`` that also runs the project's own commands in the project's environment."""
+
+    def __call__(self, timeout_s: float) -> Runner: ...
+
+    def project(self, timeout_s: float) -> Runner:
+        """A runner whose commands find the project's ``python`` and ``pytest`` first."""
+        ...
+
+
+def project_runner(runners: RunnerFactory, timeout_s: float) -> Runner:
+    """The runner for the project's own commands: the factory's ``project`` one when it has it."""
+    if isinstance(runners, ProjectRunners):
+        return runners.project(timeout_s)
+    return runners(timeout_s)
 
 T = TypeVar("T")
 

@@ -1,28 +1,56 @@
 """Run pytest under coverage and print which changed lines ran. Executed by path, inside the sandbox.
 
-Usage: ``python _covdriver.py [--include FILE]... -- PYTEST_ARGS...``
+Usage: ``python _covdriver.py [--include FILE]... [--fallback NAME,NAME...=DIR]... -- PYTEST_ARGS...``
+
+It runs under the project's own interpreter (its venv), so the tests import the project's
+dependencies. ``--fallback NAME,NAME=DIR`` lets it import the top-level modules ``NAME`` from ``DIR``
+(aios's own site-packages) when the project's environment has none: coverage and pytest with
+what they need, nothing else of aios's, and only after the project's own paths were searched, so
+the project's own versions always win. Nothing is installed anywhere.
 
 It writes nothing into the worktree (no ``.coverage`` file, no bytecode, no pytest cache: the
 orchestrator commits the worktree after each round) and imports only the standard library,
 coverage and pytest, because ``orchestrator`` need not be importable in the sandbox. Its exit code
-is pytest's; ``3`` with a ``MARKER-ERROR`` line when coverage or pytest are missing. The last
-stdout line is ``MARKER {"path": {"statements": [...], "missing": [...]}}``.
+is pytest's; ``3`` with a ``MARKER-ERROR`` line when coverage or pytest are missing. Before the
+tests it prints ``MARKER-ENV {"python": ..., "borrowed": [...]}`` (the interpreter, and the
+modules taken from ``--fallback``); the last stdout line is
+``MARKER {"path": {"statements": [...], "missing": [...]}}``.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
 import json
 import os
 import sys
+from typing import Any
 
 MARKER = "AIOS-COVERAGE"
 
 
-def _split(argv: list[str]) -> tuple[list[str], list[str]]:
+def _split(argv: list[str]) -> tuple[list[str], dict[str, str], list[str]]:
     sep = argv.index("--") if "--" in argv else len(argv)
     head, pytest_args = argv[:sep], argv[sep + 1 :]
     includes = [head[i + 1] for i, arg in enumerate(head[:-1]) if arg == "--include"]
-    return includes, pytest_args
+    pairs = [head[i + 1].partition("=") for i, arg in enumerate(head[:-1]) if arg == "--fallback"]
+    places = {name: folder for names, _, folder in pairs for name in names.split(",") if name}
+    return includes, places, pytest_args
+
+
+class _Fallback:
+    """A last-resort finder: the allowed top-level modules, from aios's folder, when nothing else has them."""
+
+    def __init__(self, places: dict[str, str]) -> None:
+        self.places = places
+        self.borrowed: list[str] = []
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if path is not None or name not in self.places:
+            return None  # submodules come from their package's own folder
+        spec = importlib.machinery.PathFinder.find_spec(name, [self.places[name]])
+        if spec is not None:
+            self.borrowed.append(name)
+        return spec
 
 
 def _analyse(cov: object, includes: list[str]) -> dict[str, dict[str, list[int]]]:
@@ -41,13 +69,17 @@ def main(argv: list[str]) -> int:
     sys.dont_write_bytecode = True
     # Like `python -m pytest`: the project (cwd) comes first on sys.path, not this script's folder.
     sys.path[0] = os.getcwd()
+    includes, places, pytest_args = _split(argv)
+    fallback = _Fallback(places)
+    sys.meta_path.append(fallback)  # after every normal finder: the project's modules come first
     try:
         import coverage
         import pytest
     except ImportError as exc:
         print(f"{MARKER}-ERROR cannot import {exc.name}: install coverage and pytest", flush=True)
         return 3
-    includes, pytest_args = _split(argv)
+    env = {"python": sys.executable, "borrowed": sorted(set(fallback.borrowed) & {"coverage", "pytest"})}
+    print(f"{MARKER}-ENV {json.dumps(env)}", flush=True)
     if not includes:  # nothing to measure: skip the tracer's overhead
         code = int(pytest.main(pytest_args))
         print(f"\n{MARKER} {{}}", flush=True)

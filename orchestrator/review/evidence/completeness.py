@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import os
 import re
+import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,9 @@ DRIVER = Path(_covdriver.__file__).resolve()
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (?P<node>\S+)(?: - (?P<why>.*))?$", re.M)
 # pytest: 0 passed, 1 some failed, 2 interrupted (collection errors), 5 none collected.
 _RAN = {0, 1, 2, 5}
+_BORROWABLE = ("coverage", "pytest")
+"""What the driver may take from aios's own environment when the project's has none."""
+_REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 Coverage = dict[str, dict[str, list[int]]]
 
@@ -56,7 +63,11 @@ def run_tests(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
         note = "not measured: a custom test command replaces pytest"
         return [tests, local_result("coverage", C, [], note=note)]
     includes = [arg for path in source_files(ctx) for arg in ("--include", path)]
-    argv = [*settings.python, str(DRIVER), *includes, "--", *settings.pytest_args, *ctx.test_paths]
+    # Without a setting, `python` is the project's own when it has an environment: the runner
+    # for the project's commands puts that environment first on PATH (orchestrator.sandbox.environment).
+    python = settings.python or ["python"]
+    borrow = [arg for names, at in fallback_modules().items() for arg in ("--fallback", f"{names}={at}")]
+    argv = [*python, str(DRIVER), *includes, *borrow, "--", *settings.pytest_args, *ctx.test_paths]
     att = attempt(run, argv)
     tests, data = _pytest_result(ctx, att)
     if tests.status is EvidenceStatus.ERROR or data is None:
@@ -86,11 +97,82 @@ def _pytest_result(ctx: EvidenceContext, att: Attempt) -> tuple[EvidenceResult, 
 
 
 def _without_marker(att: Attempt) -> Attempt:
-    """The attempt with the driver's marker line cut from stdout: it is data, not output to show."""
+    """The attempt with the driver's marker lines cut from stdout: they are data, not output to show.
+
+    Where the tests ran with another interpreter than aios's, or borrowed aios's coverage or
+    pytest, a last line says so.
+    """
     if att.result is None or _covdriver.MARKER not in att.result.stdout:
         return att
-    lines = [ln for ln in att.result.stdout.splitlines() if not ln.startswith(f"{_covdriver.MARKER} ")]
-    return dataclasses.replace(att, result=dataclasses.replace(att.result, stdout="\n".join(lines).rstrip()))
+    data = (f"{_covdriver.MARKER} ", f"{_covdriver.MARKER}-ENV ")
+    lines = att.result.stdout.splitlines()
+    kept = [ln for ln in lines if not ln.startswith(data)]
+    env = next((ln.split(" ", 1)[1] for ln in lines if ln.startswith(data[1])), None)
+    note = _environment_note(env)
+    stdout = "\n".join(kept).rstrip() + (f"\n{note}" if note else "")
+    return dataclasses.replace(att, result=dataclasses.replace(att.result, stdout=stdout))
+
+
+def _environment_note(line: str | None) -> str:
+    """``aios: ...`` when the tests ran in the project's environment rather than aios's own."""
+    try:
+        env: Any = json.loads(line) if line else {}
+    except ValueError:
+        return ""
+    if not isinstance(env, dict):
+        return ""
+    python, borrowed = str(env.get("python") or ""), list(env.get("borrowed") or [])
+    if not borrowed and (not python or os.path.realpath(python) == os.path.realpath(sys.executable)):
+        return ""
+    note = f"aios: the tests ran with {python}"
+    if borrowed:
+        note += f"; {' and '.join(borrowed)} came from aios's own environment (the project's has none)"
+    return note
+
+
+@functools.cache
+def fallback_modules() -> dict[str, str]:
+    """``"name,name": folder`` for the top-level modules of coverage, pytest and their requirements,
+    as installed for aios: what the driver may import when the project's environment lacks them."""
+    by_folder: dict[str, list[str]] = {}
+    for dist in _requirement_closure(_BORROWABLE):
+        folder = str(dist.locate_file(""))
+        by_folder.setdefault(folder, []).extend(_top_level(dist))
+    return {",".join(sorted(set(names))): folder for folder, names in by_folder.items() if names}
+
+
+def _requirement_closure(names: tuple[str, ...]) -> list[metadata.Distribution]:
+    """The installed distributions ``names`` need (extras left out), ``names`` included."""
+    seen: dict[str, metadata.Distribution] = {}
+    todo = list(names)
+    while todo:
+        name = todo.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue  # a requirement for another Python version, not installed here
+        seen[name] = dist
+        for req in dist.requires or []:
+            found = _REQUIREMENT.match(req)
+            if found and "extra ==" not in req.replace('extra=="', 'extra == "'):
+                todo.append(found[1])
+    return list(seen.values())
+
+
+def _top_level(dist: metadata.Distribution) -> list[str]:
+    """The importable top-level names a distribution installs."""
+    listed = dist.read_text("top_level.txt")
+    if listed:
+        return [n.strip() for n in listed.splitlines() if n.strip()]
+    names = set()
+    for file in dist.files or []:
+        first = file.parts[0]
+        if first.startswith("..") or first.endswith((".dist-info", ".egg-info", ".pth")):
+            continue  # a script in ../../bin, the distribution's own metadata
+        names.add(first.removesuffix(".py") if len(file.parts) == 1 else first)
+    return sorted(n for n in names if n.isidentifier() and n != "__pycache__")
 
 
 def _why_error(att: Attempt) -> str:
