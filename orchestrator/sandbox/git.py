@@ -1,6 +1,7 @@
 """Git for the workflow: task worktrees, commits, diffs and the merge, with plain ``git``.
 
-Each task gets a branch ``task/<TASK_ID>`` in a worktree at ``<repo>/.aios/worktrees/<TASK_ID>``.
+Each task gets a branch ``task/<TASK_ID>`` in a worktree at ``<repo>/.aios/worktrees/<TASK_ID>``
+(a detached copy of the branch's head while a builder has the branch checked out elsewhere).
 The orchestrator commits outside the sandbox (`commit_all`), works without any git user config,
 and merges a task branch into its target exactly once (`merge`): a conflict is an error, never a
 half-merged tree.
@@ -364,7 +365,8 @@ def default_branch(repo: Path) -> str:
     raise GitError(
         f"cannot tell the default branch of {root}: HEAD is {current or 'detached'}",
         file=root,
-        fix="check out the branch tasks should merge into, or give it: `aios task new --target-branch NAME`",
+        fix="check out the branch tasks merge into, or name it in the TaskCard (`target_branch:`, "
+        "`aios task new --target-branch NAME`)",
     )
 
 
@@ -670,8 +672,16 @@ def _merge_in_worktree(worktree: Path, branch: str, message: str, author: str) -
 def _merge_plumbing(
     repo: Path, tree: str, parents: tuple[str, str], target: str, message: str, author: str
 ) -> str:
-    sha = _git(repo, "commit-tree", tree, "-p", parents[0], "-p", parents[1], "-m", message,
+    # Unlike `git merge`, commit-tree ignores commit.gpgsign: ask for the signature it asks for.
+    sign = ["-S"] if _config_true(repo, "commit.gpgsign") else []
+    sha = _git(repo, "commit-tree", *sign, tree, "-p", parents[0], "-p", parents[1], "-m", message,
                env=_identity(author)).stdout.strip()  # fmt: skip
     # The old value makes this a compare-and-swap: a concurrent move of the target fails here.
-    _git(repo, "update-ref", "-m", f"aios: {message}", f"refs/heads/{target}", sha, parents[0])
+    subject = message.splitlines()[0] if message else target
+    _git(repo, "update-ref", "-m", f"aios: {subject}", f"refs/heads/{target}", sha, parents[0])
     return sha
+
+
+def _config_true(repo: Path, key: str) -> bool:
+    done = _git(repo, "config", "--type=bool", "--get", key, check=False)
+    return done.returncode == 0 and done.stdout.strip() == "true"

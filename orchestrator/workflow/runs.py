@@ -144,16 +144,12 @@ def answer(
             # Approved, but the merge node did not finish: killed inside it, or git refused (files
             # in the way, a conflict, signing). Approving again finishes it (git.merge and the
             # status moves are idempotent); no model is built: a merge never calls one.
-            landed = _merge_landed(ws, tid, card)
-            if action != "approve" and landed:
-                return _status(ws, tid, snapshot).noted(_merge_pending(ws, tid, card))
             if action == "approve":
                 _require_reviewed_head(ws, tid, snapshot.values)
-                ctx = make_context(ws, card, _resumed(snapshot, options), progress=progress)
-                graph.invoke(None, config, context=ctx, durability="sync")
-                return _status(ws, tid, graph.get_state(config))
-            # Nothing was merged: rejecting is the way out, as it is at the human checkpoint.
-            graph.update_state(config, _decision(action, actor, feedback), as_node="human_review")
+            elif _merge_landed(ws, tid, card):  # merged already: only finishing it is left
+                return _status(ws, tid, snapshot).noted(_merge_pending(ws, tid, card))
+            else:  # nothing was merged: rejecting is the way out, as at the human checkpoint
+                graph.update_state(config, _decision(action, actor, feedback), as_node="human_review")
             ctx = make_context(ws, card, _resumed(snapshot, options), progress=progress)
             graph.invoke(None, config, context=ctx, durability="sync")
             return _status(ws, tid, graph.get_state(config))
