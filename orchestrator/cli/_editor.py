@@ -25,7 +25,7 @@ acceptance_criteria:
     # check: pytest -q tests/test_feature.py
 personas: []          # {personas}
 paths: []             # folders/files in scope; empty = whole repository
-target_branch: main
+# target_branch: main # default: the repository's default branch (the one checked out now)
 ---
 Context for the builder: what and why, links, constraints.
 """

@@ -141,13 +141,15 @@ def show(ctx: typer.Context, task_id: TaskId) -> None:
     """The task branch's diff and the latest review report."""
     from orchestrator.review.report import latest_report, render_markdown
     from orchestrator.sandbox import git
+    from orchestrator.state import tasks
     from orchestrator.workflow import runs
 
     ws = state(ctx).workspace()
     card = runs.load_card(ws, task_id)
     branch = git.branch_name(task_id)
     # The diff and the report quote the branch's files and the models' words: untrusted text.
-    echo(git.diff(ws.root, card.target_branch, branch) or f"(no changes on {branch})", keep="\n\t")
+    target = tasks.target_branch(ws, card)
+    echo(git.diff(ws.root, target, branch) or f"(no changes on {branch})", keep="\n\t")
     report = latest_report(ws, task_id)
     echo(render_markdown(report) if report else "No review report yet: run `aios review run`.", keep="\n\t")
 

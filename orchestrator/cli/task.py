@@ -41,7 +41,10 @@ def new(
     role_mode: Annotated[str, typer.Option("--role-mode")] = "builder",
     persona: Annotated[list[str] | None, typer.Option("--persona", help="Reviewer persona (repeat).")] = None,
     path: Annotated[list[str] | None, typer.Option("--path", help="Path in scope (repeat).")] = None,
-    target_branch: Annotated[str, typer.Option("--target-branch")] = "main",
+    target_branch: Annotated[
+        str | None,
+        typer.Option("--target-branch", help="Branch to merge into (default: the repository's default)."),
+    ] = None,
     body: Annotated[str, typer.Option("--body", help="Markdown body.")] = "",
     from_file: Annotated[
         Path | None, typer.Option("--file", help="Register an existing TaskCard file instead.")

@@ -35,6 +35,10 @@ def init(
     elif created:
         typer.echo(f"Initialised an aios workspace in {ws.root}:")
         typer.echo("".join(f"  created {item}\n" for item in created), nl=False)
+        typer.echo(
+            "Commit state/, tasks/ and ops/: they are the project's record. "
+            ".gitignore keeps out what is local (locks, run checkpoints, task worktrees)."
+        )
         typer.echo("Next: aios task new --queue dev --title '...' --criterion '...'")
     else:
         typer.echo(f"{ws.root} is already an aios workspace; nothing changed.")

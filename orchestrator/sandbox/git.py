@@ -1,6 +1,7 @@
 """Git for the workflow: task worktrees, commits, diffs and the merge, with plain ``git``.
 
-Each task gets a branch ``task/<TASK_ID>`` in a worktree at ``<repo>/.aios/worktrees/<TASK_ID>``.
+Each task gets a branch ``task/<TASK_ID>`` in a worktree at ``<repo>/.aios/worktrees/<TASK_ID>``
+(a detached copy of the branch's head while a builder has the branch checked out elsewhere).
 The orchestrator commits outside the sandbox (`commit_all`), works without any git user config,
 and merges a task branch into its target exactly once (`merge`): a conflict is an error, never a
 half-merged tree.
@@ -29,19 +30,25 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from orchestrator.errors import AiosError
 
 __all__ = [
     "GitError",
+    "MergeBlocked",
     "MergeConflict",
     "NestedRepository",
+    "branch_exists",
     "branch_name",
     "changed_files",
+    "checkout_of",
     "commit_all",
+    "default_branch",
     "diff",
     "ensure_worktree",
     "head",
+    "is_merged",
     "merge",
     "nested_git",
     "refuse_nested_git",
@@ -68,11 +75,39 @@ _KEEP_ENV = frozenset(
 
 
 class GitError(AiosError):
-    """A git operation failed or the repository is not in the state it needs."""
+    """A git operation failed or the repository is not in the state it needs.
+
+    Always carries a ``fix``: a caller that has no better one gets a generic line, so git's own
+    words never reach the user alone.
+    """
+
+    def __init__(self, message: str, *, fix: str | None = None, **where: Any) -> None:
+        super().__init__(message, fix=fix or _GENERIC_FIX, **where)
+
+
+_GENERIC_FIX = "fix what git reports in the repository (`git status` shows its state), then try again"
 
 
 class MergeConflict(GitError):
     """The task branch conflicts with the target branch; nothing was changed."""
+
+
+class MergeBlocked(GitError):
+    """Files in the checkout of the target branch would be overwritten; nothing was changed.
+
+    Attributes:
+        checkout: the worktree that has the target branch checked out.
+        paths: the files the merge would overwrite, relative to ``checkout``.
+    """
+
+    def __init__(self, checkout: Path, paths: Sequence[str], *, untracked: bool) -> None:
+        self.checkout, self.paths = checkout, list(paths)
+        shown = ", ".join(self.paths[:20]) + (" ..." if len(self.paths) > 20 else "")
+        if untracked:
+            what, fix = "untracked files where the merge adds files", "move or remove those files"
+        else:
+            what, fix = "uncommitted changes to files the merge changes", "commit or stash those changes"
+        super().__init__(f"{checkout} has {what}: {shown}", file=checkout, fix=f"{fix}, then approve again")
 
 
 class NestedRepository(GitError):
@@ -154,9 +189,35 @@ def run(
     except OSError as exc:  # git missing, or cwd gone
         raise GitError(f"cannot run git in {cwd}: {exc.strerror}", fix="install git") from exc
     if check and done.returncode != 0:
-        detail = (done.stderr or done.stdout).decode("utf-8", "replace").strip()
-        raise GitError(f"`git {_command(args)}` failed: {detail}", file=cwd)
+        raise _failed(cwd, args, (done.stderr or done.stdout).decode("utf-8", "replace").strip())
     return done
+
+
+#: What a user does about git's common complaints: (a phrase of git's message, the fix).
+_FIXES = (
+    (("already checked out", "already used by worktree"),
+     "switch that checkout to another branch, or remove the worktree (`git worktree list` shows where)"),
+    (("not a valid object name", "invalid reference", "unknown revision", "bad revision",
+      "ambiguous argument", "not a valid branch name"),
+     "check that the branch exists (`git branch --list`), or name an existing one"),
+    (("index.lock", ".lock': File exists"),
+     "another git process is using the repository: wait for it, or remove the stale `.lock` file git names"),
+    (("not a git repository",), "run aios inside a git repository (`git init` first)"),
+    (("gpg failed", "failed to sign", "gpg.program", "signing failed"),
+     "check your signing set-up (`user.signingkey`, `gpg.program`), or turn signing off for this "
+     "repository: `git config commit.gpgsign false`"),
+    (("Permission denied", "Read-only file system"), "make the repository writable for this user"),
+    (("No space left",), "free some disk space, then try again"),
+    (("would be overwritten",), "commit, move or remove the files git names, then try again"),
+)  # fmt: skip
+
+
+def _failed(cwd: Path, args: Sequence[str], detail: str) -> GitError:
+    """The error for a failed git call: git's own words, and what to do about them."""
+    command = _command(args)
+    fix = next((f for phrases, f in _FIXES if any(p in detail for p in phrases)), None)
+    fix = fix or f"run `git {command}` in {cwd} yourself to see what git needs, fix that, then try again"
+    return GitError(f"`git {command}` failed: {detail or 'no message'}", file=cwd, fix=fix)
 
 
 def _command(args: Sequence[str]) -> str:
@@ -206,7 +267,7 @@ def toplevel(path: Path) -> Path:
     """
     path = Path(path)
     if not path.is_dir():
-        raise GitError(f"not a directory: {path}")
+        raise GitError(f"not a directory: {path}", fix="name a folder inside the git repository")
     done = _git(path, "rev-parse", "--show-toplevel", check=False)
     if done.returncode != 0:
         raise GitError(
@@ -234,10 +295,16 @@ def worktree_path(repo: Path, task_id: str) -> Path:
 
 
 def ensure_worktree(repo: Path, task_id: str, base: str) -> Path:
-    """The task's worktree on branch ``task/<TASK_ID>``, created from ``base`` if needed.
+    """The task's worktree at ``task/<TASK_ID>``'s head, the branch created from ``base`` if needed.
 
     Idempotent: an existing worktree on the right branch is returned as it is, and an existing
     branch (its worktree removed) is checked out again rather than recreated from ``base``.
+
+    A branch can be checked out in one place only. When an external builder has ``task/<ID>``
+    checked out in their own worktree or in the main checkout, the task's worktree is a detached
+    copy of the branch head instead, for review only (evidence runs on exactly the committed
+    change, never in the builder's own checkout with its uncommitted edits); each call moves it to
+    the branch's current head, and it goes back onto the branch once the branch is free again.
 
     Raises:
         GitError: not a repository, ``base`` unknown, or the path holds something else.
@@ -245,24 +312,62 @@ def ensure_worktree(repo: Path, task_id: str, base: str) -> Path:
     root = toplevel(repo)
     path, branch = worktree_path(root, task_id), branch_name(task_id)
     if (path / ".git").is_file():
-        _check_worktree_branch(path, branch)
+        _follow_branch(root, path, branch)
         return path
     _exclude_aios(root)
     _git(root, "worktree", "prune")  # forget a worktree whose directory was deleted by hand
-    if _ref_exists(root, f"refs/heads/{branch}"):
-        _git(root, "worktree", "add", "-q", str(path), branch)
-    else:
+    if not _ref_exists(root, f"refs/heads/{branch}"):
         _git(root, "worktree", "add", "-q", "-b", branch, str(path), f"{base}^{{commit}}")
+    elif checkout_of(root, branch) is not None:
+        _git(root, "worktree", "add", "-q", "--detach", str(path), f"refs/heads/{branch}")
+    else:
+        _git(root, "worktree", "add", "-q", str(path), branch)
     return path
 
 
-def _check_worktree_branch(path: Path, branch: str) -> None:
-    done = _git(path, "symbolic-ref", "-q", "HEAD", check=False)
-    if done.stdout.strip() != f"refs/heads/{branch}":
+def _follow_branch(root: Path, path: Path, branch: str) -> None:
+    """Keep the task's worktree on ``branch``, or a detached copy of its head while it is elsewhere."""
+    on = _git(path, "symbolic-ref", "-q", "HEAD", check=False).stdout.strip()
+    if on == f"refs/heads/{branch}":
+        return
+    if on:  # on some other branch: someone switched it by hand
         raise GitError(
             f"worktree {path} is not on branch {branch}",
             fix=f"check out {branch} there, or remove the worktree (`git worktree remove {path}`)",
         )
+    elsewhere = checkout_of(root, branch)
+    if elsewhere is None:  # the builder's checkout let go of the branch: back onto it
+        _git(path, "checkout", "-q", branch)
+    elif head(path) != head(root, f"refs/heads/{branch}"):
+        # A review-only copy: whatever a check left in it is dropped (-f), the commit is what counts.
+        _git(path, "checkout", "-q", "-f", "--detach", f"refs/heads/{branch}")
+
+
+def default_branch(repo: Path) -> str:
+    """The repository's default branch: where tasks merge unless their card names a target.
+
+    The branch checked out in ``repo`` (``master``, ``trunk``, ...), else ``init.defaultBranch``,
+    ``origin/HEAD``, then ``main`` or ``master``, the first that exists. A task branch checked out
+    there (an external builder at work) is skipped: it is never a target.
+
+    Raises:
+        GitError: none of these names a branch (a detached checkout with no main or master).
+    """
+    root = toplevel(repo)
+    current = _git(root, "symbolic-ref", "-q", "--short", "HEAD", check=False).stdout.strip()
+    if current and not current.startswith("task/"):
+        return current  # may have no commit yet (a new repository): the run says so, with a fix
+    configured = _git(root, "config", "--get", "init.defaultBranch", check=False).stdout.strip()
+    origin = _git(root, "symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD", check=False)
+    for name in (configured, origin.stdout.strip().removeprefix("origin/"), "main", "master"):
+        if name and _ref_exists(root, f"refs/heads/{name}"):
+            return name
+    raise GitError(
+        f"cannot tell the default branch of {root}: HEAD is {current or 'detached'}",
+        file=root,
+        fix="check out the branch tasks merge into, or name it in the TaskCard (`target_branch:`, "
+        "`aios task new --target-branch NAME`)",
+    )
 
 
 def _exclude_aios(root: Path) -> None:
@@ -286,6 +391,11 @@ def remove_worktree(repo: Path, task_id: str, *, delete_branch: bool = False) ->
     _git(root, "worktree", "prune")
     if delete_branch and _ref_exists(root, f"refs/heads/{branch_name(task_id)}"):
         _git(root, "branch", "-q", "-D", branch_name(task_id))
+
+
+def branch_exists(repo: Path, name: str) -> bool:
+    """Whether branch ``name`` exists with a commit (an unborn branch in a new repository does not)."""
+    return _ref_exists(toplevel(repo), f"refs/heads/{name}")
 
 
 def _ref_exists(repo: Path, ref: str) -> bool:
@@ -409,7 +519,11 @@ def head(repo: Path, ref: str = "HEAD") -> str:
     """
     done = _git(repo, "rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
     if done.returncode != 0:
-        raise GitError(f"unknown revision {ref!r}", file=repo)
+        raise GitError(
+            f"unknown revision {ref!r}",
+            file=repo,
+            fix="check that the branch or commit exists (`git branch --list`, `git log`)",
+        )
     return done.stdout.strip()
 
 
@@ -447,24 +561,36 @@ def merge(repo: Path, branch: str, target: str, *, message: str, author: str = D
     Where ``target`` is checked out, a real ``git merge --no-ff`` updates that worktree;
     elsewhere the merge is written with plumbing and the ref moved with a compare-and-swap.
 
+    This is the human-approved commit, so the user's own signing configuration applies
+    (``commit.gpgsign``, ``user.signingkey``, ``gpg.program``), unlike `commit_all`'s round commits.
+    Hooks stay off even here: a hook runs the project's scripts, which the change may have
+    rewritten, on the host and outside the sandbox.
+
     Returns:
         The sha of the merge commit.
 
     Raises:
         MergeConflict: the branches conflict; nothing was changed.
-        GitError: unknown branches, or the worktree holding ``target`` has uncommitted changes.
+        MergeBlocked: the checkout of ``target`` has uncommitted or untracked files the merge
+            would overwrite; nothing was changed.
+        GitError: unknown branches, or signing failed.
     """
     root = toplevel(repo)
     branch_sha, target_sha = head(root, f"refs/heads/{branch}"), head(root, f"refs/heads/{target}")
     if _is_ancestor(root, branch_sha, target_sha):
         return _existing_merge(root, branch_sha, target_sha)
     tree = _merged_tree(root, branch, target)
-    checked_out = _checkout_of(root, target)
+    checked_out = checkout_of(root, target)
     if checked_out is not None:
-        return _merge_in_worktree(
-            checked_out, branch, message, author, touched=_changed(root, target_sha, tree)
-        )
+        _refuse_overwrite(checked_out, _changed(root, target_sha, tree))
+        return _merge_in_worktree(checked_out, branch, message, author)
     return _merge_plumbing(root, tree, (target_sha, branch_sha), target, message, author)
+
+
+def is_merged(repo: Path, branch: str, target: str) -> bool:
+    """Whether ``branch``'s head is already contained in ``target`` (merged, or never diverged)."""
+    root = toplevel(repo)
+    return _is_ancestor(root, head(root, f"refs/heads/{branch}"), head(root, f"refs/heads/{target}"))
 
 
 def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
@@ -492,11 +618,11 @@ def _merged_tree(repo: Path, branch: str, target: str) -> str:
             fix=f"rebase {branch} onto {target} and resolve the conflicts, then submit it again",
         )
     if done.returncode != 0 or not lines:
-        raise GitError(f"`git merge-tree` failed: {done.stderr.strip()}", file=repo)
+        raise _failed(repo, ("merge-tree", "--write-tree"), done.stderr.strip())
     return lines[0]
 
 
-def _checkout_of(repo: Path, branch: str) -> Path | None:
+def checkout_of(repo: Path, branch: str) -> Path | None:
     """The worktree (main or linked) that has ``branch`` checked out, if any."""
     current: Path | None = None
     for line in _out(repo, "worktree", "list", "--porcelain").splitlines():
@@ -508,36 +634,54 @@ def _checkout_of(repo: Path, branch: str) -> Path | None:
 
 
 def _changed(repo: Path, commit: str, tree: str) -> set[str]:
-    return set(_out(repo, "diff", "--name-only", commit, tree).splitlines())
+    return _names(_git(repo, "diff", "--name-only", "-z", "--no-renames", commit, tree).stdout)
 
 
-def _merge_in_worktree(worktree: Path, branch: str, message: str, author: str, *, touched: set[str]) -> str:
-    # Uncommitted edits elsewhere (aios's own state files, say) are left alone, as git itself does;
-    # edits to a file the merge changes would be overwritten, so those refuse the merge.
-    dirty = {
-        *_out(worktree, "diff", "--name-only", *_WORKTREE_DIFF).splitlines(),
-        *_out(worktree, "diff", "--name-only", "--cached", *_WORKTREE_DIFF).splitlines(),
-    }
+def _names(nul_separated: str) -> set[str]:
+    return {p for p in nul_separated.split("\0") if p}
+
+
+def _refuse_overwrite(worktree: Path, touched: set[str]) -> None:
+    """Refuse, before anything moves, a merge that would overwrite files in ``worktree``.
+
+    Uncommitted edits elsewhere (aios's own state files, say) are left alone, as git itself does.
+    Edits to a file the merge changes, and untracked or ignored files where the merge adds one
+    (git would stop halfway, or overwrite an ignored file silently), refuse the merge.
+    """
+    dirty = _names(_git(worktree, "diff", "--name-only", "-z", *_WORKTREE_DIFF).stdout)
+    dirty |= _names(_git(worktree, "diff", "--name-only", "-z", "--cached", *_WORKTREE_DIFF).stdout)
+    literal = {"GIT_LITERAL_PATHSPECS": "1"}  # a file named `*.py` is that file, not a pattern
+    listed = _git(worktree, "ls-files", "-z", "--", *sorted(touched), env=literal).stdout if touched else ""
+    tracked = _names(listed)
+    in_the_way = {p for p in touched - tracked if os.path.lexists(worktree / p)}
     if clash := sorted(dirty & touched):
-        raise GitError(
-            f"{worktree} has uncommitted changes to files the merge changes: {', '.join(clash)}",
-            file=worktree,
-            fix="commit or stash those changes, then approve again",
-        )
-    done = _git(worktree, "-c", "commit.gpgsign=false", "merge", "-q", "--no-ff", "--no-verify",
-                "--no-edit", "-m", message, f"refs/heads/{branch}", env=_identity(author),
-                check=False)  # fmt: skip
+        raise MergeBlocked(worktree, clash, untracked=False)
+    if in_the_way:
+        raise MergeBlocked(worktree, sorted(in_the_way), untracked=True)
+
+
+def _merge_in_worktree(worktree: Path, branch: str, message: str, author: str) -> str:
+    done = _git(worktree, "merge", "-q", "--no-ff", "--no-verify", "--no-edit", "-m", message,
+                f"refs/heads/{branch}", env=_identity(author), check=False)  # fmt: skip
     if done.returncode != 0:
         _git(worktree, "merge", "--abort", check=False)
-        raise GitError(f"`git merge` failed: {(done.stderr or done.stdout).strip()}", file=worktree)
+        raise _failed(worktree, ("merge", branch), (done.stderr or done.stdout).strip())
     return head(worktree)
 
 
 def _merge_plumbing(
     repo: Path, tree: str, parents: tuple[str, str], target: str, message: str, author: str
 ) -> str:
-    sha = _git(repo, "commit-tree", tree, "-p", parents[0], "-p", parents[1], "-m", message,
+    # Unlike `git merge`, commit-tree ignores commit.gpgsign: ask for the signature it asks for.
+    sign = ["-S"] if _config_true(repo, "commit.gpgsign") else []
+    sha = _git(repo, "commit-tree", *sign, tree, "-p", parents[0], "-p", parents[1], "-m", message,
                env=_identity(author)).stdout.strip()  # fmt: skip
     # The old value makes this a compare-and-swap: a concurrent move of the target fails here.
-    _git(repo, "update-ref", "-m", f"aios: {message}", f"refs/heads/{target}", sha, parents[0])
+    subject = message.splitlines()[0] if message else target
+    _git(repo, "update-ref", "-m", f"aios: {subject}", f"refs/heads/{target}", sha, parents[0])
     return sha
+
+
+def _config_true(repo: Path, key: str) -> bool:
+    done = _git(repo, "config", "--type=bool", "--get", key, check=False)
+    return done.returncode == 0 and done.stdout.strip() == "true"

@@ -1,11 +1,19 @@
-"""``aios init``: make a git repository a workspace, creating only what is missing."""
+"""``aios init``: make a git repository a workspace, creating only what is missing.
+
+What is meant to be committed: the YAML under ``state/`` (project, index, task files, agents,
+sessions), the TaskCards in ``tasks/`` and the records in ``ops/`` (audit trails, reviews): they
+are the project's history of who decided what. What is not (`LOCAL_FILES`): locks, the store's
+journal and temporary files, the review runs' checkpoints and the task worktrees, which belong to
+one machine and one moment; ``aios init`` lists them in the repository's ``.gitignore``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from orchestrator import _yaml
-from orchestrator._files import atomic_write
+from orchestrator._files import append_text, atomic_write
+from orchestrator.errors import StateError
 from orchestrator.sandbox import git
 from orchestrator.state.project import default_project
 from orchestrator.state.store import Store
@@ -22,7 +30,7 @@ def init(path: Path, *, owner: str) -> tuple[Workspace, list[str]]:
     if not ws.index_file.exists():
         Store(ws).rebuild_index()
         created.append(ws.rel(ws.index_file))
-    return ws, created
+    return ws, created + _gitignore(ws)
 
 
 def _folders(ws: Workspace) -> list[str]:
@@ -46,3 +54,49 @@ def _files(ws: Workspace, *, owner: str) -> list[str]:
             atomic_write(file, render())
             created.append(ws.rel(file))
     return created
+
+
+#: The header of aios's block in ``.gitignore``; the block is appended below the user's own lines.
+GITIGNORE_HEADER = (
+    "# aios: machine-local files. Commit the rest of state/, tasks/ and ops/: "
+    "they are the project's record."
+)
+
+
+def local_files(ws: Workspace) -> list[str]:
+    """``.gitignore`` patterns for what aios keeps on one machine only (anchored at the root)."""
+    state = "/" + ws.rel(ws.state_dir)
+    return [
+        "/" + ws.rel(ws.worktree("X").parent.parent) + "/",  # .aios/: task worktrees
+        f"{state}/{ws.state_lock.name}",
+        f"{state}/.run-*.lock",
+        f"{state}/{ws.journal_file.name}",
+        f"{state}/{ws.checkpoints_db.name}",
+        f"{state}/{ws.checkpoints_db.name}-*",  # SQLite's -wal, -shm and -journal files
+        f"{state}/**/.*.tmp",  # an atomic write's temporary file, left by a killed process
+    ]
+
+
+def _gitignore(ws: Workspace) -> list[str]:
+    """Add the missing `local_files` patterns to ``.gitignore``; the user's lines stay as they are."""
+    file = ws.root / ".gitignore"
+    try:
+        text = file.read_text(encoding="utf-8") if file.exists() else ""
+    except UnicodeDecodeError:
+        raise StateError(
+            "the file is not UTF-8 text", file=file, fix="save it as UTF-8, then run `aios init` again"
+        ) from None
+    except OSError as exc:  # a folder, or unreadable
+        raise StateError(
+            f"cannot read it: {exc.strerror}",
+            file=file,
+            fix="make it a readable file, then run `aios init` again",
+        ) from None
+    present = {line.strip() for line in text.splitlines()}
+    missing = [pattern for pattern in local_files(ws) if pattern not in present]
+    if not missing:
+        return []
+    block = ([GITIGNORE_HEADER] if GITIGNORE_HEADER not in present else []) + missing
+    separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
+    append_text(file, separator + "\n".join(block) + "\n")  # appended: keeps the file's mode
+    return [ws.rel(file)]

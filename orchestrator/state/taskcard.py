@@ -30,6 +30,8 @@ from orchestrator.errors import ConfigError
 
 TASK_ID = re.compile(r"^TASK_([A-Z][A-Z0-9]*)_(\d{4,})$")
 _FENCE = "---"
+#: A branch name git accepts, roughly (`git check-ref-format`); never an option (``-...``).
+_BRANCH = re.compile(r"[^-\s~^:?*\[\\][^\s~^:?*\[\\]*")
 
 
 class RoleMode(StrEnum):
@@ -67,7 +69,10 @@ class TaskCard(BaseModel):
     """Reviewer personas; empty means the workflow's default set."""
     paths: list[str] = Field(default_factory=list)
     """Paths in scope for the builder (folders end with ``/``); empty means the whole repository."""
-    target_branch: str = "main"
+    target_branch: str | None = None
+    """The branch the change merges into. ``aios task new`` writes the repository's default branch
+    (the one checked out, ``master`` or ``trunk`` as much as ``main``) into the card it creates; a
+    card registered from a file without one gets the default branch when its review runs."""
     models: dict[str, str] = Field(default_factory=dict)
     """Per-role model overrides (``builder: openai:gpt-5-mini``)."""
     body: str = ""
@@ -77,6 +82,16 @@ class TaskCard(BaseModel):
     def _id_shape(cls, value: str) -> str:
         if not TASK_ID.match(value):
             raise ValueError(f"id {value!r} must look like TASK_<QUEUE>_<NNNN>, e.g. TASK_DEV_0001")
+        return value
+
+    @field_validator("target_branch")
+    @classmethod
+    def _branch_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _BRANCH.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a branch name: no spaces, no leading '-', "
+                "none of ~ ^ : ? * [ \\; leave it out to use the repository's default branch"
+            )
         return value
 
     @model_validator(mode="after")
@@ -134,7 +149,7 @@ def load(path: Path) -> TaskCard:
 def render(card: TaskCard) -> str:
     """The card as Markdown with front matter; ``parse(render(card)) == card``."""
     data = card.model_dump(mode="json", exclude={"body"}, exclude_defaults=False)
-    for optional in ("personas", "paths", "models"):
+    for optional in ("personas", "paths", "models", "target_branch"):
         if not data[optional]:
             del data[optional]
     for criterion in data["acceptance_criteria"]:

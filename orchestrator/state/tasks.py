@@ -14,6 +14,7 @@ from orchestrator import resources
 from orchestrator._files import atomic_write
 from orchestrator.errors import ConfigError, StateError
 from orchestrator.redact import redact
+from orchestrator.sandbox import git
 from orchestrator.state import lifecycle, queues
 from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import Status
@@ -53,14 +54,29 @@ def check_card(ws: Workspace, card: TaskCard, *, file: str | Path) -> None:
             )
 
 
+def target_branch(ws: Workspace, card: TaskCard) -> str:
+    """The branch ``card``'s change merges into: its ``target_branch``, else the repository's default.
+
+    Raises:
+        GitError: the card names none and the repository's default branch cannot be told.
+    """
+    return card.target_branch or git.default_branch(ws.root)
+
+
 def create(ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None = None) -> TaskState:
     """Register ``card`` as a new task in ``inbox``.
 
-    Without ``card_file`` the card gets the next free id of its queue and is written to
-    ``tasks/inbox/<ID>.md``; with it, the card's own id is used and the file stays where it is.
+    Without ``card_file`` the card gets the next free id of its queue and the repository's default
+    branch as its ``target_branch`` if it names none, and is written to ``tasks/inbox/<ID>.md``;
+    with it, the card's own id is used and the file stays where it is (`target_branch` then
+    resolves the default branch when the review runs).
     """
     check_actor(actor)  # before the card file is written
     check_card(ws, card, file=card_file or "TaskCard")
+    if card_file is None:
+        # Recorded now, while the default branch is checked out: later the main checkout may be on
+        # the task's own branch (an external builder at work), and the card must still say `master`.
+        card = card.model_copy(update={"target_branch": target_branch(ws, card)})
     store = Store(ws)
     with store.transaction() as txn:
         if card_file is None:

@@ -27,7 +27,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from orchestrator.errors import AiosError
+from orchestrator.errors import AiosError, StateError
 from orchestrator.governance import actions
 from orchestrator.redact import redact
 from orchestrator.review.findings import Dimension
@@ -129,10 +129,8 @@ def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
     if head == state.get("last_reviewed") and state.get("verdict") != "BLOCKED":
         return _blocked(round_, f"the builder changed nothing since round {round_ - 1} was reviewed")
     if head == state["base"]:
-        return _blocked(
-            round_,
-            f"{git.branch_name(tid)} has no commits beyond {ctx.card.target_branch}: nothing to review",
-        )
+        target = tasks.target_branch(ctx.ws, ctx.card)
+        return _blocked(round_, f"{git.branch_name(tid)} has no commits beyond {target}: nothing to review")
     return {"round": round_, "head": head, "verdict": None, "decision": None, "waiting_for": None}
 
 
@@ -221,7 +219,7 @@ def escalate(state: ReviewState, runtime: Ctx) -> ReviewState:
     note = escalation_note(state, rounds_used_up=state["verdict"] == "NEEDS_REVISION")
     ensure_status(ctx.ws, tid, Status.BLOCKED, actor=REVIEWER, reason=note or f"escalated: {why}"[:500])
     decision = interrupt({"kind": "escalation", "task": tid, "round": state["round"], "reason": redact(why)})
-    return _decided(decision)
+    return decided(decision)
 
 
 def escalation_note(state: ReviewState, *, rounds_used_up: bool) -> str | None:
@@ -253,7 +251,7 @@ def human_review(state: ReviewState, runtime: Ctx) -> ReviewState:
             "verdict": state["verdict"],
         }
     )
-    return _decided(decision)
+    return decided(decision)
 
 
 def after_decision(state: ReviewState) -> str:
@@ -269,20 +267,50 @@ def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
     actor = decision.actor
     if tasks.get(ctx.ws, tid).status is not Status.DONE:  # else a crash came after the merge: finish up
         ensure_status(ctx.ws, tid, Status.REVIEWING, actor=actor, reason="human accepted the change")
-    sha = git.merge(
-        ctx.ws.root,
-        git.branch_name(tid),
-        ctx.card.target_branch,
-        message=redact(f"Merge {tid}: {ctx.card.title}"),
-    )
-    ensure_status(
-        ctx.ws, tid, Status.DONE, actor=actor, reason=f"merged into {ctx.card.target_branch} as {sha[:10]}"
-    )
-    ctx.progress(f"merged into {ctx.card.target_branch} ({sha[:10]})")
+    target, message = tasks.target_branch(ctx.ws, ctx.card), merge_message(state, ctx.card, actor)
+    try:
+        sha = git.merge(ctx.ws.root, git.branch_name(tid), target, message=message)
+    except git.GitError as exc:
+        raise _merge_refused(ctx.ws, tid, exc) from None
+    ensure_status(ctx.ws, tid, Status.DONE, actor=actor, reason=f"merged into {target} as {sha[:10]}")
+    ctx.progress(f"merged into {target} ({sha[:10]})")
     return {"merged": sha, "waiting_for": None}
 
 
-def _decided(answer: Any) -> ReviewState:
+def merge_message(state: ReviewState, card: TaskCard, approver: str) -> str:
+    """The merge commit's message: the task, then git trailers naming who approved it on which review.
+
+    Example:
+        Merge TASK_DEV_0001: Rate-limit login
+
+        Approved-by: alice
+        Review-report: ops/reviews/TASK_DEV_0001/round-2.md
+        Review-round: 2
+    """
+    trailers = [f"Approved-by: {approver}"]
+    if state.get("report"):  # none when a human approved an escalation with no review round
+        trailers.append(f"Review-report: {state['report']}")
+    trailers.append(f"Review-round: {state.get('round', 0)}")
+    return redact(f"Merge {card.id}: {card.title}\n\n" + "\n".join(trailers) + "\n")
+
+
+def _merge_refused(ws: Workspace, tid: str, exc: git.GitError) -> AiosError:
+    """The merge's error, with the way out: nothing was merged, so the change can go back to the builder."""
+    back = f'send the change back to the builder: `aios review reject {tid} --feedback "..."`'
+    state_dir = ws.rel(ws.state_dir) + "/"
+    if isinstance(exc, git.MergeBlocked) and any(p.startswith(state_dir) for p in exc.paths):
+        live = [p for p in exc.paths if p.startswith(state_dir)]
+        return StateError(
+            f"{tid}'s change writes aios's own state files ({', '.join(live[:10])}), which are live in "
+            f"{exc.checkout}: merging would overwrite them",
+            file=exc.checkout,
+            fix=f"{back}; a task's change must leave {state_dir} alone",
+        )
+    exc.fix = f"{exc.fix}; or {back}"
+    return exc
+
+
+def decided(answer: Any) -> ReviewState:
     """The update for the human's ``answer`` (the interrupt's resume value)."""
     decision = load_decision(answer)
     if decision is None:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from orchestrator._lock import exclusive
-from orchestrator.errors import StateError
+from orchestrator.errors import ConfigError, StateError
 from orchestrator.governance.authority import require
 from orchestrator.redact import redact
 from orchestrator.sandbox import git
@@ -89,9 +89,12 @@ def run(
         snapshot = graph.get_state(config)
         waiting = (_waiting(snapshot) or {}).get("kind")
         if waiting == "builder" or (waiting is None and (snapshot.next or not snapshot.values)):
+            if _resumed(snapshot, options).builder == "agent" and not _merge_unfinished(snapshot):
+                _require_own_checkout(ws, tid)
             start: Any = None if snapshot.next else _first_input(ws, tid, card, options)
             if waiting == "builder":
-                if git.head(git.worktree_path(ws.root, tid)) == snapshot.values.get("last_reviewed"):
+                # The branch, not the worktree: an external builder may commit in a checkout of their own.
+                if _branch_head(ws, tid) == snapshot.values.get("last_reviewed"):
                     return _status(ws, tid, snapshot).noted(_nothing_new(tid, snapshot.values))
                 start = Command(resume={"action": "submitted"})
             ctx = make_context(
@@ -138,11 +141,15 @@ def answer(
         snapshot = graph.get_state(config)
         waiting = (_waiting(snapshot) or {}).get("kind")
         if _merge_unfinished(snapshot):
-            # Approved and killed inside the merge node: approving again finishes it (git.merge and
-            # the status moves are idempotent). No model is built: a merge never calls one.
-            if action != "approve":
-                return _status(ws, tid, snapshot).noted(_merge_pending(tid))
-            _require_reviewed_head(ws, tid, snapshot.values)
+            # Approved, but the merge node did not finish: killed inside it, or git refused (files
+            # in the way, a conflict, signing). Approving again finishes it (git.merge and the
+            # status moves are idempotent); no model is built: a merge never calls one.
+            if action == "approve":
+                _require_reviewed_head(ws, tid, snapshot.values)
+            elif _merge_landed(ws, tid, card):  # merged already: only finishing it is left
+                return _status(ws, tid, snapshot).noted(_merge_pending(ws, tid, card))
+            else:  # nothing was merged: rejecting is the way out, as at the human checkpoint
+                graph.update_state(config, _decision(action, actor, feedback), as_node="human_review")
             ctx = make_context(ws, card, _resumed(snapshot, options), progress=progress)
             graph.invoke(None, config, context=ctx, durability="sync")
             return _status(ws, tid, graph.get_state(config))
@@ -153,10 +160,21 @@ def answer(
         if action == "approve":
             _require_reviewed_head(ws, tid, snapshot.values)
         ctx = make_context(ws, card, _resumed(snapshot, options), progress=progress)
-        # The resume value is checkpointed as given: mask a pasted secret before it is stored.
-        decision = HumanDecision(action=action, actor=actor, feedback=feedback and redact(feedback))
-        graph.invoke(Command(resume=dump_decision(decision)), config, context=ctx, durability="sync")
+        resume = dump_decision(_human(action, actor, feedback))
+        graph.invoke(Command(resume=resume), config, context=ctx, durability="sync")
         return _status(ws, tid, graph.get_state(config))
+
+
+def _human(action: Literal["approve", "reject"], actor: str, feedback: str | None) -> HumanDecision:
+    # The decision is checkpointed as given: mask a pasted secret before it is stored.
+    return HumanDecision(action=action, actor=actor, feedback=feedback and redact(feedback))
+
+
+def _decision(action: Literal["approve", "reject"], actor: str, feedback: str | None) -> ReviewState:
+    """The human checkpoint's update for a decision given while the merge was pending."""
+    from orchestrator.workflow.graph import decided
+
+    return decided(dump_decision(_human(action, actor, feedback)))
 
 
 def status(ws: Workspace, tid: str) -> RunStatus:
@@ -165,7 +183,9 @@ def status(ws: Workspace, tid: str) -> RunStatus:
     with open_graph(ws) as graph:
         snapshot = graph.get_state({"configurable": {"thread_id": tid}})
         found = _status(ws, tid, snapshot)
-        return found.noted(_merge_pending(tid)) if _merge_unfinished(snapshot) else found
+        if not _merge_unfinished(snapshot):
+            return found
+        return found.noted(_merge_pending(ws, tid, load_card(ws, tid)))
 
 
 @contextmanager
@@ -179,9 +199,29 @@ def _driving(ws: Workspace, tid: str) -> Iterator[Any]:
         yield graph
 
 
+def _branch_head(ws: Workspace, tid: str) -> str:
+    return git.head(ws.root, f"refs/heads/{git.branch_name(tid)}")
+
+
+def _require_own_checkout(ws: Workspace, tid: str) -> None:
+    """The agent builder commits on the task branch in the task's own worktree, so it needs the branch.
+
+    An external builder's checkout of ``task/<ID>`` is reviewed from a detached copy instead
+    (`git.ensure_worktree`), but commits made there would never reach the branch.
+    """
+    branch, own = git.branch_name(tid), ws.worktree(tid)
+    elsewhere = git.checkout_of(ws.root, branch)
+    if elsewhere is not None and elsewhere.resolve() != own.resolve():
+        raise StateError(
+            f"{branch} is checked out in {elsewhere}; the agent builder commits on it in {ws.rel(own)}",
+            fix=f"free the branch there (`git -C {elsewhere} switch --detach`), or review the commits "
+            f"made there: `aios review run {tid} --builder external`",
+        )
+
+
 def _require_reviewed_head(ws: Workspace, tid: str, values: dict[str, Any]) -> None:
     """Only the commit the review approved may be merged, not whatever the branch holds now."""
-    head = git.head(ws.root, f"refs/heads/{git.branch_name(tid)}")
+    head = _branch_head(ws, tid)
     reviewed = values.get("last_reviewed")
     if reviewed and head != reviewed:
         raise StateError(
@@ -204,8 +244,9 @@ def _first_input(ws: Workspace, tid: str, card: TaskCard, options: RunOptions) -
         )
     from orchestrator.review.diff import merge_base
 
-    worktree = git.ensure_worktree(ws.root, tid, card.target_branch)
-    base = merge_base(worktree, card.target_branch)
+    target = _require_target(ws, tid, card)
+    worktree = git.ensure_worktree(ws.root, tid, target)
+    base = merge_base(worktree, target)
     return {
         "task_id": tid,
         "round": 0,
@@ -215,6 +256,21 @@ def _first_input(ws: Workspace, tid: str, card: TaskCard, options: RunOptions) -
         "findings": [],
         "modes": options.modes(),
     }
+
+
+def _require_target(ws: Workspace, tid: str, card: TaskCard) -> str:
+    """The branch the task merges into, which must exist with a commit before the task branch forks."""
+    target = tasks.target_branch(ws, card)
+    if not git.branch_exists(ws.root, target):
+        card_file = tasks.get(ws, tid).card
+        raise ConfigError(
+            f"the target branch {target!r} does not exist in {ws.root}, or has no commit yet",
+            file=card_file,
+            field="target_branch",
+            fix=f"set `target_branch:` in {card_file} to an existing branch (`git branch --list` shows "
+            f"them), or make a first commit on {target}",
+        )
+    return target
 
 
 def _waiting(snapshot: Any) -> dict[str, Any] | None:
@@ -251,8 +307,19 @@ def _nothing_new(tid: str, values: dict[str, Any]) -> str:
     )
 
 
-def _merge_pending(tid: str) -> str:
-    return f"{tid}'s merge was approved but did not finish: `aios review approve {tid}` finishes it"
+def _merge_landed(ws: Workspace, tid: str, card: TaskCard) -> bool:
+    """Whether the task branch is already in its target (a process died after the merge itself)."""
+    branch, target = git.branch_name(tid), tasks.target_branch(ws, card)
+    return git.branch_exists(ws.root, branch) and git.is_merged(ws.root, branch, target)
+
+
+def _merge_pending(ws: Workspace, tid: str, card: TaskCard) -> str:
+    if _merge_landed(ws, tid, card):
+        return f"{tid}'s merge was approved but did not finish: `aios review approve {tid}` finishes it"
+    return (
+        f"{tid}'s merge was approved but did not happen: fix what it reported and `aios review approve "
+        f'{tid}` again, or send the change back with `aios review reject {tid} --feedback "..."`'
+    )
 
 
 def _nothing_waiting(ws: Workspace, tid: str) -> str:

@@ -104,7 +104,7 @@ def make_context(
         ws=ws,
         card=card,
         workflow=workflow,
-        builder=_agent_builder(models, sandbox) if agent else (lambda c, s: None),
+        builder=_agent_builder(models, sandbox) if agent else _external_builder,
         check=_checker(models if reviewer_mode == "model" else None, sandbox),
         aggregate=_aggregator(models, reviewer_mode),
         external=not agent,
@@ -146,6 +146,16 @@ def _agent_builder(models: Models, sandbox: bool) -> Any:
         return result.summary or f"builder stopped: {result.stopped_reason}"
 
     return build
+
+
+def _external_builder(ctx: RunContext, state: ReviewState) -> None:
+    """A person or another agent committed on the task branch: the round reviews the branch's head.
+
+    Where they commit in a checkout of their own, the task's worktree is a detached copy of the
+    branch (`git.ensure_worktree`), moved here to the head they submitted.
+    """
+    git.ensure_worktree(ctx.ws.root, ctx.card.id, tasks.target_branch(ctx.ws, ctx.card))
+    return None
 
 
 def _revert_out_of_scope(ctx: RunContext) -> None:

@@ -24,6 +24,7 @@ def test_init_creates_the_workspace_at_the_repository_root(tmp_path: Path) -> No
         "state/agents.yaml",
         "state/sessions.yaml",
         "state/tasks.yaml",
+        ".gitignore",
     ]
     assert ws.project.member("alice") is not None
     assert Store(ws).read_index().tasks == {}
