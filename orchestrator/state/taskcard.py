@@ -22,11 +22,14 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestrator import _yaml
+from orchestrator._files import read_text
 from orchestrator.errors import ConfigError
+from orchestrator.sandbox.bwrap import parsable_command
 
 TASK_ID = re.compile(r"^TASK_([A-Z][A-Z0-9]*)_(\d{4,})$")
 _FENCE = "---"
@@ -48,7 +51,8 @@ class Criterion(BaseModel):
 
     id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
     text: str = Field(min_length=1)
-    check: str | None = None
+    check: Annotated[str, AfterValidator(parsable_command)] | None = None
+    """A command run without a shell (``pytest tests/test_login.py -q``); its quotes must balance."""
 
 
 class TaskCard(BaseModel):
@@ -123,11 +127,9 @@ def parse(text: str, *, file: str | Path) -> TaskCard:
 def load(path: Path) -> TaskCard:
     """Read and parse a TaskCard file."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError):
+        text = read_text(path, error=ConfigError)
+    except FileNotFoundError:
         raise ConfigError("no such TaskCard file", file=path, fix="check the path") from None
-    except UnicodeDecodeError:
-        raise ConfigError("the file is not UTF-8 text", file=path, fix="save it as UTF-8") from None
     return parse(text, file=path)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from orchestrator import resources
-from orchestrator._files import atomic_write
+from orchestrator._files import atomic_write, make_dirs
 from orchestrator.errors import ConfigError, StateError
 from orchestrator.redact import redact
 from orchestrator.state import lifecycle, queues
@@ -61,13 +61,27 @@ def create(ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None 
     """
     check_actor(actor)  # before the card file is written
     check_card(ws, card, file=card_file or "TaskCard")
-    store = Store(ws)
-    with store.transaction() as txn:
+    written: list[Path] = []
+    try:
+        return _register(ws, card, actor=actor, card_file=card_file, written=written)
+    except BaseException:
+        # A failed commit (a full disk) must not leave a card file for a task that was never created.
+        for path in written:
+            if not ws.task_file(path.stem).exists():
+                path.unlink(missing_ok=True)
+        raise
+
+
+def _register(
+    ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None, written: list[Path]
+) -> TaskState:
+    with Store(ws).transaction() as txn:
         if card_file is None:
             card = card.model_copy(update={"id": _free_id(ws, txn, card.queue)})
             card_file = ws.inbox_dir / f"{card.id}.md"
-            card_file.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(card_file.parent)
             atomic_write(card_file, render(card))
+            written.append(card_file)
         elif ws.task_file(card.id).exists():
             raise ConfigError(
                 f"task {card.id} already exists",

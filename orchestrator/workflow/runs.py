@@ -14,11 +14,12 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from orchestrator._lock import exclusive
-from orchestrator.errors import StateError
+from orchestrator.errors import ConfigError, StateError
 from orchestrator.governance.authority import require
 from orchestrator.redact import redact
 from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import require_sandbox
+from orchestrator.sandbox.git import GitError
 from orchestrator.state import tasks
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.project import Permission
@@ -30,8 +31,12 @@ from orchestrator.workflow.status import RunFinding, RunStatus
 
 
 def load_card(ws: Workspace, tid: str) -> TaskCard:
-    """The task's TaskCard, checked against the workspace (queues, personas)."""
+    """The task's TaskCard, checked against the workspace (queues, personas, target branch).
+
+    The workflow file is read too: a broken one is refused before the run takes its lock.
+    """
     from orchestrator.review.personas import load_persona
+    from orchestrator.workflow.settings import load_workflow
 
     load_found_secrets(ws, tid)
     card_file = tasks.get(ws, tid).card
@@ -39,7 +44,23 @@ def load_card(ws: Workspace, tid: str) -> TaskCard:
     tasks.check_card(ws, card, file=card_file)
     for name in card.personas:
         load_persona(name, workspace=ws.root)
+    _require_target_branch(ws, card, card_file)
+    load_workflow(workspace=ws.root)
     return card
+
+
+def _require_target_branch(ws: Workspace, card: TaskCard, card_file: str) -> None:
+    """The branch the change is based on and merged into must exist before a run touches git."""
+    try:
+        git.head(ws.root, card.target_branch)
+    except GitError:
+        raise ConfigError(
+            f"the target branch {card.target_branch!r} does not exist in {ws.root}",
+            file=card_file,
+            field="target_branch",
+            fix=f"set target_branch to an existing branch (`git branch --list` shows them), "
+            f"or create it: `git branch {card.target_branch} <commit>`",
+        ) from None
 
 
 def load_found_secrets(ws: Workspace, tid: str) -> None:
@@ -57,11 +78,39 @@ def open_graph(ws: Workspace) -> Iterator[Any]:
     from orchestrator.workflow.graph import build_graph
 
     # check_same_thread=False: the parallel checks write checkpoints from worker threads.
-    conn = sqlite3.connect(ws.checkpoints_db, check_same_thread=False)
+    conn = _connect(ws)
     try:
-        yield build_graph(SqliteSaver(conn))
+        saver = SqliteSaver(conn)
+        try:
+            saver.setup()  # reads the file's header now, so a broken file is refused before any step
+        except sqlite3.DatabaseError as exc:
+            raise _checkpoint_error(ws, exc) from None
+        yield build_graph(saver)
     finally:
         conn.close()
+
+
+def _connect(ws: Workspace) -> sqlite3.Connection:
+    try:
+        return sqlite3.connect(ws.checkpoints_db, check_same_thread=False)
+    except sqlite3.DatabaseError as exc:
+        raise _checkpoint_error(ws, exc) from None
+
+
+def _checkpoint_error(ws: Workspace, exc: sqlite3.DatabaseError) -> StateError:
+    """A checkpoint database that cannot be used, as a clear error (what failed and what to do)."""
+    rel = ws.rel(ws.checkpoints_db)
+    if isinstance(exc, sqlite3.OperationalError):  # cannot open or write: a permission or disk problem
+        return StateError(
+            f"cannot open the run checkpoints: {exc}",
+            file=rel,
+            fix=f"make {ws.rel(ws.state_dir)}/ writable and check the disk has space, then run it again",
+        )
+    return StateError(
+        f"the run checkpoints are not a readable SQLite database ({exc})",
+        file=rel,
+        fix=f"move it away (`mv {rel} {rel}.broken`); the run restarts from the task's status",
+    )
 
 
 def run(
