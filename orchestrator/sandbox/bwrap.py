@@ -172,6 +172,12 @@ def split_command(text: str) -> list[str]:
     return argv
 
 
+#: How to repair a command string whose quotes do not balance.
+QUOTES_FIX = (
+    "balance the quotes: each ' or \" that opens must close (quotes only keep spaces inside one argument)"
+)
+
+
 def parsable_command(text: str) -> str:
     """A pydantic validator for a command string in a file: it must split (see ``split_command``).
 
@@ -181,8 +187,7 @@ def parsable_command(text: str) -> str:
     try:
         split_command(text)
     except CommandRefused as exc:
-        quotes = "balance the quotes: each ' or \" that opens must close (no shell runs the command; "
-        fix = quotes + "quotes only keep spaces inside one argument)" if text.strip() else exc.fix
+        fix = QUOTES_FIX if text.strip() else exc.fix
         context = {"problem": exc.message, "fix": fix}
         raise PydanticCustomError("command_syntax", "{problem}", context) from None
     return text

@@ -19,7 +19,7 @@ from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import TaskState, now
 from orchestrator.state.store import Store, Txn
-from orchestrator.state.taskcard import TaskCard, render, task_id
+from orchestrator.state.taskcard import TaskCard, check_commands, render, task_id
 from orchestrator.state.workspace import Workspace
 
 #: Refuses (raises ``PermissionDenied``) unless an actor may take an action on a task:
@@ -29,11 +29,12 @@ Authorise: TypeAlias = Callable[[Workspace, TaskState, str, str], None]
 
 
 def check_card(ws: Workspace, card: TaskCard, *, file: str | Path) -> None:
-    """Checks a card needs the workspace for: its queue and personas exist.
+    """Checks a card passes before it is registered: its commands split, its queue and personas exist.
 
     Raises:
         ConfigError: naming the field and the known values.
     """
+    check_commands(card, file=file)
     known_queues = ws.project.queues
     if card.queue not in known_queues:
         raise ConfigError(
