@@ -181,8 +181,8 @@ QUOTES_FIX = (
 def parsable_command(text: str) -> str:
     """A pydantic validator for a command string in a file: it must split (see ``split_command``).
 
-    The error carries its fix, so a TaskCard ``check`` or a workflow's ``allowed_commands`` entry
-    with an unbalanced quote is refused when the file is read, naming the file, line and field.
+    The error carries its fix, so a workflow's ``builder.allowed_commands`` entry with an
+    unbalanced quote is refused when the file is read, naming the file, line and field.
     """
     try:
         split_command(text)
