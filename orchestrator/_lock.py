@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from orchestrator._files import os_error
 from orchestrator.errors import StateError
 
 
@@ -31,9 +32,10 @@ def exclusive(path: Path, *, timeout: float = 60.0, busy: StateError | None = No
     With ``busy``, a held lock raises it at once instead of waiting.
 
     Raises:
-        StateError: the lock was not free within ``timeout`` seconds (or at all, with ``busy``).
+        StateError: the lock was not free within ``timeout`` seconds (or at all, with ``busy``), or
+            the lock file cannot be opened (a folder in its place, a read-only workspace).
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open(path)
     try:
         if not _try(fd):
             if busy is not None:
@@ -42,6 +44,14 @@ def exclusive(path: Path, *, timeout: float = 60.0, busy: StateError | None = No
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the flock
+
+
+def _open(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        # Every lock holder goes on to write: a read-only workspace is refused here, before anything.
+        raise os_error(exc, path, doing="open this lock file") from None
 
 
 def _try(fd: int) -> bool:

@@ -11,7 +11,15 @@ from pydantic import BaseModel, ValidationError
 from orchestrator.errors import AiosError, ConfigError
 
 Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class Dumper(_BaseDumper):  # type: ignore[misc]
+    """Never writes an anchor and alias (``&id001``/``*id001``): ``load`` refuses aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
 
 M = TypeVar("M", bound=BaseModel)
 KeyPath = tuple[str | int, ...]
@@ -21,8 +29,11 @@ def load(text: str, *, file: str | Path, error: type[AiosError] = ConfigError, l
     """Parse YAML text, turning a syntax error into ``error`` with the line and column.
 
     ``line_offset`` shifts lines when the YAML sits inside another file (TaskCard front matter).
+    An alias (``*name``) is refused: a few lines of nested aliases expand to billions of nodes
+    (the "billion laughs"), and every reader of the data would walk them.
     """
     try:
+        _refuse_aliases(text, file=file, error=error, line_offset=line_offset)
         return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -36,6 +47,21 @@ def load(text: str, *, file: str | Path, error: type[AiosError] = ConfigError, l
         ) from None
     except yaml.YAMLError as exc:
         raise error(f"this is not valid YAML: {exc}", file=file, fix="correct the YAML syntax") from None
+
+
+def _refuse_aliases(text: str, *, file: str | Path, error: type[AiosError], line_offset: int) -> None:
+    """Raise ``error`` at the first alias in ``text``. Syntax errors are left to the loader."""
+    if "*" not in text:  # the common case: no alias possible, no second pass over the text
+        return
+    for event in yaml.parse(text, Loader=Loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise error(
+                f"YAML aliases are not allowed (*{event.anchor})",
+                file=file,
+                line=event.start_mark.line + 1 + line_offset,
+                fix="write the value out in full instead of `&name` ... `*name`; "
+                "a `*` that starts a value must be quoted (`'*.py'`)",
+            )
 
 
 def dump(data: Any, *, flow_leaves: bool = False) -> str:
@@ -183,6 +209,8 @@ def _fix_for(err: Any, model: type[BaseModel] | None = None) -> str:
         listed = f": use one of {', '.join(known)}" if known else ""
         return f"remove the field or correct its spelling{listed}"
     ctx = err.get("ctx") or {}
+    if "fix" in ctx:  # a validator that knows the fix (``PydanticCustomError(..., {"fix": ...})``)
+        return str(ctx["fix"])
     if "expected" in ctx:
         return f"use {ctx['expected']}"
     if "ge" in ctx or "le" in ctx:

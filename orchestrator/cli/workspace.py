@@ -46,10 +46,12 @@ def init(
 
 @state_app.command("check")
 def check(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Validate every state file; lists each problem with file, line and fix."""
+    """Validate every state file and the workspace's own personas, prompts and workflows."""
     from orchestrator.state.check import check_state
+    from orchestrator.workflow.overrides import check_overrides
 
-    problems = check_state(state(ctx).workspace())
+    ws = state(ctx).workspace()
+    problems = check_state(ws) + check_overrides(ws)
     if as_json:
         print_json({"ok": not problems, "problems": [p.render() for p in problems]})
     else:

@@ -16,6 +16,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator import _yaml, resources
+from orchestrator._files import read_text
+from orchestrator.errors import ConfigError
 from orchestrator.llm.base import Mechanism
 
 MODELS_FILE = "models.yaml"
@@ -123,7 +125,7 @@ def load_cached(path: Path, model: type[M], cache: dict[tuple[Path, int], M]) ->
     with _cache_lock:
         if key in cache:
             return cache[key]
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, error=ConfigError)
     parsed = _yaml.validate(model, _yaml.load(text, file=path) or {}, file=path, text=text)
     with _cache_lock:
         cache[key] = parsed

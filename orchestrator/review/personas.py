@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator import _yaml, resources
+from orchestrator._files import read_text
 from orchestrator.errors import ConfigError
 from orchestrator.review.findings import Dimension
 
@@ -45,14 +46,14 @@ def load_persona(name: str, *, workspace: Path | None = None) -> Persona:
     if name not in known:
         raise ConfigError(f"unknown persona {name!r}", field="personas", fix=f"use one of {', '.join(known)}")
     path = resources.data_file("personas", f"{name}.yaml", workspace=workspace)
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, error=ConfigError)
     return _yaml.validate(Persona, _yaml.load(text, file=path), file=path, text=text)
 
 
 def load_dimensions(*, workspace: Path | None = None) -> dict[Dimension, DimensionText]:
     """The four dimensions' names and focus texts."""
     path = resources.data_file("prompts", "dimensions.yaml", workspace=workspace)
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, error=ConfigError)
     data = _yaml.load(text, file=path) or {}
     missing = [d.value for d in Dimension if d.value not in data]
     if missing:

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from orchestrator.errors import AiosError, ConfigError
 from orchestrator.sandbox import _limits, _mounts
@@ -170,6 +171,27 @@ def split_command(text: str) -> list[str]:
     if not argv:
         raise CommandRefused("empty command", fix="give a command such as `pytest -q`")
     return argv
+
+
+#: How to repair a command string whose quotes do not balance.
+QUOTES_FIX = (
+    "balance the quotes: each ' or \" that opens must close (quotes only keep spaces inside one argument)"
+)
+
+
+def parsable_command(text: str) -> str:
+    """A pydantic validator for a command string in a file: it must split (see ``split_command``).
+
+    The error carries its fix, so a workflow's ``builder.allowed_commands`` entry with an
+    unbalanced quote is refused when the file is read, naming the file, line and field.
+    """
+    try:
+        split_command(text)
+    except CommandRefused as exc:
+        fix = QUOTES_FIX if text.strip() else exc.fix
+        context = {"problem": exc.message, "fix": fix}
+        raise PydanticCustomError("command_syntax", "{problem}", context) from None
+    return text
 
 
 class CommandPolicy:

@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator import _yaml
+from orchestrator._files import read_text
 from orchestrator.errors import AiosError, StateError
 from orchestrator.state import queues
 from orchestrator.state.audit import check_actor
-from orchestrator.state.records import Index, TaskState
+from orchestrator.state.lifecycle import ACTIONS, ACTIVE, Status
+from orchestrator.state.records import Event, Index, TaskState
 from orchestrator.state.store import REBUILD_ACTOR, Rebuilt, Store
 from orchestrator.state.workspace import Workspace
+
+
+class _Agents(BaseModel):
+    """``state/agents.yaml``, checked only at the top level until agents are modelled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    agents: list[Any] = Field(default_factory=list)
+
+
+class _Sessions(BaseModel):
+    """``state/sessions.yaml``, checked only at the top level until sessions are modelled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    sessions: list[Any] = Field(default_factory=list)
 
 
 def check_state(ws: Workspace) -> list[AiosError]:
@@ -19,17 +42,16 @@ def check_state(ws: Workspace) -> list[AiosError]:
 
     Beyond each file's own validity, the event sequence numbers across all tasks must be unique
     and run 1, 2, 3, ... without a gap, and the index's ``seq`` must not be behind them: a
-    number used twice means two events whose order is lost.
+    number used twice means two events whose order is lost. Each task's events must chain into
+    lifecycle moves ending at its status: a status edited by hand (``running`` to ``done``,
+    skipping the review and the merge) is reported.
     """
     store = Store(ws)
     problems: list[AiosError] = []
     _collect(problems, lambda: ws.project)
     index = _collect(problems, store.read_index)
-    for path in (ws.agents_file, ws.sessions_file):
-        _collect(
-            problems,
-            lambda p=path: _yaml.load(p.read_text(encoding="utf-8"), file=ws.rel(p), error=StateError),
-        )
+    _collect(problems, lambda: _read_roster(ws, ws.agents_file, _Agents))
+    _collect(problems, lambda: _read_roster(ws, ws.sessions_file, _Sessions))
     task_list = [
         t
         for p in sorted(ws.tasks_dir.glob("TASK_*.yaml"))
@@ -37,7 +59,85 @@ def check_state(ws: Workspace) -> list[AiosError]:
     ]
     problems += sequence_problems(ws, task_list, index, pending=store.pending_recovery())
     problems += [p for task in task_list for p in _actor_problems(ws, task)]
+    problems += [p for task in task_list for p in history_problems(ws, task)]
     return problems
+
+
+def _read_roster(ws: Workspace, path: Path, model: type[BaseModel]) -> BaseModel:
+    """``agents.yaml`` or ``sessions.yaml``: a mapping with a list under its one key, or empty."""
+    rel, key = ws.rel(path), next(k for k in model.model_fields if k != "schema_version")
+    text = read_text(path, file=rel)
+    data = _yaml.load(text, file=rel, error=StateError) or {}
+    if not isinstance(data, dict):
+        raise StateError(
+            f"this must be a mapping whose `{key}:` is a list",
+            file=rel,
+            line=1,
+            fix=f"write `schema_version: 1` and `{key}: []` (as `aios init` does), then add entries",
+        )
+    return _yaml.validate(model, data, file=rel, text=text, error=StateError)
+
+
+def history_problems(ws: Workspace, task: TaskState) -> list[AiosError]:
+    """Events that do not chain into lifecycle moves, and a status that is not where they end.
+
+    Both come from hand edits: the audit trail in ``ops/audit/`` holds what really happened.
+    """
+    rel, trail = ws.rel(ws.task_file(task.id)), ws.rel(ws.audit_file(task.id))
+    problems: list[AiosError] = []
+    before: Status | None = None
+    blocked_from: Status | None = None
+    for i, event in enumerate(task.events):
+        if (why := _bad_move(before, event, blocked_from)) is not None:
+            problems.append(
+                StateError(
+                    why,
+                    file=rel,
+                    field=f"events[{i}]",
+                    fix=f"a hand edit skipped lifecycle steps: restore the file from git, compare it with "
+                    f"{trail}, and make each move with `aios task ...` or `aios review ...`",
+                )
+            )
+        blocked_from = before if event.to is Status.BLOCKED and before is not Status.BLOCKED else blocked_from
+        before = event.to
+    if before is not None and task.status is not before:
+        skipped = " (so its review and merge were skipped)" if task.status is Status.DONE else ""
+        problems.append(
+            StateError(
+                f"status is {task.status.value}, but its last event left it {before.value}: the status "
+                f"was changed by hand, with no event on the audit trail{skipped}",
+                file=rel,
+                field="status",
+                fix=f"set status back to {before.value}, then move the task with `aios task ...` or "
+                f"`aios review ...`, which record the move in {trail}",
+            )
+        )
+    return problems
+
+
+def _bad_move(before: Status | None, event: Event, blocked_from: Status | None) -> str | None:
+    """Why ``event`` is not a lifecycle move from ``before`` (None when it is one)."""
+    if before is None:
+        ok = event.from_ is None and event.to is Status.INBOX
+        return None if ok else "the first event must create the task (no `from`, to inbox)"
+    if event.from_ is not before:
+        shown = event.from_.value if event.from_ else "nothing"
+        return (
+            f"event seq {event.seq} moves from {shown}, but the event before it left the task {before.value}"
+        )
+    if event.to is before:
+        return None  # a note: no move
+    if _is_move(before, event.to, blocked_from):
+        return None
+    return f"event seq {event.seq} moves {before.value} → {event.to.value}, which is not a lifecycle move"
+
+
+def _is_move(before: Status, after: Status, blocked_from: Status | None) -> bool:
+    if before is Status.BLOCKED:
+        return after is (blocked_from or after) and after in ACTIVE
+    if after is Status.BLOCKED:
+        return before in ACTIVE
+    return any(moves.get(before) is after for moves in ACTIONS.values())
 
 
 def _actor_problems(ws: Workspace, task: TaskState) -> list[AiosError]:

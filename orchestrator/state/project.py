@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestrator import _yaml
+from orchestrator._files import read_text
 from orchestrator.errors import StateError
 
 
@@ -110,7 +111,7 @@ def default_project(name: str, owner: str) -> dict[str, object]:
 def load_project(path: Path) -> Project:
     """Read and validate ``state/project.yaml``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise StateError("the project file is missing", file=path, fix="run `aios init` here") from None
     data = _yaml.load(text, file=path, error=StateError)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator import _yaml
-from orchestrator._files import append_text, atomic_write
+from orchestrator._files import append_text, atomic_write, make_dirs
 from orchestrator.errors import StateError
 from orchestrator.sandbox import git
 from orchestrator.state.project import default_project
@@ -37,7 +37,7 @@ def _folders(ws: Workspace) -> list[str]:
     created: list[str] = []
     for folder in [ws.tasks_dir, ws.inbox_dir, *(ws.ops_dir / d for d in OPS_DIRS)]:
         if not folder.is_dir():
-            folder.mkdir(parents=True)
+            make_dirs(folder)
             created.append(ws.rel(folder) + "/")
     return created
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import _yaml
-from orchestrator._files import atomic_write
+from orchestrator._files import atomic_write, make_dirs, read_text
 from orchestrator._lock import exclusive
 from orchestrator._text import visible
 from orchestrator.errors import StateError
@@ -130,7 +130,7 @@ class Store:
         """Read and validate one task file."""
         path = self.ws.task_file(task_id)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_text(path, file=self.ws.rel(path))
         except FileNotFoundError:
             raise StateError(f"no task {task_id}", fix="check the id with `aios task list --all`") from None
         return self._parse_task(text, path)
@@ -139,19 +139,17 @@ class Store:
         """Read and validate ``state/tasks.yaml``."""
         path = self.ws.index_file
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_text(path, file=self.ws.rel(path))
         except FileNotFoundError:
             raise StateError(
                 "the task index is missing",
                 file=self.ws.rel(path),
                 fix="run `aios state rebuild` to rebuild it from state/tasks/",
             ) from None
-        except UnicodeDecodeError as exc:
-            raise StateError(
-                f"the task index is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                file=self.ws.rel(path),
-                fix="run `aios state rebuild` to rebuild it from state/tasks/ (its queues stay locked)",
-            ) from None
+        except StateError as exc:
+            exc.message = f"the task index cannot be read: {exc.message}"
+            exc.fix = f"{exc.fix}; or run `aios state rebuild` to rebuild it (its queues stay locked)"
+            raise
         data = _yaml.load(text, file=self.ws.rel(path), error=StateError)
         try:
             return _yaml.validate(Index, data or {}, file=self.ws.rel(path), text=text, error=StateError)
@@ -162,14 +160,14 @@ class Store:
     def pending_recovery(self) -> set[str]:
         """Task ids of a commit a killed process left half done (recovered by the next write)."""
         try:
-            return set(self._journal.read_text(encoding="utf-8").split())
+            return set(read_text(self._journal, file=self.ws.rel(self._journal)).split())
         except FileNotFoundError:
             return set()
 
     def all_tasks(self) -> Iterator[TaskState]:
         """Every task file, in id order (slow at scale: never on a hot path)."""
         for path in sorted(self.ws.tasks_dir.glob("TASK_*.yaml")):
-            yield self._parse_task(path.read_text(encoding="utf-8"), path)
+            yield self._parse_task(read_text(path, file=self.ws.rel(path)), path)
 
     # ---- writes ----
 
@@ -196,7 +194,7 @@ class Store:
         kept locked; when it cannot be read as text at all, every queue is. An emergency stop is
         never lifted by a repair: a member unlocks it explicitly.
         """
-        self.ws.state_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.ws.state_dir)
         with exclusive(self._lock_file):
             locks, salvaged = self._locks_to_keep()
             index = Index(queues=locks)
@@ -225,9 +223,14 @@ class Store:
         if not txn._dirty and not txn.index_dirty:
             return
         atomic_write(self._journal, "".join(f"{tid}\n" for tid in txn._dirty))
-        for tid in txn._dirty:
+        for number, tid in enumerate(txn._dirty):
             task = txn._tasks[tid]
-            atomic_write(self.ws.task_file(tid), task.to_yaml())
+            try:
+                atomic_write(self.ws.task_file(tid), task.to_yaml())
+            except StateError:
+                if number == 0:  # nothing written yet (a full disk): no commit to recover later
+                    self._journal.unlink(missing_ok=True)
+                raise
             self._index_task(txn.index, task)
         self._write_index(txn.index)
         for tid, already in txn._dirty.items():

@@ -26,7 +26,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestrator import _yaml
+from orchestrator._files import read_text
 from orchestrator.errors import ConfigError
+from orchestrator.sandbox.bwrap import QUOTES_FIX, CommandRefused, split_command
 
 TASK_ID = re.compile(r"^TASK_([A-Z][A-Z0-9]*)_(\d{4,})$")
 _FENCE = "---"
@@ -51,6 +53,7 @@ class Criterion(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
     text: str = Field(min_length=1)
     check: str | None = None
+    """A command (``pytest tests/test_login.py -q``); a card's quotes must balance (``check_commands``)."""
 
 
 class TaskCard(BaseModel):
@@ -129,20 +132,45 @@ def parse(text: str, *, file: str | Path) -> TaskCard:
     if "body" in data:
         raise ConfigError("unknown field", file=file, field="body", fix="put the body after the closing ---")
     try:
-        return _yaml.validate(TaskCard, {**data, "body": body}, file=file, text=front, line_offset=offset)
+        card = _yaml.validate(TaskCard, {**data, "body": body}, file=file, text=front, line_offset=offset)
     except ConfigError as exc:
         exc.line = exc.line or 2
         raise
+    check_commands(card, file=file, text=front, line_offset=offset)
+    return card
+
+
+def check_commands(
+    card: TaskCard, *, file: str | Path, text: str | None = None, line_offset: int = 0
+) -> None:
+    """Each ``check`` must split into a command (``sandbox.bwrap.split_command``): refused now, when
+    the card is written or validated, rather than at review time.
+
+    Raises:
+        ConfigError: an unbalanced quote or an empty command, naming the field (and line with ``text``).
+    """
+    for i, criterion in enumerate(card.acceptance_criteria):
+        if criterion.check is None:
+            continue
+        try:
+            split_command(criterion.check)
+        except CommandRefused as exc:
+            line = _yaml.key_lines(text).get(("acceptance_criteria", i, "check")) if text else None
+            raise ConfigError(
+                exc.message,
+                file=file,
+                field=f"acceptance_criteria[{i}].check",
+                line=line + line_offset if line else None,
+                fix=QUOTES_FIX if criterion.check.strip() else "give a command, or remove `check:`",
+            ) from None
 
 
 def load(path: Path) -> TaskCard:
     """Read and parse a TaskCard file."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError):
+        text = read_text(path, error=ConfigError)
+    except FileNotFoundError:
         raise ConfigError("no such TaskCard file", file=path, fix="check the path") from None
-    except UnicodeDecodeError:
-        raise ConfigError("the file is not UTF-8 text", file=path, fix="save it as UTF-8") from None
     return parse(text, file=path)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from orchestrator import resources
-from orchestrator._files import atomic_write
+from orchestrator._files import atomic_write, make_dirs
 from orchestrator.errors import ConfigError, StateError
 from orchestrator.redact import redact
 from orchestrator.sandbox import git
@@ -20,7 +20,7 @@ from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import TaskState, now
 from orchestrator.state.store import Store, Txn
-from orchestrator.state.taskcard import TaskCard, render, task_id
+from orchestrator.state.taskcard import TaskCard, check_commands, render, task_id
 from orchestrator.state.workspace import Workspace
 
 #: Refuses (raises ``PermissionDenied``) unless an actor may take an action on a task:
@@ -30,11 +30,12 @@ Authorise: TypeAlias = Callable[[Workspace, TaskState, str, str], None]
 
 
 def check_card(ws: Workspace, card: TaskCard, *, file: str | Path) -> None:
-    """Checks a card needs the workspace for: its queue and personas exist.
+    """Checks a card passes before it is registered: its commands split, its queue and personas exist.
 
     Raises:
         ConfigError: naming the field and the known values.
     """
+    check_commands(card, file=file)
     known_queues = ws.project.queues
     if card.queue not in known_queues:
         raise ConfigError(
@@ -77,13 +78,27 @@ def create(ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None 
         # Recorded now, while the default branch is checked out: later the main checkout may be on
         # the task's own branch (an external builder at work), and the card must still say `master`.
         card = card.model_copy(update={"target_branch": target_branch(ws, card)})
-    store = Store(ws)
-    with store.transaction() as txn:
+    written: list[Path] = []
+    try:
+        return _register(ws, card, actor=actor, card_file=card_file, written=written)
+    except BaseException:
+        # A failed commit (a full disk) must not leave a card file for a task that was never created.
+        for path in written:
+            if not ws.task_file(path.stem).exists():
+                path.unlink(missing_ok=True)
+        raise
+
+
+def _register(
+    ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None, written: list[Path]
+) -> TaskState:
+    with Store(ws).transaction() as txn:
         if card_file is None:
             card = card.model_copy(update={"id": _free_id(ws, txn, card.queue)})
             card_file = ws.inbox_dir / f"{card.id}.md"
-            card_file.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(card_file.parent)
             atomic_write(card_file, render(card))
+            written.append(card_file)
         elif ws.task_file(card.id).exists():
             raise ConfigError(
                 f"task {card.id} already exists",

@@ -30,8 +30,12 @@ from orchestrator.workflow.status import RunFinding, RunStatus
 
 
 def load_card(ws: Workspace, tid: str) -> TaskCard:
-    """The task's TaskCard, checked against the workspace (queues, personas)."""
+    """The task's TaskCard, checked against the workspace (queues, personas, target branch).
+
+    The workflow file is read too: a broken one is refused before the run takes its lock.
+    """
     from orchestrator.review.personas import load_persona
+    from orchestrator.workflow.settings import load_workflow
 
     load_found_secrets(ws, tid)
     card_file = tasks.get(ws, tid).card
@@ -39,6 +43,8 @@ def load_card(ws: Workspace, tid: str) -> TaskCard:
     tasks.check_card(ws, card, file=card_file)
     for name in card.personas:
         load_persona(name, workspace=ws.root)
+    _require_target(ws, card, card_file)
+    load_workflow(workspace=ws.root)
     return card
 
 
@@ -57,11 +63,39 @@ def open_graph(ws: Workspace) -> Iterator[Any]:
     from orchestrator.workflow.graph import build_graph
 
     # check_same_thread=False: the parallel checks write checkpoints from worker threads.
-    conn = sqlite3.connect(ws.checkpoints_db, check_same_thread=False)
+    conn = _connect(ws)
     try:
-        yield build_graph(SqliteSaver(conn))
+        saver = SqliteSaver(conn)
+        try:
+            saver.setup()  # reads the file's header now, so a broken file is refused before any step
+        except sqlite3.DatabaseError as exc:
+            raise _checkpoint_error(ws, exc) from None
+        yield build_graph(saver)
     finally:
         conn.close()
+
+
+def _connect(ws: Workspace) -> sqlite3.Connection:
+    try:
+        return sqlite3.connect(ws.checkpoints_db, check_same_thread=False)
+    except sqlite3.DatabaseError as exc:
+        raise _checkpoint_error(ws, exc) from None
+
+
+def _checkpoint_error(ws: Workspace, exc: sqlite3.DatabaseError) -> StateError:
+    """A checkpoint database that cannot be used, as a clear error (what failed and what to do)."""
+    rel = ws.rel(ws.checkpoints_db)
+    if isinstance(exc, sqlite3.OperationalError):  # cannot open or write: a permission or disk problem
+        return StateError(
+            f"cannot open the run checkpoints: {exc}",
+            file=rel,
+            fix=f"make {ws.rel(ws.state_dir)}/ writable and check the disk has space, then run it again",
+        )
+    return StateError(
+        f"the run checkpoints are not a readable SQLite database ({exc})",
+        file=rel,
+        fix=f"move it away (`mv {rel} {rel}.broken`); the run restarts from the task's status",
+    )
 
 
 def run(
@@ -244,7 +278,7 @@ def _first_input(ws: Workspace, tid: str, card: TaskCard, options: RunOptions) -
         )
     from orchestrator.review.diff import merge_base
 
-    target = _require_target(ws, tid, card)
+    target = _require_target(ws, card, tasks.get(ws, tid).card)
     worktree = git.ensure_worktree(ws.root, tid, target)
     base = merge_base(worktree, target)
     return {
@@ -258,17 +292,16 @@ def _first_input(ws: Workspace, tid: str, card: TaskCard, options: RunOptions) -
     }
 
 
-def _require_target(ws: Workspace, tid: str, card: TaskCard) -> str:
-    """The branch the task merges into, which must exist with a commit before the task branch forks."""
+def _require_target(ws: Workspace, card: TaskCard, card_file: str) -> str:
+    """The branch the task merges into, which must exist with a commit before a run touches git."""
     target = tasks.target_branch(ws, card)
     if not git.branch_exists(ws.root, target):
-        card_file = tasks.get(ws, tid).card
         raise ConfigError(
             f"the target branch {target!r} does not exist in {ws.root}, or has no commit yet",
             file=card_file,
             field="target_branch",
             fix=f"set `target_branch:` in {card_file} to an existing branch (`git branch --list` shows "
-            f"them), or make a first commit on {target}",
+            f"them), or create it: `git branch {target} <commit>`",
         )
     return target
 

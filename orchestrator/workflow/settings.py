@@ -9,15 +9,16 @@ anywhere in the file is an error naming its line and the known keys.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from orchestrator import _yaml
+from orchestrator._files import read_text
 from orchestrator.errors import ConfigError
 from orchestrator.resources import data_file
 from orchestrator.review.settings import ReviewSettings
-from orchestrator.sandbox.bwrap import Limits
+from orchestrator.sandbox.bwrap import Limits, parsable_command
 
 WORKFLOW_FILE = "pair_programming.yaml"
 
@@ -46,7 +47,7 @@ class BuilderSettings(_Strict):
 
     max_steps: int = Field(30, ge=1)
     """Model turns per round; each turn may ask for several tool calls."""
-    allowed_commands: list[str] = Field(
+    allowed_commands: list[Annotated[str, AfterValidator(parsable_command)]] = Field(
         default_factory=lambda: ["pytest", "python -m pytest", "ruff check", "ruff format --check"]
     )
     """Argv prefixes ``run_check`` accepts (see `orchestrator.sandbox.bwrap.CommandPolicy`)."""
@@ -77,7 +78,7 @@ def load_workflow(*, workspace: Path | None = None, name: str = WORKFLOW_FILE) -
             (file, line, field and the known keys).
     """
     path = data_file("workflows", name, workspace=workspace)
-    return parse_workflow(path.read_text(encoding="utf-8"), file=path)
+    return parse_workflow(read_text(path, error=ConfigError), file=path)
 
 
 def parse_workflow(text: str, *, file: str | Path) -> WorkflowSettings:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from orchestrator._files import read_text
+from orchestrator.errors import ConfigError
 from orchestrator.review import round as review_round
 from orchestrator.review.diff import render_numbered
 from orchestrator.review.evidence import support_paths
@@ -127,9 +129,8 @@ def _agent_builder(models: Models, sandbox: bool) -> Any:
         from orchestrator import resources
         from orchestrator.workflow.builder import run_builder
 
-        prompt = resources.data_file("prompts", "builder.md", workspace=ctx.ws.root).read_text(
-            encoding="utf-8"
-        )
+        prompt_file = resources.data_file("prompts", "builder.md", workspace=ctx.ws.root)
+        prompt = read_text(prompt_file, error=ConfigError)
         result = run_builder(
             models.for_role("builder"),
             ctx.card,
@@ -219,7 +220,8 @@ def _panel(ctx: RunContext, models: Models) -> Panel:
     from orchestrator import resources
 
     personas = [load_persona(n, workspace=ctx.ws.root) for n in persona_names(ctx.card, ctx.workflow)]
-    template = resources.data_file("prompts", "review.md", workspace=ctx.ws.root).read_text(encoding="utf-8")
+    template_file = resources.data_file("prompts", "review.md", workspace=ctx.ws.root)
+    template = read_text(template_file, error=ConfigError)
     return Panel(
         template=template,
         dimensions=load_dimensions(workspace=ctx.ws.root),
