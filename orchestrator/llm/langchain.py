@@ -27,9 +27,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.llm._http import Where, body_text, error_for_status
-from orchestrator.llm.base import ChatRequest, ChatResponse, Message, ToolCall, ToolSpec, Usage
+from orchestrator.llm.base import ChatRequest, ChatResponse, ToolCall, ToolSpec, Usage
 from orchestrator.llm.errors import ModelError, ProviderBadRequest, ProviderResponseError, ProviderUnavailable
-from orchestrator.llm.structured import instruction
+from orchestrator.llm.structured import output_tool, with_instruction
 
 _FINISH = {
     "stop": "stop",
@@ -43,7 +43,6 @@ _FINISH = {
     "content_filter": "refusal",
     "refusal": "refusal",
 }
-_OUTPUT_TOOL_DESCRIPTION = "Give your answer as the arguments of this call."
 #: Option names that hold a key: keys come from the environment (``api_key_env``), never a file.
 _SECRET_OPTION = re.compile(r"(?i)api_?key|(^|_)key$|secret|passw(or)?d|credential|(^|_)token$")
 #: Where integrations keep their server's address, to refuse remote ones while requests are off.
@@ -97,7 +96,7 @@ class LangChainProvider:
             ) from exc
 
     def _runnable(self, request: ChatRequest) -> Any:
-        tools = [*request.tools, *_output_tool(request)]
+        tools = [*request.tools, *output_tool(request)]
         if not tools:
             return self.chat
         if not self.supports_tools:
@@ -238,7 +237,7 @@ def to_langchain(request: ChatRequest) -> list[Any]:
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
     out: list[Any] = []
-    for m in _with_instruction(request):
+    for m in with_instruction(request, mechanisms=("text",)):
         if m.role == "system":
             out.append(SystemMessage(content=m.content))
         elif m.role == "user":
@@ -268,23 +267,6 @@ def to_langchain(request: ChatRequest) -> list[Any]:
                 )
             )
     return out
-
-
-def _with_instruction(request: ChatRequest) -> list[Message]:
-    messages = list(request.messages)
-    if request.output is None or request.output.mechanism != "text":
-        return messages
-    words = instruction(request.output)
-    if messages and messages[0].role == "system":
-        return [Message.system(f"{messages[0].content}\n\n{words}"), *messages[1:]]
-    return [Message.system(words), *messages]
-
-
-def _output_tool(request: ChatRequest) -> list[ToolSpec]:
-    output = request.output
-    if output is None or output.mechanism != "tool_call":
-        return []
-    return [ToolSpec(name=output.name, description=_OUTPUT_TOOL_DESCRIPTION, parameters=output.json_schema)]
 
 
 def _tool_choice(request: ChatRequest) -> str | None:

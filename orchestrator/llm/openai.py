@@ -13,11 +13,10 @@ from typing import Any
 from orchestrator.llm._http import Where, translate
 from orchestrator.llm.base import MECHANISMS, ChatRequest, ChatResponse, Message, ToolCall, ToolSpec, Usage
 from orchestrator.llm.errors import ProviderResponseError
-from orchestrator.llm.structured import instruction, strict_schema
+from orchestrator.llm.structured import output_tool, strict_schema, with_instruction
 from orchestrator.redact import install_log_filter
 
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "refusal"}
-_OUTPUT_TOOL_DESCRIPTION = "Give your answer as the arguments of this call."
 
 
 class OpenAIProvider:
@@ -87,7 +86,7 @@ class OpenAIProvider:
             kwargs[self.max_tokens_field] = request.max_tokens
         if request.temperature is not None:
             kwargs["temperature"] = request.temperature
-        tools = [*request.tools, *_output_tool(request)]
+        tools = [*request.tools, *output_tool(request)]
         if tools:
             kwargs["tools"] = [_chat_tool(t) for t in tools]
         if (choice := _tool_choice(request)) is not None:
@@ -126,7 +125,7 @@ def _make_client(
 
 def chat_messages(request: ChatRequest) -> list[dict[str, Any]]:
     """The request's messages on the Chat Completions wire, with any structured-output instruction."""
-    return [_chat_message(m) for m in _with_instruction(request)]
+    return [_chat_message(m) for m in with_instruction(request, mechanisms=("json_mode", "text"))]
 
 
 def _chat_message(m: Message) -> dict[str, Any]:
@@ -204,7 +203,7 @@ def responses_kwargs(model: str, request: ChatRequest) -> dict[str, Any]:
         kwargs["max_output_tokens"] = request.max_tokens
     if request.temperature is not None:
         kwargs["temperature"] = request.temperature
-    tools = [*request.tools, *_output_tool(request)]
+    tools = [*request.tools, *output_tool(request)]
     if tools:
         kwargs["tools"] = [
             {
@@ -227,7 +226,7 @@ def responses_kwargs(model: str, request: ChatRequest) -> dict[str, Any]:
 
 def _response_items(request: ChatRequest) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    for m in _with_instruction(request):
+    for m in with_instruction(request, mechanisms=("json_mode", "text")):
         if m.role == "tool":
             items.append({"type": "function_call_output", "call_id": m.tool_call_id, "output": m.content})
             continue
@@ -296,24 +295,6 @@ def _response_usage(usage: Any) -> Usage:
 
 
 # -- shared ---------------------------------------------------------------------------------------
-
-
-def _with_instruction(request: ChatRequest) -> list[Message]:
-    """The messages, with the JSON instruction added to the system prompt when the mechanism needs it."""
-    messages = list(request.messages)
-    if request.output is None or request.output.mechanism not in ("json_mode", "text"):
-        return messages
-    words = instruction(request.output)
-    if messages and messages[0].role == "system":
-        return [Message.system(f"{messages[0].content}\n\n{words}"), *messages[1:]]
-    return [Message.system(words), *messages]
-
-
-def _output_tool(request: ChatRequest) -> list[ToolSpec]:
-    output = request.output
-    if output is None or output.mechanism != "tool_call":
-        return []
-    return [ToolSpec(name=output.name, description=_OUTPUT_TOOL_DESCRIPTION, parameters=output.json_schema)]
 
 
 def _tool_choice(request: ChatRequest) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from orchestrator._yaml import field_path
-from orchestrator.llm.base import ChatResponse, Mechanism, Message, OutputSpec
+from orchestrator.llm.base import ChatRequest, ChatResponse, Mechanism, Message, OutputSpec, ToolSpec
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -149,3 +149,26 @@ def describe_validation_error(exc: ValidationError, schema: type[BaseModel]) -> 
     more = len(errors) - MAX_LISTED_ERRORS
     tail = f"; and {more} more" if more > 0 else ""
     return f"does not match {schema.__name__}: " + "; ".join(parts) + tail
+
+
+OUTPUT_TOOL_DESCRIPTION = "Give your answer as the arguments of this call."
+
+
+def with_instruction(request: ChatRequest, *, mechanisms: tuple[Mechanism, ...]) -> list[Message]:
+    """The messages, with the JSON instruction added to the system prompt when the request's
+    structured-output mechanism is one of ``mechanisms`` (those an adapter cannot enforce on the wire)."""
+    messages = list(request.messages)
+    if request.output is None or request.output.mechanism not in mechanisms:
+        return messages
+    words = instruction(request.output)
+    if messages and messages[0].role == "system":
+        return [Message.system(f"{messages[0].content}\n\n{words}"), *messages[1:]]
+    return [Message.system(words), *messages]
+
+
+def output_tool(request: ChatRequest) -> list[ToolSpec]:
+    """The tool whose arguments are the answer, for the ``tool_call`` mechanism; else none."""
+    output = request.output
+    if output is None or output.mechanism != "tool_call":
+        return []
+    return [ToolSpec(name=output.name, description=OUTPUT_TOOL_DESCRIPTION, parameters=output.json_schema)]
