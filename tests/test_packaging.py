@@ -38,6 +38,18 @@ def test_the_shipped_data_lives_inside_the_package() -> None:
     assert (SHIPPED_ROOT / "demo.jsonl").is_file()
 
 
+def test_a_zipped_package_is_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Imported from a zip, every persona would look missing; the import says why instead."""
+    archive = tmp_path / "aios.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("orchestrator/data/personas/x.yaml", "")
+    monkeypatch.setattr(resources, "files", lambda package: zipfile.Path(archive, f"{package}/"))
+    with pytest.raises(ImportError) as err:
+        resources._shipped_root()
+    assert str(err.value).startswith("aios must be installed as files (pip, pipx, uv tool), not run from ")
+    assert "aios.zip" in str(err.value)
+
+
 @in_checkout
 def test_the_package_data_folders_are_the_repository_root_folders() -> None:
     """One copy: what people edit at the root is what the wheel ships (no second copy to drift)."""
