@@ -2,16 +2,32 @@
 
 A workspace may hold its own ``personas/``, ``prompts/`` or ``workflows/`` file of the same name;
 that copy wins over the one shipped with aios.
+
+The shipped files are package data, ``orchestrator/data/<kind>/``, so they are found the same way
+from a wheel, a ``pipx``/``uv tool`` install and an editable checkout. In the repository those three
+folders are symlinks to the folders at its root, which people read and edit.
 """
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from orchestrator.errors import ConfigError
 
-#: The directory holding the shipped ``personas/``, ``prompts/`` and ``workflows/`` folders.
-SHIPPED_ROOT = Path(__file__).resolve().parent.parent
+
+def _shipped_root() -> Path:
+    root = files("orchestrator") / "data"
+    # pip, pipx and uv install packages as files. Imported from a zip, the files could not be handed
+    # to tools by path, and every persona would look missing; say so instead.
+    if not isinstance(root, Path):
+        raise ImportError(f"aios must be installed as files (pip, pipx, uv tool), not run from {root}")
+    return root
+
+
+#: The directory holding the shipped ``personas/``, ``prompts/`` and ``workflows/`` folders
+#: and the demo's recording.
+SHIPPED_ROOT = _shipped_root()
 KINDS = ("personas", "prompts", "workflows")
 
 

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from orchestrator import resources
 from orchestrator._text import visible
 from orchestrator.errors import AiosError
 from orchestrator.governance import actions
@@ -29,7 +30,7 @@ from orchestrator.workflow import runs
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.status import RunStatus
 
-RECORDING = Path(__file__).parent.parent / "data" / "demo.jsonl"
+RECORDING = resources.SHIPPED_ROOT / "demo.jsonl"
 HUMAN, BUILDER = "demo-lead", "agent:builder-1"
 FIXED_DATE = "2026-01-01T09:00:00+00:00"
 

@@ -11,11 +11,25 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Reply = tuple[int, Any, dict[str, str], float]
+
+
+class Headers(dict[str, str]):
+    """Request headers, looked up without regard to case as HTTP means (SDK versions differ in spelling)."""
+
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        super().__init__((name.lower(), value) for name, value in items)
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
 
 
 @dataclass(frozen=True)
@@ -24,7 +38,7 @@ class Request:
 
     method: str
     path: str
-    headers: dict[str, str]
+    headers: Headers
     body: Any
 
 
@@ -95,7 +109,7 @@ def _handler(stub: StubServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = raw
             status, payload, headers, delay = stub.next_reply(
-                Request(self.command, self.path, dict(self.headers), body)
+                Request(self.command, self.path, Headers(self.headers.items()), body)
             )
             if delay:
                 time.sleep(delay)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import orchestrator.review as review_pkg
+from orchestrator.resources import SHIPPED_ROOT
 from orchestrator.review.diff import Diff, parse_diff
 from orchestrator.review.evidence.injection import detect_injection
 from orchestrator.review.findings import Severity
@@ -61,13 +63,14 @@ def test_ordinary_code_is_not_flagged() -> None:
 
 
 def test_our_own_review_code_does_not_read_as_an_attempt() -> None:
-    root = Path(__file__).resolve().parents[3]
-    files = [*root.glob("orchestrator/review/**/*.py"), *root.glob("tests/review/**/*.py")]
-    files.append(root / "workflows" / "pair_programming.yaml")
+    # Found through the package and this file, not the checkout: the suite also runs against a wheel.
+    package, tests = Path(review_pkg.__file__).resolve().parents[1], Path(__file__).resolve().parents[2]
+    files = {f"orchestrator/{p.relative_to(package).as_posix()}": p for p in package.glob("review/**/*.py")}
+    files |= {f"tests/{p.relative_to(tests).as_posix()}": p for p in tests.glob("review/**/*.py")}
+    files["workflows/pair_programming.yaml"] = SHIPPED_ROOT / "workflows" / "pair_programming.yaml"
     text = ""
-    for path in files:
+    for rel, path in files.items():
         lines = path.read_text().splitlines()
-        rel = path.relative_to(root).as_posix()
         text += f"diff --git a/{rel} b/{rel}\nnew file mode 100644\n--- /dev/null\n+++ b/{rel}\n"
         text += f"@@ -0,0 +1,{len(lines)} @@\n" + "".join(f"+{line}\n" for line in lines)
     assert detect_injection(parse_diff(text)) == []
