@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import shlex
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,15 @@ def _git_view(
     return git_diff(worktree, base, head), tuple(commit_messages(worktree, base, head)), delta
 
 
+@functools.lru_cache(maxsize=16)
+def _shared_memo(
+    worktree: Path, base: str, head: str, settings_id: int
+) -> tuple[dict[str, Any], threading.Lock]:
+    # The graph asks for a round's inputs once per check node: sharing the memo lets the four
+    # checks of a round run the secrets scan once between them (``EvidenceContext.once``).
+    return {}, threading.Lock()
+
+
 def round_inputs(
     worktree: Path,
     *,
@@ -102,8 +112,17 @@ def round_inputs(
     base, head = rev_parse(worktree, base), rev_parse(worktree, head)
     diff, messages, delta = _git_view(worktree, base, head, since)
     settings = settings or ReviewSettings()
+    memo, lock = _shared_memo(worktree, base, head, id(settings.evidence))
     evidence = EvidenceContext(
-        worktree, diff, settings.evidence, criteria, test_paths, messages=messages, card_text=card_text
+        worktree,
+        diff,
+        settings.evidence,
+        criteria,
+        test_paths,
+        messages=messages,
+        card_text=card_text,
+        _memo=memo,
+        _memo_lock=lock,
     )
     return RoundInputs(evidence, base, head, since, delta, tuple(previous))
 

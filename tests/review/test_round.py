@@ -13,7 +13,7 @@ from orchestrator import redact
 from orchestrator.llm import Message, get_model
 from orchestrator.llm.fake import FakeInfo, FakeModel, install_fake
 from orchestrator.review import round as review_round
-from orchestrator.review.evidence import RunnerFactory
+from orchestrator.review.evidence import RunnerFactory, quality
 from orchestrator.review.findings import Dimension
 from orchestrator.review.personas import load_dimensions, load_persona
 from orchestrator.review.reviewer import Panel
@@ -97,3 +97,18 @@ def test_no_dimensions_prompt_holds_a_secret_only_detect_secrets_recognises(
             review_round.check(dimension, inputs, runners(sample_repo.path), panel=panel)
     assert len(prompts) == 3 and secret in redact.found()
     assert all(secret not in p for p in prompts)
+
+
+def test_the_checks_of_a_round_share_one_secrets_scan(
+    sample_repo: SampleRepo, runners: Callable[[Path], RunnerFactory], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = sample_repo.commit({"app/users.py": DEFECTIVE_USERS}, "work")
+    scans: list[object] = []
+    real = quality.secrets_check
+    monkeypatch.setattr(quality, "secrets_check", lambda ctx, run: scans.append(ctx) or real(ctx, run))
+    settings = ReviewSettings()
+    panel = Panel(template="$change", dimensions=load_dimensions(), personas=[], models={}, card="T1")
+    for dimension in Dimension:  # each graph node builds its own inputs, as the wiring does
+        inputs = review_round.round_inputs(sample_repo.path, base="main", head=head, settings=settings)
+        review_round.check(dimension, inputs, runners(sample_repo.path), panel=panel)
+    assert len(scans) == 1  # R, C and O ask for it before their prompts; Q's evidence reuses it
