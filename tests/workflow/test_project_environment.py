@@ -9,12 +9,12 @@ works: a good change is APPROVED, a bad one NEEDS_REVISION naming the failing te
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import pytest
 from helpers import project_venv
 
 from orchestrator.governance import actions
+from orchestrator.resources import SHIPPED_ROOT
 from orchestrator.review.evidence import EvidenceStatus
 from orchestrator.review.report import RoundReport, report_paths
 from orchestrator.sandbox import git
@@ -112,7 +112,7 @@ def test_a_bad_change_needs_revision_naming_the_failing_test(ws: Workspace) -> N
 
 def test_without_its_environment_the_same_project_fails_to_import(ws: Workspace) -> None:
     """The control: aios's own interpreter (the setting names it) cannot import projdep_xyz."""
-    workflow = (Path(__file__).resolve().parents[2] / "workflows" / "pair_programming.yaml").read_text()
+    workflow = (SHIPPED_ROOT / "workflows" / "pair_programming.yaml").read_text()
     own = workflow.replace("      python: null", "      python: [python]")
     assert own != workflow
     (ws.root / "workflows").mkdir(exist_ok=True)
