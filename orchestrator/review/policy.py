@@ -99,6 +99,5 @@ def is_security(finding: Finding, settings: PolicySettings) -> bool:
     return finding.persona is not None and finding.persona in settings.security_personas
 
 
-
 def _unique(reasons: list[str]) -> list[str]:
     return list(dict.fromkeys(reasons))

@@ -144,4 +144,3 @@ def rereview_view(
         live = {f.fingerprint for f in current_evidence}
         carried = [f for f in carried if f.source == "model" or f.fingerprint in live]
     return RereviewView(since=since, head=head, delta=delta, open_findings=carried)
-

@@ -58,8 +58,7 @@ def _files(ws: Workspace, *, owner: str) -> list[str]:
 
 #: The header of aios's block in ``.gitignore``; the block is appended below the user's own lines.
 GITIGNORE_HEADER = (
-    "# aios: machine-local files. Commit the rest of state/, tasks/ and ops/: "
-    "they are the project's record."
+    "# aios: machine-local files. Commit the rest of state/, tasks/ and ops/: they are the project's record."
 )
 
 

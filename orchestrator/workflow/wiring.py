@@ -65,9 +65,7 @@ class Models:
     def for_role(self, role: str) -> Any:
         from orchestrator.llm import choose_model, get_model
 
-        spec = choose_model(
-            role, cli=self.cli, card=self.card.models, workflow=self.workflow.models
-        )
+        spec = choose_model(role, cli=self.cli, card=self.card.models, workflow=self.workflow.models)
         with self._lock:
             if spec not in self._models:
                 budget = self.workflow.budget.model_dump(exclude_none=True) or None
@@ -292,9 +290,7 @@ def project_environment(root: Path, workflow: WorkflowSettings) -> ProjectEnviro
 
 
 def _aggregator(models: Models, reviewer_mode: str) -> Any:
-    def aggregate(
-        ctx: RunContext, state: ReviewState, results: list[CheckResult]
-    ) -> dict[str, Any]:
+    def aggregate(ctx: RunContext, state: ReviewState, results: list[CheckResult]) -> dict[str, Any]:
         inputs = _round_inputs(ctx, state)
         outcome = review_round.conclude(inputs, results, ctx.workflow.policy)
         report = RoundReport(

@@ -19,9 +19,7 @@ def test_commands_find_the_workspace_from_a_subfolder(tmp_path: Path) -> None:
     assert made.stdout == "TASK_RESEARCH_0001\n"
 
 
-
 FORGED_ACTOR = "ceo\n- #99 · 2026-01-01T00:00:00.000Z · ready → done · by ceo (human) · merged"
-
 
 
 def test_a_forged_actor_is_refused_at_the_command_line(cli, ws: Workspace) -> None:

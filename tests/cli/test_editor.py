@@ -19,12 +19,10 @@ p.write_text(t)
 """
 
 
-
 def _editor(tmp_path: Path, text: str) -> str:
     script = tmp_path / "fake_editor.py"
     script.write_text(FILL.replace("{text}", text))
     return f"{sys.executable} {script}"
-
 
 
 def test_editor_template_becomes_a_card(
@@ -35,7 +33,6 @@ def test_editor_template_becomes_a_card(
     assert card.title == "From the editor"
     assert card.acceptance_criteria[0].text == "It works"
     assert card.queue == "dev"
-
 
 
 def test_a_broken_draft_is_kept_and_named(

@@ -15,7 +15,6 @@ def test_new_prints_id_and_json(cli) -> None:
     assert json.loads(result.stdout)["id"] == "TASK_DEV_0002"
 
 
-
 def test_each_check_follows_its_criterion(cli, ws: Workspace) -> None:
     cli(
         "task",
@@ -37,7 +36,6 @@ def test_each_check_follows_its_criterion(cli, ws: Workspace) -> None:
     assert "- id: AC1\n  text: a\n- id: AC2\n  text: b\n  check: pytest -q\n- id: AC3\n  text: c\n" in card
 
 
-
 def test_status_and_list_json_contract(cli) -> None:
     cli("task", "new", "--queue", "dev", "--title", "T", "--criterion", "a")
     cli("task", "approve", "TASK_DEV_0001")
@@ -54,12 +52,10 @@ def test_status_and_list_json_contract(cli) -> None:
     ]
 
 
-
 def test_refusal_exits_1_with_one_paragraph(cli) -> None:
     cli("task", "new", "--queue", "dev", "--title", "T", "--criterion", "a")
     result = cli("task", "start", "TASK_DEV_0001")
     assert result.exit_code == 1
-
 
 
 def test_usage_error_exits_2(cli) -> None:

@@ -19,7 +19,6 @@ def test_init_twice_changes_nothing(tmp_path: Path) -> None:
     assert snapshot == {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
 
 
-
 def test_rebuild_keeps_a_misspelt_lock_and_says_so(cli, ws: Workspace) -> None:
     text = ws.index_file.read_text()
     ws.index_file.write_text(text.replace("  dev: {running: []}", "  dev: SYSTEM-LOCK"))

@@ -19,7 +19,6 @@ def test_agents_and_non_members_cannot_approve(ws: Workspace) -> None:
     actions.transition(ws, tid, "approve", actor="bob")
 
 
-
 def test_governance_queue_needs_a_human_to_start(ws: Workspace) -> None:
     tid = ready_task(ws, "governance")
     with pytest.raises(
@@ -27,7 +26,6 @@ def test_governance_queue_needs_a_human_to_start(ws: Workspace) -> None:
     ):
         actions.transition(ws, tid, "start", actor="agent:builder")
     actions.transition(ws, tid, "start", actor="alice")
-
 
 
 def test_only_merge_permission_moves_to_done(ws: Workspace) -> None:

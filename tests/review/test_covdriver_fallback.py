@@ -15,7 +15,7 @@ from orchestrator.review.evidence import _covdriver
 from orchestrator.review.evidence.completeness import DRIVER, _environment_note, fallback_modules
 
 LENT = {"coverage", "pytest", "_pytest", "pluggy", "iniconfig", "packaging"}
-TESTS = '''
+TESTS = """
 import importlib.util
 
 import iniconfig
@@ -33,7 +33,7 @@ def test_aioss_other_packages_stay_invisible():
 
 def test_the_projects_own_module_wins_over_aioss():
     assert iniconfig.MINE
-'''
+"""
 
 
 def _names() -> set[str]:

@@ -23,7 +23,6 @@ def test_queue_limit_is_enforced_and_names_what_runs(ws: Workspace) -> None:
     assert sorted(queues.status(ws)[2]["running"]) == sorted([ids[1], ids[2], ids[3]])
 
 
-
 def test_locked_queue_starts_nothing(ws: Workspace) -> None:
     tid = ready_task(ws)
     assert actions.set_lock(ws, ["dev"], locked=True, actor="bob", reason="incident 42") == ["dev"]
@@ -34,7 +33,6 @@ def test_locked_queue_starts_nothing(ws: Workspace) -> None:
     actions.set_lock(ws, ["dev"], locked=False, actor="alice")
     actions.transition(ws, tid, "start", actor="alice")
     assert "dev locked by bob · incident 42" in (ws.root / "ops/freeze/queue-locks.md").read_text()
-
 
 
 def test_hand_written_system_lock_in_index_is_honoured(ws: Workspace) -> None:

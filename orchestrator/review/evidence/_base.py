@@ -50,6 +50,7 @@ def project_runner(runners: RunnerFactory, timeout_s: float) -> Runner:
         return runners.project(timeout_s)
     return runners(timeout_s)
 
+
 T = TypeVar("T")
 
 MAX_READ_BYTES = 2_000_000

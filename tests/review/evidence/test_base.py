@@ -21,7 +21,6 @@ def test_the_test_runner_is_the_sandbox_runner_without_bubblewrap(
     assert (result.ok, result.sandboxed, result.stdout) == (True, False, "None\n")
 
 
-
 def test_the_review_layer_starts_no_process_of_its_own() -> None:
     """Evidence commands go through an injected runner (`run_command`), never a runner of their own."""
     review = Path(ev.__file__).resolve().parents[1]

@@ -40,7 +40,6 @@ def test_dimensions_are_gathered_concurrently(tmp_path: Path) -> None:
     assert {r.dimension for r in results if r.status is EvidenceStatus.ERROR} == set(Dimension)
 
 
-
 def test_each_dimension_gets_its_own_time_limit(tmp_path: Path) -> None:
     seen: list[float] = []
 
@@ -52,7 +51,6 @@ def test_each_dimension_gets_its_own_time_limit(tmp_path: Path) -> None:
     assert seen == [60.0, 120.0, 300.0, 60.0]
 
 
-
 def test_a_crashing_collector_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(ctx, run):
         raise RuntimeError("bug")
@@ -60,7 +58,6 @@ def test_a_crashing_collector_is_an_error(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setitem(ev.COLLECTORS, Dimension.OPTIMIZATION, boom)
     [result] = collect_dimension(ctx_for(tmp_path), Dimension.OPTIMIZATION, lambda t: fake())
     assert result.status is EvidenceStatus.ERROR and "RuntimeError: bug" in (result.reason or "")
-
 
 
 def test_render_evidence_for_a_prompt(tmp_path: Path) -> None:

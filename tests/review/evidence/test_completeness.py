@@ -20,7 +20,6 @@ def _pytest_output(text: str, returncode: int, coverage: dict | None = None):
     return fake(text + marker, returncode)
 
 
-
 def test_failing_tests_are_listed_one_finding_each(tmp_path: Path) -> None:
     out = "FAILED tests/test_a.py::test_one - AssertionError: boom\nERROR tests/test_b.py::test_two\n1 failed"
     tests, coverage = run_tests(ctx_for(tmp_path), _pytest_output(out, 1, {}))
@@ -32,7 +31,6 @@ def test_failing_tests_are_listed_one_finding_each(tmp_path: Path) -> None:
     assert tests.findings[0].suggestion == "AssertionError: boom"
     assert "AIOS-COVERAGE" not in tests.output_tail
     assert coverage.status is EvidenceStatus.PASSED
-
 
 
 @pytest.mark.parametrize(
@@ -52,12 +50,10 @@ def test_tests_that_cannot_run_are_errors(tmp_path: Path, run, reason: str) -> N
     assert coverage.status is EvidenceStatus.ERROR
 
 
-
 def test_no_tests_collected_fails(tmp_path: Path) -> None:
     tests, _ = run_tests(ctx_for(tmp_path), _pytest_output("no tests ran", 5, {}))
     assert tests.status is EvidenceStatus.FAILED
     assert tests.findings[0].message == "the tests fail: no tests were collected"
-
 
 
 def test_coverage_of_changed_lines(tmp_path: Path) -> None:
@@ -72,7 +68,6 @@ def test_coverage_of_changed_lines(tmp_path: Path) -> None:
         2,
         "changed lines not covered by any test: 2-3",
     )
-
 
 
 def test_a_custom_test_command(tmp_path: Path) -> None:

@@ -23,7 +23,6 @@ def _diff_adding(path: str, *lines: str) -> Diff:
     )
 
 
-
 @pytest.mark.parametrize(
     "text",
     [
@@ -40,14 +39,12 @@ def test_injection_in_code_is_flagged_at_its_line(text: str) -> None:
     assert finding.severity is Severity.MAJOR
 
 
-
 def test_injection_in_commit_message_and_taskcard_is_flagged() -> None:
     found = detect_injection(Diff(), commit_messages=["fix\n\n" + IGNORE_PREVIOUS], task_body=IGNORE_PREVIOUS)
     assert [f.message.split(":")[0] for f in found] == [
         "text aimed at the AI reviewer in a commit message",
         "text aimed at the AI reviewer in the TaskCard",
     ]
-
 
 
 def test_ordinary_code_is_not_flagged() -> None:
@@ -59,7 +56,6 @@ def test_ordinary_code_is_not_flagged() -> None:
         "    # ignore whitespace in previous lines",
     )
     assert detect_injection(diff) == []
-
 
 
 def test_our_own_review_code_does_not_read_as_an_attempt() -> None:

@@ -20,7 +20,6 @@ def _complex(name: str) -> str:
     return f"def {name}(x):\n{body}    return -1\n"
 
 
-
 def test_complexity_only_for_functions_the_change_touched(sample_repo: SampleRepo) -> None:
     first = sample_repo.commit({"app/calc.py": _complex("old") + "\n\n" + _complex("new")})
     text = _complex("old") + "\n\n" + _complex("new").replace("return -1", "return -2")
@@ -32,9 +31,7 @@ def test_complexity_only_for_functions_the_change_touched(sample_repo: SampleRep
     ]
 
 
-
 BLOCK = "".join(f"    total = total + values[{i}] * {i + 2}\n" for i in range(8))
-
 
 
 def test_a_copied_block_is_reported_where_it_was_pasted(sample_repo: SampleRepo) -> None:
@@ -47,7 +44,6 @@ def test_a_copied_block_is_reported_where_it_was_pasted(sample_repo: SampleRepo)
     [finding] = result.findings  # the test file's copy is not judged
     assert (finding.file, finding.line, finding.rule) == ("app/more.py", 5, "duplication")
     assert finding.message == "lines 5-14 duplicate code at app/stats.py:2"
-
 
 
 def test_size_threshold(tmp_path: Path) -> None:

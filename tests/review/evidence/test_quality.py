@@ -27,7 +27,6 @@ def test_ruff_diagnostics_become_findings_on_changed_lines_only(tmp_path: Path) 
     assert "--isolated" in (result.command or []) and "--ignore-noqa" in (result.command or [])
 
 
-
 @pytest.mark.parametrize(
     ("run", "reason"),
     [
@@ -44,14 +43,12 @@ def test_ruff_that_cannot_run_or_be_read_is_an_error(tmp_path: Path, run, reason
     assert result.findings == []
 
 
-
 def test_secrets_never_reach_output_tails(tmp_path: Path) -> None:
     leaky = fake(json.dumps({"results": {}}) + f"\ndebug: key={OPENAI_KEY} other={ANTHROPIC_KEY}")
     result = secrets_check(ctx_for(tmp_path), leaky)
     assert result.status is EvidenceStatus.ERROR  # not JSON any more: never a silent pass
     assert OPENAI_KEY not in result.output_tail and ANTHROPIC_KEY not in result.output_tail
     assert "sk-proj-****" in result.output_tail and "sk-ant-api03-****" in result.output_tail
-
 
 
 NESTED_DIFF = """\
@@ -84,7 +81,6 @@ index 0000000..4444444
 @@ -0,0 +1 @@
 +x = 1
 """
-
 
 
 def test_a_gitlink_or_dot_git_path_added_by_the_change_is_a_critical_security_finding() -> None:

@@ -36,19 +36,16 @@ def test_acceptance_checks_pass_fail_and_unchecked(tmp_path: Path) -> None:
     assert results[2].findings[0].severity is Severity.INFO
 
 
-
 def test_a_check_whose_command_is_missing_is_an_error(tmp_path: Path) -> None:
     criteria = [Criterion(id="AC1", text="t", check="no-such-tool --check")]
     [result] = collect_requirements(ctx_for(tmp_path, criteria=criteria), plain_runner(tmp_path, 10))
     assert result.status is EvidenceStatus.ERROR and "exit 127" in (result.reason or "")
 
 
-
 def test_an_unparsable_check_is_an_error(tmp_path: Path) -> None:
     criteria = [Criterion(id="AC1", text="t", check="pytest 'unbalanced")]
     [result] = collect_requirements(ctx_for(tmp_path, criteria=criteria), fake())
     assert result.status is EvidenceStatus.ERROR and "cannot parse" in (result.reason or "")
-
 
 
 def test_checks_run_through_a_shell_when_configured(tmp_path: Path) -> None:
