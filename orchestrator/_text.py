@@ -9,6 +9,8 @@ than it runs). ``visible`` shows each such character as an escape instead of pas
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
+from typing import Any
 
 #: Unicode categories shown escaped: controls, formats (bidi overrides, zero-width), surrogates,
 #: private use, unassigned, and the line/paragraph separators that ``str.splitlines`` breaks on.
@@ -42,3 +44,14 @@ def _escape(char: str) -> str:
         return _SHORT[char]
     code = ord(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def map_strings(data: Any, change: Callable[[str], str]) -> Any:
+    """JSON-like ``data`` with ``change`` applied to every string; mapping keys are kept."""
+    if isinstance(data, str):
+        return change(data)
+    if isinstance(data, dict):
+        return {k: map_strings(v, change) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [map_strings(v, change) for v in data]
+    return data

@@ -32,9 +32,11 @@ import re
 import secrets as _random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from orchestrator._text import map_strings
 
 #: Environment variables whose values are always scrubbed (plus any a model's settings name).
 KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AIOS_API_KEY")
@@ -179,22 +181,13 @@ def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
 
 def redact_data(data: Any, secrets: Iterable[str] = ()) -> Any:
     """``data`` (JSON-like) with every string redacted; keys of mappings are kept."""
-    return _walk(data, lambda s: redact(s, secrets))
+    values = list(secrets)  # an iterator would be used up by the first string
+    return map_strings(data, lambda s: redact(s, values))
 
 
 def mask_data(data: Any) -> Any:
     """``data`` (JSON-like) with every string passed through ``mask_secrets``."""
-    return _walk(data, mask_secrets)
-
-
-def _walk(data: Any, scrub: Callable[[str], str]) -> Any:
-    if isinstance(data, str):
-        return scrub(data)
-    if isinstance(data, dict):
-        return {k: _walk(v, scrub) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_walk(v, scrub) for v in data]
-    return data
+    return map_strings(data, mask_secrets)
 
 
 def _scrub(text: str, secrets: Iterable[str], *, keep_kind: bool) -> str:

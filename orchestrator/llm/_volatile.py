@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from orchestrator._text import map_strings
+
 WORKSPACE = "<workspace>"
 
 # A path runs until whitespace, a quote or punctuation that ends it in tracebacks and tool output
@@ -70,7 +72,7 @@ def normalise_text(text: str) -> str:
 
 def normalise(data: Any, *, root: Path | None = None) -> Any:
     """``data`` (JSON-like) with the workspace ``root`` as ``<workspace>`` and every string normalised."""
-    return _walk(with_root_placeholder(data, root), normalise_text)
+    return map_strings(with_root_placeholder(data, root), normalise_text)
 
 
 def with_root_placeholder(data: Any, root: Path | None) -> Any:
@@ -80,14 +82,4 @@ def with_root_placeholder(data: Any, root: Path | None) -> Any:
         return data
     choices = "|".join(re.escape(s) for s in sorted(spellings, key=len, reverse=True))  # longest first
     pattern = re.compile(rf"(?:{choices})(?![\w.-])")
-    return _walk(data, lambda s: pattern.sub(WORKSPACE, s))
-
-
-def _walk(data: Any, change: Callable[[str], str]) -> Any:
-    if isinstance(data, str):
-        return change(data)
-    if isinstance(data, dict):
-        return {k: _walk(v, change) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_walk(v, change) for v in data]
-    return data
+    return map_strings(data, lambda s: pattern.sub(WORKSPACE, s))
