@@ -409,11 +409,6 @@ def merge_base(repo: Path, a: str, b: str = "HEAD") -> str:
     return git(repo, "merge-base", a, b).strip()
 
 
-def rev_parse(repo: Path, ref: str = "HEAD") -> str:
-    """The full commit id of ``ref``."""
-    return git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}").strip()
-
-
 def commit_messages(repo: Path, base: str, head: str = "HEAD") -> list[str]:
     """Messages of the commits in ``base..head``, newest first."""
     raw = git(repo, "log", "--format=%B%x00", f"{base}..{head}")

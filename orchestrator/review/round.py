@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.redact import mask_secrets
-from orchestrator.review.diff import Diff, commit_messages, delta_since, git_diff, render_numbered, rev_parse
+from orchestrator.review.diff import Diff, commit_messages, delta_since, git_diff, render_numbered
 from orchestrator.review.evidence import (
     EvidenceContext,
     EvidenceResult,
@@ -39,6 +39,7 @@ from orchestrator.review.policy import Verdict, decide
 from orchestrator.review.reviewer import Panel, ask_panel
 from orchestrator.review.settings import PolicySettings, ReviewSettings
 from orchestrator.review.tracking import rereview_view, track
+from orchestrator.sandbox import git
 from orchestrator.state.taskcard import Criterion
 
 #: ``aios -v`` shows its INFO records: each evidence check's command, outcome and duration.
@@ -109,7 +110,7 @@ def round_inputs(
     previous: Iterable[Finding] = (),
 ) -> RoundInputs:
     """The inputs of the round reviewing ``base..head`` (commit ids, or refs resolved here)."""
-    base, head = rev_parse(worktree, base), rev_parse(worktree, head)
+    base, head = git.head(worktree, base), git.head(worktree, head)
     diff, messages, delta = _git_view(worktree, base, head, since)
     settings = settings or ReviewSettings()
     memo, lock = _shared_memo(worktree, base, head, id(settings.evidence))

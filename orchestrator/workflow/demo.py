@@ -196,7 +196,7 @@ def _static_review_of_round_one(
     """The same round-1 commit under `--reviewer static`: evidence alone, no model call."""
     from orchestrator.review.report import RoundReport, report_paths
     from orchestrator.review.round import review_static
-    from orchestrator.workflow.wiring import sandbox_runners
+    from orchestrator.workflow.wiring import SandboxRunners
 
     first = RoundReport.model_validate_json(report_paths(ws, tid, 1)[1].read_text())
     folder = ws.root / ".aios" / "static-demo"
@@ -206,7 +206,7 @@ def _static_review_of_round_one(
             folder,
             base=first.base,
             head=first.head,
-            runners=sandbox_runners(folder, sandbox),
+            runners=SandboxRunners(folder, sandbox),
             criteria=card().acceptance_criteria,
         )
     finally:

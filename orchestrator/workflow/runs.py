@@ -123,7 +123,8 @@ def run(
         snapshot = graph.get_state(config)
         waiting = (_waiting(snapshot) or {}).get("kind")
         if waiting == "builder" or (waiting is None and (snapshot.next or not snapshot.values)):
-            if _resumed(snapshot, options).builder == "agent" and not _merge_unfinished(snapshot):
+            resumed, merging = _resumed(snapshot, options), _merge_unfinished(snapshot)
+            if resumed.builder == "agent" and not merging:
                 _require_own_checkout(ws, tid)
             start: Any = None if snapshot.next else _first_input(ws, tid, card, options)
             if waiting == "builder":
@@ -131,13 +132,8 @@ def run(
                 if _branch_head(ws, tid) == snapshot.values.get("last_reviewed"):
                     return _status(ws, tid, snapshot).noted(_nothing_new(tid, snapshot.values))
                 start = Command(resume={"action": "submitted"})
-            ctx = make_context(
-                ws,
-                card,
-                _resumed(snapshot, options),
-                progress=progress,
-                check_models=not _merge_unfinished(snapshot),  # a merge calls no model: needs no key
-            )
+            # A merge calls no model, so finishing one needs no key.
+            ctx = make_context(ws, card, resumed, progress=progress, check_models=not merging)
             graph.invoke(start, config, context=ctx, durability="sync")
         return _status(ws, tid, graph.get_state(config))
 
@@ -278,7 +274,7 @@ def _first_input(ws: Workspace, tid: str, card: TaskCard, options: RunOptions) -
         )
     from orchestrator.review.diff import merge_base
 
-    target = _require_target(ws, card, tasks.get(ws, tid).card)
+    target = tasks.target_branch(ws, card)  # load_card made sure it exists
     worktree = git.ensure_worktree(ws.root, tid, target)
     base = merge_base(worktree, target)
     return {
@@ -292,7 +288,7 @@ def _first_input(ws: Workspace, tid: str, card: TaskCard, options: RunOptions) -
     }
 
 
-def _require_target(ws: Workspace, card: TaskCard, card_file: str) -> str:
+def _require_target(ws: Workspace, card: TaskCard, card_file: str) -> None:
     """The branch the task merges into, which must exist with a commit before a run touches git."""
     target = tasks.target_branch(ws, card)
     if not git.branch_exists(ws.root, target):
@@ -303,7 +299,6 @@ def _require_target(ws: Workspace, card: TaskCard, card_file: str) -> str:
             fix=f"set `target_branch:` in {card_file} to an existing branch (`git branch --list` shows "
             f"them), or create it: `git branch {target} <commit>`",
         )
-    return target
 
 
 def _waiting(snapshot: Any) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from orchestrator import resources
 from orchestrator._files import read_text
 from orchestrator.errors import ConfigError
 from orchestrator.review import round as review_round
@@ -124,11 +125,8 @@ def persona_names(card: TaskCard, workflow: WorkflowSettings) -> list[str]:
 
 def _agent_builder(models: Models, sandbox: bool) -> Any:
     def build(ctx: RunContext, state: ReviewState) -> str:
-        from orchestrator import resources
         from orchestrator.workflow.builder import run_builder
 
-        prompt_file = resources.data_file("prompts", "builder.md", workspace=ctx.ws.root)
-        prompt = read_text(prompt_file, error=ConfigError)
         result = run_builder(
             models.for_role("builder"),
             ctx.card,
@@ -136,7 +134,7 @@ def _agent_builder(models: Models, sandbox: bool) -> Any:
             feedback=state.get("feedback") or None,
             round=state["round"],
             settings=ctx.workflow.builder,
-            prompt_text=prompt,
+            prompt_text=_prompt(ctx, "builder.md"),
             sandbox=sandbox,
             environment=project_environment(ctx.ws.root, ctx.workflow),
         )
@@ -145,6 +143,11 @@ def _agent_builder(models: Models, sandbox: bool) -> Any:
         return result.summary or f"builder stopped: {result.stopped_reason}"
 
     return build
+
+
+def _prompt(ctx: RunContext, name: str) -> str:
+    """A prompt template: the workspace's own ``prompts/<name>``, else the shipped one."""
+    return read_text(resources.data_file("prompts", name, workspace=ctx.ws.root), error=ConfigError)
 
 
 def _external_builder(ctx: RunContext, state: ReviewState) -> None:
@@ -185,7 +188,7 @@ def _revert_out_of_scope(ctx: RunContext) -> None:
 def _checker(models: Models | None, sandbox: bool) -> Any:
     def check(ctx: RunContext, state: ReviewState, dimension: Dimension) -> CheckResult:
         inputs = _round_inputs(ctx, state)
-        runners = sandbox_runners(
+        runners = SandboxRunners(
             inputs.evidence.worktree,
             sandbox,
             limits=ctx.workflow.builder.limits,
@@ -215,13 +218,9 @@ def _round_inputs(ctx: RunContext, state: ReviewState) -> review_round.RoundInpu
 
 def _panel(ctx: RunContext, models: Models) -> Panel:
     """The task's personas, each with its model, and the prompt they answer."""
-    from orchestrator import resources
-
     personas = [load_persona(n, workspace=ctx.ws.root) for n in persona_names(ctx.card, ctx.workflow)]
-    template_file = resources.data_file("prompts", "review.md", workspace=ctx.ws.root)
-    template = read_text(template_file, error=ConfigError)
     return Panel(
-        template=template,
+        template=_prompt(ctx, "review.md"),
         dimensions=load_dimensions(workspace=ctx.ws.root),
         personas=personas,
         models={p.name: models.for_role(p.name) for p in personas},
@@ -231,8 +230,8 @@ def _panel(ctx: RunContext, models: Models) -> Panel:
 
 
 class SandboxRunners:
-    """Evidence runners for one worktree (a `ProjectRunners`): aios's own tools when called, the
-    project's commands in the project's Python environment through ``project``.
+    """Evidence commands in the task's sandbox (a `ProjectRunners`): aios's own tools when called,
+    the project's commands (tests, acceptance checks) in its Python environment through ``project``.
 
     Each runner has its dimension's time limit and ``limits``' other limits (processes, memory,
     disk ...; the defaults when None).
@@ -266,18 +265,6 @@ class SandboxRunners:
             read_only_paths=self.read_only,
             environment=environment,
         )
-
-
-def sandbox_runners(
-    worktree: Path,
-    sandbox: bool,
-    *,
-    limits: Limits | None = None,
-    environment: ProjectEnvironment | None = None,
-) -> SandboxRunners:
-    """Evidence commands run in the task's sandbox; the project's own (tests, acceptance checks)
-    in ``environment`` (`project_environment`), the others with aios's tools."""
-    return SandboxRunners(worktree, sandbox, limits=limits, environment=environment)
 
 
 def project_environment(root: Path, workflow: WorkflowSettings) -> ProjectEnvironment | None:

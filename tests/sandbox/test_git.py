@@ -323,13 +323,13 @@ def test_a_gitlink_on_the_branch_runs_nothing_in_any_git_call(
 
 @pytest.mark.parametrize("process", [False, True])
 def test_review_diff_helpers_run_nothing_either(repo: Path, tmp_path: Path, process: bool) -> None:
-    from orchestrator.review.diff import commit_messages, git_diff, merge_base, rev_parse
+    from orchestrator.review.diff import commit_messages, git_diff, merge_base
 
     wt = git.ensure_worktree(repo, "T23", "main")
     poison_nested_repo(wt, tmp_path / "markers", process=process)
     commit_gitlink(wt)
     base = merge_base(wt, "main")
-    diff = git_diff(wt, base, rev_parse(wt))
+    diff = git_diff(wt, base, git.head(wt))
     assert diff.get("src/vendor") is not None and diff.get("src/vendor").gitlink  # type: ignore[union-attr]
     assert "src/vendor" not in [f.path for f in diff.present()]
     assert commit_messages(wt, base) == ["vendor it"]

@@ -32,7 +32,7 @@ from orchestrator.state.workspace import Workspace
 from orchestrator.workflow import runs
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.status import RunStatus
-from orchestrator.workflow.wiring import sandbox_runners
+from orchestrator.workflow.wiring import SandboxRunners
 
 SANDBOX = bwrap_available()
 OPTIONS = RunOptions(sandbox=SANDBOX)
@@ -159,7 +159,7 @@ def audit_text(task: Task) -> str:
 
 def test_evidence_commands_take_the_builder_limits_but_their_dimension_time_limit(ws: Workspace) -> None:
     limits = Limits(timeout_s=999, max_output_bytes=200)
-    run = sandbox_runners(ws.root, SANDBOX, limits=limits)(0.5)  # a dimension's 0.5 s
+    run = SandboxRunners(ws.root, SANDBOX, limits=limits)(0.5)  # a dimension's 0.5 s
     long = run(["python", "-c", "print('x' * 1000)"])
     assert long.ok and len(long.stdout.encode()) <= 200 and long.stdout.endswith("xx\n")
     slow = run(["python", "-c", "import time; time.sleep(5)"])
