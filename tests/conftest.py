@@ -53,14 +53,12 @@ def forget_found_secrets() -> Iterator[None]:
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
-    """A fresh workspace owned by ``alice`` (project_owner), with ``bob`` as a human_operator."""
+    """A fresh workspace owned by ``alice`` (owner, L0), with ``bob`` as an operator (L3)."""
     workspace, _ = init(git_repo(tmp_path / "repo"), owner="alice")
     text = workspace.project_file.read_text()
-    text = text.replace(
-        "- name: alice\n  roles:\n  - project_owner\n",
-        "- name: alice\n  roles:\n  - project_owner\n- name: bob\n  roles:\n  - human_operator\n",
-    )
-    workspace.project_file.write_text(text)
+    members = "- name: alice\n  role: owner\n"
+    assert members in text  # the shape `aios init` writes
+    workspace.project_file.write_text(text.replace(members, members + "- name: bob\n  role: operator\n"))
     return Workspace(workspace.root)
 
 

@@ -35,14 +35,44 @@ class CliState:
         return self._workspace
 
     def who(self) -> str:
-        """The acting identity: ``--actor``/``AIOS_ACTOR``, else the login name.
+        """The acting identity: ``--actor``/``AIOS_ACTOR``, else git's ``user.email`` mapped to a member.
+
+        Without ``--actor``, the member whose ``email`` (or name) is git's ``user.email`` acts
+        (``governance.members.identify``); with no email, the login name. Attribution, not
+        authentication: anyone at this machine can name anyone.
 
         Raises:
             PermissionDenied: the name holds a control character, is empty or is too long.
         """
         from orchestrator.state.audit import check_actor
 
-        return check_actor(self.actor if self.actor is not None else default_actor())
+        if self.actor is not None:
+            return check_actor(self.actor)
+        from orchestrator.errors import AiosError
+        from orchestrator.governance.members import identify
+
+        try:
+            project = self.workspace().project
+        except AiosError:  # no workspace, or a broken project file: the command itself reports it
+            project = None
+        return check_actor(identify(project, self.git_email(), default_actor()))
+
+    def owner(self, where: Path) -> tuple[str, str | None]:
+        """Who ``aios init`` at ``where`` makes the owner: ``--actor``, else git's ``user.email``, else
+        the login name; and git's ``user.email`` (None when git has none), recorded as their email.
+        """
+        from orchestrator.state.audit import check_actor
+
+        email = self.git_email(where)
+        return check_actor(self.actor if self.actor is not None else (email or default_actor())), email
+
+    def git_email(self, where: Path | None = None) -> str | None:
+        """git's ``user.email`` at ``where`` (default: the workspace, ``--root``, or here)."""
+        from orchestrator.governance.members import git_email
+
+        if where is None:
+            where = self._workspace.root if self._workspace is not None else (self.root or Path.cwd())
+        return git_email(where)
 
 
 def default_actor() -> str:

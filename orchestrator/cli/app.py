@@ -75,7 +75,9 @@ def main(
         typer.Option(
             "--actor",
             envvar="AIOS_ACTOR",
-            help="Who acts: a member name, or agent:<id> for an agent (default: your user name).",
+            help="Who acts: a member name, or agent:<id> for an agent (default: the member whose email is "
+            "git's user.email, else your login name). Attribution, not authentication: on one machine "
+            "anyone can name anyone; agents authenticate with session tokens.",
         ),
     ] = None,
 ) -> None:
@@ -108,3 +110,7 @@ _models.register(app)
 from orchestrator.cli import review as _review  # noqa: E402
 
 app.add_typer(_review.app, name="review")
+
+from orchestrator.cli import member as _member  # noqa: E402
+
+app.add_typer(_member.app, name="member")

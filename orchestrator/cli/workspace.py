@@ -29,7 +29,9 @@ def init(
     from orchestrator.state.setup import init as init_workspace
 
     cli = state(ctx)
-    ws, created = init_workspace(path or cli.root or Path.cwd(), owner=cli.who())
+    where = path or cli.root or Path.cwd()
+    owner, email = cli.owner(where)
+    ws, created = init_workspace(where, owner=owner, email=email)
     if as_json:
         print_json({"root": str(ws.root), "created": created})
     elif created:

@@ -14,10 +14,10 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from orchestrator._files import append_text
+from orchestrator._files import append_text, make_dirs
 from orchestrator._text import is_hidden, visible
 from orchestrator.errors import PermissionDenied
-from orchestrator.state.records import Event, TaskState
+from orchestrator.state.records import Event, TaskState, now
 from orchestrator.state.workspace import Workspace
 
 #: A complete event line as ``_line`` writes it: number, time, move, actor and kind.
@@ -130,3 +130,31 @@ def _line(number: int, event: Event) -> str:
 def _one_line(text: str) -> str:
     # Line breaks and runs of whitespace are layout, kept as one space; any other control is escaped.
     return visible(" ".join(text.split()))
+
+
+def governance_log(ws: Workspace) -> Path:
+    """``ops/audit/governance.md``: governance actions on no task (members, and their refusals)."""
+    return ws.audit_dir / "governance.md"
+
+
+def append_governance(ws: Workspace, text: str) -> None:
+    """Append one timestamped line to the governance log; ``text`` says who did what.
+
+    The file is append-only like a task's trail, and ``text`` is written on one line with its
+    control characters escaped, so no name or reason can forge a line.
+
+    Example:
+        ``append_governance(ws, "alice (human) · member add bob: operator (L3)")`` appends
+        ``- 2026-01-02T03:04:05.678Z · alice (human) · member add bob: operator (L3)``.
+    """
+    path = governance_log(ws)
+    header = "" if path.exists() else _GOVERNANCE_HEADER
+    make_dirs(path.parent)
+    append_text(path, f"{header}- {now()} · {_one_line(text)}\n")
+
+
+_GOVERNANCE_HEADER = (
+    "# Governance log\n\n"
+    "Governance actions on no task (members added, changed, removed; refusals). "
+    "Written by aios, append-only: one line per action.\n\n"
+)

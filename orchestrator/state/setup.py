@@ -15,18 +15,20 @@ from orchestrator import _yaml
 from orchestrator._files import append_text, atomic_write, make_dirs
 from orchestrator.errors import StateError
 from orchestrator.sandbox import git
-from orchestrator.state.project import default_project
+from orchestrator.state.project import HEADER, default_project
 from orchestrator.state.store import Store
 from orchestrator.state.workspace import OPS_DIRS, Workspace
 
 
-def init(path: Path, *, owner: str) -> tuple[Workspace, list[str]]:
+def init(path: Path, *, owner: str, email: str | None = None) -> tuple[Workspace, list[str]]:
     """Make the git repository at ``path`` a workspace; returns it and what was created.
 
-    Running it again creates nothing and returns an empty list: existing files are never touched.
+    ``owner`` becomes the project's one member, with the owner role (L0) and ``email`` (the git
+    ``user.email`` that identifies them, when known). Running it again creates nothing and returns
+    an empty list: existing files are never touched.
     """
     ws = Workspace(git.toplevel(path).resolve())
-    created = _folders(ws) + _files(ws, owner=owner)
+    created = _folders(ws) + _files(ws, owner=owner, email=email)
     if not ws.index_file.exists():
         Store(ws).rebuild_index()
         created.append(ws.rel(ws.index_file))
@@ -42,9 +44,9 @@ def _folders(ws: Workspace) -> list[str]:
     return created
 
 
-def _files(ws: Workspace, *, owner: str) -> list[str]:
+def _files(ws: Workspace, *, owner: str, email: str | None) -> list[str]:
     files = {
-        ws.project_file: lambda: _yaml.dump(default_project(ws.root.name, owner)),
+        ws.project_file: lambda: HEADER + _yaml.dump(default_project(ws.root.name, owner, email)),
         ws.agents_file: lambda: _yaml.dump({"schema_version": 1, "agents": []}),
         ws.sessions_file: lambda: _yaml.dump({"schema_version": 1, "sessions": []}),
     }
