@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from orchestrator.errors import ConfigError, PermissionDenied
 from orchestrator.sandbox import git
 from orchestrator.state.audit import actor_kind, append_governance, check_actor
-from orchestrator.state.project import ROLES, Level, Member, Project, update_project
+from orchestrator.state.project import ROLES, SCHEMA_VERSION, Level, Member, Project, update_project
 from orchestrator.state.workspace import Workspace
 
 
@@ -73,7 +73,7 @@ def add(ws: Workspace, name: str, role: str, *, actor: str, email: str | None = 
         return _with_members(project, members if old else [*members, new])
 
     before, after = _governed(ws, actor, what, change)
-    result = Change(_found(after, name), before.member(name), before.read_version != after.read_version)
+    result = Change(_found(after, name), before.member(name), before.read_version != SCHEMA_VERSION)
     if result.kind != "unchanged" or result.migrated:
         _log(ws, actor, _change_text(result))
     return result
@@ -99,9 +99,9 @@ def remove(ws: Workspace, name: str, *, actor: str, reason: str | None = None) -
         _refuse_last_owner(project, name, becoming="be removed")
         return _with_members(project, [m for m in project.members if m.name != name])
 
-    before, after = _governed(ws, actor, what, change)
+    before, _ = _governed(ws, actor, what, change)
     gone = _found(before, name)
-    result = Change(gone, gone, before.read_version != after.read_version, removed=True)
+    result = Change(gone, gone, before.read_version != SCHEMA_VERSION, removed=True)
     _log(
         ws, actor, f"member remove {describe(gone)}" + (f" · {reason}" if reason else "") + _migrated(result)
     )

@@ -316,11 +316,14 @@ _TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
 
 
 def _splice(text: str, key: str, block: str) -> str | None:
-    """``text`` with top-level ``key``'s block replaced by ``block`` (None: ``key`` is not there)."""
+    """``text`` with top-level ``key``'s block replaced by ``block`` (None: no place found for it)."""
     lines = text.splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if re.match(rf"{key}\s*:", line)), None)
-    if start is None:
-        return text if not block else None
+    if start is None:  # a new key goes before the first key (after a leading comment)
+        first = next((i for i, line in enumerate(lines) if _TOP_KEY.match(line)), None)
+        return (
+            text if not block else None if first is None else "".join([*lines[:first], block, *lines[first:]])
+        )
     end = next((j for j in range(start + 1, len(lines)) if _TOP_KEY.match(lines[j])), len(lines))
     # Comments and blank lines at column 0 just above the next key describe that key: keep them.
     while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):

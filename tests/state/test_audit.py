@@ -116,3 +116,14 @@ def test_recorded_count_of_a_long_trail_is_fast(ws: Workspace) -> None:
     start = time.perf_counter()
     assert recorded_count(ws, tid) == 100_000
     assert time.perf_counter() - start < 2.0  # about 0.1 s; recovery reads it once
+
+
+def test_the_governance_log_is_one_escaped_line_per_action(ws: Workspace) -> None:
+    audit.append_governance(ws, "alice (human) · member add bob: lead (L2)")
+    audit.append_governance(ws, FORGED + " \x1b[2J")
+    text = audit.governance_log(ws).read_text()
+    assert text.startswith("# Governance log\n\n") and text.count("# Governance log") == 1
+    lines = [line for line in text.splitlines() if line.startswith("- ")]
+    assert len(lines) == 2  # the forged line break stayed inside its own line
+    assert lines[0].endswith(" · alice (human) · member add bob: lead (L2)")
+    assert "\x1b" not in text and "\\x1b[2J" in lines[1]

@@ -37,3 +37,11 @@ def test_a_second_init_creates_nothing_and_keeps_edited_files(tmp_path: Path) ->
     assert (again, created) == (ws, [])
     assert "edited" in ws.agents_file.read_text()
     assert again.project.member("bob") is None
+
+
+def test_init_records_the_owners_git_email(tmp_path: Path) -> None:
+    ws, _ = init(git_repo(tmp_path / "repo"), owner="alice", email="alice@example.com")
+    owner = ws.project.member("alice")
+    assert owner is not None and (owner.role, owner.email) == ("owner", "alice@example.com")
+    assert ws.project.member_by_email("alice@example.com") == owner
+    assert ws.project_file.read_text().startswith("# Members: `aios member list|add|remove`")
