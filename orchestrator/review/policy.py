@@ -3,10 +3,17 @@
 In order:
 
 1. a check that could not run (``error``) or a provider error -> ``BLOCKED``, with the reasons;
-2. a failing acceptance check, failing tests, or a security finding at ``security_floor`` or worse
-   -> ``NEEDS_REVISION``; these hard rules hold whatever the settings say otherwise;
-3. a finding whose severity is in ``revise_on`` (critical, major by default) -> ``NEEDS_REVISION``;
-4. otherwise ``APPROVED``.
+2. a change to the governance canon outside the governance queue (``governance-canon``) ->
+   ``BLOCKED``: a human decides, with every other reason the round found;
+3. a failing acceptance check, failing tests, a nested repository, or a security finding at
+   ``security_floor`` or worse -> ``NEEDS_REVISION``;
+4. a finding whose severity is in ``revise_on`` (critical, major by default) -> ``NEEDS_REVISION``;
+5. otherwise ``APPROVED``.
+
+Rules 1 to 3 are not settings: ``HARD_GATES`` is a constant, and no field of ``PolicySettings`` or
+of any evidence section can turn a failed gate into a pass (a gate fails by its evidence status,
+whatever severity its findings were given). The settings themselves are read from the workspace's
+main checkout, never from the branch under review, and a branch that edits them is canon.
 """
 
 from __future__ import annotations
@@ -17,13 +24,17 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from orchestrator.review.evidence import EvidenceResult, EvidenceStatus
+from orchestrator.review.evidence.canon import GOVERNANCE_CANON
 from orchestrator.review.findings import Finding
 from orchestrator.review.settings import PolicySettings, rule_matches
 
-__all__ = ["HARD_GATES", "Decision", "PolicySettings", "Verdict", "decide", "is_security"]
+__all__ = ["ESCALATING_GATES", "HARD_GATES", "Decision", "PolicySettings", "Verdict", "decide", "is_security"]
 
-HARD_GATES = frozenset({"acceptance", "tests", "nested-git"})
-"""Evidence kinds whose failure can never be approved."""
+HARD_GATES = frozenset({"acceptance", "tests", "nested-git", GOVERNANCE_CANON})
+"""Evidence kinds whose failure can never be approved, whatever any settings file says."""
+
+ESCALATING_GATES = frozenset({GOVERNANCE_CANON})
+"""Hard gates whose failure is ``BLOCKED``: a human decides, not another builder round."""
 
 
 class Verdict(StrEnum):
@@ -64,6 +75,10 @@ def decide(
     if blocked:
         return Decision(verdict=Verdict.BLOCKED, reasons=blocked)
     revise = [*_hard_failures(evidence), *_finding_reasons(findings, settings)]
+    escalate = _escalations(evidence)
+    if escalate:
+        # The person deciding sees everything else the round found too.
+        return Decision(verdict=Verdict.BLOCKED, reasons=_unique([*escalate, *revise]))
     if revise:
         return Decision(verdict=Verdict.NEEDS_REVISION, reasons=_unique(revise))
     return Decision(verdict=Verdict.APPROVED, reasons=["no check failed and no finding requires revision"])
@@ -77,7 +92,15 @@ def _hard_failures(evidence: Iterable[EvidenceResult]) -> list[str]:
     return [
         f"check {r.name} failed"
         for r in evidence
-        if r.kind in HARD_GATES and r.status is EvidenceStatus.FAILED
+        if r.kind in HARD_GATES - ESCALATING_GATES and r.status is EvidenceStatus.FAILED
+    ]
+
+
+def _escalations(evidence: Iterable[EvidenceResult]) -> list[str]:
+    return [
+        f"check {r.name} failed: {r.reason or 'see its findings'}; a human decides"
+        for r in evidence
+        if r.kind in ESCALATING_GATES and r.status is EvidenceStatus.FAILED
     ]
 
 

@@ -108,8 +108,14 @@ def round_inputs(
     test_paths: Sequence[str] = (),
     since: str | None = None,
     previous: Iterable[Finding] = (),
+    card_path: str | None = None,
+    queue: str | None = None,
 ) -> RoundInputs:
-    """The inputs of the round reviewing ``base..head`` (commit ids, or refs resolved here)."""
+    """The inputs of the round reviewing ``base..head`` (commit ids, or refs resolved here).
+
+    ``card_path`` (the TaskCard's file, relative to the workspace root) and ``queue`` (the task's)
+    tell the ``governance-canon`` check what the task may change.
+    """
     base, head = git.head(worktree, base), git.head(worktree, head)
     diff, messages, delta = _git_view(worktree, base, head, since)
     settings = settings or ReviewSettings()
@@ -122,6 +128,8 @@ def round_inputs(
         test_paths,
         messages=messages,
         card_text=card_text,
+        card_path=card_path,
+        queue=queue,
         _memo=memo,
         _memo_lock=lock,
     )
@@ -268,6 +276,8 @@ def review_static(
     settings: ReviewSettings | None = None,
     test_paths: Sequence[str] = (),
     concurrent: bool = True,
+    card_path: str | None = None,
+    queue: str | None = None,
 ) -> RoundOutcome:
     """Review the change ``base..head`` in ``worktree`` on evidence alone: a round with no panel.
 
@@ -281,6 +291,8 @@ def review_static(
         settings: the review's workflow settings; defaults when None.
         test_paths: test files or folders the TaskCard names; empty runs the whole suite.
         concurrent: run the four dimensions in parallel threads.
+        card_path: the TaskCard's file, relative to the workspace root (canon for this task).
+        queue: the task's queue; only in ``governance`` may the change touch the canon.
     """
     settings = settings or ReviewSettings()
     inputs = round_inputs(
@@ -291,6 +303,8 @@ def review_static(
         criteria=criteria,
         card_text=task_body,
         test_paths=test_paths,
+        card_path=card_path,
+        queue=queue,
     )
     results = each_dimension(lambda d: check(d, inputs, runners), concurrent=concurrent)
     return conclude(inputs, results, settings.policy)

@@ -157,9 +157,22 @@ class Workspace:
         candidates = [here] if explicit else [here, *here.parents]
         for folder in candidates:
             if cls(folder).project_file.is_file():
-                return cls(folder)
+                return cls(_enclosing_workspace(folder) or folder)
         where = f"at {here}" if explicit else f"in {here} or any folder above it"
         raise AiosError(
             f"no aios workspace {where}",
             fix="run `aios init` in your git repository, or pass --root to point at the workspace",
         )
+
+
+def _enclosing_workspace(folder: Path) -> Path | None:
+    """The workspace whose ``.aios/`` holds ``folder`` (a task's worktree, say), or None.
+
+    A task's worktree holds a copy of ``state/``, ``workflows/``, ``personas/`` and ``prompts/`` as
+    the task branch has them: read as a workspace, the branch under review would choose its own
+    review settings and task records. aios run from inside one works on the workspace instead.
+    """
+    for parent in folder.parents:
+        if parent.name == ".aios" and Workspace(parent.parent).project_file.is_file():
+            return parent.parent
+    return None

@@ -204,6 +204,7 @@ def _checker(models: Models | None, sandbox: bool) -> Any:
 
 def _round_inputs(ctx: RunContext, state: ReviewState) -> review_round.RoundInputs:
     """The round's inputs (the diff, the delta since the last review, the card) from the graph state."""
+    task = tasks.get(ctx.ws, ctx.card.id)  # the store's record: where the card lives, its queue
     return review_round.round_inputs(
         git.worktree_path(ctx.ws.root, ctx.card.id),
         base=state["base"],
@@ -213,6 +214,8 @@ def _round_inputs(ctx: RunContext, state: ReviewState) -> review_round.RoundInpu
         card_text=render(ctx.card),
         since=state.get("last_reviewed") if state["round"] > 1 else None,
         previous=load_findings(state.get("findings")),
+        card_path=task.card,
+        queue=task.queue,
     )
 
 

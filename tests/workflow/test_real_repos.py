@@ -61,9 +61,9 @@ def aios_in(ws: Workspace) -> Aios:
     return invoke
 
 
-def started(aios: Aios, *extra: str) -> str:
+def started(aios: Aios, *extra: str, queue: str = "dev") -> str:
     done = aios(
-        "task", "new", "--queue", "dev", "--title", "Add mul", "--criterion", "mul multiplies", *extra
+        "task", "new", "--queue", queue, "--title", "Add mul", "--criterion", "mul multiplies", *extra
     )
     assert done.exit_code == 0, done.output
     tid = done.stdout.strip()
@@ -203,7 +203,9 @@ def test_the_agent_builder_refuses_a_branch_checked_out_elsewhere(tmp_path: Path
 def test_a_change_to_live_state_files_is_refused_at_the_merge_and_can_be_sent_back(tmp_path: Path) -> None:
     ws = make_ws(tmp_path, "master")
     aios = aios_in(ws)
-    tid = started(aios)
+    # The governance queue: elsewhere the review itself blocks a change to state/ (governance-canon);
+    # here it passes, and the merge still refuses to write the live state files.
+    tid = started(aios, queue="governance")
     plain_git(ws.root, "branch", f"task/{tid}")
     worktree = git.ensure_worktree(ws.root, tid, "master")
     agents = ws.agents_file.read_text()

@@ -109,6 +109,10 @@ class EvidenceContext:
     """The commit messages of the change (scanned for text aimed at the reviewer)."""
     card_text: str = ""
     """The TaskCard as text (scanned for text aimed at the reviewer)."""
+    card_path: str | None = None
+    """The TaskCard's file, relative to the workspace root: canon, like ``workflows/``."""
+    queue: str | None = None
+    """The task's queue: in ``governance`` a change to the canon is expected, elsewhere it blocks."""
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 

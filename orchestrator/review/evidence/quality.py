@@ -1,5 +1,5 @@
-"""Dimension Q: ruff (correctness and security rules), secrets on the lines the change added, and
-nested repositories (a gitlink or `.git` path in the change)."""
+"""Dimension Q: ruff (correctness and security rules), secrets on the lines the change added,
+nested repositories (a gitlink or `.git` path in the change) and governance files it touches."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from orchestrator.review.evidence._base import (
     match_path,
 )
 from orchestrator.review.evidence._ruff import Diagnostic, run_ruff
+from orchestrator.review.evidence.canon import GOVERNANCE_CANON, canon_check
 from orchestrator.review.evidence.injection import injection_evidence
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.settings import RuffSettings
@@ -35,12 +36,13 @@ NESTED_GIT = "nested-git"
 
 
 def collect_quality(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
-    """Ruff, secrets, nested repositories and text aimed at the reviewer, for the change."""
+    """Ruff, secrets, nested repositories, governance files and text aimed at the reviewer."""
     injection = ctx.settings.quality.injection
     return [
         *guarded("ruff", Q, lambda: [ruff_check(ctx, run)]),
         *guarded("secrets", Q, lambda: [scan_secrets(ctx, run)]),
         *guarded(NESTED_GIT, Q, lambda: nested_git_check(ctx.diff)),
+        *guarded(GOVERNANCE_CANON, Q, lambda: canon_check(ctx)),
         *guarded(
             "prompt-injection",
             Q,
