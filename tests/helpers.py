@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from orchestrator.governance import actions
 from orchestrator.sandbox.bwrap import Limits, run_command
 from orchestrator.state import tasks
+from orchestrator.state.project import Level
 from orchestrator.state.taskcard import Criterion, TaskCard
 
 if TYPE_CHECKING:
@@ -137,3 +138,11 @@ def project_venv(path: Path, modules: dict[str, str] | None = None) -> Path:
     for name, source in (modules or {}).items():
         (site / f"{name}.py").write_text(source)
     return path
+
+
+def add_member(ws: Workspace, name: str, level: Level) -> None:
+    """Add ``name`` to the project at authority ``level`` (as a project owner editing the file would)."""
+    role = {0: "project_owner", 1: "platform_engineer", 2: "project_lead", 3: "human_operator"}[int(level)]
+    text = ws.project_file.read_text()
+    text = text.replace("members:\n", f"members:\n- name: {name}\n  roles:\n  - {role}\n", 1)
+    ws.project_file.write_text(text)

@@ -17,7 +17,8 @@ from pathlib import Path
 from orchestrator._files import append_text
 from orchestrator._text import is_hidden, visible
 from orchestrator.errors import PermissionDenied
-from orchestrator.state.records import Event, TaskState
+from orchestrator.redact import redact
+from orchestrator.state.records import Event, TaskState, now
 from orchestrator.state.workspace import Workspace
 
 #: A complete event line as ``_line`` writes it: number, time, move, actor and kind.
@@ -120,6 +121,8 @@ def _line(number: int, event: Event) -> str:
         move = f"note ({event.to.value})"
     actor = visible(event.actor)
     text = f"- #{number} · {event.at} · {move} · by {actor} ({actor_kind(event.actor)})"
+    if event.session:
+        text += f" · session {visible(event.session)}"
     if event.reason:
         text += f" · {_one_line(event.reason)}"
     text += "\n"
@@ -130,3 +133,15 @@ def _line(number: int, event: Event) -> str:
 def _one_line(text: str) -> str:
     # Line breaks and runs of whitespace are layout, kept as one space; any other control is escaped.
     return visible(" ".join(text.split()))
+
+
+def append_governance(ws: Workspace, text: str) -> None:
+    """Append one line to ``ops/audit/governance.md``: the trail of governance actions on no task."""
+    path = ws.governance_log
+    header = (
+        ""
+        if path.exists()
+        else "# Governance log\n\nActions and refusals on no task. Written by aios, append-only.\n\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    append_text(path, f"{header}- {now()} · {_one_line(redact(text))}\n")

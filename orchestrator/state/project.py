@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -22,6 +22,23 @@ class Permission(StrEnum):
     LOCK_QUEUE = "lock_queue"
     UNLOCK_QUEUE = "unlock_queue"
     FREEZE = "freeze"
+
+
+class Level(IntEnum):
+    """Authority, from the operating model; a lower number is more authority."""
+
+    OWNER = 0
+    PLATFORM = 1
+    LEAD = 2
+    OPERATOR = 3
+
+
+_OLD_ROLE_LEVELS = {
+    "project_owner": Level.OWNER,
+    "platform_engineer": Level.PLATFORM,
+    "project_lead": Level.LEAD,
+    "human_operator": Level.OPERATOR,
+}
 
 
 QUEUE_NAME = re.compile(r"^[a-z][a-z0-9]*$")
@@ -74,6 +91,12 @@ class Project(BaseModel):
 
     def member(self, name: str) -> Member | None:
         return next((m for m in self.members if m.name == name), None)
+
+    def level(self, name: str) -> Level | None:
+        member = self.member(name)
+        if member is None:
+            return None
+        return min(_OLD_ROLE_LEVELS.get(role, Level.OPERATOR) for role in member.roles)
 
     def permissions(self, name: str) -> set[Permission]:
         member = self.member(name)
