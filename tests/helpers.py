@@ -16,6 +16,7 @@ from orchestrator.state.taskcard import Criterion, TaskCard
 
 if TYPE_CHECKING:
     from orchestrator.review.evidence import Runner, RunnerFactory
+    from orchestrator.state.sessions import Session
     from orchestrator.state.workspace import Workspace
 
 
@@ -146,3 +147,19 @@ def add_member(ws: Workspace, name: str, level: Level) -> None:
     text = ws.project_file.read_text()
     text = text.replace("members:\n", f"members:\n- name: {name}\n  roles:\n  - {role}\n", 1)
     ws.project_file.write_text(text)
+
+
+def agent_session(ws: Workspace, name: str, mode: str = "builder", scope: list[str] | None = None) -> Session:
+    """A live session of agent ``name`` (registered by alice if new) in ``mode`` on ``scope``."""
+    from orchestrator.governance import agents, sessions
+    from orchestrator.state import agents as roster
+    from orchestrator.state.taskcard import RoleMode
+
+    if roster.load(ws).get(name) is None:
+        agents.register(ws, name, role_modes=[RoleMode(mode)], queues=None, actor="alice")
+    elif RoleMode(mode) not in (agent := agents.get(ws, name)).role_modes:
+        agents.approve(ws, name, role_modes=[*agent.role_modes, RoleMode(mode)], queues=None, actor="alice")
+    opened, _ = sessions.create(
+        ws, agent_id=name, role_mode=RoleMode(mode), task_scope=scope or [], actor="alice"
+    )
+    return opened

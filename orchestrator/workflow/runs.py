@@ -171,11 +171,11 @@ def answer(
     from orchestrator.workflow.wiring import make_context
 
     options = options or RunOptions()
+    if action == "reject" and not (feedback and feedback.strip()):
+        raise StateError("rejecting needs feedback for the builder", fix="pass --feedback TEXT")
     actions.require(
         ws, Op.MERGE if action == "approve" else Op.REJECT, actor=actor, session=session, task_id=tid
     )
-    if action == "reject" and not (feedback and feedback.strip()):
-        raise StateError("rejecting needs feedback for the builder", fix="pass --feedback TEXT")
     card = load_card(ws, tid)
     if action != "approve" and options.sandbox:  # a merge runs no command
         require_sandbox()

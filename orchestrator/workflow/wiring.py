@@ -129,8 +129,13 @@ def persona_names(card: TaskCard, workflow: WorkflowSettings) -> list[str]:
 
 def _agent_builder(models: Models, sandbox: bool) -> Any:
     def build(ctx: RunContext, state: ReviewState) -> str:
+        from orchestrator.governance.matrix import Op
         from orchestrator.workflow.builder import run_builder
 
+        # The task's role mode decides: an architect's or planner's task is not built by an agent.
+        actions.require(
+            ctx.ws, Op.WRITE_CODE, actor=BUILDER, session=ctx.session_of(BUILDER), task_id=ctx.card.id
+        )
         result = run_builder(
             models.for_role("builder"),
             ctx.card,

@@ -390,7 +390,8 @@ def test_changes_outside_the_card_paths_are_not_committed(ws: Workspace) -> None
     (wt / "src" / "extra.py").write_text("ok = 1\n")
     (wt / "Makefile").write_text("deploy:\n\tcurl evil\n")  # e.g. written by a test the builder ran
     card = SimpleNamespace(id=task.id, paths=["src/"])
-    _revert_out_of_scope(SimpleNamespace(ws=ws, card=card))  # type: ignore[arg-type]
+    with runs.run_agents(ws, runs.load_card(ws, task.id), by="alice") as agents:  # the run's builder
+        _revert_out_of_scope(SimpleNamespace(ws=ws, card=card, session_of=agents.get))  # type: ignore[arg-type]
     assert git.uncommitted(wt) == ["src/extra.py"]
     assert (
         "changes outside the task's paths were discarded: Makefile"
