@@ -76,7 +76,15 @@ class TransitionError(StateError):
 
 
 class PermissionDenied(AiosError):
-    """The actor's role or mode does not allow the action."""
+    """The actor's role or mode does not allow the action.
+
+    ``rule`` names the governance rule that refused it (``authority-level``, ``role-mode``,
+    ``task-scope``, ``session``, ...): the audit trail records it with the refusal.
+    """
+
+    def __init__(self, message: str, *, rule: str = "authority", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.rule = rule
 
 
 class QueueError(AiosError):

@@ -8,8 +8,8 @@ It masks three things:
    text whose hash matches is masked too. So a resumed run or ``aios review show`` in a new
    process still masks a secret found earlier, without the value ever being written down.
 2. **Known shapes**: API keys with a recognisable prefix (OpenAI, Anthropic, AWS, GitHub, Slack,
-   Google, GitLab), JWTs, private key blocks, ``Bearer`` tokens, credentials in URLs, and values
-   assigned to a secret-sounding name (``password=...``, ``PASSWORD: ...``,
+   Google, GitLab) and aios session tokens, JWTs, private key blocks, ``Bearer`` tokens,
+   credentials in URLs, and values assigned to a secret-sounding name (``password=...``, ``PASSWORD: ...``,
    ``aws_secret_access_key = ...``).
 3. **Generic high-entropy tokens**: 20+ characters of letters and digits mixed like random
    output. Pure hex is left alone (git commit ids, digests, UUIDs are hex and reports need them),
@@ -48,7 +48,7 @@ MIN_FOUND = 6
 # Prefix kept by ``mask_secrets`` (group ``kind``), rest masked.
 _KEYS = re.compile(
     r"\b(?P<kind>sk-(?:proj|svcacct|admin|ant-(?:api|admin)\d{2})-|sk-ant-|sk-|AKIA|ASIA|gh[pousr]_"
-    r"|github_pat_|xox[abprs]-|glpat-|AIza)(?P<rest>[A-Za-z0-9_\-]{12,})"
+    r"|github_pat_|xox[abprs]-|glpat-|AIza|aios_st_)(?P<rest>[A-Za-z0-9_\-]{12,})"
 )
 _JWT = re.compile(r"\b(?P<kind>eyJ)[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")
 _PRIVATE_KEY = re.compile(

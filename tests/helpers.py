@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 from orchestrator.governance import actions
 from orchestrator.sandbox.bwrap import Limits, run_command
 from orchestrator.state import tasks
+from orchestrator.state.project import Level
 from orchestrator.state.taskcard import Criterion, TaskCard
 
 if TYPE_CHECKING:
     from orchestrator.review.evidence import Runner, RunnerFactory
+    from orchestrator.state.sessions import Session
     from orchestrator.state.workspace import Workspace
 
 
@@ -137,3 +139,26 @@ def project_venv(path: Path, modules: dict[str, str] | None = None) -> Path:
     for name, source in (modules or {}).items():
         (site / f"{name}.py").write_text(source)
     return path
+
+
+def add_member(ws: Workspace, name: str, level: Level) -> None:
+    """Add ``name`` to the project at authority ``level``, as the owner alice would."""
+    from orchestrator.governance import members
+
+    members.add(ws, name, level.role, actor="alice")
+
+
+def agent_session(ws: Workspace, name: str, mode: str = "builder", scope: list[str] | None = None) -> Session:
+    """A live session of agent ``name`` (registered by alice if new) in ``mode`` on ``scope``."""
+    from orchestrator.governance import agents, sessions
+    from orchestrator.state import agents as roster
+    from orchestrator.state.taskcard import RoleMode
+
+    if roster.load(ws).get(name) is None:
+        agents.register(ws, name, role_modes=[RoleMode(mode)], queues=None, actor="alice")
+    elif RoleMode(mode) not in (agent := agents.get(ws, name)).role_modes:
+        agents.approve(ws, name, role_modes=[*agent.role_modes, RoleMode(mode)], queues=None, actor="alice")
+    opened, _ = sessions.create(
+        ws, agent_id=name, role_mode=RoleMode(mode), task_scope=scope or [], actor="alice"
+    )
+    return opened

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from orchestrator.state.sessions import Session
     from orchestrator.state.workspace import Workspace
 
 
@@ -20,11 +21,14 @@ class CliState:
 
     root: Path | None
     actor: str | None
+    session_token: str | None = field(default=None, repr=False)
+    """``--session``/``AIOS_SESSION``: an agent's session token (never printed)."""
     quiet: bool = False
     """``-q``: no progress lines on stderr (results and errors still print)."""
     verbose: int = 0
     """``-v``: each evidence check's command, outcome and duration on stderr; ``-vv`` debug logs."""
     _workspace: Workspace | None = field(default=None, repr=False)
+    _session: Session | None = field(default=None, repr=False)
 
     def workspace(self) -> Workspace:
         """The workspace at ``--root``, or the one found by walking up from the current directory."""
@@ -35,17 +39,29 @@ class CliState:
         return self._workspace
 
     def who(self) -> str:
-        """The acting identity: ``--actor``/``AIOS_ACTOR``, else git's ``user.email`` mapped to a member.
+        """The acting identity: the session's agent, else ``--actor``/``AIOS_ACTOR``, else git's
+        ``user.email`` mapped to a member.
 
         Without ``--actor``, the member whose ``email`` (or name) is git's ``user.email`` acts
         (``governance.members.identify``); with no email, the login name. Attribution, not
-        authentication: anyone at this machine can name anyone.
+        authentication: anyone at this machine can name anyone. Agents authenticate by session.
 
         Raises:
-            PermissionDenied: the name holds a control character, is empty or is too long.
+            PermissionDenied: the name holds a control character, is empty or is too long; or a
+                session is given and is unknown, terminated or expired, or belongs to another actor.
         """
+        from orchestrator.errors import PermissionDenied
         from orchestrator.state.audit import check_actor
 
+        session = self.session()
+        if session is not None:
+            if self.actor is not None and self.actor != session.actor:
+                raise PermissionDenied(
+                    f"--actor says {self.actor!r} but the session belongs to {session.actor}",
+                    rule="session",
+                    fix="leave out --actor (AIOS_ACTOR) when acting through a session",
+                )
+            return session.actor
         if self.actor is not None:
             return check_actor(self.actor)
         from orchestrator.errors import AiosError
@@ -73,6 +89,18 @@ class CliState:
         if where is None:
             where = self._workspace.root if self._workspace is not None else (self.root or Path.cwd())
         return git_email(where)
+
+    def session(self) -> Session | None:
+        """The live session named by ``--session``/``AIOS_SESSION``, if any (checked once per command).
+
+        Raises:
+            PermissionDenied: the token is unknown, or its session is terminated or expired.
+        """
+        if self.session_token and self._session is None:
+            from orchestrator.governance.sessions import lookup
+
+            self._session = lookup(self.workspace(), self.session_token)
+        return self._session
 
 
 def default_actor() -> str:

@@ -82,9 +82,16 @@ def print_json_error(
     print_json({"error": message, "fix": fix, "file": file, "field": field, "line": line})
 
 
-def print_json(data: Any) -> None:
-    """JSON on stdout, nothing else, so scripts can parse it; every string passes the redactor."""
-    sys.stdout.write(json.dumps(redact_data(json.loads(json.dumps(data, default=str))), indent=2) + "\n")
+def print_json(data: Any, *, reveal: dict[str, str] | None = None) -> None:
+    """JSON on stdout, nothing else, so scripts can parse it; every string passes the redactor.
+
+    ``reveal`` adds keys whose values pass unmasked: only a secret shown to its owner once, such as
+    a new session's token (``aios session create --json``).
+    """
+    shown = redact_data(json.loads(json.dumps(data, default=str)))
+    if reveal:
+        shown = {**shown, **reveal}
+    sys.stdout.write(json.dumps(shown, indent=2) + "\n")
 
 
 def echo(text: str, *, keep: str = "") -> None:

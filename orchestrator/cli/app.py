@@ -80,13 +80,22 @@ def main(
             "anyone can name anyone; agents authenticate with session tokens.",
         ),
     ] = None,
+    session: Annotated[
+        str | None,
+        typer.Option(
+            "--session",
+            envvar="AIOS_SESSION",
+            show_envvar=True,
+            help="An agent acts through its session token (prefer AIOS_SESSION: a flag shows in `ps`).",
+        ),
+    ] = None,
 ) -> None:
     """AI Workflow OS: TaskCards, a builder/reviewer loop, human checkpoints and an audit trail."""
     if quiet and verbose:
         raise usage_error(ctx, "-q/--quiet and -v/--verbose contradict each other: give one")
     if verbose:
         ctx.call_on_close(log_to_stderr(verbose))
-    ctx.obj = CliState(root=root, actor=actor, quiet=quiet, verbose=verbose)
+    ctx.obj = CliState(root=root, actor=actor, session_token=session, quiet=quiet, verbose=verbose)
 
 
 # Command groups. Each module defines `app` (a typer.Typer) or commands, importing heavy stacks lazily.
@@ -107,7 +116,10 @@ from orchestrator.cli import models as _models  # noqa: E402
 
 _models.register(app)
 
+from orchestrator.cli import agent as _agent  # noqa: E402
 from orchestrator.cli import review as _review  # noqa: E402
+
+_agent.register(app)
 
 app.add_typer(_review.app, name="review")
 

@@ -55,7 +55,9 @@ def add(
     from orchestrator.governance import members
 
     cli = state(ctx)
-    change = members.add(cli.workspace(), name, role.value, actor=cli.who(), email=email)
+    change = members.add(
+        cli.workspace(), name, role.value, actor=cli.who(), email=email, session=cli.session()
+    )
     _report(ctx, change, as_json)
 
 
@@ -72,7 +74,7 @@ def remove(
     from orchestrator.governance import members
 
     cli = state(ctx)
-    change = members.remove(cli.workspace(), name, actor=cli.who(), reason=reason)
+    change = members.remove(cli.workspace(), name, actor=cli.who(), reason=reason, session=cli.session())
     _report(ctx, change, as_json)
 
 

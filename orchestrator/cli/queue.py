@@ -65,7 +65,10 @@ def _set(
     if all_ == bool(names):
         raise usage_error(ctx, "name the queues, or pass --all (not both)")
     targets = list(ws.project.queues) if all_ else list(names or [])
-    changed = actions.set_lock(ws, targets, locked=locked, actor=state(ctx).who(), reason=reason)
+    cli = state(ctx)
+    changed = actions.set_lock(
+        ws, targets, locked=locked, actor=cli.who(), session=cli.session(), reason=reason
+    )
     verb = "locked" if locked else "unlocked"
     for name in targets:
         typer.echo(f"{name}: {verb}" if name in changed else f"{name}: already {verb}")

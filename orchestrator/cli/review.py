@@ -102,7 +102,8 @@ def _run(
         record=record,
         sandbox=not no_sandbox,
     )
-    result = runs.run(ws, tid, options, progress=_progress_for(ctx))
+    cli = state(ctx)
+    result = runs.run(ws, tid, options, actor=cli.who(), session=cli.session(), progress=_progress_for(ctx))
     _show(result, as_json)
     if result.waiting_for == "human_review" and not as_json and sys.stdin.isatty():
         result = _ask_human(ctx, tid, options) or result
@@ -198,6 +199,7 @@ def _answer(
         tid,
         action,
         actor=state(ctx).who(),
+        session=state(ctx).session(),
         feedback=feedback,
         options=options,
         progress=_progress_for(ctx),

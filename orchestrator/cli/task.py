@@ -55,14 +55,15 @@ def new(
 
     Without flags on a terminal, opens a template in $EDITOR.
     """
-    from orchestrator.state import taskcard, tasks
+    from orchestrator.governance import actions
+    from orchestrator.state import taskcard
 
-    ws = state(ctx).workspace()
+    ws, cli = state(ctx).workspace(), state(ctx)
     if from_file is not None:
         card, card_file = taskcard.load(from_file), from_file.resolve()
     else:
         card, card_file = _card_from_flags_or_editor(ctx, locals()), None
-    task = tasks.create(ws, card, actor=state(ctx).who(), card_file=card_file)
+    task = actions.create_task(ws, card, actor=cli.who(), session=cli.session(), card_file=card_file)
     if as_json:
         print_json({"id": task.id, "status": task.status.value, "card": task.card})
     else:
@@ -124,7 +125,10 @@ def pair_criteria(args: list[str], texts: list[str], checks: list[str]) -> list[
 def _move(ctx: typer.Context, tid: str, action: str, reason: str | None, as_json: bool) -> None:
     from orchestrator.governance import actions
 
-    task = actions.transition(state(ctx).workspace(), tid, action, actor=state(ctx).who(), reason=reason)
+    cli = state(ctx)
+    task = actions.transition(
+        cli.workspace(), tid, action, actor=cli.who(), session=cli.session(), reason=reason
+    )
     before = task.events[-1].from_  # the status this transition left, read under the state lock
     assert before is not None
     if as_json:

@@ -1,16 +1,43 @@
-"""The governed actions: moving a task through its lifecycle, and locking or unlocking queues.
+"""The governed actions: creating tasks, moving them through their lifecycle, locking queues.
 
-Every entry point (the CLI, the MCP server, the workflow graph) calls these. ``authority`` decides
-who may; the state layer (``state.tasks``, ``state.queues``) applies the change under its lock.
+Every entry point (the CLI, the MCP server, the web page, the workflow graph) calls these.
+``authority`` decides who may, and every refusal is audited; the state layer (``state.tasks``,
+``state.queues``) applies the change under its lock. ``session`` is the agent's live session
+(None for a human member).
 """
 
 from __future__ import annotations
 
-from orchestrator.governance.authority import authorise, authorise_lock
+from functools import partial
+from pathlib import Path
+
+from orchestrator.governance.authority import audited, authorise_lock, authorise_move, decide
+from orchestrator.governance.matrix import Op
 from orchestrator.state import queues, tasks
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import TaskState
+from orchestrator.state.sessions import Session
+from orchestrator.state.taskcard import TaskCard
 from orchestrator.state.workspace import Workspace
+
+
+def create_task(
+    ws: Workspace,
+    card: TaskCard,
+    *,
+    actor: str,
+    session: Session | None = None,
+    card_file: Path | None = None,
+) -> TaskState:
+    """Register ``card`` as a new task in ``inbox`` (``tasks.create``), if ``actor`` may create one.
+
+    Raises:
+        PermissionDenied: the actor may not create tasks (in the card's queue).
+        ConfigError: the card names an unknown queue or persona.
+    """
+    with audited(ws, actor=actor, what=f"create a task in the {card.queue} queue"):
+        decide(ws, Op.CREATE_TASK, actor=actor, session=session, queue=card.queue)
+    return tasks.create(ws, card, actor=actor, card_file=card_file, session=_id(session))
 
 
 def transition(
@@ -19,6 +46,7 @@ def transition(
     action: str,
     *,
     actor: str,
+    session: Session | None = None,
     reason: str | None = None,
     artifacts: list[str] | None = None,
 ) -> TaskState:
@@ -29,28 +57,91 @@ def transition(
         PermissionDenied: the actor may not take it.
         QueueError: it needs a queue slot and the queue is full or locked.
     """
-    return tasks.transition(
-        ws, tid, action, actor=actor, authorise=authorise, reason=reason, artifacts=artifacts
-    )
+    authorise = partial(authorise_move, session=session)
+    with audited(ws, actor=actor, what=action, task_id=tid):
+        return tasks.transition(
+            ws,
+            tid,
+            action,
+            actor=actor,
+            authorise=authorise,
+            reason=reason,
+            artifacts=artifacts,
+            session=_id(session),
+        )
 
 
-def advance(ws: Workspace, tid: str, want: Status, *, actor: str, reason: str) -> TaskState:
+def advance(
+    ws: Workspace, tid: str, want: Status, *, actor: str, reason: str, session: Session | None = None
+) -> TaskState:
     """Bring ``tid`` to ``want`` by the workflow's route, each step authorised (``tasks.advance``).
 
     Raises:
         TransitionError: no step leads on from the task's status.
         PermissionDenied: the actor may not take a step on the way.
     """
-    return tasks.advance(ws, tid, want, actor=actor, authorise=authorise, reason=reason)
+    authorise = partial(authorise_move, session=session)
+    with audited(ws, actor=actor, what=f"move to {want.value}", task_id=tid):
+        return tasks.advance(
+            ws, tid, want, actor=actor, authorise=authorise, reason=reason, session=_id(session)
+        )
+
+
+def require(
+    ws: Workspace, op: Op, *, actor: str, session: Session | None = None, task_id: str | None = None
+) -> None:
+    """Refuse (and audit) unless ``actor`` may take ``op``, on ``task_id`` when given.
+
+    For the decisions that are not a single task move (a human checkpoint's approve or reject).
+
+    Raises:
+        PermissionDenied: naming the rule.
+    """
+    task = tasks.get(ws, task_id) if task_id is not None else None
+    with audited(ws, actor=actor, what=op.value, task_id=task_id):
+        decide(ws, op, actor=actor, session=session, task=task)
 
 
 def set_lock(
-    ws: Workspace, names: list[str], *, locked: bool, actor: str, reason: str | None = None
+    ws: Workspace,
+    names: list[str],
+    *,
+    locked: bool,
+    actor: str,
+    session: Session | None = None,
+    reason: str | None = None,
 ) -> list[str]:
     """Lock or unlock queues; returns the queues whose state changed (``queues.set_lock``).
 
     Raises:
-        PermissionDenied: the actor lacks the lock_queue (unlock_queue) permission.
+        PermissionDenied: the actor lacks the authority (any member locks; L1 unlocks).
         StateError: a queue is not defined.
     """
-    return queues.set_lock(ws, names, locked=locked, actor=actor, authorise=authorise_lock, reason=reason)
+    verb = "lock" if locked else "unlock"
+    with audited(ws, actor=actor, what=f"{verb} queues {', '.join(names)}"):
+        authorise = partial(authorise_lock, session=session)
+        return queues.set_lock(ws, names, locked=locked, actor=actor, authorise=authorise, reason=reason)
+
+
+def note(
+    ws: Workspace,
+    tid: str,
+    *,
+    actor: str,
+    reason: str,
+    artifacts: list[str] | None = None,
+    session: Session | None = None,
+) -> TaskState:
+    """Record a note on ``tid`` (an artifact produced, a decision taken) if ``actor`` may read it.
+
+    Raises:
+        PermissionDenied: an agent outside its session or task scope.
+    """
+    task = tasks.get(ws, tid)
+    with audited(ws, actor=actor, what="note", task_id=tid):
+        decide(ws, Op.READ, actor=actor, session=session, task=task)
+    return tasks.note(ws, tid, actor=actor, reason=reason, artifacts=artifacts, session=_id(session))
+
+
+def _id(session: Session | None) -> str | None:
+    return session.id if session else None

@@ -18,9 +18,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from orchestrator.errors import ConfigError, PermissionDenied
+from orchestrator.governance.authority import audited, decide
+from orchestrator.governance.matrix import Op
 from orchestrator.sandbox import git
-from orchestrator.state.audit import actor_kind, append_governance, check_actor
+from orchestrator.state.audit import actor_kind, append_governance
 from orchestrator.state.project import ROLES, SCHEMA_VERSION, Level, Member, Project, update_project
+from orchestrator.state.sessions import Session
 from orchestrator.state.workspace import Workspace
 
 
@@ -51,7 +54,15 @@ def describe(member: Member) -> str:
     return f"{member.name}: {member.role} ({member.level.label})"
 
 
-def add(ws: Workspace, name: str, role: str, *, actor: str, email: str | None = None) -> Change:
+def add(
+    ws: Workspace,
+    name: str,
+    role: str,
+    *,
+    actor: str,
+    email: str | None = None,
+    session: Session | None = None,
+) -> Change:
     """Add member ``name`` with ``role``, or change an existing member's role (and email, if given).
 
     Raises:
@@ -61,7 +72,6 @@ def add(ws: Workspace, name: str, role: str, *, actor: str, email: str | None = 
     what = f"member add {name} --role {role}"
 
     def change(project: Project) -> Project | None:
-        require_owner(project, actor, doing="add or change members")
         old = project.member(name)
         new = _new_member(name, role, email if email is not None else (old.email if old else None))
         if old == new:
@@ -72,14 +82,16 @@ def add(ws: Workspace, name: str, role: str, *, actor: str, email: str | None = 
         members = [new if m.name == name else m for m in project.members]
         return _with_members(project, members if old else [*members, new])
 
-    before, after = _governed(ws, actor, what, change)
+    before, after = _governed(ws, actor, session, what, change)
     result = Change(_found(after, name), before.member(name), before.read_version != SCHEMA_VERSION)
     if result.kind != "unchanged" or result.migrated:
         _log(ws, actor, _change_text(result))
     return result
 
 
-def remove(ws: Workspace, name: str, *, actor: str, reason: str | None = None) -> Change:
+def remove(
+    ws: Workspace, name: str, *, actor: str, reason: str | None = None, session: Session | None = None
+) -> Change:
     """Remove member ``name``; ``reason`` goes on the governance log.
 
     Raises:
@@ -89,7 +101,6 @@ def remove(ws: Workspace, name: str, *, actor: str, reason: str | None = None) -
     what = f"member remove {name}"
 
     def change(project: Project) -> Project:
-        require_owner(project, actor, doing="remove members")
         if project.member(name) is None:
             raise ConfigError(
                 f"no member is called {name!r}",
@@ -99,35 +110,13 @@ def remove(ws: Workspace, name: str, *, actor: str, reason: str | None = None) -
         _refuse_last_owner(project, name, becoming="be removed")
         return _with_members(project, [m for m in project.members if m.name != name])
 
-    before, _ = _governed(ws, actor, what, change)
+    before, _ = _governed(ws, actor, session, what, change)
     gone = _found(before, name)
     result = Change(gone, gone, before.read_version != SCHEMA_VERSION, removed=True)
     _log(
         ws, actor, f"member remove {describe(gone)}" + (f" · {reason}" if reason else "") + _migrated(result)
     )
     return result
-
-
-def require_owner(project: Project, actor: str, *, doing: str) -> None:
-    """Refuse unless ``actor`` is a human member at L0 (owner).
-
-    Raises:
-        PermissionDenied: an agent, a non-member, or a member below L0; the fix names the owners.
-    """
-    check_actor(actor)
-    owners = ", ".join(m.name for m in project.owners()) or "none: restore state/project.yaml from git"
-    member = project.member(actor)
-    if actor_kind(actor) == "agent":
-        why = f"{actor} is an agent, and only a project owner (L0) may {doing}"
-    elif member is None:
-        why = f"{actor!r} is not a member of this project, so may not {doing}"
-    elif member.level is not Level.OWNER:
-        why = f"{actor} is {member.role} ({member.level.label}); only a project owner (L0) may {doing}"
-    else:
-        return
-    raise PermissionDenied(
-        why, fix=f"ask an owner ({owners}), or pass --actor with your member name if you are one"
-    )
 
 
 # --- identity ----------------------------------------------------------------------------------------
@@ -169,14 +158,12 @@ def identify(project: Project | None, email: str | None, login: str) -> str:
 
 
 def _governed(
-    ws: Workspace, actor: str, what: str, change: Callable[[Project], Project | None]
+    ws: Workspace, actor: str, session: Session | None, what: str, change: Callable[[Project], Project | None]
 ) -> tuple[Project, Project]:
-    """Apply ``change`` under the state lock; a refusal is recorded on the governance log."""
-    try:
+    """Apply ``change`` under the state lock if ``actor`` may manage members; refusals are audited."""
+    with audited(ws, actor=actor, what=what):
+        decide(ws, Op.MANAGE_MEMBERS, actor=actor, session=session)
         before, after = update_project(ws.project_file, ws.state_lock, change)
-    except PermissionDenied as exc:
-        _log(ws, actor, f"refused {what}: {exc.message}")
-        raise
     ws.__dict__.pop("project", None)  # Workspace.project is a cached_property: read the new file next
     return before, after
 
@@ -205,6 +192,7 @@ def _refuse_last_owner(project: Project, name: str, *, becoming: str) -> None:
     if [m.name for m in project.owners()] == [name]:
         raise PermissionDenied(
             f"{name} is the last project owner (L0), and a project needs one: {name} cannot {becoming}",
+            rule="last-owner",
             fix="add another owner first (`aios member add NAME --role owner`)",
         )
 

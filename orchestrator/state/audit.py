@@ -17,6 +17,7 @@ from pathlib import Path
 from orchestrator._files import append_text, make_dirs
 from orchestrator._text import is_hidden, visible
 from orchestrator.errors import PermissionDenied
+from orchestrator.redact import redact
 from orchestrator.state.records import Event, TaskState, now
 from orchestrator.state.workspace import Workspace
 
@@ -120,6 +121,8 @@ def _line(number: int, event: Event) -> str:
         move = f"note ({event.to.value})"
     actor = visible(event.actor)
     text = f"- #{number} · {event.at} · {move} · by {actor} ({actor_kind(event.actor)})"
+    if event.session:
+        text += f" · session {visible(event.session)}"
     if event.reason:
         text += f" · {_one_line(event.reason)}"
     text += "\n"
@@ -132,29 +135,24 @@ def _one_line(text: str) -> str:
     return visible(" ".join(text.split()))
 
 
-def governance_log(ws: Workspace) -> Path:
-    """``ops/audit/governance.md``: governance actions on no task (members, and their refusals)."""
-    return ws.audit_dir / "governance.md"
-
-
 def append_governance(ws: Workspace, text: str) -> None:
     """Append one timestamped line to the governance log; ``text`` says who did what.
 
-    The file is append-only like a task's trail, and ``text`` is written on one line with its
-    control characters escaped, so no name or reason can forge a line.
+    The file is append-only like a task's trail, and ``text`` is written on one line, redacted and
+    with its control characters escaped, so no name or reason can forge a line or leak a secret.
 
     Example:
         ``append_governance(ws, "alice (human) · member add bob: operator (L3)")`` appends
         ``- 2026-01-02T03:04:05.678Z · alice (human) · member add bob: operator (L3)``.
     """
-    path = governance_log(ws)
+    path = ws.governance_log
     header = "" if path.exists() else _GOVERNANCE_HEADER
     make_dirs(path.parent)
-    append_text(path, f"{header}- {now()} · {_one_line(text)}\n")
+    append_text(path, f"{header}- {now()} · {_one_line(redact(text))}\n")
 
 
 _GOVERNANCE_HEADER = (
     "# Governance log\n\n"
-    "Governance actions on no task (members added, changed, removed; refusals). "
+    "Governance actions on no task (members, agents, sessions, freezes; refusals). "
     "Written by aios, append-only: one line per action.\n\n"
 )

@@ -1,8 +1,8 @@
 """``state/project.yaml``: the project's name, its members and their authority levels, the queue policy.
 
 Authority follows the operating model (§1): each human member holds one role, and each role is a
-level, lower meaning more authority. The levels are the rules; what each level may do is derived
-here (`LEVEL_PERMISSIONS`), not written in the file::
+level, lower meaning more authority. The levels are the rules; what each level may do is one
+table in ``governance.matrix``, not written in the file::
 
     schema_version: 2
     name: demo
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,27 +66,6 @@ ROLES: dict[str, Level] = {
     "operator": Level.OPERATOR,
 }
 
-
-class Permission(StrEnum):
-    """What a member's level allows; agents never hold these."""
-
-    APPROVE_TASK = "approve_task"
-    UNBLOCK = "unblock"
-    MERGE = "merge"
-    LOCK_QUEUE = "lock_queue"
-    UNLOCK_QUEUE = "unlock_queue"
-    FREEZE = "freeze"
-
-
-_DAY_TO_DAY = frozenset({Permission.APPROVE_TASK, Permission.UNBLOCK, Permission.LOCK_QUEUE})
-
-#: The permissions each level holds (those of schema_version 1's default roles, level by level).
-LEVEL_PERMISSIONS: dict[Level, frozenset[Permission]] = {
-    Level.OWNER: frozenset(Permission),
-    Level.PLATFORM: frozenset(Permission) - {Permission.FREEZE},
-    Level.LEAD: _DAY_TO_DAY | {Permission.MERGE},
-    Level.OPERATOR: _DAY_TO_DAY,
-}
 
 QUEUE_NAME = re.compile(r"^[a-z][a-z0-9]*$")
 #: Longer member names are refused, as actor names are (``state.audit.MAX_ACTOR_LENGTH``).
@@ -199,15 +178,6 @@ class Project(BaseModel):
 
     def owners(self) -> list[Member]:
         return [m for m in self.members if m.level is Level.OWNER]
-
-    def permissions(self, name: str) -> set[Permission]:
-        level = self.level(name)
-        return set(LEVEL_PERMISSIONS[level]) if level is not None else set()
-
-    @property
-    def roles(self) -> dict[str, list[Permission]]:
-        """Each role's permissions, derived from its level (read by messages naming who may act)."""
-        return {role: sorted(LEVEL_PERMISSIONS[level]) for role, level in ROLES.items()}
 
     def data(self) -> dict[str, Any]:
         """The project as written in ``project.yaml`` (schema_version 2)."""

@@ -44,7 +44,7 @@ def claim_slot(ws: Workspace, index: Index, task: TaskState) -> None:
         why = f" ({state.reason})" if state.reason else ""
         raise QueueError(
             f"queue {task.queue} is locked ({state.lock}{by}){why}; it starts nothing",
-            fix=f"a member with the unlock_queue permission runs `aios queue unlock {task.queue}`",
+            fix=f"an L1 platform engineer or the owner runs `aios queue unlock {task.queue}`",
         )
     running = index.running(task.queue)
     if len(running) >= limit:

@@ -38,6 +38,8 @@ class Event(BaseModel):
     to: Status
     reason: str | None = None
     artifacts: list[str] = Field(default_factory=list)
+    session: str | None = None
+    """The agent session it was taken in (``SES-...``); None for a person."""
 
 
 class TaskState(BaseModel):
@@ -64,6 +66,8 @@ class TaskState(BaseModel):
         for event in data["events"]:
             if not event["artifacts"]:
                 del event["artifacts"]
+            if event["session"] is None:
+                del event["session"]
         return _yaml.dump(data, flow_leaves=True)
 
 

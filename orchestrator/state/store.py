@@ -81,6 +81,7 @@ class Txn:
         to: Status,
         reason: str | None = None,
         artifacts: list[str] | None = None,
+        session: str | None = None,
     ) -> Event:
         """Append an event moving ``task`` to ``to`` (or a note when ``to`` is its status).
 
@@ -101,6 +102,7 @@ class Txn:
             # The task file, the audit trail (append-only: never scrubbable later) and `task status`.
             reason=redact(reason) if reason else reason,
             artifacts=artifacts or [],
+            session=session,
         )
         task.events.append(event)
         task.updated_at = event.at

@@ -43,6 +43,8 @@ class RoleMode(StrEnum):
     PLANNER = "planner"
     EXECUTOR = "executor"
     BUILDER = "builder"
+    REVIEWER = "reviewer"
+    """The review agent's mode: a session may hold it, a TaskCard may not ask for it."""
 
 
 class Criterion(BaseModel):
@@ -85,6 +87,15 @@ class TaskCard(BaseModel):
     def _id_shape(cls, value: str) -> str:
         if not TASK_ID.match(value):
             raise ValueError(f"id {value!r} must look like TASK_<QUEUE>_<NNNN>, e.g. TASK_DEV_0001")
+        return value
+
+    @field_validator("role_mode")
+    @classmethod
+    def _work_mode(cls, value: RoleMode) -> RoleMode:
+        if value is RoleMode.REVIEWER:
+            raise ValueError(
+                "reviewer is the review agent's mode; a task is for architect, planner, executor or builder"
+            )
         return value
 
     @field_validator("target_branch")

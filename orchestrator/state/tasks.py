@@ -64,7 +64,9 @@ def target_branch(ws: Workspace, card: TaskCard) -> str:
     return card.target_branch or git.default_branch(ws.root)
 
 
-def create(ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None = None) -> TaskState:
+def create(
+    ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None = None, session: str | None = None
+) -> TaskState:
     """Register ``card`` as a new task in ``inbox``.
 
     Without ``card_file`` the card gets the next free id of its queue and the repository's default
@@ -80,7 +82,7 @@ def create(ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None 
         card = card.model_copy(update={"target_branch": target_branch(ws, card)})
     written: list[Path] = []
     try:
-        return _register(ws, card, actor=actor, card_file=card_file, written=written)
+        return _register(ws, card, actor=actor, card_file=card_file, written=written, session=session)
     except BaseException:
         # A failed commit (a full disk) must not leave a card file for a task that was never created.
         for path in written:
@@ -90,7 +92,13 @@ def create(ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None 
 
 
 def _register(
-    ws: Workspace, card: TaskCard, *, actor: str, card_file: Path | None, written: list[Path]
+    ws: Workspace,
+    card: TaskCard,
+    *,
+    actor: str,
+    card_file: Path | None,
+    written: list[Path],
+    session: str | None,
 ) -> TaskState:
     with Store(ws).transaction() as txn:
         if card_file is None:
@@ -119,7 +127,7 @@ def _register(
             updated_at=created,
         )
         txn.add(task)
-        txn.record(task, actor=actor, to=Status.INBOX, reason="TaskCard created")
+        txn.record(task, actor=actor, to=Status.INBOX, reason="TaskCard created", session=session)
     return task
 
 
@@ -132,6 +140,7 @@ def transition(
     authorise: Authorise,
     reason: str | None = None,
     artifacts: list[str] | None = None,
+    session: str | None = None,
 ) -> TaskState:
     """Apply a lifecycle ``action`` to task ``tid`` as ``actor``, if ``authorise`` lets them.
 
@@ -145,12 +154,29 @@ def transition(
     check_actor(actor)
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
-        _apply(ws, txn, task, action, actor=actor, authorise=authorise, reason=reason, artifacts=artifacts)
+        _apply(
+            ws,
+            txn,
+            task,
+            action,
+            actor=actor,
+            authorise=authorise,
+            reason=reason,
+            artifacts=artifacts,
+            session=session,
+        )
     return task
 
 
 def advance(
-    ws: Workspace, tid: str, want: Status, *, actor: str, authorise: Authorise, reason: str
+    ws: Workspace,
+    tid: str,
+    want: Status,
+    *,
+    actor: str,
+    authorise: Authorise,
+    reason: str,
+    session: str | None = None,
 ) -> TaskState:
     """Move ``tid`` to ``want`` by the workflow's route (``lifecycle.step``), all in one transaction.
 
@@ -168,7 +194,7 @@ def advance(
         while task.status is not want:
             if (action := lifecycle.step(task.status, want)) is None:
                 raise lifecycle.no_route(tid, task.status, want)
-            _apply(ws, txn, task, action, actor=actor, authorise=authorise, reason=reason)
+            _apply(ws, txn, task, action, actor=actor, authorise=authorise, reason=reason, session=session)
     return task
 
 
@@ -182,6 +208,7 @@ def _apply(
     authorise: Authorise,
     reason: str | None,
     artifacts: list[str] | None = None,
+    session: str | None = None,
 ) -> None:
     to = lifecycle.target(action, task.status, task_id=task.id, blocked_from=task.blocked_from)
     authorise(ws, task, action, actor)
@@ -190,11 +217,17 @@ def _apply(
     if lifecycle.takes_slot(task.status, to):
         queues.claim_slot(ws, txn.index, task)
     task.blocked_from = task.status if to is Status.BLOCKED else None
-    txn.record(task, actor=actor, to=to, reason=reason or action, artifacts=artifacts)
+    txn.record(task, actor=actor, to=to, reason=reason or action, artifacts=artifacts, session=session)
 
 
 def note(
-    ws: Workspace, tid: str, *, actor: str, reason: str, artifacts: list[str] | None = None
+    ws: Workspace,
+    tid: str,
+    *,
+    actor: str,
+    reason: str,
+    artifacts: list[str] | None = None,
+    session: str | None = None,
 ) -> TaskState:
     """Record an event that changes no status (an artifact produced, a decision taken).
 
@@ -206,8 +239,16 @@ def note(
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
         if not _noted_in_this_step(task, actor=actor, reason=reason, artifacts=artifacts or []):
-            txn.record(task, actor=actor, to=task.status, reason=reason, artifacts=artifacts)
+            txn.record(task, actor=actor, to=task.status, reason=reason, artifacts=artifacts, session=session)
     return task
+
+
+def violation(ws: Workspace, tid: str, *, actor: str, reason: str, session: str | None = None) -> None:
+    """Record a refused attempt on ``tid``'s audit trail (every one: unlike ``note``, never merged)."""
+    check_actor(actor)
+    with Store(ws).transaction() as txn:
+        task = txn.task(tid)
+        txn.record(task, actor=actor, to=task.status, reason=reason, session=session)
 
 
 def _noted_in_this_step(task: TaskState, *, actor: str, reason: str, artifacts: list[str]) -> bool:

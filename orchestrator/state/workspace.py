@@ -105,6 +105,11 @@ class Workspace:
         return self.audit_dir / f"{task_id}.md"
 
     @property
+    def governance_log(self) -> Path:
+        """The trail of governance actions and refusals on no task."""
+        return self.audit_dir / "governance.md"
+
+    @property
     def freeze_dir(self) -> Path:
         return self.ops_dir / "freeze"
 

@@ -20,18 +20,17 @@ from typing import Any
 from orchestrator import resources
 from orchestrator._text import visible
 from orchestrator.errors import AiosError
-from orchestrator.governance import actions
+from orchestrator.governance import actions, agents, sessions
 from orchestrator.sandbox import git
-from orchestrator.state import tasks
 from orchestrator.state.setup import init
-from orchestrator.state.taskcard import Criterion, TaskCard
+from orchestrator.state.taskcard import Criterion, RoleMode, TaskCard
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow import runs
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.status import RunStatus
 
 RECORDING = resources.SHIPPED_ROOT / "demo.jsonl"
-HUMAN, BUILDER = "demo-lead", "agent:builder-1"
+HUMAN = "demo-lead"
 FIXED_DATE = "2026-01-01T09:00:00+00:00"
 
 SEED = {
@@ -132,28 +131,37 @@ def _play(
 ) -> int:
     ws = _workspace(folder)
     say(f"$ aios init                 → workspace at {ws.root}")
-    tid = tasks.create(ws, card(), actor=HUMAN).id
+    tid = actions.create_task(ws, card(), actor=HUMAN).id
     say(f"$ aios task new            → {tid}: {card().title}")
+    builder = agents.register(ws, "builder-1", role_modes=[RoleMode.BUILDER], queues=["dev"], actor=HUMAN)
+    work, _ = sessions.create(
+        ws, agent_id=builder.id, role_mode=RoleMode.BUILDER, task_scope=[tid], actor=HUMAN
+    )
+    say(f"$ aios agent register / session create → {builder.actor}, builder session {work.id} on {tid}")
     _refused(
         say,
-        "an agent tries to approve its own task",
-        lambda: actions.transition(ws, tid, "approve", actor=BUILDER),
+        "the agent tries to approve its own task",
+        lambda: actions.transition(ws, tid, "approve", actor=builder.actor, session=work),
     )
     actions.transition(ws, tid, "approve", actor=HUMAN)
-    actions.transition(ws, tid, "start", actor=BUILDER)
-    say(f"$ aios task approve/start  → {HUMAN} approves; {BUILDER} starts it (running)")
+    actions.transition(ws, tid, "start", actor=builder.actor, session=work)
+    say(f"$ aios task approve/start  → {HUMAN} approves; {builder.actor} starts it (running)")
     say(f"$ aios review run {tid} --model {model or 'replay:<shipped recording>'}")
     options = RunOptions(model=model or f"replay:{RECORDING}", record=record, sandbox=sandbox)
-    result = runs.run(ws, tid, options, progress=lambda line: say("  " + line.strip()))
+    result = runs.run(ws, tid, options, actor=HUMAN, progress=lambda line: say("  " + line.strip()))
     _show_rounds(ws, tid, say)
     if result.waiting_for != "human_review":
         say(f"The run stopped: {result.waiting_for or result.status}; {'; '.join(result.reasons)}")
         return 1
     _static_review_of_round_one(ws, tid, say, sandbox=sandbox)
+    reviewer = agents.register(ws, "reviewer-1", role_modes=[RoleMode.REVIEWER], queues=["dev"], actor=HUMAN)
+    review, _ = sessions.create(
+        ws, agent_id=reviewer.id, role_mode=RoleMode.REVIEWER, task_scope=[tid], actor=HUMAN
+    )
     _refused(
         say,
-        "the reviewer agent tries to merge",
-        lambda: runs.answer(ws, tid, "approve", actor="agent:reviewer-1"),
+        "a reviewer agent tries to merge",
+        lambda: runs.answer(ws, tid, "approve", actor=reviewer.actor, session=review),
     )
     if not approve(result):
         say(f"Left at the human checkpoint: `aios --root {ws.root} review approve {tid}` merges it.")

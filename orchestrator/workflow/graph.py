@@ -36,6 +36,7 @@ from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import SandboxUnavailable
 from orchestrator.state import tasks
 from orchestrator.state.lifecycle import Status
+from orchestrator.state.sessions import Session
 from orchestrator.state.taskcard import TaskCard
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow.checkpoint import (
@@ -70,6 +71,12 @@ class RunContext:
     external: bool = False
     """The builder is a person or another agent: revisions wait for them to submit again."""
     progress: Callable[[str], None] = field(default=lambda message: None)
+    sessions: dict[str, Session] = field(default_factory=dict)
+    """The sessions the run's own agents act in, by actor (``agent:builder``, ``agent:reviewer``)."""
+
+    def session_of(self, actor: str) -> Session | None:
+        """The run's session for one of its own agents; None for a person."""
+        return self.sessions.get(actor)
 
 
 Ctx = Runtime[RunContext]
@@ -105,7 +112,7 @@ def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
     ctx, tid = runtime.context, state["task_id"]
     decision = load_decision(state.get("decision"))
     actor = decision.actor if decision else BUILDER
-    ensure_status(ctx.ws, tid, Status.RUNNING, actor=actor, reason="revision round")
+    ensure_status(ctx, tid, Status.RUNNING, actor=actor, reason="revision round")
     round_ = state.get("round", 0) + 1
     if ctx.external and round_ > 1:
         # A person or another agent revises: wait until they submit the branch again.
@@ -160,7 +167,7 @@ def after_builder(state: ReviewState) -> Literal["submit", "escalate"]:
 def submit(state: ReviewState, runtime: Ctx) -> ReviewState:
     ctx = runtime.context
     ensure_status(
-        ctx.ws, state["task_id"], Status.CODE_REVIEW, actor=BUILDER, reason=f"submitted {state['head'][:10]}"
+        ctx, state["task_id"], Status.CODE_REVIEW, actor=BUILDER, reason=f"submitted {state['head'][:10]}"
     )
     ctx.progress(f"round {state['round']}: checks Q, R, C, O running")
     return {}
@@ -185,12 +192,10 @@ def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
     ctx.progress(f"round {round_}: {verdict} · {tokens} tokens, ${used.get('cost_usd', 0):.4f} this round")
     tid = state["task_id"]
     if verdict == "APPROVED":
-        ensure_status(
-            ctx.ws, tid, Status.REVIEWING, actor=REVIEWER, reason=f"review round {round_}: APPROVED"
-        )
+        ensure_status(ctx, tid, Status.REVIEWING, actor=REVIEWER, reason=f"review round {round_}: APPROVED")
     elif verdict == "NEEDS_REVISION" and round_ < ctx.workflow.rounds.max:
         ensure_status(
-            ctx.ws, tid, Status.RUNNING, actor=REVIEWER, reason=f"review round {round_}: NEEDS_REVISION"
+            ctx, tid, Status.RUNNING, actor=REVIEWER, reason=f"review round {round_}: NEEDS_REVISION"
         )
     return {
         "verdict": verdict,
@@ -217,7 +222,7 @@ def escalate(state: ReviewState, runtime: Ctx) -> ReviewState:
     if state["verdict"] == "NEEDS_REVISION":
         why = f"{ctx.workflow.rounds.max} review rounds used up; last: {why}"
     note = escalation_note(state, rounds_used_up=state["verdict"] == "NEEDS_REVISION")
-    ensure_status(ctx.ws, tid, Status.BLOCKED, actor=REVIEWER, reason=note or f"escalated: {why}"[:500])
+    ensure_status(ctx, tid, Status.BLOCKED, actor=REVIEWER, reason=note or f"escalated: {why}"[:500])
     decision = interrupt({"kind": "escalation", "task": tid, "round": state["round"], "reason": redact(why)})
     return decided(decision)
 
@@ -266,13 +271,13 @@ def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
         raise AiosError(f"{tid} reached the merge without a human decision")
     actor = decision.actor
     if tasks.get(ctx.ws, tid).status is not Status.DONE:  # else a crash came after the merge: finish up
-        ensure_status(ctx.ws, tid, Status.REVIEWING, actor=actor, reason="human accepted the change")
+        ensure_status(ctx, tid, Status.REVIEWING, actor=actor, reason="human accepted the change")
     target, message = tasks.target_branch(ctx.ws, ctx.card), merge_message(state, ctx.card, actor)
     try:
         sha = git.merge(ctx.ws.root, git.branch_name(tid), target, message=message)
     except git.GitError as exc:
         raise _merge_refused(ctx.ws, tid, exc) from None
-    ensure_status(ctx.ws, tid, Status.DONE, actor=actor, reason=f"merged into {target} as {sha[:10]}")
+    ensure_status(ctx, tid, Status.DONE, actor=actor, reason=f"merged into {target} as {sha[:10]}")
     ctx.progress(f"merged into {target} ({sha[:10]})")
     return {"merged": sha, "waiting_for": None}
 
@@ -333,7 +338,7 @@ def _check_summary(dimension: Dimension, result: CheckResult) -> str:
 # ---- task status, idempotently ----
 
 
-def ensure_status(ws: Workspace, tid: str, want: Status, *, actor: str, reason: str) -> None:
+def ensure_status(ctx: RunContext, tid: str, want: Status, *, actor: str, reason: str) -> None:
     """Move ``tid`` to ``want`` by the lifecycle's route, unless it is there already (so a re-run
-    node changes nothing)."""
-    actions.advance(ws, tid, want, actor=actor, reason=reason)
+    node changes nothing); the run's own agents act in their sessions."""
+    actions.advance(ctx.ws, tid, want, actor=actor, reason=reason, session=ctx.session_of(actor))

@@ -15,14 +15,15 @@ from typing import Any, Literal
 
 from orchestrator._lock import exclusive
 from orchestrator.errors import ConfigError, StateError
-from orchestrator.governance.authority import require
+from orchestrator.governance import actions
+from orchestrator.governance.matrix import Op
 from orchestrator.redact import redact
 from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import require_sandbox
 from orchestrator.state import tasks
 from orchestrator.state.lifecycle import Status
-from orchestrator.state.project import Permission
-from orchestrator.state.taskcard import TaskCard, load
+from orchestrator.state.sessions import Session
+from orchestrator.state.taskcard import RoleMode, TaskCard, load
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow.checkpoint import HumanDecision, ReviewState, dump_decision, load_findings
 from orchestrator.workflow.options import RunOptions
@@ -103,17 +104,24 @@ def run(
     tid: str,
     options: RunOptions | None = None,
     *,
+    actor: str,
+    session: Session | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RunStatus:
     """Run the task's review loop to its next stop (human checkpoint, escalation or the end).
 
     A new run starts from the builder; an interrupted one resumes with only the unfinished work,
-    in the modes it started with. ``progress`` gets one line per step.
+    in the modes it started with. ``progress`` gets one line per step. ``actor`` (an operator, or
+    an agent's builder session on its own task) submits the task's work to the loop.
+
+    Raises:
+        PermissionDenied: the actor may not submit this task for review.
     """
     from langgraph.types import Command
 
     from orchestrator.workflow.wiring import make_context
 
+    actions.require(ws, Op.SUBMIT, actor=actor, session=session, task_id=tid)
     options = options or RunOptions()
     card = load_card(ws, tid)
     if options.sandbox:
@@ -133,8 +141,11 @@ def run(
                     return _status(ws, tid, snapshot).noted(_nothing_new(tid, snapshot.values))
                 start = Command(resume={"action": "submitted"})
             # A merge calls no model, so finishing one needs no key.
-            ctx = make_context(ws, card, resumed, progress=progress, check_models=not merging)
-            graph.invoke(start, config, context=ctx, durability="sync")
+            with run_agents(ws, card, by=actor) as agents:
+                ctx = make_context(
+                    ws, card, resumed, progress=progress, check_models=not merging, sessions=agents
+                )
+                graph.invoke(start, config, context=ctx, durability="sync")
         return _status(ws, tid, graph.get_state(config))
 
 
@@ -144,6 +155,7 @@ def answer(
     action: Literal["approve", "reject"],
     *,
     actor: str,
+    session: Session | None = None,
     feedback: str | None = None,
     options: RunOptions | None = None,
     progress: Callable[[str], None] | None = None,
@@ -151,7 +163,7 @@ def answer(
     """Answer the human checkpoint (``approve`` or ``reject``) and run on from it.
 
     Raises:
-        PermissionDenied: approving needs the ``merge`` permission; agents never decide.
+        PermissionDenied: approving needs an L2 lead (L1 in the governance queue); no agent decides.
         StateError: rejecting without feedback, or the branch moved since it was reviewed.
     """
     from langgraph.types import Command
@@ -159,10 +171,11 @@ def answer(
     from orchestrator.workflow.wiring import make_context
 
     options = options or RunOptions()
-    doing = "approve a merge" if action == "approve" else "reject a reviewed change"
-    require(ws, actor, Permission.MERGE if action == "approve" else Permission.APPROVE_TASK, doing=doing)
     if action == "reject" and not (feedback and feedback.strip()):
         raise StateError("rejecting needs feedback for the builder", fix="pass --feedback TEXT")
+    actions.require(
+        ws, Op.MERGE if action == "approve" else Op.REJECT, actor=actor, session=session, task_id=tid
+    )
     card = load_card(ws, tid)
     if action != "approve" and options.sandbox:  # a merge runs no command
         require_sandbox()
@@ -180,19 +193,38 @@ def answer(
                 return _status(ws, tid, snapshot).noted(_merge_pending(ws, tid, card))
             else:  # nothing was merged: rejecting is the way out, as at the human checkpoint
                 graph.update_state(config, _decision(action, actor, feedback), as_node="human_review")
-            ctx = make_context(ws, card, _resumed(snapshot, options), progress=progress)
-            graph.invoke(None, config, context=ctx, durability="sync")
+            with run_agents(ws, card, by=actor) as agents:
+                ctx = make_context(ws, card, _resumed(snapshot, options), progress=progress, sessions=agents)
+                graph.invoke(None, config, context=ctx, durability="sync")
             return _status(ws, tid, graph.get_state(config))
         if waiting not in ("human_review", "escalation"):
             return _status(ws, tid, snapshot).noted(_nothing_waiting(ws, tid))
         if waiting == "escalation":  # the task is blocked: going on from it unblocks it
-            require(ws, actor, Permission.UNBLOCK, doing="decide on an escalated task")
+            actions.require(ws, Op.DECIDE_ESCALATION, actor=actor, session=session, task_id=tid)
         if action == "approve":
             _require_reviewed_head(ws, tid, snapshot.values)
-        ctx = make_context(ws, card, _resumed(snapshot, options), progress=progress)
         resume = dump_decision(_human(action, actor, feedback))
-        graph.invoke(Command(resume=resume), config, context=ctx, durability="sync")
+        with run_agents(ws, card, by=actor) as agents:
+            ctx = make_context(ws, card, _resumed(snapshot, options), progress=progress, sessions=agents)
+            graph.invoke(Command(resume=resume), config, context=ctx, durability="sync")
         return _status(ws, tid, graph.get_state(config))
+
+
+@contextmanager
+def run_agents(ws: Workspace, card: TaskCard, *, by: str) -> Iterator[dict[str, Session]]:
+    """Sessions for the run's own builder and reviewer on this task, ended when the run stops.
+
+    The builder works in the task's mode (a builder or executor task; the role-mode matrix refuses
+    the others), so the audit trail names each agent's session and a member can end it.
+    """
+    from orchestrator.governance import sessions
+
+    mode = card.role_mode if card.role_mode in (RoleMode.BUILDER, RoleMode.EXECUTOR) else RoleMode.BUILDER
+    with (
+        sessions.builtin(ws, "builder", role_mode=mode, task_id=card.id, by=by) as builder,
+        sessions.builtin(ws, "reviewer", role_mode=RoleMode.REVIEWER, task_id=card.id, by=by) as reviewer,
+    ):
+        yield {builder.actor: builder, reviewer.actor: reviewer}
 
 
 def _human(action: Literal["approve", "reject"], actor: str, feedback: str | None) -> HumanDecision:

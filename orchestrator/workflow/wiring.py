@@ -15,6 +15,7 @@ from typing import Any
 from orchestrator import resources
 from orchestrator._files import read_text
 from orchestrator.errors import ConfigError
+from orchestrator.governance import actions
 from orchestrator.review import round as review_round
 from orchestrator.review.diff import render_numbered
 from orchestrator.review.evidence import support_paths
@@ -27,10 +28,11 @@ from orchestrator.sandbox import environment, git
 from orchestrator.sandbox.bwrap import Limits, run_command
 from orchestrator.sandbox.environment import ProjectEnvironment
 from orchestrator.state import tasks
+from orchestrator.state.sessions import Session
 from orchestrator.state.taskcard import TaskCard, render
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow.checkpoint import ReviewState, load_findings
-from orchestrator.workflow.graph import RunContext
+from orchestrator.workflow.graph import BUILDER, REVIEWER, RunContext
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.settings import WorkflowSettings, load_workflow
 
@@ -88,6 +90,7 @@ def make_context(
     *,
     progress: Callable[[str], None] | None = None,
     check_models: bool = False,
+    sessions: dict[str, Session] | None = None,
 ) -> RunContext:
     """A ``RunContext`` with the real builder, checks and aggregation, as ``options`` choose."""
     workflow = load_workflow(workspace=ws.root)
@@ -109,6 +112,7 @@ def make_context(
         check=_checker(models if reviewer_mode == "model" else None, sandbox),
         aggregate=_aggregator(models, reviewer_mode),
         external=not agent,
+        sessions=sessions or {},
     )
     if progress is not None:  # else RunContext's silent default
         ctx.progress = progress
@@ -125,8 +129,13 @@ def persona_names(card: TaskCard, workflow: WorkflowSettings) -> list[str]:
 
 def _agent_builder(models: Models, sandbox: bool) -> Any:
     def build(ctx: RunContext, state: ReviewState) -> str:
+        from orchestrator.governance.matrix import Op
         from orchestrator.workflow.builder import run_builder
 
+        # The task's role mode decides: an architect's or planner's task is not built by an agent.
+        actions.require(
+            ctx.ws, Op.WRITE_CODE, actor=BUILDER, session=ctx.session_of(BUILDER), task_id=ctx.card.id
+        )
         result = run_builder(
             models.for_role("builder"),
             ctx.card,
@@ -174,10 +183,11 @@ def _revert_out_of_scope(ctx: RunContext) -> None:
     stray = [rel for rel in git.uncommitted(worktree) if not in_scope(rel, ctx.card.paths)]
     if stray:
         git.discard(worktree, stray)
-        tasks.note(
+        actions.note(
             ctx.ws,
             ctx.card.id,
-            actor="agent:builder",
+            actor=BUILDER,
+            session=ctx.session_of(BUILDER),
             reason=f"changes outside the task's paths were discarded: {', '.join(stray[:20])}",
         )
 
@@ -292,10 +302,11 @@ def _aggregator(models: Models, reviewer_mode: str) -> Any:
         )
         artifacts = write_report(ctx.ws, report)
         _keep_found_secrets(ctx, inputs)
-        tasks.note(
+        actions.note(
             ctx.ws,
             ctx.card.id,
-            actor="agent:reviewer",
+            actor=REVIEWER,
+            session=ctx.session_of(REVIEWER),
             reason=f"review round {state['round']}: {report.verdict.value}",
             artifacts=artifacts,
         )

@@ -61,16 +61,19 @@ def test_a_non_owner_is_refused_with_exit_1(cli, ws: Workspace) -> None:
     result = cli("member", "add", "bob", "--role", "owner", actor="bob")
     assert result.exit_code == 1
     assert result.stderr == (
-        "error: bob is operator (L3); only a project owner (L0) may add or change members\n"
-        "  fix: ask an owner (alice), or pass --actor with your member name if you are one\n"
+        "error: bob (L3 human operator) may not manage the project's members: it needs an L0 project owner\n"
+        "  fix: ask a member who is an L0 project owner (`aios member list` shows them)\n"
     )
     as_json = cli("member", "remove", "alice", "--json", actor="agent:builder")
     assert as_json.exit_code == 1
     assert json.loads(as_json.stdout)["error"] == (
-        "agent:builder is an agent, and only a project owner (L0) may remove members"
+        "agent:builder is an agent, and an agent acts only through a live session"
     )
     assert ws.project_file.read_text() == before
-    assert "refused member add bob --role owner" in (ws.audit_dir / "governance.md").read_text()
+    assert (
+        "refused (authority-level): member add bob --role owner"
+        in (ws.audit_dir / "governance.md").read_text()
+    )
 
 
 def test_the_last_owner_stays(cli) -> None:
@@ -173,7 +176,8 @@ def test_an_email_no_member_has_is_refused_and_actor_wins(tmp_path: Path) -> Non
     refused = aios("member", "add", "eve", "--role", "lead", root=repo)
     assert refused.exit_code == 1
     assert refused.stderr.startswith(
-        "error: 'stranger@example.com' is not a member of this project, so may not add or change members\n"
+        "error: 'stranger@example.com' is not a member of this project, "
+        "so may not manage the project's members\n"
     )
     assert aios("--actor", "alice", "member", "add", "eve", "--role", "lead", root=repo).exit_code == 0
 

@@ -70,7 +70,7 @@ def reviewed_with_a_finding(ws: Workspace, tid: str) -> None:
         aggregate=aggregate,
     )
     start = {"task_id": tid, "round": 0, "base": git.head(ws.root), "checks": {}, "feedback": []}
-    with runs.open_graph(ws) as graph:
+    with runs.open_graph(ws) as graph, runs.run_agents(ws, card, by="alice") as ctx.sessions:
         graph.invoke(start, {"configurable": {"thread_id": tid}}, context=ctx, durability="sync")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers import agent_session
 
 from orchestrator.errors import PermissionDenied
 from orchestrator.governance import actions
@@ -44,23 +45,27 @@ def test_the_state_layer_applies_a_move_only_if_the_rule_it_is_handed_allows(ws:
 
 def test_governed_actions_pass_the_projects_rules(ws: Workspace) -> None:
     tid = new_task(ws)
-    with pytest.raises(PermissionDenied, match="agent:x is an agent, and only a human member may approve"):
-        actions.transition(ws, tid, "approve", actor="agent:x")
+    agent = agent_session(ws, "x", scope=[tid])
+    with pytest.raises(PermissionDenied, match="builder mode, which may not approve a task to start"):
+        actions.transition(ws, tid, "approve", actor=agent.actor, session=agent)
     actions.transition(ws, tid, "approve", actor="alice")
-    actions.transition(ws, tid, "start", actor="agent:x")
-    actions.transition(ws, tid, "finish", actor="agent:x")
+    actions.transition(ws, tid, "start", actor=agent.actor, session=agent)
+    actions.transition(ws, tid, "finish", actor=agent.actor, session=agent)
     with pytest.raises(PermissionDenied, match="approve a merge"):
-        actions.advance(ws, tid, Status.DONE, actor="agent:x", reason="r")
+        actions.advance(ws, tid, Status.DONE, actor=agent.actor, session=agent, reason="r")
     assert tasks.get(ws, tid).status is Status.REVIEWING
+    with pytest.raises(PermissionDenied, match="acts only through a live session"):
+        actions.transition(ws, tid, "block", actor="agent:x", reason="no session")
 
 
-def test_queue_locks_need_the_lock_and_unlock_permissions(ws: Workspace) -> None:
+def test_queue_locks_need_the_lock_and_unlock_authority(ws: Workspace) -> None:
     with pytest.raises(PermissionDenied, match="the test's rule"):
         queues.set_lock(ws, ["dev"], locked=True, actor="alice", authorise=refuse)
     assert queues.status(ws)[0]["locked"] is False
-    with pytest.raises(PermissionDenied, match="only a human member may lock a queue"):
-        actions.set_lock(ws, ["dev"], locked=True, actor="agent:x")
-    assert actions.set_lock(ws, ["dev"], locked=True, actor="bob") == ["dev"]  # human_operator may lock
-    with pytest.raises(PermissionDenied, match="may not unlock a queue: none of their roles"):
+    agent = agent_session(ws, "x")
+    with pytest.raises(PermissionDenied, match="builder mode, which may not lock a queue"):
+        actions.set_lock(ws, ["dev"], locked=True, actor=agent.actor, session=agent)
+    assert actions.set_lock(ws, ["dev"], locked=True, actor="bob") == ["dev"]  # an operator may lock
+    with pytest.raises(PermissionDenied, match="may not unlock a queue: it needs an L1 platform engineer"):
         actions.set_lock(ws, ["dev"], locked=False, actor="bob")  # ... but not unlock
     assert actions.set_lock(ws, ["dev"], locked=False, actor="alice") == ["dev"]

@@ -121,7 +121,7 @@ def test_recorded_count_of_a_long_trail_is_fast(ws: Workspace) -> None:
 def test_the_governance_log_is_one_escaped_line_per_action(ws: Workspace) -> None:
     audit.append_governance(ws, "alice (human) · member add bob: lead (L2)")
     audit.append_governance(ws, FORGED + " \x1b[2J")
-    text = audit.governance_log(ws).read_text()
+    text = ws.governance_log.read_text()
     assert text.startswith("# Governance log\n\n") and text.count("# Governance log") == 1
     lines = [line for line in text.splitlines() if line.startswith("- ")]
     assert len(lines) == 2  # the forged line break stayed inside its own line

@@ -9,11 +9,9 @@ import pytest
 from orchestrator.errors import StateError
 from orchestrator.state.project import (
     HEADER,
-    LEVEL_PERMISSIONS,
     ROLES,
     Level,
     Member,
-    Permission,
     Project,
     default_project,
     load_project,
@@ -23,10 +21,10 @@ from orchestrator.state.project import (
 )
 
 
-def test_the_default_project_gives_its_owner_every_permission() -> None:
+def test_the_default_project_makes_its_creator_the_owner() -> None:
     project = Project.model_validate(default_project("demo", "alice"))
-    assert project.permissions("alice") == set(Permission)
-    assert project.permissions("mallory") == set()  # not a member: no permission at all
+    assert project.level("alice") is Level.OWNER
+    assert project.level("mallory") is None  # not a member: no authority at all
     assert project.queues["governance"].requires_human_approval is True
 
 
@@ -71,23 +69,13 @@ def test_levels_order_authority_and_each_role_has_one() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "permissions"),
-    [
-        ("alice", set(Permission)),
-        ("pat", set(Permission) - {Permission.FREEZE}),
-        ("lee", {Permission.APPROVE_TASK, Permission.UNBLOCK, Permission.MERGE, Permission.LOCK_QUEUE}),
-        ("bob", {Permission.APPROVE_TASK, Permission.UNBLOCK, Permission.LOCK_QUEUE}),
-        ("mallory", set()),
-    ],
+    ("name", "level"),
+    [("alice", Level.OWNER), ("pat", Level.PLATFORM), ("lee", Level.LEAD), ("bob", Level.OPERATOR)],
 )
-def test_permissions_follow_the_level(name: str, permissions: set[Permission]) -> None:
+def test_each_member_has_the_level_of_their_role(name: str, level: Level) -> None:
     project = parse_project(V2, file="project.yaml")
-    assert project.permissions(name) == permissions
-    level = project.level(name)
-    assert (level is None) == (name == "mallory")
-    if level is not None:
-        assert LEVEL_PERMISSIONS[level] == permissions
-        assert set(project.roles[level.role]) == permissions  # the table messages quote
+    assert project.level(name) is level
+    assert project.level("mallory") is None
 
 
 def test_members_are_found_by_name_and_by_email_without_case() -> None:
@@ -161,7 +149,7 @@ def test_a_v1_file_is_migrated_on_read_each_member_at_their_highest_authority(ve
         "lee": "lead",
         "bob": "operator",
     }
-    assert project.permissions("pat") == set(Permission) - {Permission.FREEZE}
+    assert project.level("pat") is Level.PLATFORM
 
 
 def test_the_v1_file_aios_init_wrote_is_read_without_its_table() -> None:

@@ -28,7 +28,7 @@ def test_locked_queue_starts_nothing(ws: Workspace) -> None:
     assert actions.set_lock(ws, ["dev"], locked=True, actor="bob", reason="incident 42") == ["dev"]
     with pytest.raises(QueueError, match=r"queue dev is locked \(SYSTEM_LOCK by bob\) \(incident 42\)"):
         actions.transition(ws, tid, "start", actor="alice")
-    with pytest.raises(PermissionDenied, match="unlock_queue"):
+    with pytest.raises(PermissionDenied, match="may not unlock a queue: it needs an L1"):
         actions.set_lock(ws, ["dev"], locked=False, actor="bob")
     actions.set_lock(ws, ["dev"], locked=False, actor="alice")
     actions.transition(ws, tid, "start", actor="alice")

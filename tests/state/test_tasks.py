@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import new_task, ready_task
+from helpers import agent_session, new_task, ready_task
 
 from orchestrator.errors import StateError, TransitionError
 from orchestrator.governance import actions
@@ -52,10 +52,13 @@ def test_illegal_transition_lists_allowed_actions(ws: Workspace) -> None:
 
 def test_block_needs_reason_and_unblock_returns_to_previous_status(ws: Workspace) -> None:
     tid = ready_task(ws)
-    actions.transition(ws, tid, "start", actor="agent:builder-1")
+    builder = agent_session(ws, "builder-1", scope=[tid])
+    actions.transition(ws, tid, "start", actor=builder.actor, session=builder)
     with pytest.raises(StateError, match="needs a reason"):
         actions.transition(ws, tid, "block", actor="alice")
-    actions.transition(ws, tid, "block", actor="agent:builder-1", reason="waiting for credentials")
+    actions.transition(
+        ws, tid, "block", actor=builder.actor, session=builder, reason="waiting for credentials"
+    )
     assert queues.status(ws)[2]["running"] == []  # a blocked task frees its slot
     with pytest.raises(TransitionError, match="allowed actions are: unblock"):
         actions.transition(ws, tid, "finish", actor="alice")
@@ -65,14 +68,15 @@ def test_block_needs_reason_and_unblock_returns_to_previous_status(ws: Workspace
 
 def test_audit_trail_has_one_line_per_event_with_actor_kind(ws: Workspace) -> None:
     tid = ready_task(ws)
-    actions.transition(ws, tid, "start", actor="agent:builder-1")
+    builder = agent_session(ws, "builder-1", scope=[tid])
+    actions.transition(ws, tid, "start", actor=builder.actor, session=builder)
     tasks.note(
         ws, tid, actor="agent:reviewer", reason="review round 1", artifacts=["ops/reviews/x/round-1.md"]
     )
     lines = (ws.audit_dir / f"{tid}.md").read_text().splitlines()
     entries = [ln for ln in lines if ln.startswith("- #")]
     assert len(entries) == len(tasks.get(ws, tid).events) == 4
-    assert "ready → running · by agent:builder-1 (agent)" in entries[2]
+    assert f"ready → running · by agent:builder-1 (agent) · session {builder.id} · start" in entries[2]
     assert "note (running) · by agent:reviewer (agent) · review round 1" in entries[3]
     assert "  - artifact: `ops/reviews/x/round-1.md`" in lines
 

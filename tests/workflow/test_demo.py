@@ -19,7 +19,7 @@ def test_demo_replays_the_whole_loop(tmp_path: Path) -> None:
     assert "round 1: NEEDS_REVISION" in out and "round 2: APPROVED" in out
     assert "S608" in out and "no-tests" in out  # round 1's findings are real evidence, not just the model's
     assert "4 fixed since the last round" in out
-    assert "the reviewer agent tries to merge: refused" in out
+    assert "a reviewer agent tries to merge: refused" in out
     assert "reviewing → done · by demo-lead (human)" in out  # the audit trail closes with the human merge
     merged = subprocess.run(
         ["git", "-C", str(tmp_path / "demo"), "show", "main:src/users.py"],

@@ -92,7 +92,8 @@ def _run(ws: Workspace, card: TaskCard, script: Script, command: Any, max_rounds
     try:
         graph = build_graph(SqliteSaver(conn))
         config = {"configurable": {"thread_id": card.id}}
-        graph.invoke(command, config, context=ctx, durability="sync")
+        with runs.run_agents(ws, card, by="alice") as ctx.sessions:
+            graph.invoke(command, config, context=ctx, durability="sync")
         state = graph.get_state(config)
         pending = [i.value for t in state.tasks for i in t.interrupts]
         return {**state.values, "pending": pending, "next": state.next}
@@ -305,7 +306,7 @@ def test_a_kill_inside_the_merge_node_is_finished_by_review_approve(
     if finish == "approve":
         out = runs.answer(ws, card.id, "approve", actor="alice", options=unsandboxed)  # no model, no key
     else:  # `aios review run` resumes it too, without building (or demanding keys for) any model
-        out = runs.run(ws, card.id, unsandboxed)
+        out = runs.run(ws, card.id, unsandboxed, actor="alice")
     assert (out.status, out.merged) == ("done", merge)
     assert git.head(ws.root) == merge  # merged once
     assert _git_out(ws, "rev-list", "--merges", "main").split() == [merge]

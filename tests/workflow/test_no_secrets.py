@@ -135,7 +135,9 @@ def test_planted_secrets_are_never_stored_printed_or_sent(ws: Workspace, tmp_pat
     tid, card_file = make_card(ws)
     recording = ws.root / "ops" / "recordings" / "run.jsonl"
     with install_fake(FakeModel(scripted)) as fake:
-        first = runs.run(ws, tid, RunOptions(builder_mode="agent", reviewer_mode="model", record=recording))
+        first = runs.run(
+            ws, tid, RunOptions(builder_mode="agent", reviewer_mode="model", record=recording), actor="alice"
+        )
         assert first.waiting_for == "escalation", first  # R's garbage blocked the round
         second = runs.answer(
             ws,

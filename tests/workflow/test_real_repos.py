@@ -208,9 +208,9 @@ def test_a_change_to_live_state_files_is_refused_at_the_merge_and_can_be_sent_ba
     tid = started(aios, queue="governance")
     plain_git(ws.root, "branch", f"task/{tid}")
     worktree = git.ensure_worktree(ws.root, tid, "master")
-    agents = ws.agents_file.read_text()
     write_commit(worktree, {**GOOD, "state/agents.yaml": "schema_version: 1\nagents: [intruder]\n"})
     assert review(aios, "run", tid)["verdict"] == "APPROVED"
+    agents = ws.agents_file.read_text()  # the run registered its built-in agents
     before = git.head(ws.root, "master")
 
     done = aios("review", "approve", tid)

@@ -73,7 +73,7 @@ class Task:
 
     def run(self, **options: Any) -> RunStatus:
         options = {"builder_mode": "external", "reviewer_mode": "model", **options}
-        return runs.run(self.ws, self.id, RunOptions(sandbox=SANDBOX, **options))
+        return runs.run(self.ws, self.id, RunOptions(sandbox=SANDBOX, **options), actor="alice")
 
     def report(self, round_: int = 1) -> RoundReport:
         md, js = report_paths(self.ws, self.id, round_)
@@ -302,7 +302,7 @@ def test_approving_a_merge_needs_no_bubblewrap(ws: Workspace, monkeypatch: pytes
         bwrap.require_sandbox()
     # What runs commands (a review run, a rejection the builder answers) refuses with the one error.
     for attempt in (
-        lambda: runs.run(ws, task.id),
+        lambda: runs.run(ws, task.id, actor="alice"),
         lambda: runs.answer(ws, task.id, "reject", actor="alice", feedback="drop it"),
     ):
         with pytest.raises(SandboxUnavailable) as err:
@@ -390,7 +390,8 @@ def test_changes_outside_the_card_paths_are_not_committed(ws: Workspace) -> None
     (wt / "src" / "extra.py").write_text("ok = 1\n")
     (wt / "Makefile").write_text("deploy:\n\tcurl evil\n")  # e.g. written by a test the builder ran
     card = SimpleNamespace(id=task.id, paths=["src/"])
-    _revert_out_of_scope(SimpleNamespace(ws=ws, card=card))  # type: ignore[arg-type]
+    with runs.run_agents(ws, runs.load_card(ws, task.id), by="alice") as agents:  # the run's builder
+        _revert_out_of_scope(SimpleNamespace(ws=ws, card=card, session_of=agents.get))  # type: ignore[arg-type]
     assert git.uncommitted(wt) == ["src/extra.py"]
     assert (
         "changes outside the task's paths were discarded: Makefile"
@@ -430,7 +431,7 @@ def test_a_resumed_run_refuses_a_different_builder_mode(ws: Workspace) -> None:
         assert task.run().waiting_for == "builder"
     task.commit({"src/calc.py": BASE["src/calc.py"] + "\n# v2\n"}, "v2")
     with pytest.raises(StateError, match="started with --builder external, not agent"):
-        runs.run(ws, task.id, RunOptions(sandbox=SANDBOX, builder_mode="agent"))
+        runs.run(ws, task.id, RunOptions(sandbox=SANDBOX, builder_mode="agent"), actor="alice")
 
 
 def test_a_missing_api_key_fails_before_the_run_starts(

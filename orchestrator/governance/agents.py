@@ -1,0 +1,222 @@
+"""Agents: a human registers one with what it may ever do; one that asks by itself waits for approval.
+
+The operating model's lifecycle: register (an agent id), open a session with a role mode and a
+task scope inside the agent's grant (``governance.sessions``), work, terminate.
+"""
+
+from __future__ import annotations
+
+from orchestrator.errors import ConfigError, PermissionDenied, StateError
+from orchestrator.governance.authority import audited, decide
+from orchestrator.governance.matrix import Op
+from orchestrator.redact import redact
+from orchestrator.state import agents as store
+from orchestrator.state import sessions as session_store
+from orchestrator.state.agents import Agent, AgentState
+from orchestrator.state.audit import append_governance
+from orchestrator.state.records import now
+from orchestrator.state.sessions import Session
+from orchestrator.state.taskcard import RoleMode
+from orchestrator.state.workspace import Workspace
+
+#: The role modes a built-in agent holds.
+_BUILTIN_MODES = {
+    "builder": [RoleMode.BUILDER, RoleMode.EXECUTOR],
+    "reviewer": [RoleMode.REVIEWER],
+}
+
+
+def parse_modes(text: str | list[str]) -> list[RoleMode]:
+    """``builder,executor`` (or a list of names) as role modes.
+
+    Raises:
+        ConfigError: an unknown mode, naming the known ones.
+    """
+    names = text.split(",") if isinstance(text, str) else [n for part in text for n in part.split(",")]
+    modes: list[RoleMode] = []
+    for name in (n.strip() for n in names):
+        try:
+            mode = RoleMode(name)
+        except ValueError:
+            known = ", ".join(m.value for m in RoleMode)
+            raise ConfigError(
+                f"unknown role mode {name!r}", field="--role-modes", fix=f"use {known}"
+            ) from None
+        if mode not in modes:
+            modes.append(mode)
+    if not modes:
+        raise ConfigError(
+            "no role mode given", field="--role-modes", fix="e.g. --role-modes builder,executor"
+        )
+    return modes
+
+
+def register(
+    ws: Workspace,
+    name: str,
+    *,
+    role_modes: list[RoleMode],
+    queues: list[str] | None,
+    actor: str,
+    session: Session | None = None,
+) -> Agent:
+    """A member registers an agent: active at once, with this grant.
+
+    Raises:
+        PermissionDenied: the actor may not register agents (an L2 lead or higher may).
+        ConfigError: an unknown queue.
+    """
+    with audited(ws, actor=actor, what=f"register agent {name!r}"):
+        decide(ws, Op.REGISTER_AGENT, actor=actor, session=session)
+    _check_queues(ws, queues)
+    stamp = now()
+    with store.editing(ws) as roster:
+        agent = Agent(
+            id=store.new_id(roster, name),
+            name=redact(name),
+            state=AgentState.ACTIVE,
+            role_modes=role_modes,
+            queues=queues,
+            registered_by=actor,
+            registered_at=stamp,
+            approved_by=actor,
+            approved_at=stamp,
+        )
+        roster.agents.append(agent)
+    append_governance(ws, f"agent {agent.id} registered by {actor} · {_grant(agent)}")
+    return agent
+
+
+def request(
+    ws: Workspace, name: str, *, role_modes: list[RoleMode], queues: list[str] | None, via: str
+) -> Agent:
+    """An agent asks to join by itself (over MCP): ``pending`` until a member approves it."""
+    _check_queues(ws, queues)
+    with store.editing(ws) as roster:
+        agent = Agent(
+            id=store.new_id(roster, name),
+            name=redact(name),
+            state=AgentState.PENDING,
+            role_modes=role_modes,
+            queues=queues,
+            registered_by=f"self ({via})",
+            registered_at=now(),
+        )
+        roster.agents.append(agent)
+    append_governance(ws, f"agent {agent.id} asked to join ({via}), pending approval · {_grant(agent)}")
+    return agent
+
+
+def approve(
+    ws: Workspace,
+    agent_id: str,
+    *,
+    role_modes: list[RoleMode],
+    queues: list[str] | None,
+    actor: str,
+    session: Session | None = None,
+) -> Agent:
+    """A member approves a pending agent (or changes an agent's grant) with this grant.
+
+    Raises:
+        PermissionDenied: the actor may not approve agents.
+        StateError: no such agent.
+    """
+    with audited(ws, actor=actor, what=f"approve agent {agent_id}"):
+        decide(ws, Op.APPROVE_AGENT, actor=actor, session=session)
+    _check_queues(ws, queues)
+    with store.editing(ws) as roster:
+        agent = _get(ws, roster, agent_id)
+        _refuse_builtin(agent, "approve")
+        agent.state, agent.role_modes, agent.queues = AgentState.ACTIVE, role_modes, queues
+        agent.approved_by, agent.approved_at = actor, now()
+    append_governance(ws, f"agent {agent.id} approved by {actor} · {_grant(agent)}")
+    return agent
+
+
+def revoke(ws: Workspace, agent_id: str, *, actor: str, reason: str) -> Agent:
+    """A member revokes an agent: its live sessions end at once and it opens no new one."""
+    with audited(ws, actor=actor, what=f"revoke agent {agent_id}"):
+        decide(ws, Op.APPROVE_AGENT, actor=actor)
+    with store.editing(ws) as roster:
+        agent = _get(ws, roster, agent_id)
+        _refuse_builtin(agent, "revoke")
+        agent.state = AgentState.REVOKED
+    with session_store.editing(ws) as held:
+        for session in held.sessions:
+            if session.agent_id == agent_id and session.live():
+                session_store.stamp_terminated(session, by=actor, reason=f"agent revoked: {reason}")
+    append_governance(ws, f"agent {agent.id} revoked by {actor} · {reason}")
+    return agent
+
+
+def listing(ws: Workspace) -> list[Agent]:
+    return store.load(ws).agents
+
+
+def builtin(ws: Workspace, agent_id: str) -> Agent:
+    """The workflow's own builder or reviewer agent, registered on first use."""
+    roster = store.load(ws)
+    if (agent := roster.get(agent_id)) is not None:
+        return agent
+    with store.editing(ws) as roster:
+        if (agent := roster.get(agent_id)) is None:
+            stamp = now()
+            agent = Agent(
+                id=agent_id,
+                name=f"aios built-in {agent_id}",
+                state=AgentState.ACTIVE,
+                role_modes=_BUILTIN_MODES[agent_id],
+                registered_by="aios",
+                registered_at=stamp,
+                approved_by="aios",
+                approved_at=stamp,
+                builtin=True,
+            )
+            roster.agents.append(agent)
+    return agent
+
+
+def get(ws: Workspace, agent_id: str) -> Agent:
+    """The agent ``agent_id``.
+
+    Raises:
+        StateError: no such agent.
+    """
+    return _get(ws, store.load(ws), agent_id)
+
+
+def _get(ws: Workspace, roster: store.AgentsFile, agent_id: str) -> Agent:
+    agent = roster.get(agent_id)
+    if agent is None:
+        known = ", ".join(a.id for a in roster.agents) or "none yet"
+        raise StateError(
+            f"no agent {agent_id!r}",
+            file=ws.rel(ws.agents_file),
+            fix=f"use a registered agent id ({known}); `aios agent list` shows them",
+        )
+    return agent
+
+
+def _refuse_builtin(agent: Agent, doing: str) -> None:
+    if agent.builtin:
+        raise PermissionDenied(
+            f"{agent.id} is aios's built-in agent; its grant is fixed",
+            rule="grant",
+            fix=f"{doing} a registered agent instead",
+        )
+
+
+def _check_queues(ws: Workspace, queues: list[str] | None) -> None:
+    for name in queues or []:
+        if name not in ws.project.queues:
+            raise ConfigError(
+                f"unknown queue {name!r}",
+                field="--queues",
+                fix=f"use {', '.join(ws.project.queues)} (defined in {ws.rel(ws.project_file)})",
+            )
+
+
+def _grant(agent: Agent) -> str:
+    queues = ", ".join(agent.queues) if agent.queues is not None else "every queue"
+    return f"role modes {', '.join(m.value for m in agent.role_modes)}; queues {queues}"

@@ -1,0 +1,117 @@
+"""Who may do what: the operating model's authority levels and role-mode matrix, as two tables.
+
+Every governed operation is an ``Op``. A human member may take it when their authority level is
+at least the one ``HUMAN`` names (L0 is the most authority); an agent may take it only when its
+session's role mode lists it in ``AGENT``, and only on tasks in the session's scope. Nothing else
+in aios decides who may: ``authority.permit`` reads these tables, and the tests walk every cell.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from orchestrator.state.lifecycle import Status
+from orchestrator.state.project import Level
+from orchestrator.state.taskcard import RoleMode
+
+
+class Op(StrEnum):
+    """A governed operation. Task moves are named for the lifecycle action they take."""
+
+    READ = "read"
+    CREATE_TASK = "create_task"
+    APPROVE_TASK = "approve_task"
+    START = "start"
+    WRITE_CODE = "write_code"
+    SUBMIT = "submit"
+    REVISE = "revise"
+    FINISH = "finish"
+    CLEAR_REVIEW = "clear_review"
+    """``finish`` from ``code_review``: the review found the change good enough for a human."""
+    REJECT = "reject"
+    MERGE = "merge"
+    BLOCK = "block"
+    UNBLOCK = "unblock"
+    STOP = "stop"
+    DECIDE_ESCALATION = "decide_escalation"
+    PROPOSE = "propose"
+    LOCK_QUEUE = "lock_queue"
+    UNLOCK_QUEUE = "unlock_queue"
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
+    MANAGE_MEMBERS = "manage_members"
+    REGISTER_AGENT = "register_agent"
+    APPROVE_AGENT = "approve_agent"
+    CREATE_SESSION = "create_session"
+    TERMINATE_SESSION = "terminate_session"
+
+
+#: The least authority a human member needs for each operation (L3 operator ... L0 owner).
+HUMAN: dict[Op, Level] = {
+    Op.READ: Level.OPERATOR,
+    Op.CREATE_TASK: Level.OPERATOR,
+    Op.APPROVE_TASK: Level.OPERATOR,
+    Op.START: Level.OPERATOR,
+    Op.WRITE_CODE: Level.OPERATOR,
+    Op.SUBMIT: Level.OPERATOR,
+    Op.REVISE: Level.OPERATOR,
+    Op.FINISH: Level.OPERATOR,
+    Op.CLEAR_REVIEW: Level.OPERATOR,
+    Op.REJECT: Level.OPERATOR,
+    Op.MERGE: Level.LEAD,
+    Op.BLOCK: Level.OPERATOR,
+    Op.UNBLOCK: Level.OPERATOR,
+    Op.STOP: Level.OPERATOR,
+    Op.DECIDE_ESCALATION: Level.OPERATOR,
+    Op.PROPOSE: Level.OPERATOR,
+    Op.LOCK_QUEUE: Level.OPERATOR,
+    Op.UNLOCK_QUEUE: Level.PLATFORM,
+    Op.FREEZE: Level.OWNER,
+    Op.UNFREEZE: Level.OWNER,
+    Op.MANAGE_MEMBERS: Level.OWNER,
+    Op.REGISTER_AGENT: Level.LEAD,
+    Op.APPROVE_AGENT: Level.LEAD,
+    Op.CREATE_SESSION: Level.OPERATOR,
+    Op.TERMINATE_SESSION: Level.OPERATOR,
+}
+
+#: In the ``governance`` queue (framework changes: workflows, personas, prompts, the policy),
+#: these operations need more authority than elsewhere.
+GOVERNANCE_QUEUE = "governance"
+HUMAN_IN_GOVERNANCE_QUEUE: dict[Op, Level] = {Op.MERGE: Level.PLATFORM}
+
+_WORKER = frozenset(
+    {Op.READ, Op.START, Op.WRITE_CODE, Op.SUBMIT, Op.REVISE, Op.FINISH, Op.BLOCK, Op.TERMINATE_SESSION}
+)
+
+#: What an agent's session may do, by its role mode. Anything not listed is refused.
+AGENT: dict[RoleMode, frozenset[Op]] = {
+    # Define specs, propose changes; not execute code or modify production.
+    RoleMode.ARCHITECT: frozenset({Op.READ, Op.CREATE_TASK, Op.PROPOSE, Op.TERMINATE_SESSION}),
+    # Decompose tasks, create TaskCards; not approve governance changes.
+    RoleMode.PLANNER: frozenset({Op.READ, Op.CREATE_TASK, Op.PROPOSE, Op.TERMINATE_SESSION}),
+    # Run defined tasks, produce artifacts; not create tasks or change specs.
+    RoleMode.EXECUTOR: _WORKER,
+    # Implement, write code; not approve releases or change canon.
+    RoleMode.BUILDER: _WORKER,
+    # Review; never write code or merge.
+    RoleMode.REVIEWER: frozenset({Op.READ, Op.CLEAR_REVIEW, Op.REVISE, Op.BLOCK, Op.TERMINATE_SESSION}),
+}
+
+#: Operations on one task whose role mode must be the session's (a builder task is built by a
+#: builder session); the reviewer mode reviews every kind of task.
+WORK_ON_TASK = frozenset({Op.START, Op.WRITE_CODE, Op.SUBMIT, Op.FINISH})
+
+
+def task_op(action: str, status: Status) -> Op:
+    """The operation a lifecycle ``action`` from ``status`` is."""
+    if action == "finish" and status is Status.CODE_REVIEW:
+        return Op.CLEAR_REVIEW
+    return Op.APPROVE_TASK if action == "approve" else Op(action)
+
+
+def required_level(op: Op, queue: str | None = None) -> Level:
+    """The least authority a member needs for ``op`` (on a task in ``queue``)."""
+    if queue == GOVERNANCE_QUEUE and op in HUMAN_IN_GOVERNANCE_QUEUE:
+        return HUMAN_IN_GOVERNANCE_QUEUE[op]
+    return HUMAN[op]

@@ -1,0 +1,114 @@
+"""``state/agents.yaml``: the agents a human registered, and what each may ever do (its grant).
+
+An agent that asked to join by itself waits as ``pending`` until a human approves it; a revoked
+agent opens no session. Who may register or approve is the governance layer's decision
+(``governance.agents``); this module reads and writes the file under the state lock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator import _yaml
+from orchestrator._files import atomic_write, read_text
+from orchestrator._lock import exclusive
+from orchestrator.errors import StateError
+from orchestrator.state.taskcard import RoleMode
+from orchestrator.state.workspace import Workspace
+
+#: An agent id: lowercase letters, digits and dashes, as it appears after ``agent:`` on the trail.
+AGENT_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+
+#: The agents the workflow itself runs (its builder and reviewer); registered on first use.
+BUILTIN = ("builder", "reviewer")
+
+
+class AgentState(StrEnum):
+    PENDING = "pending"
+    """Asked to join by itself; opens no session until a human approves it."""
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class Agent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=AGENT_ID.pattern)
+    name: str = Field(min_length=1, max_length=100)
+    state: AgentState
+    role_modes: list[RoleMode]
+    """The role modes its sessions may take."""
+    queues: list[str] | None = None
+    """The queues whose tasks its sessions may hold; None: every queue."""
+    registered_by: str
+    registered_at: str
+    approved_by: str | None = None
+    approved_at: str | None = None
+    builtin: bool = False
+
+    @property
+    def actor(self) -> str:
+        """How the audit trail names it."""
+        return f"agent:{self.id}"
+
+
+class AgentsFile(BaseModel):
+    """The contents of ``state/agents.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    agents: list[Agent] = Field(default_factory=list)
+
+    def get(self, agent_id: str) -> Agent | None:
+        return next((a for a in self.agents if a.id == agent_id), None)
+
+
+_HEADER = """\
+# Registered agents (aios agent register|approve|list). Each agent's grant: the role modes and
+# queues its sessions may take. Edit by hand only to revoke (state: revoked).
+"""
+
+
+def load(ws: Workspace) -> AgentsFile:
+    """Read and validate ``state/agents.yaml`` (none yet: no agents)."""
+    path = ws.agents_file
+    try:
+        text = read_text(path, file=ws.rel(path))
+    except FileNotFoundError:
+        return AgentsFile()
+    data = _yaml.load(text, file=ws.rel(path), error=StateError)
+    return _yaml.validate(AgentsFile, data or {}, file=ws.rel(path), text=text, error=StateError)
+
+
+def save(ws: Workspace, roster: AgentsFile) -> None:
+    data = roster.model_dump(mode="json", exclude_none=True)
+    atomic_write(ws.agents_file, _HEADER + _yaml.dump(data))
+
+
+@contextmanager
+def editing(ws: Workspace) -> Iterator[AgentsFile]:
+    """The agents file under the state lock, written back when the block ends without error."""
+    with exclusive(ws.state_lock):
+        roster = load(ws)
+        yield roster
+        save(ws, roster)
+
+
+def new_id(roster: AgentsFile, name: str) -> str:
+    """A readable, unused id made from ``name`` (``Claude Code`` -> ``claude-code``, then ``-2``...)."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:32] or "agent"
+    if not base[0].isalpha():
+        base = f"agent-{base}"[:32]
+    taken = {a.id for a in roster.agents} | set(BUILTIN)
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate

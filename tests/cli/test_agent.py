@@ -1,0 +1,117 @@
+"""``aios agent ...`` and ``aios session ...``: the contracts scripts call, and tokens kept secret."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers import ready_task
+
+from orchestrator.state.workspace import Workspace
+
+
+def test_register_prints_the_agent_id(ws: Workspace, cli) -> None:
+    done = cli(
+        "agent", "register", "Claude Code", "--role-modes", "builder,executor", "--queues", "dev", "--json"
+    )
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == {"agent_id": "claude-code"}
+    listed = json.loads(cli("agent", "list", "--json").stdout)
+    assert listed[0]["agent_id"] == "claude-code" and listed[0]["role_modes"] == ["builder", "executor"]
+    assert listed[0]["queues"] == ["dev"] and listed[0]["state"] == "active"
+
+
+def test_an_operator_may_not_register_agents(ws: Workspace, cli) -> None:
+    done = cli("agent", "register", "x", "--role-modes", "builder", actor="bob")
+    assert done.exit_code == 1
+    assert "needs an L2 project lead or higher" in done.output
+
+
+def test_unknown_role_mode_names_the_known_ones(ws: Workspace, cli) -> None:
+    done = cli("agent", "register", "x", "--role-modes", "builder,wizard")
+    assert done.exit_code == 1
+    assert "unknown role mode 'wizard'" in done.output and "architect, planner" in done.output
+
+
+def test_session_create_json_keys_and_the_token_works_once_given(ws: Workspace, cli) -> None:
+    tid = ready_task(ws)
+    cli("agent", "register", "bot", "--role-modes", "builder")
+    done = cli("session", "create", "--agent", "bot", "--role-mode", "builder", "--task-scope", tid, "--json")
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout)
+    assert list(out) == ["session_id", "token", "expires_at"] and out["token"].startswith("aios_st_")
+    started = cli("--session", out["token"], "task", "start", tid, actor=None)
+    assert started.exit_code == 0, started.output
+    assert "by agent:bot (agent) · session " + out["session_id"] in ws.audit_file(tid).read_text()
+
+
+def test_task_scope_takes_several_ids_after_one_flag(ws: Workspace, cli) -> None:
+    one, two = ready_task(ws), ready_task(ws)
+    cli("agent", "register", "bot", "--role-modes", "builder")
+    done = cli(
+        "session", "create", "--agent", "bot", "--role-mode", "builder", "--task-scope", one, two, "--json"
+    )
+    assert done.exit_code == 0, done.output
+    listed = json.loads(cli("session", "list", "--json").stdout)
+    assert listed[0]["task_scope"] == [one, two]
+
+
+def test_terminate_by_token_or_id_and_the_session_is_refused(ws: Workspace, cli) -> None:
+    tid = ready_task(ws)
+    cli("agent", "register", "bot", "--role-modes", "builder")
+    out = json.loads(
+        cli(
+            "session", "create", "--agent", "bot", "--role-mode", "builder", "--task-scope", tid, "--json"
+        ).stdout
+    )
+    ended = cli("session", "terminate", out["session_id"], "--reason", "misbehaving", "--json", actor="bob")
+    assert json.loads(ended.stdout) == {"session_id": out["session_id"], "state": "terminated"}
+    refused = cli("--session", out["token"], "task", "start", tid, actor=None)
+    assert refused.exit_code == 1 and "was terminated by bob (misbehaving)" in refused.output
+    assert json.loads(cli("session", "list", "--json").stdout)[0]["state"] == "terminated"
+
+
+def test_an_agent_actor_without_a_session_is_refused(ws: Workspace, cli) -> None:
+    tid = ready_task(ws)
+    done = cli("task", "start", tid, actor="agent:bot")
+    assert done.exit_code == 1 and "acts only through a live session" in done.output
+    assert "refused (session)" in ws.audit_file(tid).read_text()
+
+
+def test_tokens_never_reach_state_logs_or_the_audit_trail(ws: Workspace, cli) -> None:
+    tid = ready_task(ws)
+    cli("agent", "register", "bot", "--role-modes", "builder")
+    created = cli(
+        "session", "create", "--agent", "bot", "--role-mode", "builder", "--task-scope", tid, "--json"
+    )
+    token = json.loads(created.stdout)["token"]
+    outputs = [
+        cli("-vv", "--session", token, "task", "start", tid, actor=None),
+        cli(
+            "-vv",
+            "--session",
+            token,
+            "task",
+            "new",
+            "--queue",
+            "dev",
+            "--title",
+            f"t {token}",
+            "--criterion",
+            "c",
+            actor=None,
+        ),
+        cli("-vv", "--session", token, "task", "block", tid, "--reason", f"leaking {token}", actor=None),
+        cli("--session", token + "x", "task", "list", actor=None),
+        cli("session", "list", "--json"),
+        cli("session", "terminate", token, "--reason", f"ends {token}"),
+        cli("--session", token, "task", "status", tid, actor=None),
+    ]
+    for done in outputs:
+        assert token not in done.output
+    leaks = [p for p in ws.root.rglob("*") if p.is_file() and ".git" not in p.parts and token in _text(p)]
+    assert leaks == []
+
+
+def _text(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", errors="replace")
