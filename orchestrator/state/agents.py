@@ -15,10 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator import _yaml
-from orchestrator._files import atomic_write, read_text
 from orchestrator._lock import exclusive
-from orchestrator.errors import StateError
+from orchestrator.state import _roster
 from orchestrator.state.taskcard import RoleMode
 from orchestrator.state.workspace import Workspace
 
@@ -78,18 +76,11 @@ _HEADER = """\
 
 def load(ws: Workspace) -> AgentsFile:
     """Read and validate ``state/agents.yaml`` (none yet: no agents)."""
-    path = ws.agents_file
-    try:
-        text = read_text(path, file=ws.rel(path))
-    except FileNotFoundError:
-        return AgentsFile()
-    data = _yaml.load(text, file=ws.rel(path), error=StateError)
-    return _yaml.validate(AgentsFile, data or {}, file=ws.rel(path), text=text, error=StateError)
+    return _roster.load(ws, ws.agents_file, AgentsFile)
 
 
 def save(ws: Workspace, roster: AgentsFile) -> None:
-    data = roster.model_dump(mode="json", exclude_none=True)
-    atomic_write(ws.agents_file, _HEADER + _yaml.dump(data))
+    _roster.save(ws.agents_file, _HEADER, roster)
 
 
 @contextmanager

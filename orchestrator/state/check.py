@@ -3,38 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from orchestrator import _yaml
-from orchestrator._files import read_text
 from orchestrator.errors import AiosError, StateError
-from orchestrator.state import queues
+from orchestrator.state import agents, queues, sessions
 from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import ACTIONS, ACTIVE, Status
 from orchestrator.state.records import Event, Index, TaskState
 from orchestrator.state.store import REBUILD_ACTOR, Rebuilt, Store
 from orchestrator.state.workspace import Workspace
-
-
-class _Agents(BaseModel):
-    """``state/agents.yaml``, checked only at the top level until agents are modelled."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    schema_version: Literal[1] = 1
-    agents: list[Any] = Field(default_factory=list)
-
-
-class _Sessions(BaseModel):
-    """``state/sessions.yaml``, checked only at the top level until sessions are modelled."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    schema_version: Literal[1] = 1
-    sessions: list[Any] = Field(default_factory=list)
 
 
 def check_state(ws: Workspace) -> list[AiosError]:
@@ -50,8 +27,10 @@ def check_state(ws: Workspace) -> list[AiosError]:
     problems: list[AiosError] = []
     _collect(problems, lambda: ws.project)
     index = _collect(problems, store.read_index)
-    _collect(problems, lambda: _read_roster(ws, ws.agents_file, _Agents))
-    _collect(problems, lambda: _read_roster(ws, ws.sessions_file, _Sessions))
+    roster = _collect(problems, lambda: agents.load(ws))
+    held = _collect(problems, lambda: sessions.load(ws))
+    if roster is not None and held is not None:
+        problems += _session_problems(ws, roster, held)
     task_list = [
         t
         for p in sorted(ws.tasks_dir.glob("TASK_*.yaml"))
@@ -63,19 +42,33 @@ def check_state(ws: Workspace) -> list[AiosError]:
     return problems
 
 
-def _read_roster(ws: Workspace, path: Path, model: type[BaseModel]) -> BaseModel:
-    """``agents.yaml`` or ``sessions.yaml``: a mapping with a list under its one key, or empty."""
-    rel, key = ws.rel(path), next(k for k in model.model_fields if k != "schema_version")
-    text = read_text(path, file=rel)
-    data = _yaml.load(text, file=rel, error=StateError) or {}
-    if not isinstance(data, dict):
-        raise StateError(
-            f"this must be a mapping whose `{key}:` is a list",
-            file=rel,
-            line=1,
-            fix=f"write `schema_version: 1` and `{key}: []` (as `aios init` does), then add entries",
-        )
-    return _yaml.validate(model, data, file=rel, text=text, error=StateError)
+def _session_problems(
+    ws: Workspace, roster: agents.AgentsFile, held: sessions.SessionsFile
+) -> list[AiosError]:
+    """Sessions of agents that are not registered, and session ids used twice."""
+    rel, problems = ws.rel(ws.sessions_file), []
+    seen: set[str] = set()
+    for i, session in enumerate(held.sessions):
+        if roster.get(session.agent_id) is None:
+            problems.append(
+                StateError(
+                    f"session {session.id} belongs to agent {session.agent_id!r}, which is not registered",
+                    file=rel,
+                    field=f"sessions[{i}].agent_id",
+                    fix=f"set its `state: terminated`, or register the agent in {ws.rel(ws.agents_file)}",
+                )
+            )
+        if session.id in seen:
+            problems.append(
+                StateError(
+                    f"session id {session.id} is used twice",
+                    file=rel,
+                    field=f"sessions[{i}].id",
+                    fix="remove the copy",
+                )
+            )
+        seen.add(session.id)
+    return problems
 
 
 def history_problems(ws: Workspace, task: TaskState) -> list[AiosError]:

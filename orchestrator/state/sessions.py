@@ -19,11 +19,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator import _yaml
-from orchestrator._files import atomic_write, read_text
 from orchestrator._lock import exclusive
-from orchestrator.errors import StateError
 from orchestrator.redact import redact
+from orchestrator.state import _roster
 from orchestrator.state.audit import append_governance
 from orchestrator.state.records import now
 from orchestrator.state.taskcard import RoleMode
@@ -116,18 +114,11 @@ def parse_time(stamp: str) -> datetime:
 
 def load(ws: Workspace) -> SessionsFile:
     """Read and validate ``state/sessions.yaml`` (none yet: no sessions)."""
-    path = ws.sessions_file
-    try:
-        text = read_text(path, file=ws.rel(path))
-    except FileNotFoundError:
-        return SessionsFile()
-    data = _yaml.load(text, file=ws.rel(path), error=StateError)
-    return _yaml.validate(SessionsFile, data or {}, file=ws.rel(path), text=text, error=StateError)
+    return _roster.load(ws, ws.sessions_file, SessionsFile)
 
 
 def save(ws: Workspace, roster: SessionsFile) -> None:
-    data = roster.model_dump(mode="json", exclude_none=True)
-    atomic_write(ws.sessions_file, _HEADER + _yaml.dump(data))
+    _roster.save(ws.sessions_file, _HEADER, roster)
 
 
 @contextmanager

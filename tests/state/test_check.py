@@ -109,3 +109,12 @@ def test_an_event_by_a_forged_actor_written_before_the_check_is_reported(ws: Wor
         "character, \\n (U+000A)\n  fix: compare ops/audit/TASK_DEV_0001.md with the task file: a line "
         "after event #2 there may be forged"
     ]
+
+
+def test_check_reports_a_session_of_an_unregistered_agent(ws: Workspace) -> None:
+    from helpers import agent_session
+
+    agent_session(ws, "bot")
+    ws.agents_file.write_text("schema_version: 1\nagents: []\n")
+    problems = [p.render() for p in check_state(ws)]
+    assert any("belongs to agent 'bot', which is not registered" in p for p in problems), problems
