@@ -27,8 +27,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from orchestrator.errors import AiosError, StateError
+from orchestrator.errors import AiosError, RunStopped, StateError
 from orchestrator.governance import actions
+from orchestrator.governance.guard import RunGuard
 from orchestrator.redact import redact
 from orchestrator.review.findings import Dimension
 from orchestrator.review.round import CheckResult
@@ -51,6 +52,8 @@ from orchestrator.workflow.settings import WorkflowSettings
 
 CHECKS = {f"check_{d.value}": d for d in Dimension}
 BUILDER, REVIEWER = "agent:builder", "agent:reviewer"
+#: The actors a run moves its task as, besides the person whose decision it carries out.
+RUN_ACTORS = (BUILDER, REVIEWER)
 
 
 @dataclass
@@ -70,6 +73,18 @@ class RunContext:
     external: bool = False
     """The builder is a person or another agent: revisions wait for them to submit again."""
     progress: Callable[[str], None] = field(default=lambda message: None)
+    guard: RunGuard | None = None
+    """Stops the run at its next step when a person stopped it (a freeze, a lock, a stop); None:
+    one begun for the task as the context is made, i.e. just before the graph is invoked."""
+
+    def __post_init__(self) -> None:
+        if self.guard is None:
+            self.guard = RunGuard.begin(self.ws, self.card.id, own=RUN_ACTORS)
+
+    def go_on(self, doing: str) -> None:
+        """Raise ``RunStopped`` unless the run may go on ``doing`` (``RunGuard.check``)."""
+        assert self.guard is not None  # set by __post_init__
+        self.guard.check(doing)
 
 
 Ctx = Runtime[RunContext]
@@ -105,22 +120,25 @@ def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
     ctx, tid = runtime.context, state["task_id"]
     decision = load_decision(state.get("decision"))
     actor = decision.actor if decision else BUILDER
-    ensure_status(ctx.ws, tid, Status.RUNNING, actor=actor, reason="revision round")
     round_ = state.get("round", 0) + 1
+    ctx.go_on(f"start round {round_}")
+    ensure_status(ctx.ws, tid, Status.RUNNING, actor=actor, reason="revision round", guard=ctx.guard)
     if ctx.external and round_ > 1:
         # A person or another agent revises: wait until they submit the branch again.
         interrupt({"kind": "builder", "task": tid, "round": round_, "feedback": state.get("feedback") or []})
+        ctx.go_on(f"review round {round_}")
     ctx.progress(f"round {round_}: builder")
     worktree = ctx.ws.worktree(tid)
     try:
         summary = ctx.builder(ctx, {**state, "round": round_})
-    except SandboxUnavailable:
-        raise  # a set-up problem the user fixes (or opts out of), not a verdict
+    except (SandboxUnavailable, RunStopped):
+        raise  # a set-up problem the user fixes (or opts out of), or a person's stop: not a verdict
     except git.NestedRepository as exc:
         return _blocked(round_, _removed_nested(worktree, exc))
     except AiosError as exc:
         return _blocked(round_, f"the builder failed: {exc.message}")
     if summary is not None:
+        ctx.go_on(f"commit round {round_}")  # the builder may have worked for minutes
         try:
             git.commit_all(worktree, redact(f"{tid} round {round_}: {summary}"))
         except git.NestedRepository as exc:
@@ -160,7 +178,12 @@ def after_builder(state: ReviewState) -> Literal["submit", "escalate"]:
 def submit(state: ReviewState, runtime: Ctx) -> ReviewState:
     ctx = runtime.context
     ensure_status(
-        ctx.ws, state["task_id"], Status.CODE_REVIEW, actor=BUILDER, reason=f"submitted {state['head'][:10]}"
+        ctx.ws,
+        state["task_id"],
+        Status.CODE_REVIEW,
+        actor=BUILDER,
+        reason=f"submitted {state['head'][:10]}",
+        guard=ctx.guard,
     )
     ctx.progress(f"round {state['round']}: checks Q, R, C, O running")
     return {}
@@ -168,6 +191,7 @@ def submit(state: ReviewState, runtime: Ctx) -> ReviewState:
 
 def _check_node(dimension: Dimension) -> Callable[[ReviewState, Ctx], ReviewState]:
     def check(state: ReviewState, runtime: Ctx) -> ReviewState:
+        runtime.context.go_on(f"run check {dimension.value} of round {state['round']}")
         result = runtime.context.check(runtime.context, state, dimension)
         runtime.context.progress(_check_summary(dimension, result))
         return {"checks": {f"{state['round']}:{dimension.value}": dump_check(result)}}
@@ -179,6 +203,7 @@ def _check_node(dimension: Dimension) -> Callable[[ReviewState, Ctx], ReviewStat
 def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
     ctx, round_ = runtime.context, state["round"]
     checks = [load_check(state["checks"][f"{round_}:{d.value}"]) for d in Dimension]
+    ctx.go_on(f"conclude round {round_}")
     outcome = ctx.aggregate(ctx, state, checks)
     verdict, used = outcome["verdict"], outcome.get("usage") or {}
     tokens = used.get("input_tokens", 0) + used.get("output_tokens", 0)
@@ -186,11 +211,21 @@ def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
     tid = state["task_id"]
     if verdict == "APPROVED":
         ensure_status(
-            ctx.ws, tid, Status.REVIEWING, actor=REVIEWER, reason=f"review round {round_}: APPROVED"
+            ctx.ws,
+            tid,
+            Status.REVIEWING,
+            actor=REVIEWER,
+            reason=f"review round {round_}: APPROVED",
+            guard=ctx.guard,
         )
     elif verdict == "NEEDS_REVISION" and round_ < ctx.workflow.rounds.max:
         ensure_status(
-            ctx.ws, tid, Status.RUNNING, actor=REVIEWER, reason=f"review round {round_}: NEEDS_REVISION"
+            ctx.ws,
+            tid,
+            Status.RUNNING,
+            actor=REVIEWER,
+            reason=f"review round {round_}: NEEDS_REVISION",
+            guard=ctx.guard,
         )
     return {
         "verdict": verdict,
@@ -217,7 +252,9 @@ def escalate(state: ReviewState, runtime: Ctx) -> ReviewState:
     if state["verdict"] == "NEEDS_REVISION":
         why = f"{ctx.workflow.rounds.max} review rounds used up; last: {why}"
     note = escalation_note(state, rounds_used_up=state["verdict"] == "NEEDS_REVISION")
-    ensure_status(ctx.ws, tid, Status.BLOCKED, actor=REVIEWER, reason=note or f"escalated: {why}"[:500])
+    ensure_status(
+        ctx.ws, tid, Status.BLOCKED, actor=REVIEWER, reason=note or f"escalated: {why}"[:500], guard=ctx.guard
+    )
     decision = interrupt({"kind": "escalation", "task": tid, "round": state["round"], "reason": redact(why)})
     return decided(decision)
 
@@ -266,13 +303,20 @@ def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
         raise AiosError(f"{tid} reached the merge without a human decision")
     actor = decision.actor
     if tasks.get(ctx.ws, tid).status is not Status.DONE:  # else a crash came after the merge: finish up
-        ensure_status(ctx.ws, tid, Status.REVIEWING, actor=actor, reason="human accepted the change")
+        ensure_status(
+            ctx.ws, tid, Status.REVIEWING, actor=actor, reason="human accepted the change", guard=ctx.guard
+        )
     target, message = tasks.target_branch(ctx.ws, ctx.card), merge_message(state, ctx.card, actor)
+    ctx.go_on(f"merge into {target}")
     try:
         sha = git.merge(ctx.ws.root, git.branch_name(tid), target, message=message)
     except git.GitError as exc:
         raise _merge_refused(ctx.ws, tid, exc) from None
-    ensure_status(ctx.ws, tid, Status.DONE, actor=actor, reason=f"merged into {target} as {sha[:10]}")
+    # Guarded too: a person who stopped the task in the last moment keeps it stopped; once they
+    # lift it, approving again finishes the merge (git.merge is idempotent).
+    ensure_status(
+        ctx.ws, tid, Status.DONE, actor=actor, reason=f"merged into {target} as {sha[:10]}", guard=ctx.guard
+    )
     ctx.progress(f"merged into {target} ({sha[:10]})")
     return {"merged": sha, "waiting_for": None}
 
@@ -333,7 +377,14 @@ def _check_summary(dimension: Dimension, result: CheckResult) -> str:
 # ---- task status, idempotently ----
 
 
-def ensure_status(ws: Workspace, tid: str, want: Status, *, actor: str, reason: str) -> None:
+def ensure_status(
+    ws: Workspace, tid: str, want: Status, *, actor: str, reason: str, guard: RunGuard | None = None
+) -> None:
     """Move ``tid`` to ``want`` by the lifecycle's route, unless it is there already (so a re-run
-    node changes nothing)."""
-    actions.advance(ws, tid, want, actor=actor, reason=reason)
+    node changes nothing). ``guard`` refuses the move, under the state lock, if a person stopped
+    the run; the move then counts as the run's own."""
+    task = actions.advance(
+        ws, tid, want, actor=actor, reason=reason, check=guard.before_move if guard else None
+    )
+    if guard is not None:
+        guard.moved(task)
