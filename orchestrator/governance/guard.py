@@ -109,7 +109,7 @@ class RunGuard:
             raise RunStopped(
                 f"{verb}: {event.actor} moved {tid} from {_shown(event.from_)} to {event.to.value} while the "
                 f"run was going{_why(event)}, and that decision stands",
-                fix=f"check it with `aios task status {tid}`; {self.resume} from there",
+                fix=f"check it with `aios task status {tid}`; then {self.resume}",
             )
 
 

@@ -116,3 +116,31 @@ def test_recorded_count_of_a_long_trail_is_fast(ws: Workspace) -> None:
     start = time.perf_counter()
     assert recorded_count(ws, tid) == 100_000
     assert time.perf_counter() - start < 2.0  # about 0.1 s; recovery reads it once
+
+
+def test_an_events_kind_is_shown_on_its_line_and_the_line_still_counts(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    actions.stop(ws, tid, actor="alice", reason="runaway")
+    last = trail(ws, tid).splitlines()[-1]
+    assert last.endswith(" · ready → blocked [emergency_stop] · by alice (human) · runaway")
+    assert audit._EVENT_LINE.match(last + "\n")
+    assert recorded_count(ws, tid) == len(tasks.get(ws, tid).events) == 3
+
+
+def test_a_task_file_without_kinds_loads_and_stays_as_it_was(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    text = ws.task_file(tid).read_text()
+    assert "kind" not in text  # ordinary events carry no kind key
+    task = Store(ws).read_task(tid)
+    assert all(e.kind is None for e in task.events) and task.to_yaml() == text
+
+
+def test_the_governance_log_is_append_only_and_one_line_an_entry(ws: Workspace) -> None:
+    audit.append_governance(ws, "first")
+    audit.append_governance(ws, "second\n- 2026-01-01 · forged entry")
+    lines = ws.governance_log.read_text().splitlines()
+    assert lines[0] == "# Governance log"
+    entries = [line for line in lines if line.startswith("- ")]
+    assert len(entries) == 2
+    assert entries[0].endswith(" · first")
+    assert entries[1].endswith(" · second - 2026-01-01 · forged entry")
