@@ -114,3 +114,21 @@ def test_freeze_needs_a_reason(cli) -> None:
     blank = cli("freeze", "--reason", " ", "--json")
     assert blank.exit_code == 1
     assert json.loads(blank.stdout)["error"] == "freezing the system needs a reason"
+
+
+def test_review_run_of_a_frozen_task_exits_1_saying_who_froze_it_and_how_to_go_on(cli, ws: Workspace) -> None:
+    from orchestrator.sandbox import git
+
+    (ws.root / "README.md").write_text("demo\n")
+    git.commit_all(ws.root, "initial")
+    tid = ready_task(ws)
+    cli("task", "start", tid)
+    cli("freeze", "--reason", "incident 42")
+    at = json.loads(cli("queue", "status", "--json").stdout)[0]["frozen"]["at"]
+    done = cli("review", "run", tid, "--builder", "external", "--reviewer", "static", "--no-sandbox")
+    assert done.exit_code == 1
+    assert done.stderr == (
+        f"error: {tid}'s run stopped before it could start round 1: the system is frozen since {at} by alice "
+        "(incident 42)\n  fix: the project owner lifts the freeze with `aios unfreeze` (see ops/freeze/ "
+        f"for why it froze); then `aios review run {tid}` resumes from the checkpoint\n"
+    )
