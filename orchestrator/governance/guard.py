@@ -13,8 +13,8 @@ The run stops (``RunStopped``) when:
   run's own last move: the person's decision stands;
 - ``sessions_live`` raises (the hook for the run's agent sessions: terminated, expired).
 
-Each check reads the index and the task file (two small files, no lock unless a hand edit of the
-index is waiting to be recorded). A stopped run leaves its checkpoint where it was, so the same
+Each check reads the index's locks and the task file (about 0.5 ms; no lock unless a hand edit of
+the index is waiting to be recorded). A stopped run leaves its checkpoint where it was, so the same
 ``aios review run`` resumes it once the freeze, lock or block is lifted.
 """
 
@@ -72,7 +72,7 @@ class RunGuard:
         """
         self.sessions_live()
         store = Store(self.ws)
-        index = store.index()  # records a hand edit of the index first: a stop written by hand
+        index = store.read_locks()  # records a hand edit of the index first: a stop written by hand
         self.inspect(index, store.read_task(self.task_id), doing=doing)
 
     def before_move(self, index: Index, task: TaskState) -> None:

@@ -171,6 +171,16 @@ class Store:
         self.settle()
         return self.read_index()
 
+    def read_locks(self) -> Index:
+        """The index's freeze and queue locks, without its tasks: the run guard's read before every
+        step, a few lines parsed instead of one per live task (hand edits recorded first)."""
+        self.settle()
+        text = self._index_text()
+        head, sep, rest = text.partition("\ntasks:")
+        if sep and not re.search(r"(?m)^(?:queues|frozen)\s*:", rest):  # else a hand edit moved them
+            text = head + "\n"
+        return self._parse_index(text)
+
     def settle(self) -> None:
         """Record a hand edit of the index now, if there is one: the next command after the edit
         acts on it (a stopped task, a locked queue), whether it writes or only reads."""
