@@ -188,9 +188,14 @@ class Store:
             text = self._index_text()
         except StateError:
             return  # unreadable: the caller's own read says so, with its fix
-        if _edited(text):
-            with self.transaction():
-                pass
+        if not _edited(text):
+            return
+        try:
+            self._parse_index(text)
+        except StateError:
+            return  # broken, not just edited: the caller's own read of the index says so, with its fix
+        with self.transaction():
+            pass
 
     def _index_text(self) -> str:
         path = self.ws.index_file

@@ -212,3 +212,11 @@ def test_a_freeze_lifted_by_hand_is_recorded(ws: Workspace) -> None:
     tasks.listing(ws)
     assert f"was lifted by a {HAND_EDIT_ACTOR}" in governance_log(ws)
     assert f"lifted by {HAND_EDIT_ACTOR}" in (ws.root / result.freeze.record).read_text()
+
+
+def test_a_broken_index_does_not_stop_a_task_being_read(ws: Workspace) -> None:
+    tid = running(ws)
+    ws.index_file.write_text(ws.index_file.read_text() + "tasks: [broken\n")
+    assert tasks.get(ws, tid).status is Status.RUNNING  # the task file is the truth
+    with pytest.raises(StateError, match="state/tasks.yaml:18: this is not valid YAML"):
+        tasks.listing(ws)  # the index itself is what the list shows: its error, with the line
