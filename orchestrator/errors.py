@@ -6,6 +6,7 @@ AiosError                 any refusal or user mistake; the CLI prints it and exi
 │   └── TransitionError   a lifecycle move that is not allowed from the task's status
 ├── PermissionDenied      the actor's role or mode does not allow the action
 ├── QueueError            a queue is full or locked
+├── RunStopped            a person stopped a running workflow: a freeze, a lock, a stop (governance.guard)
 ├── GitError              a git operation failed (orchestrator.sandbox.git; MergeConflict)
 ├── SandboxUnavailable    bubblewrap is missing and --no-sandbox was not given (orchestrator.sandbox.bwrap)
 ├── CommandRefused        a command outside the allow-list (orchestrator.sandbox.bwrap)
@@ -89,6 +90,12 @@ class PermissionDenied(AiosError):
 
 class QueueError(AiosError):
     """A queue is full or locked."""
+
+
+class RunStopped(AiosError):
+    """A running workflow stopped at its next step because a person stopped it: a system freeze,
+    a queue lock, the task stopped or blocked, or moved by someone else. The message says who and
+    why; the fix says how to go on (the checkpoint is where it was, so the run resumes)."""
 
 
 class ProviderError(AiosError):

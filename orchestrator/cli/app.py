@@ -109,6 +109,10 @@ from orchestrator.cli import task as _task  # noqa: E402
 app.add_typer(_task.app, name="task")
 app.add_typer(_queue.app, name="queue")
 
+from orchestrator.cli import freeze as _freeze  # noqa: E402
+
+_freeze.register(app)
+
 from orchestrator.cli import demo as _demo  # noqa: E402
 
 _demo.register(app)

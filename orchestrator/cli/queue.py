@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import JsonFlag, console, print_json, safe, usage_error
+from orchestrator.cli._output import JsonFlag, console, echo, print_json, safe, usage_error
 
 app = typer.Typer(help="Queue limits and emergency locks.", no_args_is_help=True)
 
@@ -26,9 +26,15 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         return
     from rich.table import Table
 
+    frozen = rows[0]["frozen"] if rows else None
+    if isinstance(frozen, dict):
+        why = f" ({frozen['reason']})" if frozen.get("reason") else ""
+        echo(f"FROZEN since {frozen['at']} by {frozen['by']}{why}; record {frozen['record']}")
+        echo("  the project owner lifts it with `aios unfreeze`")
     table = Table("queue", "running", "limit", "lock", "tasks", box=None, pad_edge=False)
     for r in rows:
-        lock = f"{r['lock']} by {r['locked_by']}" if r["locked"] else "-"
+        by = r["locked_by"] or "a hand edit of state/tasks.yaml"
+        lock = f"{r['lock']} by {by}" if r["locked"] else "-"
         table.add_row(
             safe(r["queue"], markup=True),
             str(len(r["running"])),  # type: ignore[arg-type]

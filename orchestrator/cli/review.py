@@ -157,7 +157,9 @@ def show(ctx: typer.Context, task_id: TaskId) -> None:
 
 @app.command("approve")
 def approve(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> None:
-    """Approve the reviewed change: it is merged into the target branch (needs the merge permission).
+    """Approve the reviewed change: it is merged into the target branch.
+
+    Needs an L2 project lead or higher (L1 for a task in the governance queue); never an agent.
 
     Exits 1 when nothing waits for a decision; approving a task already merged exits 0.
     """

@@ -1,4 +1,4 @@
-"""``aios task new|approve|list|status|start|finish|block|unblock|validate``."""
+"""``aios task new|approve|list|status|start|finish|block|stop|unblock|validate``."""
 
 from __future__ import annotations
 
@@ -166,6 +166,27 @@ def block(
     _move(ctx, task_id, "block", reason, as_json)
 
 
+@app.command("stop")
+def stop(
+    ctx: typer.Context,
+    task_id: TaskId,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is stopped (required).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Emergency-stop the task: blocked at once, its run stops at its next step; `unblock` lifts it."""
+    from orchestrator.governance import actions
+
+    task = actions.stop(state(ctx).workspace(), task_id, actor=state(ctx).who(), reason=reason)
+    before = task.events[-1].from_
+    assert before is not None
+    if as_json:
+        print_json(
+            {"id": task.id, "status": task.status.value, "from": before.value, "event": "emergency_stop"}
+        )
+    else:
+        typer.echo(f"{task.id}: {before.value} → {task.status.value} (emergency stop)")
+
+
 @app.command("unblock")
 def unblock(ctx: typer.Context, task_id: TaskId, reason: Reason = None, as_json: JsonFlag = False) -> None:
     """Return a blocked task to the status it was blocked from."""
@@ -216,7 +237,8 @@ def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> No
     echo(f"  {task.title}")
     echo(f"  card: {task.card}")
     for e in data["events"]:
-        echo(f"  {e['at']}  {e['from'] or 'created'} → {e['to']}  by {e['actor']}  {e['reason'] or ''}")
+        kind = f" [{e['kind']}]" if e.get("kind") else ""
+        echo(f"  {e['at']}  {e['from'] or 'created'} → {e['to']}{kind}  by {e['actor']}  {e['reason'] or ''}")
 
 
 @app.command("validate")

@@ -1,4 +1,5 @@
-"""The governed actions: creating tasks, moving them through their lifecycle, locking queues.
+"""The governed actions: creating tasks, moving them through their lifecycle, locking queues, and
+the emergency controls (a system freeze, a task's emergency stop).
 
 Every entry point (the CLI, the MCP server, the web page, the workflow graph) calls these.
 ``authority`` decides who may, and every refusal is audited; the state layer (``state.tasks``,
@@ -13,11 +14,14 @@ from pathlib import Path
 
 from orchestrator.governance.authority import audited, authorise_lock, authorise_move, decide
 from orchestrator.governance.matrix import Op
+from orchestrator.state import freeze as freezing
 from orchestrator.state import queues, tasks
+from orchestrator.state.freeze import FreezeResult
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import TaskState
 from orchestrator.state.sessions import Session
 from orchestrator.state.taskcard import TaskCard
+from orchestrator.state.tasks import MoveCheck
 from orchestrator.state.workspace import Workspace
 
 
@@ -72,19 +76,46 @@ def transition(
 
 
 def advance(
-    ws: Workspace, tid: str, want: Status, *, actor: str, reason: str, session: Session | None = None
+    ws: Workspace,
+    tid: str,
+    want: Status,
+    *,
+    actor: str,
+    reason: str,
+    session: Session | None = None,
+    check: MoveCheck | None = None,
 ) -> TaskState:
     """Bring ``tid`` to ``want`` by the workflow's route, each step authorised (``tasks.advance``).
+
+    ``check`` (a run's ``RunGuard.before_move``) may refuse the move under the state lock.
 
     Raises:
         TransitionError: no step leads on from the task's status.
         PermissionDenied: the actor may not take a step on the way.
+        RunStopped: ``check`` refused: a person stopped the run.
     """
     authorise = partial(authorise_move, session=session)
     with audited(ws, actor=actor, what=f"move to {want.value}", task_id=tid):
         return tasks.advance(
-            ws, tid, want, actor=actor, authorise=authorise, reason=reason, session=_id(session)
+            ws, tid, want, actor=actor, authorise=authorise, reason=reason, session=_id(session), check=check
         )
+
+
+def stop(ws: Workspace, tid: str, *, actor: str, reason: str, session: Session | None = None) -> TaskState:
+    """Emergency-stop ``tid``: blocked with an ``emergency_stop`` event; its run stops at its next
+    step and only a person's ``unblock`` lifts it.
+
+    Raises:
+        PermissionDenied: the actor may not stop tasks.
+        TransitionError: the task is done.
+        StateError: no reason was given.
+    """
+
+    def authorise(ws: Workspace, task: TaskState, action: str, actor: str) -> None:
+        decide(ws, Op.STOP, actor=actor, session=session, task=task)
+
+    with audited(ws, actor=actor, what="stop", task_id=tid):
+        return tasks.stop(ws, tid, actor=actor, reason=reason, authorise=authorise)
 
 
 def require(
@@ -145,3 +176,34 @@ def note(
 
 def _id(session: Session | None) -> str | None:
     return session.id if session else None
+
+
+def freeze(ws: Workspace, *, actor: str, reason: str, session: Session | None = None) -> FreezeResult:
+    """Freeze the system (``state.freeze.freeze``): every queue locked, every run stopped. L0 only.
+
+    Raises:
+        PermissionDenied: the actor is not the project owner.
+        StateError: no reason was given.
+    """
+
+    def authorise(ws: Workspace, actor: str, doing: str) -> None:
+        decide(ws, Op.FREEZE, actor=actor, session=session)
+
+    with audited(ws, actor=actor, what="freeze"):
+        return freezing.freeze(ws, actor=actor, reason=reason, authorise=authorise)
+
+
+def unfreeze(
+    ws: Workspace, *, actor: str, reason: str | None = None, session: Session | None = None
+) -> FreezeResult | None:
+    """Lift the freeze (``state.freeze.unfreeze``); None when the system was not frozen. L0 only.
+
+    Raises:
+        PermissionDenied: the actor is not the project owner.
+    """
+
+    def authorise(ws: Workspace, actor: str, doing: str) -> None:
+        decide(ws, Op.UNFREEZE, actor=actor, session=session)
+
+    with audited(ws, actor=actor, what="unfreeze"):
+        return freezing.unfreeze(ws, actor=actor, reason=reason, authorise=authorise)

@@ -138,11 +138,13 @@ def prompt_for(dimension: Dimension, persona: Persona, panel: Panel, change: str
 def _ask(
     panel: Panel, dimension: Dimension, persona: Persona, change: str, evidence_text: str, diff: Diff
 ) -> tuple[list[Finding], int, str | None]:
-    from orchestrator.errors import AiosError
+    from orchestrator.errors import AiosError, RunStopped
 
     prompt = prompt_for(dimension, persona, panel, change, evidence_text)
     try:
         reply = panel.models[persona.name].structured(prompt, ReviewReply, node=f"check_{dimension.value}")
+    except RunStopped:
+        raise  # a person stopped the run: not a persona's error, the round goes no further
     except AiosError as exc:
         return [], 0, f"{dimension.value}/{persona.name}: {exc.message}"
     findings = [

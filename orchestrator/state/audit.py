@@ -1,4 +1,5 @@
-"""The audit trail: ``ops/audit/<TASK_ID>.md``, one readable, append-only file per task.
+"""The audit trail: ``ops/audit/<TASK_ID>.md``, one readable, append-only file per task, and the
+governance log ``ops/audit/governance.md`` for actions on no task (a freeze, a queue locked by hand).
 
 Each event of the task becomes one line, numbered by its position in the task's history, so a
 commit interrupted after the task file was written can append exactly the missing lines.
@@ -21,7 +22,8 @@ from orchestrator.redact import redact
 from orchestrator.state.records import Event, TaskState, now
 from orchestrator.state.workspace import Workspace
 
-#: A complete event line as ``_line`` writes it: number, time, move, actor and kind.
+#: A complete event line as ``_line`` writes it: number, time, move (with the event's kind in
+#: brackets, ``running → blocked [emergency_stop]``), actor and the actor's kind.
 _EVENT_LINE = re.compile(r"^- #(\d+) · \S+ · .+ · by \S.* \((?:agent|human)\)(?: · .*)?\n$")
 
 
@@ -119,6 +121,8 @@ def _line(number: int, event: Event) -> str:
     move = f"{event.from_.value if event.from_ else 'created'} → {event.to.value}"
     if event.from_ is event.to:
         move = f"note ({event.to.value})"
+    if event.kind is not None:
+        move += f" [{event.kind.value}]"
     actor = visible(event.actor)
     text = f"- #{number} · {event.at} · {move} · by {actor} ({actor_kind(event.actor)})"
     if event.session:
@@ -135,8 +139,15 @@ def _one_line(text: str) -> str:
     return visible(" ".join(text.split()))
 
 
+_GOVERNANCE_HEADER = (
+    "# Governance log\n\n"
+    "Governance actions on no single task: members, agents, sessions, freezes, queue locks and "
+    "hand edits of the task index, and refusals. Written by aios, append-only: one line per action.\n\n"
+)
+
+
 def append_governance(ws: Workspace, text: str) -> None:
-    """Append one timestamped line to the governance log; ``text`` says who did what.
+    """Append ``- <time> · <text>`` to ``ops/audit/governance.md`` (created with a header).
 
     The file is append-only like a task's trail, and ``text`` is written on one line, redacted and
     with its control characters escaped, so no name or reason can forge a line or leak a secret.
@@ -146,13 +157,28 @@ def append_governance(ws: Workspace, text: str) -> None:
         ``- 2026-01-02T03:04:05.678Z · alice (human) · member add bob: operator (L3)``.
     """
     path = ws.governance_log
-    header = "" if path.exists() else _GOVERNANCE_HEADER
+    head = _after_torn_line(path) if path.exists() else _GOVERNANCE_HEADER
     make_dirs(path.parent)
-    append_text(path, f"{header}- {now()} · {_one_line(redact(text))}\n")
+    append_text(path, f"{head}- {now()} · {_one_line(redact(text))}\n")
 
 
-_GOVERNANCE_HEADER = (
-    "# Governance log\n\n"
-    "Governance actions on no task (members, agents, sessions, freezes; refusals). "
-    "Written by aios, append-only: one line per action.\n\n"
-)
+def record_queue_locks(ws: Workspace, names: list[str], *, verb: str, actor: str, reason: str | None) -> None:
+    """Append one line to ``ops/freeze/queue-locks.md``, the history of queue locks."""
+    # Queue locks are not task events; ops/freeze/ keeps their history, as the operating model asks.
+    path = ws.queue_locks_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    why = f" · {_one_line(reason)}" if reason else ""
+    append_text(path, f"- {now()} · {', '.join(names)} {verb} by {visible(actor)}{why}\n")
+
+
+#: A freeze record's file name, ``FREEZE-2026-12-06T05-59-00Z.md`` (``-2`` ... when one exists).
+FREEZE_RECORD = re.compile(r"^FREEZE-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ(?:-\d+)?\.md$")
+
+
+def append_freeze_lifted(ws: Workspace, record: str, *, actor: str, reason: str | None) -> None:
+    """Append who lifted a freeze, and when, to its record in ``ops/freeze/`` (if it is one)."""
+    path = ws.freeze_dir / Path(record).name  # never outside ops/freeze/, whatever the index says
+    if not FREEZE_RECORD.match(path.name) or not path.is_file():
+        return
+    why = f" · {_one_line(reason)}" if reason else ""
+    append_text(path, _after_torn_line(path) + f"- {now()} · lifted by {visible(actor)}{why}\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import AiosError, StateError
@@ -39,6 +40,9 @@ def check_state(ws: Workspace) -> list[AiosError]:
     problems += sequence_problems(ws, task_list, index, pending=store.pending_recovery())
     problems += [p for task in task_list for p in _actor_problems(ws, task)]
     problems += [p for task in task_list for p in history_problems(ws, task)]
+    if index is not None:
+        live = {t.id: t for t in task_list if t.id not in store.pending_recovery()}
+        problems += index_problems(ws, index, live)
     return problems
 
 
@@ -69,6 +73,58 @@ def _session_problems(
             )
         seen.add(session.id)
     return problems
+
+
+def index_problems(ws: Workspace, index: Index, task_files: dict[str, TaskState]) -> list[AiosError]:
+    """Entries of the index whose status or queue their task file contradicts (a hand edit).
+
+    A ``status: blocked`` set by hand is an emergency stop the next command records; anything
+    else is not applied (the task file is the truth) and the next command restores the entry. An
+    entry older than its task file (the file edited by hand: ``history_problems`` says how) is not
+    a hand edit of the index.
+    """
+    problems: list[AiosError] = []
+    rel = ws.rel(ws.index_file)
+    for tid, entry in sorted(index.tasks.items()):
+        task = task_files.get(tid)
+        if task is None:
+            continue  # a missing task file is reported on its own
+        if entry.status is not Status.BLOCKED and entry.mtime != _mtime(ws.task_file(tid)):
+            continue
+        for key, said, truth in (("status", entry.status, task.status), ("queue", entry.queue, task.queue)):
+            if said != truth:
+                problems.append(
+                    StateError(
+                        f"the index says {tid} is {_shown(said)}, but its task file says {_shown(truth)}",
+                        file=rel,
+                        field=f"tasks.{tid}.{key}",
+                        fix=_index_fix(tid, key, said, truth),
+                    )
+                )
+    return problems
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _shown(value: object) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _index_fix(tid: str, key: str, said: object, truth: object) -> str:
+    if key == "status" and said is Status.BLOCKED and truth in ACTIVE:
+        return (
+            f"a hand edit stopping {tid}, not recorded yet: any aios command (`aios task list`) records it "
+            f"on ops/audit/{tid}.md; or set it back to {_shown(truth)}"
+        )
+    return (
+        "the task file is the truth and the next aios command restores the index from it; move the task "
+        "with `aios task ...` (only `status: blocked` is taken from a hand edit of the index)"
+    )
 
 
 def history_problems(ws: Workspace, task: TaskState) -> list[AiosError]:

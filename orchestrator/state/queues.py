@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeAlias
 
-from orchestrator._files import append_text
-from orchestrator._text import visible
 from orchestrator.errors import QueueError, StateError
+from orchestrator.state import audit
 from orchestrator.state.project import QueuePolicy
-from orchestrator.state.records import SYSTEM_LOCK, Index, QueueState, TaskState, now
+from orchestrator.state.records import HAND_EDIT_ACTOR, SYSTEM_LOCK, Freeze, Index, QueueState, TaskState, now
 from orchestrator.state.store import Store
 from orchestrator.state.workspace import Workspace
 
@@ -38,12 +37,12 @@ def policy(ws: Workspace, queue: str) -> QueuePolicy:
 def claim_slot(ws: Workspace, index: Index, task: TaskState) -> None:
     """Refuse unless ``task``'s queue is unlocked and has a free slot (called under the state lock)."""
     limit = policy(ws, task.queue).max_concurrent
+    if index.frozen is not None:
+        raise QueueError(f"{frozen_text(index.frozen)}; no queue starts anything", fix=UNFREEZE_FIX)
     state = index.queues.get(task.queue)
     if state is not None and state.lock:
-        by = f" by {state.locked_by}" if state.locked_by else ""
-        why = f" ({state.reason})" if state.reason else ""
         raise QueueError(
-            f"queue {task.queue} is locked ({state.lock}{by}){why}; it starts nothing",
+            f"queue {task.queue} is {locked_text(state)}; it starts nothing",
             fix=f"an L1 platform engineer or the owner runs `aios queue unlock {task.queue}`",
         )
     running = index.running(task.queue)
@@ -55,9 +54,27 @@ def claim_slot(ws: Workspace, index: Index, task: TaskState) -> None:
         )
 
 
+#: How a freeze is lifted, for every refusal it causes.
+UNFREEZE_FIX = "the project owner lifts the freeze with `aios unfreeze` (see ops/freeze/ for why it froze)"
+
+
+def frozen_text(freeze: Freeze) -> str:
+    """``the system is frozen since <at> by <by> (<reason>)``."""
+    why = f" ({freeze.reason})" if freeze.reason else ""
+    return f"the system is frozen since {freeze.at} by {freeze.by}{why}"
+
+
+def locked_text(state: QueueState) -> str:
+    """``locked (SYSTEM_LOCK by bob) (incident 42)``; a lock written by hand says so."""
+    by = f" by {state.locked_by}" if state.locked_by else f" by a {HAND_EDIT_ACTOR}"
+    why = f" ({state.reason})" if state.reason else ""
+    return f"locked ({state.lock}{by}){why}"
+
+
 def status(ws: Workspace) -> list[dict[str, object]]:
-    """Each queue's limit, lock and running tasks."""
-    index = Store(ws).read_index()
+    """Each queue's limit, lock and running tasks; ``frozen`` is the freeze in force (or None)."""
+    index = Store(ws).index()
+    frozen = index.frozen.model_dump() if index.frozen else None
     out = []
     for name, pol in ws.project.queues.items():
         state = index.queues.get(name)
@@ -73,6 +90,7 @@ def status(ws: Workspace) -> list[dict[str, object]]:
                 "locked_by": state.locked_by if state else None,
                 "reason": state.reason if state else None,
                 "requires_human_approval": pol.requires_human_approval,
+                "frozen": frozen,
             }
         )
     return out
@@ -96,6 +114,11 @@ def set_lock(
         policy(ws, name)
     changed = []
     with Store(ws).transaction() as txn:
+        if not locked and txn.index.frozen is not None:
+            raise QueueError(
+                f"{frozen_text(txn.index.frozen)}: its queues stay locked until it is lifted",
+                fix=UNFREEZE_FIX,
+            )
         for name in names:
             state = txn.index.queues.setdefault(name, QueueState())
             if bool(state.lock) == locked:
@@ -114,8 +137,4 @@ def set_lock(
 
 def record_freeze(ws: Workspace, names: list[str], *, verb: str, actor: str, reason: str | None) -> None:
     """Append one line to ``ops/freeze/queue-locks.md``, the history of queue locks."""
-    # Queue locks are not task events; ops/freeze/ keeps their history, as the operating model asks.
-    path = ws.queue_locks_file
-    path.parent.mkdir(parents=True, exist_ok=True)
-    why = f" · {visible(' '.join(reason.split()))}" if reason else ""
-    append_text(path, f"- {now()} · {', '.join(names)} {verb} by {visible(actor)}{why}\n")
+    audit.record_queue_locks(ws, names, verb=verb, actor=actor, reason=reason)

@@ -8,6 +8,7 @@ the lifecycle's statuses and the task id pattern, so nothing here can form an im
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -18,6 +19,19 @@ from orchestrator.state.taskcard import TASK_ID
 
 #: A queue's emergency stop, as the index (and a member editing it by hand) spells it.
 SYSTEM_LOCK = "SYSTEM_LOCK"
+#: The actor of what a person changed by editing ``state/tasks.yaml`` by hand (a stop, a lock).
+HAND_EDIT_ACTOR = "hand edit of state/tasks.yaml"
+
+
+class EventKind(StrEnum):
+    """What kind of event a governance action recorded; ordinary lifecycle moves and notes have none."""
+
+    EMERGENCY_STOP = "emergency_stop"
+    """A person stopped the task (``aios task stop``, or ``event: emergency_stop`` in a hand edit)."""
+    HAND_EDIT = "hand_edit"
+    """A hand edit of ``state/tasks.yaml`` (``status: blocked``), recorded by the next command."""
+    VIOLATION = "violation"
+    """A refused action, audited with the rule that refused it."""
 
 
 def now() -> str:
@@ -40,6 +54,8 @@ class Event(BaseModel):
     artifacts: list[str] = Field(default_factory=list)
     session: str | None = None
     """The agent session it was taken in (``SES-...``); None for a person."""
+    kind: EventKind | None = None
+    """None for ordinary moves and notes; set for governance events (an emergency stop, ...)."""
 
 
 class TaskState(BaseModel):
@@ -68,6 +84,8 @@ class TaskState(BaseModel):
                 del event["artifacts"]
             if event["session"] is None:
                 del event["session"]
+            if event["kind"] is None:  # task files stay as they were for ordinary events
+                del event["kind"]
         return _yaml.dump(data, flow_leaves=True)
 
 
@@ -80,6 +98,10 @@ class IndexEntry(BaseModel):
     title: str = ""
     mtime: int = 0
     """``st_mtime_ns`` of the task file when indexed; a different value means a hand edit."""
+    event: str | None = None
+    """Hand edits only (never written by aios): ``emergency_stop`` beside ``status: blocked``."""
+    reason: str | None = None
+    """Hand edits only (never written by aios): why the task was set to ``blocked``."""
 
 
 class QueueState(BaseModel):
@@ -93,12 +115,28 @@ class QueueState(BaseModel):
     """Informational: recomputed from ``tasks`` on every write."""
 
 
+class Freeze(BaseModel):
+    """A system freeze in force: every queue locked by the project owner (``aios freeze``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: str
+    at: str
+    reason: str | None = None
+    record: str
+    """The freeze record, ``ops/freeze/FREEZE-<time>.md``, relative to the workspace root."""
+    locked: list[str] = Field(default_factory=list)
+    """The queues the freeze locked (those already locked stay locked when it is lifted)."""
+
+
 class Index(BaseModel):
     """The contents of ``state/tasks.yaml``."""
 
     model_config = ConfigDict(extra="forbid")
 
     schema_version: Literal[1] = 1
+    frozen: Freeze | None = None
+    """Set while the system is frozen: no queue starts or runs anything until ``aios unfreeze``."""
     seq: int = 0
     next_number: dict[str, int] = Field(default_factory=dict)
     queues: dict[str, QueueState] = Field(default_factory=dict)

@@ -4,15 +4,27 @@
     state/tasks.yaml             index: queue locks, live (not done) tasks, id counters, event seq
 
 Every write happens in a ``transaction``: take the state lock, recover an interrupted commit,
-pick up hand edits of live task files (their mtime moved), apply changes, then write each file
-atomically. A commit first records the task ids it touches in ``state/.journal``; a process killed
-midway leaves the journal behind and the next transaction re-derives those index entries, the
-event seq and task-number counters and the missing audit lines from the task files, which are
-always written first.
+record hand edits of the index, pick up hand edits of live task files (their mtime moved), apply
+changes, then write each file atomically. A commit first records the task ids it touches in
+``state/.journal``; a process killed midway leaves the journal behind and the next transaction
+re-derives those index entries, the event seq and task-number counters and the missing audit
+lines from the task files, which are always written first.
+
+Hand edits of the index (the operating model's emergency procedures) are told from aios's own
+writes by a stamp: the index's last line, a comment holding the hash of the lines above it as
+aios wrote them and which queues were locked. An index whose lines no longer match it is
+reconciled by the next transaction (which writes the edited text back with a new stamp), and readers
+(``Store.index``, ``tasks.get``, the run guard) start one when they see it: a task set to
+``blocked`` is stopped (a blocked event, kind ``hand_edit`` or ``emergency_stop``), a queue set to
+``SYSTEM_LOCK`` (or unlocked) goes on the queue-lock history and the governance log, and any other
+change the task files contradict is not applied (logged, the index restored from the task files).
+An index edited while a transaction holds the lock makes that commit fail before it writes, so
+the hand edit is never silently overwritten.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -30,8 +42,18 @@ from orchestrator.errors import StateError
 from orchestrator.redact import redact
 from orchestrator.state import audit
 from orchestrator.state.audit import check_actor
-from orchestrator.state.lifecycle import Status
-from orchestrator.state.records import SYSTEM_LOCK, Event, Index, IndexEntry, QueueState, TaskState, now
+from orchestrator.state.lifecycle import ACTIVE, Status
+from orchestrator.state.records import (
+    HAND_EDIT_ACTOR,
+    SYSTEM_LOCK,
+    Event,
+    EventKind,
+    Index,
+    IndexEntry,
+    QueueState,
+    TaskState,
+    now,
+)
 from orchestrator.state.taskcard import TASK_ID
 from orchestrator.state.workspace import Workspace
 
@@ -53,9 +75,11 @@ class Rebuilt:
 class Txn:
     """Changes made under the state lock; written when the ``transaction`` block ends cleanly."""
 
-    def __init__(self, store: Store, index: Index) -> None:
+    def __init__(self, store: Store, index: Index, index_hash: str = "") -> None:
         self.store = store
         self.index = index
+        self.index_hash = index_hash
+        """The hash of the index file as this transaction read (or last wrote) it."""
         self._tasks: dict[str, TaskState] = {}
         self._dirty: dict[str, int] = {}  # task id -> number of events already on the audit trail
         self.index_dirty = False
@@ -82,10 +106,12 @@ class Txn:
         reason: str | None = None,
         artifacts: list[str] | None = None,
         session: str | None = None,
+        kind: EventKind | None = None,
     ) -> Event:
         """Append an event moving ``task`` to ``to`` (or a note when ``to`` is its status).
 
-        The first event of a new task has no ``from``: it records the creation.
+        The first event of a new task has no ``from``: it records the creation. ``kind`` marks a
+        governance event (an emergency stop, a recorded hand edit).
 
         Raises:
             PermissionDenied: ``actor`` is not a name the audit trail can hold (see ``check_actor``).
@@ -103,6 +129,7 @@ class Txn:
             reason=redact(reason) if reason else reason,
             artifacts=artifacts or [],
             session=session,
+            kind=kind,
         )
         task.events.append(event)
         task.updated_at = event.at
@@ -138,10 +165,44 @@ class Store:
         return self._parse_task(text, path)
 
     def read_index(self) -> Index:
-        """Read and validate ``state/tasks.yaml``."""
+        """Read and validate ``state/tasks.yaml`` as it is (a hand edit not recorded yet included)."""
+        return self._parse_index(self._index_text())
+
+    def index(self) -> Index:
+        """The index, after any hand edit of it has been recorded (``settle``)."""
+        self.settle()
+        return self.read_index()
+
+    def read_locks(self) -> Index:
+        """The index's freeze and queue locks, without its tasks: the run guard's read before every
+        step, a few lines parsed instead of one per live task (hand edits recorded first)."""
+        self.settle()
+        text = self._index_text()
+        head, sep, rest = text.partition("\ntasks:")
+        if sep and not re.search(r"(?m)^(?:queues|frozen)\s*:", rest):  # else a hand edit moved them
+            text = head + "\n"
+        return self._parse_index(text)
+
+    def settle(self) -> None:
+        """Record a hand edit of the index now, if there is one: the next command after the edit
+        acts on it (a stopped task, a locked queue), whether it writes or only reads."""
+        try:
+            text = self._index_text()
+        except StateError:
+            return  # unreadable: the caller's own read says so, with its fix
+        if not _edited(text):
+            return
+        try:
+            self._parse_index(text)
+        except StateError:
+            return  # broken, not just edited: the caller's own read of the index says so, with its fix
+        with self.transaction():
+            pass
+
+    def _index_text(self) -> str:
         path = self.ws.index_file
         try:
-            text = read_text(path, file=self.ws.rel(path))
+            return read_text(path, file=self.ws.rel(path))
         except FileNotFoundError:
             raise StateError(
                 "the task index is missing",
@@ -152,6 +213,9 @@ class Store:
             exc.message = f"the task index cannot be read: {exc.message}"
             exc.fix = f"{exc.fix}; or run `aios state rebuild` to rebuild it (its queues stay locked)"
             raise
+
+    def _parse_index(self, text: str) -> Index:
+        path = self.ws.index_file
         data = _yaml.load(text, file=self.ws.rel(path), error=StateError)
         try:
             return _yaml.validate(Index, data or {}, file=self.ws.rel(path), text=text, error=StateError)
@@ -177,9 +241,11 @@ class Store:
     def transaction(self) -> Iterator[Txn]:
         """Lock the state, yield a ``Txn`` and commit it when the block ends without error."""
         with exclusive(self._lock_file):
-            index = self.read_index()
-            txn = Txn(self, index)
+            text = self._index_text()
+            txn = Txn(self, self._parse_index(text), _digest(text))
             self._recover(txn)
+            if _edited(text):
+                self._reconcile(txn, _stamp(text))
             self._refresh_hand_edits(txn)
             yield txn
             self._commit(txn)
@@ -198,6 +264,7 @@ class Store:
         """
         make_dirs(self.ws.state_dir)
         with exclusive(self._lock_file):
+            self._reconcile_before_rebuild()
             locks, salvaged = self._locks_to_keep()
             index = Index(queues=locks)
             for task in self.all_tasks():
@@ -224,6 +291,7 @@ class Store:
     def _commit(self, txn: Txn) -> None:
         if not txn._dirty and not txn.index_dirty:
             return
+        self._require_unedited(txn)
         atomic_write(self._journal, "".join(f"{tid}\n" for tid in txn._dirty))
         for number, tid in enumerate(txn._dirty):
             task = txn._tasks[tid]
@@ -234,7 +302,7 @@ class Store:
                     self._journal.unlink(missing_ok=True)
                 raise
             self._index_task(txn.index, task)
-        self._write_index(txn.index)
+        txn.index_hash = self._write_index(txn.index)
         for tid, already in txn._dirty.items():
             audit.append(self.ws, txn._tasks[tid], start=already)
         self._journal.unlink(missing_ok=True)
@@ -249,7 +317,7 @@ class Store:
                 # The task file may hold events (and a new task number) the index never counted.
                 self._absorb(txn.index, task)
                 audit.append(self.ws, task, start=audit.recorded_count(self.ws, tid))
-        self._write_index(txn.index)
+        txn.index_hash = self._write_index(txn.index)
         self._journal.unlink(missing_ok=True)
 
     def _refresh_hand_edits(self, txn: Txn) -> None:
@@ -305,18 +373,180 @@ class Store:
             return dict.fromkeys(queue_names, f"it is not text ({exc})")
         return salvage_locks(text, queue_names)
 
-    def _write_index(self, index: Index) -> None:
+    def _write_index(self, index: Index) -> str:
+        """Write the index (stamped); returns the hash of what was written."""
         for name in self.ws.project.queues:
             index.queues.setdefault(name, QueueState())
         for name, queue in index.queues.items():
             queue.running = index.running(name)
-        atomic_write(self.ws.index_file, render_index(index))
+        text = render_index(index)
+        atomic_write(self.ws.index_file, text)
+        return _digest(text)
+
+    # ---- hand edits of the index ----
+
+    def _restamp(self, txn: Txn) -> None:
+        """Keep the index as the hand edit left it, stamped as recorded (its text, a new last line)."""
+        body = _split(self._index_text())[0]
+        text = body + _stamp_line(body, txn.index)
+        atomic_write(self.ws.index_file, text)
+        txn.index_hash = _digest(text)
+
+    def _require_unedited(self, txn: Txn) -> None:
+        """Refuse to overwrite an index edited by hand since this transaction read it."""
+        try:
+            current = _digest(self._index_text())
+        except StateError:
+            current = None
+        if txn.index_hash and current != txn.index_hash:
+            raise StateError(
+                "state/tasks.yaml was edited while this command ran, so nothing was changed",
+                file=self.ws.rel(self.ws.index_file),
+                fix="run the command again: the hand edit is recorded first",
+            )
+
+    def _reconcile(self, txn: Txn, stamp: dict[str, Any] | None) -> None:
+        """Record what a hand edit of the index asked for, committed at once (before the command's
+        own changes, which may still be refused)."""
+        edits = Txn(self, txn.index, txn.index_hash)
+        self._reconcile_freeze(txn.index, stamp)
+        self._reconcile_locks(txn.index, stamp)
+        for tid, entry in list(txn.index.tasks.items()):
+            self._reconcile_task(edits, tid, entry)
+        if edits._dirty or edits.index_dirty:
+            self._commit(edits)
+            txn.index_hash = edits.index_hash
+        else:  # nothing to change but the stamp: the edit is recorded
+            self._restamp(txn)
+
+    def _reconcile_before_rebuild(self) -> None:
+        """A rebuild keeps what a hand edit asked for: reconcile a readable, edited index first."""
+        try:
+            text = self._index_text()
+            txn = Txn(self, self._parse_index(text), _digest(text))
+        except StateError:
+            return  # unreadable: the rebuild salvages its locks
+        if _edited(text):
+            self._reconcile(txn, _stamp(text))
+
+    def _reconcile_freeze(self, index: Index, stamp: dict[str, Any] | None) -> None:
+        record = (stamp or {}).get("frozen")
+        if record and index.frozen is None:
+            audit.append_governance(
+                self.ws, f"the system freeze ({record}) was lifted by a {HAND_EDIT_ACTOR}"
+            )
+            audit.append_freeze_lifted(self.ws, str(record), actor=HAND_EDIT_ACTOR, reason=None)
+
+    def _reconcile_locks(self, index: Index, stamp: dict[str, Any] | None) -> None:
+        before = (stamp or {}).get("locks")
+        locked, unlocked = [], []
+        for name, queue in index.queues.items():
+            # Without a stamp, only a lock aios did not write (no locked_by) is new.
+            was = name in before if isinstance(before, list) else queue.locked_by is not None
+            if queue.lock and not was and queue.locked_by is None:
+                locked.append(name)
+            elif was and not queue.lock:
+                unlocked.append(name)
+        for names, verb in ((locked, "locked"), (unlocked, "unlocked")):
+            if names:
+                audit.record_queue_locks(self.ws, names, verb=verb, actor=HAND_EDIT_ACTOR, reason=None)
+                audit.append_governance(self.ws, _lock_line(names, verb, frozen=index.frozen is not None))
+
+    def _reconcile_task(self, edits: Txn, tid: str, entry: IndexEntry) -> None:
+        try:
+            task = edits.task(tid)
+        except StateError:
+            return  # a missing or broken task file: `_refresh_hand_edits` reports it
+        if entry.status is Status.BLOCKED and task.status in ACTIVE:
+            stop = entry.event == EventKind.EMERGENCY_STOP.value
+            reason = entry.reason or f"set to blocked by a {HAND_EDIT_ACTOR}"
+            if entry.event and not stop:
+                reason += f" (event {entry.event!r} is not one aios knows: emergency_stop is)"
+            task.blocked_from = task.status
+            kind = EventKind.EMERGENCY_STOP if stop else EventKind.HAND_EDIT
+            edits.record(task, actor=HAND_EDIT_ACTOR, to=Status.BLOCKED, reason=reason, kind=kind)
+            return
+        if entry.mtime != _mtime(self.ws.task_file(tid)):
+            return  # the task file itself was edited: `_refresh_hand_edits` takes it as it is
+        if (entry.status, entry.queue) != (task.status, task.queue):
+            audit.append_governance(
+                self.ws,
+                f"not applied: a {HAND_EDIT_ACTOR} set {tid} to {entry.status.value} in queue {entry.queue}, "
+                f"but its task file says {task.status.value} in queue {task.queue}; only `status: blocked` "
+                f"(an emergency stop) is taken from the index: move tasks with `aios task ...`",
+            )
+            self._index_task(edits.index, task)
+            edits.index_dirty = True
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_STAMP = re.compile(r"^# aios-stamp: (\{.*\})\n?$")
+
+
+def _split(text: str) -> tuple[str, str | None]:
+    """The index's lines above its stamp, and the stamp line (None when there is none)."""
+    head, sep, last = text.rstrip("\n").rpartition("\n")
+    if sep and _STAMP.match(last):
+        return head + "\n", last
+    return text, None
+
+
+def _stamp(text: str) -> dict[str, Any] | None:
+    """The stamp aios wrote below the index: ``sha256`` of the lines above, ``locks``, ``frozen``."""
+    line = _split(text)[1]
+    if line is None:
+        return None
+    try:
+        data = json.loads(_STAMP.match(line)[1])  # type: ignore[index]
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _edited(text: str) -> bool:
+    """Whether the index is not as aios last wrote it (a hand edit, or an index from before stamps)."""
+    stamp = _stamp(text)
+    return stamp is None or stamp.get("sha256") != _digest(_split(text)[0])
+
+
+def _stamp_line(body: str, index: Index) -> str:
+    stamp = {
+        "sha256": _digest(body),
+        "locks": sorted(name for name, q in index.queues.items() if q.lock),
+        "frozen": index.frozen.record if index.frozen else None,
+    }
+    return f"# aios-stamp: {json.dumps(stamp)}\n"
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
+def _lock_line(names: list[str], verb: str, *, frozen: bool) -> str:
+    queues = ", ".join(names)
+    if verb == "locked":
+        return (
+            f"queue {queues} set to SYSTEM_LOCK by a {HAND_EDIT_ACTOR}: it starts nothing, and its "
+            "running workflows stop at their next step"
+        )
+    still = (
+        " (no effect while the system is frozen: the project owner runs `aios unfreeze`)" if frozen else ""
+    )
+    return f"queue {queues} unlocked by a {HAND_EDIT_ACTOR}{still}"
 
 
 _HEADER = """\
 # Task index, derived from state/tasks/*.yaml; `aios state rebuild` regenerates it.
 # Task status lives in state/tasks/<TASK_ID>.yaml: change it there or with `aios task ...`.
 # Emergency stop of a queue by hand: set it to SYSTEM_LOCK (e.g. `  dev: SYSTEM_LOCK`).
+# Emergency stop of a task by hand: set its `status: blocked` here (add `event: emergency_stop`
+# and `reason: ...` if you like); the next aios command records it on the task's audit trail.
 """
 
 
@@ -328,14 +558,21 @@ def render_index(index: Index) -> str:
     lines = [
         _HEADER.rstrip("\n"),
         "schema_version: 1",
+        *([f"frozen: {_flow(index.frozen.model_dump(exclude_none=True))}"] if index.frozen else []),
         f"seq: {index.seq}",
         f"next_number: {_flow(index.next_number)}",
         "queues:",
         *(f"  {name}: {_flow(q.model_dump(exclude_none=True))}" for name, q in index.queues.items()),
         "tasks:" if index.tasks else "tasks: {}",
-        *(f"  {tid}: {_flow(e.model_dump(mode='json'))}" for tid, e in sorted(index.tasks.items())),
+        *(f"  {tid}: {_flow(_entry(e))}" for tid, e in sorted(index.tasks.items())),
     ]
-    return "\n".join(lines) + "\n"
+    body = "\n".join(lines) + "\n"
+    return body + _stamp_line(body, index)
+
+
+def _entry(entry: IndexEntry) -> dict[str, Any]:
+    # `event` and `reason` come only from a hand edit, which is recorded on the task's trail.
+    return entry.model_dump(mode="json", exclude={"event", "reason"})
 
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")

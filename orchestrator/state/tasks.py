@@ -12,13 +12,13 @@ from typing import TypeAlias
 
 from orchestrator import resources
 from orchestrator._files import atomic_write, make_dirs
-from orchestrator.errors import ConfigError, StateError
+from orchestrator.errors import ConfigError, StateError, TransitionError
 from orchestrator.redact import redact
 from orchestrator.sandbox import git
 from orchestrator.state import lifecycle, queues
 from orchestrator.state.audit import check_actor
-from orchestrator.state.lifecycle import Status
-from orchestrator.state.records import TaskState, now
+from orchestrator.state.lifecycle import ACTIVE, Status
+from orchestrator.state.records import EventKind, Index, TaskState, now
 from orchestrator.state.store import Store, Txn
 from orchestrator.state.taskcard import TaskCard, check_commands, render, task_id
 from orchestrator.state.workspace import Workspace
@@ -27,6 +27,10 @@ from orchestrator.state.workspace import Workspace
 #: ``authorise(ws, task, action, actor)``. The governance layer decides (``authority.authorise``)
 #: and passes it in, so this layer applies moves without deciding who may make them.
 Authorise: TypeAlias = Callable[[Workspace, TaskState, str, str], None]
+
+#: Called under the state lock before the workflow moves a task, with the index and the task as
+#: they are then: raises to refuse the move (the run guard: a person stopped the run meanwhile).
+MoveCheck: TypeAlias = Callable[[Index, TaskState], None]
 
 
 def check_card(ws: Workspace, card: TaskCard, *, file: str | Path) -> None:
@@ -177,10 +181,12 @@ def advance(
     authorise: Authorise,
     reason: str,
     session: str | None = None,
+    check: MoveCheck | None = None,
 ) -> TaskState:
     """Move ``tid`` to ``want`` by the workflow's route (``lifecycle.step``), all in one transaction.
 
     A task already at ``want`` is left alone, so a workflow step that runs again changes nothing.
+    ``check`` (the run guard) sees the task first, under the state lock when it is moved.
 
     Raises:
         TransitionError: no step leads on from the task's status.
@@ -188,9 +194,13 @@ def advance(
     check_actor(actor)
     task = get(ws, tid)
     if task.status is want:
+        if check is not None:
+            check(Store(ws).read_index(), task)
         return task
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
+        if check is not None:
+            check(txn.index, task)
         while task.status is not want:
             if (action := lifecycle.step(task.status, want)) is None:
                 raise lifecycle.no_route(tid, task.status, want)
@@ -218,6 +228,34 @@ def _apply(
         queues.claim_slot(ws, txn.index, task)
     task.blocked_from = task.status if to is Status.BLOCKED else None
     txn.record(task, actor=actor, to=to, reason=reason or action, artifacts=artifacts, session=session)
+
+
+def stop(ws: Workspace, tid: str, *, actor: str, reason: str, authorise: Authorise) -> TaskState:
+    """Stop ``tid`` at once: blocked, with an ``emergency_stop`` event, from any active status.
+
+    A task already blocked (an escalated review) stays blocked, now stopped by ``actor``: the
+    stop is recorded as a note of that kind, and only a person's ``unblock`` lifts it. Who may
+    stop is who may ``block``; entry points call ``governance.actions.stop``.
+
+    Raises:
+        StateError: no reason was given.
+        TransitionError: the task is done.
+        PermissionDenied: the actor may not block it.
+    """
+    check_actor(actor)
+    if not reason.strip():
+        raise StateError(f"stopping {tid} needs a reason", fix="pass --reason TEXT")
+    with Store(ws).transaction() as txn:
+        task = txn.task(tid)
+        authorise(ws, task, "block", actor)
+        if task.status not in (*ACTIVE, Status.BLOCKED):
+            raise TransitionError(
+                f"cannot stop {tid}: it is {task.status.value}", fix=f"{tid} is done; nothing runs"
+            )
+        if task.status is not Status.BLOCKED:
+            task.blocked_from = task.status
+        txn.record(task, actor=actor, to=Status.BLOCKED, reason=reason, kind=EventKind.EMERGENCY_STOP)
+    return task
 
 
 def note(
@@ -248,7 +286,9 @@ def violation(ws: Workspace, tid: str, *, actor: str, reason: str, session: str 
     check_actor(actor)
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
-        txn.record(task, actor=actor, to=task.status, reason=reason, session=session)
+        txn.record(
+            task, actor=actor, to=task.status, reason=reason, session=session, kind=EventKind.VIOLATION
+        )
 
 
 def _noted_in_this_step(task: TaskState, *, actor: str, reason: str, artifacts: list[str]) -> bool:
@@ -266,17 +306,37 @@ def _noted_in_this_step(task: TaskState, *, actor: str, reason: str, artifacts: 
 
 
 def get(ws: Workspace, tid: str) -> TaskState:
-    """Read one task (no lock)."""
-    return Store(ws).read_task(tid)
+    """Read one task (no lock), after recording a hand edit of the index (``Store.settle``)."""
+    store = Store(ws)
+    store.settle()
+    return store.read_task(tid)
 
 
 def listing(ws: Workspace, *, include_done: bool = False) -> list[dict[str, object]]:
-    """``id``, ``status``, ``queue``, ``priority`` and ``title`` of the live tasks (or of all tasks)."""
+    """``id``, ``status``, ``queue``, ``priority`` and ``title`` of the live tasks (or of all tasks).
+
+    A task file edited by hand since it was indexed is read: the list never shows a status its
+    task file contradicts.
+    """
     store = Store(ws)
     if include_done:
         return [_summary(t.id, t.status, t.queue, t.priority, t.title) for t in store.all_tasks()]
-    index = store.read_index()
-    return [_summary(tid, e.status, e.queue, e.priority, e.title) for tid, e in sorted(index.tasks.items())]
+    index = store.index()
+    rows = []
+    for tid, e in sorted(index.tasks.items()):
+        if _mtime(ws.task_file(tid)) != e.mtime:
+            t = store.read_task(tid)
+            rows.append(_summary(tid, t.status, t.queue, t.priority, t.title))
+        else:
+            rows.append(_summary(tid, e.status, e.queue, e.priority, e.title))
+    return [r for r in rows if r["status"] != Status.DONE.value]
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
 
 
 def _summary(tid: str, status: Status, queue: str, priority: int, title: str) -> dict[str, object]:

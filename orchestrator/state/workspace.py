@@ -6,9 +6,9 @@ Every file and folder aios keeps in a workspace is named here once; other module
     state/project.yaml  tasks.yaml  tasks/<ID>.yaml  agents.yaml  sessions.yaml
           .lock  .journal  .run-<ID>.lock  checkpoints.sqlite
     tasks/inbox/<ID>.md                           TaskCards
-    ops/audit/<ID>.md                             audit trails
+    ops/audit/<ID>.md  governance.md              audit trails; the log of actions on no task
     ops/reviews/<ID>/round-<N>.{md,json}  usage.json  secret-hashes.json
-    ops/freeze/queue-locks.md                     history of queue locks
+    ops/freeze/queue-locks.md  FREEZE-<time>.md   history of queue locks; system freeze records
     .aios/worktrees/<ID>                          task worktrees (laid out by ``sandbox.git``)
 """
 
@@ -105,11 +105,6 @@ class Workspace:
         return self.audit_dir / f"{task_id}.md"
 
     @property
-    def governance_log(self) -> Path:
-        """The trail of governance actions and refusals on no task."""
-        return self.audit_dir / "governance.md"
-
-    @property
     def freeze_dir(self) -> Path:
         return self.ops_dir / "freeze"
 
@@ -117,6 +112,11 @@ class Workspace:
     def queue_locks_file(self) -> Path:
         """The history of queue locks and unlocks."""
         return self.freeze_dir / "queue-locks.md"
+
+    @property
+    def governance_log(self) -> Path:
+        """The append-only log of governance actions on no single task (``audit.append_governance``)."""
+        return self.audit_dir / "governance.md"
 
     def reviews_dir(self, task_id: str) -> Path:
         """The task's review round reports and what the reviews keep between processes."""

@@ -393,6 +393,7 @@ def run_builder(
     prompt_text: str,
     sandbox: bool = True,
     environment: ProjectEnvironment | None = None,
+    before_tool: Callable[[], None] | None = None,
 ) -> BuilderResult:
     """Let the model implement ``card`` in ``worktree`` until it finishes, stops calling tools,
     or runs out of steps.
@@ -410,6 +411,8 @@ def run_builder(
             (a choice per run, never a workflow file setting).
         environment: the project's Python environment ``run_check`` commands run in
             (`orchestrator.sandbox.environment.resolve`); None: aios's own.
+        before_tool: called before each tool call; raising ends the round there (the run guard:
+            a person stopped the run, so no further file is written or check run).
 
     Returns:
         What the round did. Nothing is committed: the orchestrator commits afterwards.
@@ -433,7 +436,7 @@ def run_builder(
         Message.system(system_prompt(prompt_text, card, settings)),
         Message.user(task_message(card, round_=round, feedback=feedback)),
     ]
-    summary, reason, steps = _loop(model, tools, messages, settings.max_steps)
+    summary, reason, steps = _loop(model, tools, messages, settings.max_steps, before_tool or _go_on)
     return BuilderResult(
         summary=summary,
         stopped_reason=reason,
@@ -444,8 +447,16 @@ def run_builder(
     )
 
 
+def _go_on() -> None:
+    """No run guard: every tool call goes ahead."""
+
+
 def _loop(
-    model: Model, tools: BuilderTools, messages: list[Message], max_steps: int
+    model: Model,
+    tools: BuilderTools,
+    messages: list[Message],
+    max_steps: int,
+    before_tool: Callable[[], None],
 ) -> tuple[str, StopReason, int]:
     specs = tools.specs
     for step in range(1, max_steps + 1):
@@ -454,6 +465,7 @@ def _loop(
         if not response.tool_calls:
             return response.text.strip(), "no_tool_calls", step
         for call in response.tool_calls:
+            before_tool()
             outcome = tools.call(call, step=step)
             if outcome.finished:
                 # Calls after finish in the same turn are not run: the model said it was done.

@@ -27,8 +27,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from orchestrator.errors import AiosError, StateError
+from orchestrator.errors import AiosError, RunStopped, StateError
 from orchestrator.governance import actions
+from orchestrator.governance.guard import RunGuard
 from orchestrator.redact import redact
 from orchestrator.review.findings import Dimension
 from orchestrator.review.round import CheckResult
@@ -52,6 +53,8 @@ from orchestrator.workflow.settings import WorkflowSettings
 
 CHECKS = {f"check_{d.value}": d for d in Dimension}
 BUILDER, REVIEWER = "agent:builder", "agent:reviewer"
+#: The actors a run moves its task as, besides the person whose decision it carries out.
+RUN_ACTORS = (BUILDER, REVIEWER)
 
 
 @dataclass
@@ -77,6 +80,19 @@ class RunContext:
     def session_of(self, actor: str) -> Session | None:
         """The run's session for one of its own agents; None for a person."""
         return self.sessions.get(actor)
+
+    guard: RunGuard | None = None
+    """Stops the run at its next step when a person stopped it (a freeze, a lock, a stop); None:
+    one begun for the task as the context is made, i.e. just before the graph is invoked."""
+
+    def __post_init__(self) -> None:
+        if self.guard is None:
+            self.guard = RunGuard.begin(self.ws, self.card.id, own=RUN_ACTORS)
+
+    def go_on(self, doing: str) -> None:
+        """Raise ``RunStopped`` unless the run may go on ``doing`` (``RunGuard.check``)."""
+        assert self.guard is not None  # set by __post_init__
+        self.guard.check(doing)
 
 
 Ctx = Runtime[RunContext]
@@ -112,22 +128,25 @@ def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
     ctx, tid = runtime.context, state["task_id"]
     decision = load_decision(state.get("decision"))
     actor = decision.actor if decision else BUILDER
-    ensure_status(ctx, tid, Status.RUNNING, actor=actor, reason="revision round")
     round_ = state.get("round", 0) + 1
+    ctx.go_on(f"start round {round_}")
+    ensure_status(ctx, tid, Status.RUNNING, actor=actor, reason="revision round")
     if ctx.external and round_ > 1:
         # A person or another agent revises: wait until they submit the branch again.
         interrupt({"kind": "builder", "task": tid, "round": round_, "feedback": state.get("feedback") or []})
+        ctx.go_on(f"review round {round_}")
     ctx.progress(f"round {round_}: builder")
     worktree = ctx.ws.worktree(tid)
     try:
         summary = ctx.builder(ctx, {**state, "round": round_})
-    except SandboxUnavailable:
-        raise  # a set-up problem the user fixes (or opts out of), not a verdict
+    except (SandboxUnavailable, RunStopped):
+        raise  # a set-up problem the user fixes (or opts out of), or a person's stop: not a verdict
     except git.NestedRepository as exc:
         return _blocked(round_, _removed_nested(worktree, exc))
     except AiosError as exc:
         return _blocked(round_, f"the builder failed: {exc.message}")
     if summary is not None:
+        ctx.go_on(f"commit round {round_}")  # the builder may have worked for minutes
         try:
             git.commit_all(worktree, redact(f"{tid} round {round_}: {summary}"))
         except git.NestedRepository as exc:
@@ -175,6 +194,7 @@ def submit(state: ReviewState, runtime: Ctx) -> ReviewState:
 
 def _check_node(dimension: Dimension) -> Callable[[ReviewState, Ctx], ReviewState]:
     def check(state: ReviewState, runtime: Ctx) -> ReviewState:
+        runtime.context.go_on(f"run check {dimension.value} of round {state['round']}")
         result = runtime.context.check(runtime.context, state, dimension)
         runtime.context.progress(_check_summary(dimension, result))
         return {"checks": {f"{state['round']}:{dimension.value}": dump_check(result)}}
@@ -186,6 +206,7 @@ def _check_node(dimension: Dimension) -> Callable[[ReviewState, Ctx], ReviewStat
 def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
     ctx, round_ = runtime.context, state["round"]
     checks = [load_check(state["checks"][f"{round_}:{d.value}"]) for d in Dimension]
+    ctx.go_on(f"conclude round {round_}")
     outcome = ctx.aggregate(ctx, state, checks)
     verdict, used = outcome["verdict"], outcome.get("usage") or {}
     tokens = used.get("input_tokens", 0) + used.get("output_tokens", 0)
@@ -273,6 +294,7 @@ def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
     if tasks.get(ctx.ws, tid).status is not Status.DONE:  # else a crash came after the merge: finish up
         ensure_status(ctx, tid, Status.REVIEWING, actor=actor, reason="human accepted the change")
     target, message = tasks.target_branch(ctx.ws, ctx.card), merge_message(state, ctx.card, actor)
+    ctx.go_on(f"merge into {target}")
     try:
         sha = git.merge(ctx.ws.root, git.branch_name(tid), target, message=message)
     except git.GitError as exc:
@@ -340,5 +362,17 @@ def _check_summary(dimension: Dimension, result: CheckResult) -> str:
 
 def ensure_status(ctx: RunContext, tid: str, want: Status, *, actor: str, reason: str) -> None:
     """Move ``tid`` to ``want`` by the lifecycle's route, unless it is there already (so a re-run
-    node changes nothing); the run's own agents act in their sessions."""
-    actions.advance(ctx.ws, tid, want, actor=actor, reason=reason, session=ctx.session_of(actor))
+    node changes nothing). The run's own agents act in their sessions; the guard refuses the move,
+    under the state lock, if a person stopped the run, and the move then counts as the run's own."""
+    guard = ctx.guard
+    task = actions.advance(
+        ctx.ws,
+        tid,
+        want,
+        actor=actor,
+        reason=reason,
+        session=ctx.session_of(actor),
+        check=guard.before_move if guard else None,
+    )
+    if guard is not None:
+        guard.moved(task)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from orchestrator._lock import exclusive
 from orchestrator.errors import ConfigError, StateError
 from orchestrator.governance import actions
+from orchestrator.governance.guard import RunGuard
 from orchestrator.governance.matrix import Op
 from orchestrator.redact import redact
 from orchestrator.sandbox import git
@@ -165,6 +166,7 @@ def answer(
     Raises:
         PermissionDenied: approving needs an L2 lead (L1 in the governance queue); no agent decides.
         StateError: rejecting without feedback, or the branch moved since it was reviewed.
+        RunStopped: approving a task that is frozen, in a locked queue, or stopped by a person.
     """
     from langgraph.types import Command
 
@@ -183,18 +185,22 @@ def answer(
     with _driving(ws, tid) as graph:
         snapshot = graph.get_state(config)
         waiting = (_waiting(snapshot) or {}).get("kind")
+        guard = _guard(ws, tid, action)
         if _merge_unfinished(snapshot):
             # Approved, but the merge node did not finish: killed inside it, or git refused (files
             # in the way, a conflict, signing). Approving again finishes it (git.merge and the
             # status moves are idempotent); no model is built: a merge never calls one.
             if action == "approve":
+                guard.check(f"merge {tid}")
                 _require_reviewed_head(ws, tid, snapshot.values)
             elif _merge_landed(ws, tid, card):  # merged already: only finishing it is left
                 return _status(ws, tid, snapshot).noted(_merge_pending(ws, tid, card))
             else:  # nothing was merged: rejecting is the way out, as at the human checkpoint
                 graph.update_state(config, _decision(action, actor, feedback), as_node="human_review")
             with run_agents(ws, card, by=actor) as agents:
-                ctx = make_context(ws, card, _resumed(snapshot, options), progress=progress, sessions=agents)
+                ctx = make_context(
+                    ws, card, _resumed(snapshot, options), progress=progress, sessions=agents, guard=guard
+                )
                 graph.invoke(None, config, context=ctx, durability="sync")
             return _status(ws, tid, graph.get_state(config))
         if waiting not in ("human_review", "escalation"):
@@ -202,10 +208,13 @@ def answer(
         if waiting == "escalation":  # the task is blocked: going on from it unblocks it
             actions.require(ws, Op.DECIDE_ESCALATION, actor=actor, session=session, task_id=tid)
         if action == "approve":
+            guard.check(f"merge {tid}")  # before the decision is kept: a stopped task is not merged
             _require_reviewed_head(ws, tid, snapshot.values)
         resume = dump_decision(_human(action, actor, feedback))
         with run_agents(ws, card, by=actor) as agents:
-            ctx = make_context(ws, card, _resumed(snapshot, options), progress=progress, sessions=agents)
+            ctx = make_context(
+                ws, card, _resumed(snapshot, options), progress=progress, sessions=agents, guard=guard
+            )
             graph.invoke(Command(resume=resume), config, context=ctx, durability="sync")
         return _status(ws, tid, graph.get_state(config))
 
@@ -225,6 +234,14 @@ def run_agents(ws: Workspace, card: TaskCard, *, by: str) -> Iterator[dict[str, 
         sessions.builtin(ws, "reviewer", role_mode=RoleMode.REVIEWER, task_id=card.id, by=by) as reviewer,
     ):
         yield {builder.actor: builder, reviewer.actor: reviewer}
+
+
+def _guard(ws: Workspace, tid: str, action: Literal["approve", "reject"]) -> RunGuard:
+    """The guard of a run a human decision goes on with; its fix says how to decide again."""
+    from orchestrator.workflow.graph import RUN_ACTORS
+
+    again = f"`aios review {action} {tid}` again" if action == "approve" else None
+    return RunGuard.begin(ws, tid, own=RUN_ACTORS, resume=again)
 
 
 def _human(action: Literal["approve", "reject"], actor: str, feedback: str | None) -> HumanDecision:

@@ -16,6 +16,7 @@ from orchestrator import resources
 from orchestrator._files import read_text
 from orchestrator.errors import ConfigError
 from orchestrator.governance import actions
+from orchestrator.governance.guard import RunGuard
 from orchestrator.review import round as review_round
 from orchestrator.review.diff import render_numbered
 from orchestrator.review.evidence import support_paths
@@ -32,7 +33,7 @@ from orchestrator.state.sessions import Session
 from orchestrator.state.taskcard import TaskCard, render
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow.checkpoint import ReviewState, load_findings
-from orchestrator.workflow.graph import BUILDER, REVIEWER, RunContext
+from orchestrator.workflow.graph import BUILDER, REVIEWER, RUN_ACTORS, RunContext
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.settings import WorkflowSettings, load_workflow
 
@@ -59,6 +60,8 @@ class Models:
         self._models: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
+        self.guard: RunGuard | None = None
+        """Asked before every model call, so a stopped run makes none (set by ``make_context``)."""
 
     def save_usage(self) -> None:
         """Keep the task's usage beside its reports; the parallel checks call this at once."""
@@ -80,7 +83,29 @@ class Models:
                     meter=self.meter,
                     budget=budget,
                 )
-            return self._models[spec]
+            model = self._models[spec]
+        return model if self.guard is None else GuardedModel(model, self.guard)
+
+
+class GuardedModel:
+    """A model that asks the run guard before each call: a stopped run makes no more model calls.
+
+    Everything but ``complete`` and ``structured`` is the model's own (``spec``, ``meter`` ...).
+    """
+
+    def __init__(self, model: Any, guard: RunGuard) -> None:
+        self._model, self._guard = model, guard
+
+    def complete(self, *args: Any, **kwargs: Any) -> Any:
+        self._guard.check(f"call {self._model.spec}")
+        return self._model.complete(*args, **kwargs)
+
+    def structured(self, *args: Any, **kwargs: Any) -> Any:
+        self._guard.check(f"call {self._model.spec}")
+        return self._model.structured(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
 
 
 def make_context(
@@ -91,10 +116,16 @@ def make_context(
     progress: Callable[[str], None] | None = None,
     check_models: bool = False,
     sessions: dict[str, Session] | None = None,
+    guard: RunGuard | None = None,
 ) -> RunContext:
-    """A ``RunContext`` with the real builder, checks and aggregation, as ``options`` choose."""
+    """A ``RunContext`` with the real builder, checks and aggregation, as ``options`` choose.
+
+    ``guard`` (begun for the task now when None) stops the run, and its model calls, when a
+    person stopped it.
+    """
     workflow = load_workflow(workspace=ws.root)
     models = Models(ws, card, workflow, cli=options.model, base_url=options.base_url, record=options.record)
+    guard = guard or RunGuard.begin(ws, card.id, own=RUN_ACTORS)
     agent, reviewer_mode, sandbox = options.builder == "agent", options.reviewer, options.sandbox
     if check_models:
         # Build every model the run will call now: a missing key or unknown model is a clear
@@ -113,7 +144,10 @@ def make_context(
         aggregate=_aggregator(models, reviewer_mode),
         external=not agent,
         sessions=sessions or {},
+        guard=guard,
     )
+    models.guard = guard  # after the models were built to check them: only calls are guarded
+    guard.watch(ctx.sessions.values())
     if progress is not None:  # else RunContext's silent default
         ctx.progress = progress
     return ctx
@@ -146,6 +180,7 @@ def _agent_builder(models: Models, sandbox: bool) -> Any:
             prompt_text=_prompt(ctx, "builder.md"),
             sandbox=sandbox,
             environment=project_environment(ctx.ws.root, ctx.workflow),
+            before_tool=lambda: ctx.go_on("run the builder's next tool call"),
         )
         models.save_usage()
         _revert_out_of_scope(ctx)

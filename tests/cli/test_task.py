@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from helpers import agent_session
+
+from orchestrator.errors import PermissionDenied
+from orchestrator.governance import actions
 from orchestrator.state.workspace import Workspace
 
 
@@ -62,3 +67,53 @@ def test_usage_error_exits_2(cli) -> None:
     result = cli("task", "new", "--title", "no queue")
     assert result.exit_code == 2
     assert "missing --queue, --criterion" in result.stderr
+
+
+def test_stop_blocks_the_task_with_an_emergency_stop_event(cli, ws: Workspace) -> None:
+    cli("task", "new", "--queue", "dev", "--title", "T", "--criterion", "a")
+    done = cli("task", "stop", "TASK_DEV_0001", "--reason", "runaway agent")
+    assert done.exit_code == 0, done.output
+    assert done.stdout == "TASK_DEV_0001: inbox → blocked (emergency stop)\n"  # from the inbox too
+    status = json.loads(cli("task", "status", "TASK_DEV_0001", "--json").stdout)
+    assert status["status"] == "blocked"
+    assert status["events"][-1] | {"at": "-"} == {
+        "seq": 2,
+        "at": "-",
+        "actor": "alice",
+        "from": "inbox",
+        "to": "blocked",
+        "reason": "runaway agent",
+        "artifacts": [],
+        "session": None,
+        "kind": "emergency_stop",
+    }
+    shown = cli("task", "status", "TASK_DEV_0001").stdout
+    assert "inbox → blocked [emergency_stop]  by alice  runaway agent" in shown
+    trail = (ws.audit_dir / "TASK_DEV_0001.md").read_text()
+    assert "· inbox → blocked [emergency_stop] · by alice (human) · runaway agent\n" in trail
+    assert "\n  kind:" not in ws.task_file("TASK_DEV_0001").read_text().split("to: blocked")[0]
+
+
+def test_stop_of_a_blocked_task_records_who_stopped_it(cli, ws: Workspace) -> None:
+    cli("task", "new", "--queue", "dev", "--title", "T", "--criterion", "a")
+    cli("task", "block", "TASK_DEV_0001", "--reason", "waiting")
+    again = cli("task", "stop", "TASK_DEV_0001", "--reason", "hold it", "--json")
+    assert json.loads(again.stdout) == {
+        "id": "TASK_DEV_0001",
+        "status": "blocked",
+        "from": "blocked",
+        "event": "emergency_stop",
+    }
+    assert cli("task", "unblock", "TASK_DEV_0001").stdout == "TASK_DEV_0001: blocked → inbox\n"
+    no_reason = cli("task", "stop", "TASK_DEV_0001", "--reason", "")
+    assert no_reason.exit_code == 1
+    assert no_reason.stderr == "error: stopping TASK_DEV_0001 needs a reason\n  fix: pass --reason TEXT\n"
+
+
+def test_an_emergency_stop_is_a_persons_not_an_agents(cli, ws: Workspace) -> None:
+    cli("task", "new", "--queue", "dev", "--title", "T", "--criterion", "a")
+    agent = agent_session(ws, "bot", scope=["TASK_DEV_0001"])
+    with pytest.raises(PermissionDenied, match="builder mode, which may not stop a task"):
+        actions.stop(ws, "TASK_DEV_0001", actor=agent.actor, session=agent, reason="stuck")
+    assert "refused (role-mode): stop" in (ws.audit_dir / "TASK_DEV_0001.md").read_text()
+    assert cli("task", "stop", "TASK_DEV_0001", "--reason", "stuck", actor="bob").exit_code == 0

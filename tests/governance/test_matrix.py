@@ -15,11 +15,12 @@ import pytest
 from helpers import add_member
 
 from orchestrator.errors import PermissionDenied
-from orchestrator.governance import actions, agents, sessions
+from orchestrator.governance import actions, agents, members, sessions
 from orchestrator.governance.matrix import Op
 from orchestrator.state import tasks
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.project import Level
+from orchestrator.state.records import EventKind
 from orchestrator.state.sessions import Session
 from orchestrator.state.taskcard import Criterion, RoleMode, TaskCard
 from orchestrator.state.workspace import Workspace
@@ -163,7 +164,10 @@ ATTEMPTS: dict[Op, tuple[Status | None, Attempt]] = {
     Op.MERGE: (Status.REVIEWING, _move("merge")),
     Op.BLOCK: (Status.RUNNING, _move("block", reason="stuck")),
     Op.UNBLOCK: (Status.BLOCKED, _move("unblock")),
-    Op.STOP: (Status.RUNNING, _require(Op.STOP)),
+    Op.STOP: (
+        Status.RUNNING,
+        lambda ws, who, tid: actions.stop(ws, tid, actor=who.actor, session=who.session, reason="halt"),
+    ),
     Op.DECIDE_ESCALATION: (Status.BLOCKED, _require(Op.DECIDE_ESCALATION)),
     Op.PROPOSE: (None, _require(Op.PROPOSE)),
     Op.LOCK_QUEUE: (
@@ -178,9 +182,15 @@ ATTEMPTS: dict[Op, tuple[Status | None, Attempt]] = {
             ws, ["research"], locked=False, actor=who.actor, session=who.session
         ),
     ),
-    Op.FREEZE: (None, _require(Op.FREEZE)),
-    Op.UNFREEZE: (None, _require(Op.UNFREEZE)),
-    Op.MANAGE_MEMBERS: (None, _require(Op.MANAGE_MEMBERS)),
+    Op.FREEZE: (
+        None,
+        lambda ws, who, tid: actions.freeze(ws, actor=who.actor, session=who.session, reason="x"),
+    ),
+    Op.UNFREEZE: (None, lambda ws, who, tid: actions.unfreeze(ws, actor=who.actor, session=who.session)),
+    Op.MANAGE_MEMBERS: (
+        None,
+        lambda ws, who, tid: members.add(ws, "newcomer", "operator", actor=who.actor, session=who.session),
+    ),
     Op.REGISTER_AGENT: (
         None,
         lambda ws, who, tid: agents.register(
@@ -210,7 +220,7 @@ def test_every_operation_is_tried() -> None:
 
 def _refusals(ws: Workspace, tid: str | None) -> int:
     if tid is not None:
-        return sum(1 for e in tasks.get(ws, tid).events if (e.reason or "").startswith("refused ("))
+        return sum(1 for e in tasks.get(ws, tid).events if e.kind is EventKind.VIOLATION)
     log = ws.governance_log
     return log.read_text().count("· violation ·") if log.exists() else 0
 

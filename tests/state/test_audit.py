@@ -127,3 +127,31 @@ def test_the_governance_log_is_one_escaped_line_per_action(ws: Workspace) -> Non
     assert len(lines) == 2  # the forged line break stayed inside its own line
     assert lines[0].endswith(" · alice (human) · member add bob: lead (L2)")
     assert "\x1b" not in text and "\\x1b[2J" in lines[1]
+
+
+def test_an_events_kind_is_shown_on_its_line_and_the_line_still_counts(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    actions.stop(ws, tid, actor="alice", reason="runaway")
+    last = trail(ws, tid).splitlines()[-1]
+    assert last.endswith(" · ready → blocked [emergency_stop] · by alice (human) · runaway")
+    assert audit._EVENT_LINE.match(last + "\n")
+    assert recorded_count(ws, tid) == len(tasks.get(ws, tid).events) == 3
+
+
+def test_a_task_file_without_kinds_loads_and_stays_as_it_was(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    text = ws.task_file(tid).read_text()
+    assert "kind" not in text  # ordinary events carry no kind key
+    task = Store(ws).read_task(tid)
+    assert all(e.kind is None for e in task.events) and task.to_yaml() == text
+
+
+def test_the_governance_log_is_append_only_and_one_line_an_entry(ws: Workspace) -> None:
+    audit.append_governance(ws, "first")
+    audit.append_governance(ws, "second\n- 2026-01-01 · forged entry")
+    lines = ws.governance_log.read_text().splitlines()
+    assert lines[0] == "# Governance log"
+    entries = [line for line in lines if line.startswith("- ")]
+    assert len(entries) == 2
+    assert entries[0].endswith(" · first")
+    assert entries[1].endswith(" · second - 2026-01-01 · forged entry")

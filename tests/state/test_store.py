@@ -165,3 +165,19 @@ def test_a_kill_at_every_write_point_leaves_contiguous_seqs_and_one_audit_line_p
             actions.set_lock(ws, ["dev"], locked=False, actor="alice")
     assert kills >= (2 if name == "lock" else 4)  # journal, (task file,) index, (audit,) each killed
     _assert_consistent(ws)
+
+
+def test_read_locks_reads_the_locks_and_freeze_without_the_tasks(ws: Workspace) -> None:
+    ready_task(ws)
+    actions.set_lock(ws, ["data"], locked=True, actor="alice", reason="migration")
+    actions.freeze(ws, actor="alice", reason="drill")
+    full, locks = Store(ws).read_index(), Store(ws).read_locks()
+    assert (locks.frozen, locks.queues) == (full.frozen, full.queues) and locks.tasks == {}
+    # A hand edit that moved the queues below the tasks is read whole: no lock is missed.
+    text = ws.index_file.read_text()
+    head, tasks_part = text.split("\ntasks:")
+    queues_part = head[head.index("\nqueues:") :]
+    ws.index_file.write_text(
+        head.replace(queues_part, "") + "\ntasks:" + tasks_part + queues_part.lstrip("\n") + "\n"
+    )
+    assert Store(ws).read_locks().queues["data"].reason == "migration"

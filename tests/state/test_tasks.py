@@ -112,3 +112,15 @@ def test_the_same_note_twice_in_a_row_is_recorded_once(ws: Workspace) -> None:
     tasks.note(ws, tid, actor="agent:reviewer", reason="review round 2: APPROVED", artifacts=["r2.md"])
     reasons = [e.reason for e in tasks.get(ws, tid).events]
     assert reasons == ["TaskCard created", "review round 1: APPROVED", "review round 2: APPROVED"]
+
+
+def test_a_done_task_cannot_be_stopped(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    for action in ("start", "submit", "finish", "merge"):
+        actions.transition(ws, tid, action, actor="alice")
+    with pytest.raises(TransitionError) as caught:
+        actions.stop(ws, tid, actor="alice", reason="too late")
+    assert (caught.value.message, caught.value.fix) == (
+        f"cannot stop {tid}: it is done",
+        f"{tid} is done; nothing runs",
+    )
