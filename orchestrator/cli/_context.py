@@ -50,17 +50,10 @@ class CliState:
             PermissionDenied: the name holds a control character, is empty or is too long; or a
                 session is given and is unknown, terminated or expired, or belongs to another actor.
         """
-        from orchestrator.errors import PermissionDenied
         from orchestrator.state.audit import check_actor
 
         session = self.session()
         if session is not None:
-            if self.actor is not None and self.actor != session.actor:
-                raise PermissionDenied(
-                    f"--actor says {self.actor!r} but the session belongs to {session.actor}",
-                    rule="session",
-                    fix="leave out --actor (AIOS_ACTOR) when acting through a session",
-                )
             return session.actor
         if self.actor is not None:
             return check_actor(self.actor)
@@ -99,7 +92,7 @@ class CliState:
         if self.session_token and self._session is None:
             from orchestrator.governance.sessions import lookup
 
-            self._session = lookup(self.workspace(), self.session_token)
+            self._session = lookup(self.workspace(), self.session_token, claimed=self.actor)
         return self._session
 
 

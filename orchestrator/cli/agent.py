@@ -98,7 +98,7 @@ def revoke_agent(
     from orchestrator.governance import agents
 
     cli = state(ctx)
-    agent = agents.revoke(cli.workspace(), agent_id, actor=cli.who(), reason=reason)
+    agent = agents.revoke(cli.workspace(), agent_id, actor=cli.who(), reason=reason, session=cli.session())
     typer.echo(f"{agent.id}: {agent.state.value}")
 
 

@@ -124,23 +124,23 @@ def approve(
     """
     with audited(ws, actor=actor, what=f"approve agent {agent_id}"):
         decide(ws, Op.APPROVE_AGENT, actor=actor, session=session)
+        _refuse_builtin(get(ws, agent_id), "approve")
     _check_queues(ws, queues)
     with store.editing(ws) as roster:
         agent = _get(ws, roster, agent_id)
-        _refuse_builtin(agent, "approve")
         agent.state, agent.role_modes, agent.queues = AgentState.ACTIVE, role_modes, queues
         agent.approved_by, agent.approved_at = actor, now()
     append_governance(ws, f"agent {agent.id} approved by {actor} · {_grant(agent)}")
     return agent
 
 
-def revoke(ws: Workspace, agent_id: str, *, actor: str, reason: str) -> Agent:
+def revoke(ws: Workspace, agent_id: str, *, actor: str, reason: str, session: Session | None = None) -> Agent:
     """A member revokes an agent: its live sessions end at once and it opens no new one."""
     with audited(ws, actor=actor, what=f"revoke agent {agent_id}"):
-        decide(ws, Op.APPROVE_AGENT, actor=actor)
+        decide(ws, Op.APPROVE_AGENT, actor=actor, session=session)
+        _refuse_builtin(get(ws, agent_id), "revoke")
     with store.editing(ws) as roster:
         agent = _get(ws, roster, agent_id)
-        _refuse_builtin(agent, "revoke")
         agent.state = AgentState.REVOKED
     with session_store.editing(ws) as held:
         for session in held.sessions:

@@ -138,11 +138,12 @@ def _find(ws: Workspace, target: str) -> Session:
     return found
 
 
-def lookup(ws: Workspace, token: str) -> Session:
-    """The live session whose token is ``token``.
+def lookup(ws: Workspace, token: str, *, claimed: str | None = None) -> Session:
+    """The live session whose token is ``token``; ``claimed`` is who the caller also says it is.
 
     Raises:
-        PermissionDenied: an unknown, terminated or expired session (audited in the governance log).
+        PermissionDenied: an unknown, terminated or expired session, or one that belongs to another
+            actor than ``claimed`` (each audited in the governance log; the token never is).
     """
     found = store.load(ws).by_token(token.strip())
     try:
@@ -153,6 +154,12 @@ def lookup(ws: Workspace, token: str) -> Session:
                 fix="check --session / AIOS_SESSION; a member creates a session: `aios session create ...`",
             )
         require_live(ws, found)
+        if claimed is not None and claimed != found.actor:
+            raise PermissionDenied(
+                f"--actor says {claimed!r} but the session belongs to {found.actor}",
+                rule="session",
+                fix="leave out --actor (AIOS_ACTOR) when acting through a session",
+            )
     except PermissionDenied as exc:
         who = found.actor if found else "an unknown session"
         append_governance(ws, f"violation · by {who} · refused (session): {exc.message}")
