@@ -39,7 +39,7 @@ def create_task(
         PermissionDenied: the actor may not create tasks (in the card's queue).
         ConfigError: the card names an unknown queue or persona.
     """
-    with audited(ws, actor=actor, what=f"create a task in the {card.queue} queue"):
+    with audited(ws, actor=actor, what=f"create a task in the {card.queue} queue", session=session):
         decide(ws, Op.CREATE_TASK, actor=actor, session=session, queue=card.queue)
     return tasks.create(ws, card, actor=actor, card_file=card_file, session=_id(session))
 
@@ -62,7 +62,7 @@ def transition(
         QueueError: it needs a queue slot and the queue is full or locked.
     """
     authorise = partial(authorise_move, session=session)
-    with audited(ws, actor=actor, what=action, task_id=tid):
+    with audited(ws, actor=actor, what=action, task_id=tid, session=session):
         return tasks.transition(
             ws,
             tid,
@@ -95,7 +95,7 @@ def advance(
         RunStopped: ``check`` refused: a person stopped the run.
     """
     authorise = partial(authorise_move, session=session)
-    with audited(ws, actor=actor, what=f"move to {want.value}", task_id=tid):
+    with audited(ws, actor=actor, what=f"move to {want.value}", task_id=tid, session=session):
         return tasks.advance(
             ws, tid, want, actor=actor, authorise=authorise, reason=reason, session=_id(session), check=check
         )
@@ -114,7 +114,7 @@ def stop(ws: Workspace, tid: str, *, actor: str, reason: str, session: Session |
     def authorise(ws: Workspace, task: TaskState, action: str, actor: str) -> None:
         decide(ws, Op.STOP, actor=actor, session=session, task=task)
 
-    with audited(ws, actor=actor, what="stop", task_id=tid):
+    with audited(ws, actor=actor, what="stop", task_id=tid, session=session):
         return tasks.stop(ws, tid, actor=actor, reason=reason, authorise=authorise)
 
 
@@ -129,7 +129,7 @@ def require(
         PermissionDenied: naming the rule.
     """
     task = tasks.get(ws, task_id) if task_id is not None else None
-    with audited(ws, actor=actor, what=op.value, task_id=task_id):
+    with audited(ws, actor=actor, what=op.value, task_id=task_id, session=session):
         decide(ws, op, actor=actor, session=session, task=task)
 
 
@@ -149,7 +149,7 @@ def set_lock(
         StateError: a queue is not defined.
     """
     verb = "lock" if locked else "unlock"
-    with audited(ws, actor=actor, what=f"{verb} queues {', '.join(names)}"):
+    with audited(ws, actor=actor, what=f"{verb} queues {', '.join(names)}", session=session):
         authorise = partial(authorise_lock, session=session)
         return queues.set_lock(ws, names, locked=locked, actor=actor, authorise=authorise, reason=reason)
 
@@ -169,7 +169,7 @@ def note(
         PermissionDenied: an agent outside its session or task scope.
     """
     task = tasks.get(ws, tid)
-    with audited(ws, actor=actor, what="note", task_id=tid):
+    with audited(ws, actor=actor, what="note", task_id=tid, session=session):
         decide(ws, Op.READ, actor=actor, session=session, task=task)
     return tasks.note(ws, tid, actor=actor, reason=reason, artifacts=artifacts, session=_id(session))
 
@@ -189,7 +189,7 @@ def freeze(ws: Workspace, *, actor: str, reason: str, session: Session | None = 
     def authorise(ws: Workspace, actor: str, doing: str) -> None:
         decide(ws, Op.FREEZE, actor=actor, session=session)
 
-    with audited(ws, actor=actor, what="freeze"):
+    with audited(ws, actor=actor, what="freeze", session=session):
         return freezing.freeze(ws, actor=actor, reason=reason, authorise=authorise)
 
 
@@ -205,5 +205,5 @@ def unfreeze(
     def authorise(ws: Workspace, actor: str, doing: str) -> None:
         decide(ws, Op.UNFREEZE, actor=actor, session=session)
 
-    with audited(ws, actor=actor, what="unfreeze"):
+    with audited(ws, actor=actor, what="unfreeze", session=session):
         return freezing.unfreeze(ws, actor=actor, reason=reason, authorise=authorise)

@@ -66,7 +66,7 @@ def register(
         PermissionDenied: the actor may not register agents (an L2 lead or higher may).
         ConfigError: an unknown queue.
     """
-    with audited(ws, actor=actor, what=f"register agent {name!r}"):
+    with audited(ws, actor=actor, what=f"register agent {name!r}", session=session):
         decide(ws, Op.REGISTER_AGENT, actor=actor, session=session)
     _check_queues(ws, queues)
     stamp = now()
@@ -122,7 +122,7 @@ def approve(
         PermissionDenied: the actor may not approve agents.
         StateError: no such agent.
     """
-    with audited(ws, actor=actor, what=f"approve agent {agent_id}"):
+    with audited(ws, actor=actor, what=f"approve agent {agent_id}", session=session):
         decide(ws, Op.APPROVE_AGENT, actor=actor, session=session)
         _refuse_builtin(get(ws, agent_id), "approve")
     _check_queues(ws, queues)
@@ -136,7 +136,7 @@ def approve(
 
 def revoke(ws: Workspace, agent_id: str, *, actor: str, reason: str, session: Session | None = None) -> Agent:
     """A member revokes an agent: its live sessions end at once and it opens no new one."""
-    with audited(ws, actor=actor, what=f"revoke agent {agent_id}"):
+    with audited(ws, actor=actor, what=f"revoke agent {agent_id}", session=session):
         decide(ws, Op.APPROVE_AGENT, actor=actor, session=session)
         _refuse_builtin(get(ws, agent_id), "revoke")
     with store.editing(ws) as roster:

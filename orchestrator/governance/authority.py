@@ -260,7 +260,9 @@ def require_live(ws: Workspace, session: Session) -> None:
 
 
 @contextmanager
-def audited(ws: Workspace, *, actor: str, what: str, task_id: str | None = None) -> Iterator[None]:
+def audited(
+    ws: Workspace, *, actor: str, what: str, task_id: str | None = None, session: Session | None = None
+) -> Iterator[None]:
     """Record a ``PermissionDenied`` raised in the block, then let it propagate.
 
     Outside any state transaction: the refusal is written by a transaction of its own.
@@ -268,19 +270,26 @@ def audited(ws: Workspace, *, actor: str, what: str, task_id: str | None = None)
     try:
         yield
     except PermissionDenied as exc:
-        record_refusal(ws, exc, actor=actor, what=what, task_id=task_id)
+        record_refusal(ws, exc, actor=actor, what=what, task_id=task_id, session=session)
         raise
 
 
 def record_refusal(
-    ws: Workspace, exc: PermissionDenied, *, actor: str, what: str, task_id: str | None
+    ws: Workspace,
+    exc: PermissionDenied,
+    *,
+    actor: str,
+    what: str,
+    task_id: str | None,
+    session: Session | None = None,
 ) -> None:
     """Write the refusal on ``task_id``'s trail as a violation, else in the governance log."""
     reason = f"refused ({exc.rule}): {what}: {exc.message}"
     if task_id is not None and ws.task_file(task_id).exists():
         try:
-            tasks.violation(ws, task_id, actor=actor, reason=reason)
+            tasks.violation(ws, task_id, actor=actor, reason=reason, session=session and session.id)
             return
         except (PermissionDenied, StateError):
             pass  # an actor name the trail cannot hold, or a broken task file: the log takes it
-    append_governance(ws, f"violation · by {visible(actor)[:100]} · {reason}")
+    in_session = f" in session {session.id}" if session else ""
+    append_governance(ws, f"violation · by {visible(actor)[:100]}{in_session} · {reason}")

@@ -161,7 +161,7 @@ def _governed(
     ws: Workspace, actor: str, session: Session | None, what: str, change: Callable[[Project], Project | None]
 ) -> tuple[Project, Project]:
     """Apply ``change`` under the state lock if ``actor`` may manage members; refusals are audited."""
-    with audited(ws, actor=actor, what=what):
+    with audited(ws, actor=actor, what=what, session=session):
         decide(ws, Op.MANAGE_MEMBERS, actor=actor, session=session)
         before, after = update_project(ws.project_file, ws.state_lock, change)
     ws.__dict__.pop("project", None)  # Workspace.project is a cached_property: read the new file next

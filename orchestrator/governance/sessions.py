@@ -44,7 +44,7 @@ def create(
             agent's grant (or the agent is pending or revoked).
         StateError: no such agent or task.
     """
-    with audited(ws, actor=actor, what=f"create a session for agent {agent_id}"):
+    with audited(ws, actor=actor, what=f"create a session for agent {agent_id}", session=session):
         decide(ws, Op.CREATE_SESSION, actor=actor, session=session)
         _within_grant(ws, agent_id, role_mode, task_scope)
     return _open(ws, agent_id=agent_id, role_mode=role_mode, task_scope=task_scope, ttl=ttl, by=actor)
@@ -108,7 +108,7 @@ def terminate(
         StateError: no such session.
     """
     found = _find(ws, target)
-    with audited(ws, actor=actor, what=f"terminate session {found.id}"):
+    with audited(ws, actor=actor, what=f"terminate session {found.id}", session=session):
         decide(ws, Op.TERMINATE_SESSION, actor=actor, session=session)
         if session is not None and found.id != session.id:
             raise PermissionDenied(
