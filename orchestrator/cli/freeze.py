@@ -26,7 +26,8 @@ def freeze(
     """Freeze the system: lock every queue, stop every running workflow at its next step."""
     from orchestrator.governance import actions
 
-    result = actions.freeze(state(ctx).workspace(), actor=state(ctx).who(), reason=reason)
+    cli = state(ctx)
+    result = actions.freeze(cli.workspace(), actor=cli.who(), session=cli.session(), reason=reason)
     if as_json:
         print_json(_data(result, frozen=True))
         return
@@ -50,8 +51,9 @@ def unfreeze(
     """Lift the freeze: unlock the queues it locked; each run resumes with `aios review run ID`."""
     from orchestrator.governance import actions
 
-    who = state(ctx).who()
-    result = actions.unfreeze(state(ctx).workspace(), actor=who, reason=reason)
+    cli = state(ctx)
+    who = cli.who()
+    result = actions.unfreeze(cli.workspace(), actor=who, session=cli.session(), reason=reason)
     if as_json:
         lifted = {"frozen": False, "changed": False} if result is None else _data(result, frozen=False)
         print_json({**lifted, "lifted_by": who if result else None})

@@ -176,7 +176,8 @@ def stop(
     """Emergency-stop the task: blocked at once, its run stops at its next step; `unblock` lifts it."""
     from orchestrator.governance import actions
 
-    task = actions.stop(state(ctx).workspace(), task_id, actor=state(ctx).who(), reason=reason)
+    cli = state(ctx)
+    task = actions.stop(cli.workspace(), task_id, actor=cli.who(), session=cli.session(), reason=reason)
     before = task.events[-1].from_
     assert before is not None
     if as_json:

@@ -20,6 +20,7 @@ from orchestrator.state.lifecycle import Status
 from orchestrator.state.project import Level
 from orchestrator.state.records import TaskState
 from orchestrator.state.sessions import Session
+from orchestrator.state.store import Store
 from orchestrator.state.workspace import Workspace
 
 LEVEL_NAMES: dict[Level, str] = {
@@ -162,6 +163,8 @@ def _agent(
             rule="role-mode",
             fix=f"a {mode.value} session may: {can}; only a human member may do the rest",
         )
+    if op not in _WHILE_STOPPED:
+        _not_stopped(ws, actor, doing, queue)
     grant = agents.load(ws).get(session.agent_id)
     if grant is None or grant.state is not agents.AgentState.ACTIVE:
         state = grant.state.value if grant else "not registered"
@@ -184,6 +187,28 @@ def _agent(
         )
     if task is not None:
         _in_scope(task, op, session)
+
+
+#: What an agent may still do while the system is frozen or its task's queue is locked.
+_WHILE_STOPPED = frozenset({Op.READ, Op.TERMINATE_SESSION})
+
+
+def _not_stopped(ws: Workspace, actor: str, doing: str, queue: str | None) -> None:
+    """A freeze, or a lock of the queue it works in, stops every agent (people still act)."""
+    locks = Store(ws).peek_locks()  # no lock taken: this runs inside the state transaction too
+    if locks.frozen is not None:
+        raise PermissionDenied(
+            f"{actor} may not {doing}: {queues.frozen_text(locks.frozen)}",
+            rule="freeze",
+            fix="agents act again once the project owner runs `aios unfreeze`",
+        )
+    state = locks.queues.get(queue) if queue else None
+    if state is not None and state.lock:
+        raise PermissionDenied(
+            f"{actor} may not {doing}: queue {queue} is {queues.locked_text(state)}",
+            rule="queue-lock",
+            fix=f"agents act in it again once a member runs `aios queue unlock {queue}`",
+        )
 
 
 def _in_scope(task: TaskState, op: Op, session: Session) -> None:

@@ -177,6 +177,10 @@ class Store:
         """The index's freeze and queue locks, without its tasks: the run guard's read before every
         step, a few lines parsed instead of one per live task (hand edits recorded first)."""
         self.settle()
+        return self.peek_locks()
+
+    def peek_locks(self) -> Index:
+        """``read_locks`` without recording a hand edit first: safe under the state lock."""
         text = self._index_text()
         head, sep, rest = text.partition("\ntasks:")
         if sep and not re.search(r"(?m)^(?:queues|frozen)\s*:", rest):  # else a hand edit moved them

@@ -170,3 +170,22 @@ def test_ttl_parsing() -> None:
     for bad in ("0h", "8", "h", "-1h", "1w"):
         with pytest.raises(ValueError, match="is not a duration"):
             store.parse_ttl(bad)
+
+
+def test_a_freeze_or_a_queue_lock_stops_every_agent_but_not_people(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    opened, _ = sessions.create(
+        ws, agent_id=builder_agent(ws), role_mode=RoleMode.BUILDER, task_scope=[tid], actor="alice"
+    )
+    actions.transition(ws, tid, "start", actor=opened.actor, session=opened)
+    actions.freeze(ws, actor="alice", reason="incident")
+    with pytest.raises(PermissionDenied, match="may not finish a task: the system is frozen") as frozen:
+        actions.transition(ws, tid, "finish", actor=opened.actor, session=opened)
+    assert frozen.value.rule == "freeze"
+    actions.unfreeze(ws, actor="alice")
+    actions.set_lock(ws, ["dev"], locked=True, actor="bob", reason="noisy")
+    with pytest.raises(PermissionDenied, match="queue dev is locked") as locked:
+        actions.transition(ws, tid, "finish", actor=opened.actor, session=opened)
+    assert locked.value.rule == "queue-lock"
+    sessions.terminate(ws, opened.id, reason="done", actor=opened.actor, session=opened)  # still allowed
+    actions.transition(ws, tid, "finish", actor="bob")  # a person still acts
