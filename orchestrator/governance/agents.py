@@ -68,21 +68,7 @@ def register(
     """
     with audited(ws, actor=actor, what=f"register agent {name!r}", session=session):
         decide(ws, Op.REGISTER_AGENT, actor=actor, session=session)
-    _check_queues(ws, queues)
-    stamp = now()
-    with store.editing(ws) as roster:
-        agent = Agent(
-            id=store.new_id(roster, name),
-            name=redact(name),
-            state=AgentState.ACTIVE,
-            role_modes=role_modes,
-            queues=queues,
-            registered_by=actor,
-            registered_at=stamp,
-            approved_by=actor,
-            approved_at=stamp,
-        )
-        roster.agents.append(agent)
+    agent = _enrol(ws, name, role_modes=role_modes, queues=queues, by=actor, approved=True)
     append_governance(ws, f"agent {agent.id} registered by {actor} · {_grant(agent)}")
     return agent
 
@@ -91,19 +77,30 @@ def request(
     ws: Workspace, name: str, *, role_modes: list[RoleMode], queues: list[str] | None, via: str
 ) -> Agent:
     """An agent asks to join by itself (over MCP): ``pending`` until a member approves it."""
+    agent = _enrol(ws, name, role_modes=role_modes, queues=queues, by=f"self ({via})", approved=False)
+    append_governance(ws, f"agent {agent.id} asked to join ({via}), pending approval · {_grant(agent)}")
+    return agent
+
+
+def _enrol(
+    ws: Workspace, name: str, *, role_modes: list[RoleMode], queues: list[str] | None, by: str, approved: bool
+) -> Agent:
+    """Add an agent with a new id: active (registered by a member) or pending (asked by itself)."""
     _check_queues(ws, queues)
+    stamp = now()
     with store.editing(ws) as roster:
         agent = Agent(
             id=store.new_id(roster, name),
             name=redact(name),
-            state=AgentState.PENDING,
+            state=AgentState.ACTIVE if approved else AgentState.PENDING,
             role_modes=role_modes,
             queues=queues,
-            registered_by=f"self ({via})",
-            registered_at=now(),
+            registered_by=by,
+            registered_at=stamp,
+            approved_by=by if approved else None,
+            approved_at=stamp if approved else None,
         )
         roster.agents.append(agent)
-    append_governance(ws, f"agent {agent.id} asked to join ({via}), pending approval · {_grant(agent)}")
     return agent
 
 
