@@ -115,3 +115,44 @@ def test_tokens_never_reach_state_logs_or_the_audit_trail(ws: Workspace, cli) ->
 
 def _text(path: Path) -> str:
     return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def test_an_agents_token_in_its_own_change_never_reaches_a_report_or_the_trail(ws: Workspace, cli) -> None:
+    """An agent that pastes its token into code and a commit message, then submits it for review."""
+    from orchestrator.sandbox import git
+    from orchestrator.sandbox.bwrap import bwrap_available
+
+    (ws.root / "README.md").write_text("demo\n")
+    git.commit_all(ws.root, "initial")
+    tid = ready_task(ws)
+    cli("agent", "register", "bot", "--role-modes", "builder")
+    created = cli(
+        "session", "create", "--agent", "bot", "--role-mode", "builder", "--task-scope", tid, "--json"
+    )
+    token = json.loads(created.stdout)["token"]
+    assert cli("--session", token, "task", "start", tid, actor=None).exit_code == 0
+    worktree = git.ensure_worktree(ws.root, tid, "main")
+    (worktree / "client.py").write_text(f'SESSION = "{token}"\n')
+    git.commit_all(worktree, f"use my session {token}")
+    sandbox = [] if bwrap_available() else ["--no-sandbox"]
+    done = cli(
+        "-v",
+        "--session",
+        token,
+        "review",
+        "submit",
+        tid,
+        "--reviewer",
+        "static",
+        *sandbox,
+        "--json",
+        actor=None,
+    )
+    assert done.exit_code in (0, 3, 4), done.output
+    assert token not in done.output
+    assert "agent:bot (agent)" in ws.audit_file(tid).read_text()
+    reports = list(ws.reviews_dir(tid).glob("round-*"))
+    assert reports
+    leaks = [p for p in ws.root.rglob("*") if p.is_file() and ".git" not in p.parts and token in _text(p)]
+    leaks = [p for p in leaks if ".aios" not in p.parts]  # the agent's own worktree holds its change
+    assert leaks == []
