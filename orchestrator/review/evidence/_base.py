@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
+import tokenize
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -113,6 +115,8 @@ class EvidenceContext:
     """The TaskCard's file, relative to the workspace root: canon, like ``workflows/``."""
     queue: str | None = None
     """The task's queue: in ``governance`` a change to the canon is expected, elsewhere it blocks."""
+    base: str | None = None
+    """The commit the change is compared with (the target branch's merge base), when known."""
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
@@ -275,9 +279,36 @@ def read_source(worktree: Path, rel: str) -> str | None:
             return None
         if not path.is_file() or path.stat().st_size > MAX_READ_BYTES:
             return None
-        return path.read_text(encoding="utf-8", errors="replace")
+        return decode_source(path.read_bytes(), rel)
     except OSError:
         return None
+
+
+def source_at(worktree: Path, commit: str, rel: str) -> str | None:
+    """A file's text at ``commit`` (encoding honoured), or None when it did not exist there."""
+    from orchestrator.sandbox import git
+
+    done = git.run(worktree, "cat-file", "blob", f"{commit}:{rel}", check=False)
+    if done.returncode != 0 or len(done.stdout) > MAX_READ_BYTES:
+        return None
+    return decode_source(done.stdout, rel)
+
+
+def decode_source(data: bytes, rel: str) -> str:
+    """A file's bytes as text: a Python file by its PEP 263 coding cookie or BOM, others as UTF-8.
+
+    An unknown or wrong declared encoding falls back to UTF-8 with replacement characters.
+    """
+    encoding = "utf-8"
+    if rel.endswith((".py", ".pyi")):
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except SyntaxError:  # an unknown codec in the cookie, or a BOM contradicting it
+            encoding = "utf-8"
+    try:
+        return data.decode(encoding, errors="replace")
+    except LookupError:
+        return data.decode("utf-8", errors="replace")
 
 
 def ranges(lines: Iterable[int]) -> str:

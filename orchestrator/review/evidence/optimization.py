@@ -20,8 +20,10 @@ from orchestrator.review.evidence._base import (
     guarded,
     local_result,
     read_source,
+    source_at,
 )
 from orchestrator.review.evidence._ruff import Diagnostic, run_ruff
+from orchestrator.review.evidence.precision import function_complexities, import_lines, qualified_name_at
 from orchestrator.review.findings import Dimension, Finding
 from orchestrator.review.settings import DuplicationSettings
 
@@ -67,8 +69,31 @@ def complexity_check(ctx: EvidenceContext, run: Runner) -> EvidenceResult:
     tail = ctx.settings.output_tail_chars
     if diagnostics is None:
         return from_attempt("complexity", O, att, tail_chars=tail, reason=why, status=EvidenceStatus.ERROR)
-    findings = [_complexity_finding(ctx, d) for d in diagnostics if _touches_function(ctx, d)]
-    return from_attempt("complexity", O, att, tail_chars=tail, findings=findings)
+    touched = [d for d in diagnostics if _touches_function(ctx, d)]
+    raised = [d for d in touched if _raised_by_change(ctx, d)]
+    findings = [_complexity_finding(ctx, d) for d in raised]
+    kept = len(touched) - len(raised)
+    note = f"{kept} function(s) over the limit on the target branch already, not made more complex"
+    status = EvidenceStatus.FAILED if findings else EvidenceStatus.PASSED
+    return from_attempt(
+        "complexity", O, att, tail_chars=tail, findings=findings, reason=note if kept else None, status=status
+    )
+
+
+def _raised_by_change(ctx: EvidenceContext, d: Diagnostic) -> bool:
+    """False when the function was over the limit before the change and is not more complex now.
+
+    Without the target branch's version (no base commit, a new file or function) the change made it.
+    """
+    head = read_source(ctx.worktree, d.file)
+    fd = ctx.diff.get(d.file)
+    name = qualified_name_at(head, d.line) if head else None
+    if ctx.base is None or head is None or name is None or fd is None:
+        return True
+    before = source_at(ctx.worktree, ctx.base, fd.old_path or d.file)
+    old = function_complexities(before).get(name) if before is not None else None
+    limit = ctx.settings.optimization.complexity.max
+    return old is None or old <= limit or function_complexities(head)[name] > old
 
 
 def _touches_function(ctx: EvidenceContext, d: Diagnostic) -> bool:
@@ -143,9 +168,11 @@ def _target_files(ctx: EvidenceContext) -> list[str]:
 
 def _significant(path: str, text: str | None) -> _Lines:
     lines = _Lines(path, [], [])
-    for number, raw in enumerate((text or "").splitlines(), start=1):
+    raw_lines = (text or "").splitlines()
+    imports = import_lines(raw_lines)  # every line of ``from x import (\n a,\n b,\n)`` too
+    for number, raw in enumerate(raw_lines, start=1):
         norm = " ".join(raw.split())
-        if len(norm) < 4 or norm.startswith(("#", "import ", "from ")) or norm in _TRIVIAL:
+        if len(norm) < 4 or number in imports or norm.startswith("#") or norm in _TRIVIAL:
             continue  # too common to mean a copy: blank lines, comments, imports, brackets
         lines.text.append(norm)
         lines.numbers.append(number)

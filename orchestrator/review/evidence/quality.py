@@ -11,7 +11,7 @@ from pathlib import Path
 
 from orchestrator import redact
 from orchestrator.review.diff import Diff, FileDiff, FileStatus
-from orchestrator.review.evidence import secret_plugins
+from orchestrator.review.evidence import precision, secret_plugins
 from orchestrator.review.evidence._base import (
     EvidenceContext,
     EvidenceResult,
@@ -27,6 +27,7 @@ from orchestrator.review.evidence._base import (
 from orchestrator.review.evidence._ruff import Diagnostic, run_ruff
 from orchestrator.review.evidence.canon import GOVERNANCE_CANON, canon_check
 from orchestrator.review.evidence.injection import injection_evidence
+from orchestrator.review.evidence.precision import noqa_findings, one_per_syntax_error, source_lines
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.settings import RuffSettings
 
@@ -68,7 +69,10 @@ def ruff_check(ctx: EvidenceContext, run: Runner) -> EvidenceResult:
     tail = ctx.settings.output_tail_chars
     if diagnostics is None:
         return from_attempt("ruff", Q, att, tail_chars=tail, reason=why, status=EvidenceStatus.ERROR)
-    findings = [_ruff_finding(d, settings) for d in on_changed_lines(diagnostics, ctx.diff)]
+    kept = one_per_syntax_error(on_changed_lines(diagnostics, ctx.diff))
+    findings = [_ruff_finding(d, settings) for d in kept]
+    if not settings.honour_noqa:  # honoured, ruff drops them itself; ignored, say they were meant
+        findings += noqa_findings(kept, source_lines(ctx.worktree, {d.file for d in kept}))
     return from_attempt("ruff", Q, att, tail_chars=tail, findings=findings)
 
 
@@ -121,6 +125,7 @@ def secrets_check(ctx: EvidenceContext, run: Runner) -> EvidenceResult:
         return from_attempt("secrets", Q, att, tail_chars=tail, reason=reason, status=EvidenceStatus.ERROR)
     for path, line, kind in _own_keys(ctx.diff):
         found[(path, line)].add(kind)
+    _drop_pinned_hashes(found, _hashed(att.stdout, files), ctx.diff)
     findings = [_secret_finding(p, n, kinds, settings.severity) for (p, n), kinds in sorted(found.items())]
     return from_attempt("secrets", Q, att, tail_chars=tail, findings=_on_added(findings, ctx.diff))
 
@@ -149,7 +154,11 @@ def found_values(stdout: str, diff: Diff) -> list[str]:
     for fd, text, number in _added_lines(diff):
         values += secret_plugins.key_values(text)
         hashes = wanted.get((fd, number), set())
-        values += [t for t in redact.tokens(text) if hashes and _sha1(t) in hashes]
+        values += [
+            t
+            for t in redact.tokens(text)
+            if hashes and _sha1(t) in hashes and not precision.is_pinned_hash(t, text)
+        ]
     return values
 
 
@@ -175,6 +184,23 @@ def _added_lines(diff: Diff) -> Iterable[tuple[str, str, int]]:
 
 def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 - detect-secrets' own fingerprint
+
+
+def _drop_pinned_hashes(
+    found: defaultdict[tuple[str, int], set[str]], hashes: dict[tuple[str, int], set[str]], diff: Diff
+) -> None:
+    """Forget entropy-only detections whose every flagged value is a digest or a pinned commit id.
+
+    A lockfile's ``sha256:...``, ``rev: <sha>`` in ``.pre-commit-config.yaml`` or ``pkg @ git+...@<sha>``
+    is random by design; a real key named in the same line (our own patterns) still counts.
+    """
+    for path, text, number in _added_lines(diff):
+        kinds = found.get((path, number))
+        if not kinds or not kinds <= precision.ENTROPY_KINDS:
+            continue
+        flagged = [t for t in redact.tokens(text) if _sha1(t) in hashes.get((path, number), set())]
+        if flagged and all(precision.is_pinned_hash(t, text) for t in flagged):
+            del found[(path, number)]
 
 
 def _own_keys(diff: Diff) -> Iterable[tuple[str, int, str]]:
