@@ -160,7 +160,7 @@ def test_pinned_commit_hashes_and_digests_are_not_secret_findings(sample_repo: S
     files = {
         ".pre-commit-config.yaml": f'repos:\n- repo: https://github.com/a/b\n  sha: "{SHA}"\n',
         "app/pins.py": f'PINNED_COMMIT = "{SHA}"\n',
-        "package-lock.yaml": 'integrity: "sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg=="\n',
+        "package-lock.yaml": f'integrity: "sha512-{SRI}"\n',
         "app/conf.py": f'API_TOKEN = "{SHA}"\n',
     }
     head = sample_repo.commit(files)
@@ -169,6 +169,7 @@ def test_pinned_commit_hashes_and_digests_are_not_secret_findings(sample_repo: S
     assert [(f.file, f.rule) for f in result.findings] == [("app/conf.py", "secret")]
 
 
+SRI = "z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg=="
 MULTI_IMPORT = (
     "from orchestrator.review.evidence._base import (\n"
     + "".join(f"    name_{i},\n" for i in range(8))
