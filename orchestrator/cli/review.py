@@ -1,4 +1,4 @@
-"""``aios review run|submit|status|show|approve|reject``: the review loop and its human checkpoint."""
+"""``aios review run|submit|status|show|approve|reject|dismiss``: the review loop and its human checkpoint."""
 
 from __future__ import annotations
 
@@ -184,6 +184,33 @@ def reject(
     from orchestrator.workflow.options import RunOptions
 
     _answer(ctx, task_id, "reject", feedback, as_json, RunOptions(model=model, sandbox=not no_sandbox))
+
+
+@app.command("dismiss")
+def dismiss(
+    ctx: typer.Context,
+    task_id: TaskId,
+    finding_id: Annotated[str, typer.Argument(help="The finding's id, in brackets in `aios review show`.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the finding does not apply.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Dismiss a review finding: later rounds of the task list it as dismissed and do not count it.
+
+    Needs an L2 project lead or higher (L1 for a task in the governance queue); never an agent.
+    Recorded on the task's audit trail.
+    """
+    from orchestrator.workflow.dismissals import dismiss as dismiss_finding
+
+    cli = state(ctx)
+    done = dismiss_finding(
+        cli.workspace(), task_id, finding_id, actor=cli.who(), reason=reason, session=cli.session()
+    )
+    if as_json:
+        print_json(done.model_dump(mode="json"))
+        return
+    echo(
+        f"{done.task}: dismissed {done.finding_id} ({done.finding.summary()}) by {done.actor}: {done.reason}"
+    )
 
 
 def _answer(

@@ -174,6 +174,28 @@ def note(
     return tasks.note(ws, tid, actor=actor, reason=reason, artifacts=artifacts, session=_id(session))
 
 
+def dismiss_finding(
+    ws: Workspace,
+    tid: str,
+    finding_id: str,
+    *,
+    actor: str,
+    reason: str,
+    session: Session | None = None,
+) -> TaskState:
+    """Dismiss review finding ``finding_id`` of ``tid`` on its audit trail, if ``actor`` may.
+
+    No agent may, in any role mode: the review's findings are what an agent's work is judged by.
+
+    Raises:
+        PermissionDenied: an agent, or a member below L2 (L1 in the governance queue).
+    """
+    task = tasks.get(ws, tid)
+    with audited(ws, actor=actor, what=f"dismiss finding {finding_id}", task_id=tid, session=session):
+        decide(ws, Op.DISMISS_FINDING, actor=actor, session=session, task=task)
+    return tasks.dismiss(ws, tid, finding_id, actor=actor, reason=reason, session=_id(session))
+
+
 def _id(session: Session | None) -> str | None:
     return session.id if session else None
 

@@ -56,6 +56,7 @@ _DOING: dict[Op, str] = {
     Op.APPROVE_AGENT: "approve an agent",
     Op.CREATE_SESSION: "create an agent session",
     Op.TERMINATE_SESSION: "terminate a session",
+    Op.DISMISS_FINDING: "dismiss a review finding",
 }
 
 

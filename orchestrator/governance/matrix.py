@@ -44,6 +44,8 @@ class Op(StrEnum):
     APPROVE_AGENT = "approve_agent"
     CREATE_SESSION = "create_session"
     TERMINATE_SESSION = "terminate_session"
+    DISMISS_FINDING = "dismiss_finding"
+    """``aios review dismiss``: a review finding is not raised again for the task."""
 
 
 #: The least authority a human member needs for each operation (L3 operator ... L0 owner).
@@ -73,12 +75,18 @@ HUMAN: dict[Op, Level] = {
     Op.APPROVE_AGENT: Level.LEAD,
     Op.CREATE_SESSION: Level.OPERATOR,
     Op.TERMINATE_SESSION: Level.OPERATOR,
+    # Dismissing a finding can turn NEEDS_REVISION into APPROVED: it waives part of the review,
+    # so it takes the authority that merging takes (L2 lead; L1 in the governance queue).
+    Op.DISMISS_FINDING: Level.LEAD,
 }
 
 #: In the ``governance`` queue (framework changes: workflows, personas, prompts, the policy),
 #: these operations need more authority than elsewhere.
 GOVERNANCE_QUEUE = "governance"
-HUMAN_IN_GOVERNANCE_QUEUE: dict[Op, Level] = {Op.MERGE: Level.PLATFORM}
+HUMAN_IN_GOVERNANCE_QUEUE: dict[Op, Level] = {
+    Op.MERGE: Level.PLATFORM,
+    Op.DISMISS_FINDING: Level.PLATFORM,
+}
 
 _WORKER = frozenset(
     {Op.READ, Op.START, Op.WRITE_CODE, Op.SUBMIT, Op.REVISE, Op.FINISH, Op.BLOCK, Op.TERMINATE_SESSION}

@@ -62,6 +62,10 @@ def render_markdown(r: RoundReport) -> str:
         f"dropped as ungrounded: {r.dropped_ungrounded})",
         *(_finding_line(f) for f in r.findings),
     ]
+    if r.dropped_contradicted:
+        lines += ["", f"{r.dropped_contradicted} model findings dropped as contradicted by evidence."]
+    if r.dismissed:
+        lines += ["", "## Dismissed by a member (not counted)", *(_finding_line(f) for f in r.dismissed)]
     if r.resolved:
         lines += ["", "## Fixed since the previous round", *(_finding_line(f) for f in r.resolved)]
     if r.errors:
@@ -78,7 +82,9 @@ def render_markdown(r: RoundReport) -> str:
 
 def _finding_line(f: Finding) -> str:
     who = f.persona or f.source
-    return f"- **{f.severity.value}** {f.dimension.value} ({who}) {f.summary(suggestion=True)}"
+    # The id is what `aios review dismiss TASK_ID FINDING_ID` takes.
+    head = f"- **{f.severity.value}** {f.dimension.value} ({who}) [{f.fingerprint}]"
+    return f"{head} {f.summary(suggestion=True)}"
 
 
 def _evidence_line(e: EvidenceResult) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.redact import mask_secrets
+from orchestrator.review.contradicted import cap_unplaced
 from orchestrator.review.diff import Diff, ground
 from orchestrator.review.evidence import EvidenceResult, render_evidence
 from orchestrator.review.findings import Dimension, Finding, Severity
@@ -148,7 +149,7 @@ def _ask(
     except AiosError as exc:
         return [], 0, f"{dimension.value}/{persona.name}: {exc.message}"
     findings = [
-        Finding(dimension=dimension, persona=persona.name, source="model", **item.model_dump())
+        cap_unplaced(Finding(dimension=dimension, persona=persona.name, source="model", **item.model_dump()))
         for item in reply.findings
     ]
     kept, dropped = ground(findings, diff, near=panel.near_lines)

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.redact import mask_secrets
+from orchestrator.review.contradicted import drop_contradicted
 from orchestrator.review.diff import Diff, commit_messages, delta_since, git_diff, render_numbered
 from orchestrator.review.evidence import (
     EvidenceContext,
@@ -72,6 +73,8 @@ class RoundInputs:
     """The change since ``since``: what the builder did in answer to the last round."""
     previous: tuple[Finding, ...] = ()
     """The previous round's findings."""
+    dismissed: frozenset[str] = frozenset()
+    """Ids (``Finding.fingerprint``) of findings a member dismissed for this task: not raised again."""
 
     @property
     def diff(self) -> Diff:
@@ -110,11 +113,13 @@ def round_inputs(
     previous: Iterable[Finding] = (),
     card_path: str | None = None,
     queue: str | None = None,
+    dismissed: Iterable[str] = (),
 ) -> RoundInputs:
     """The inputs of the round reviewing ``base..head`` (commit ids, or refs resolved here).
 
     ``card_path`` (the TaskCard's file, relative to the workspace root) and ``queue`` (the task's)
-    tell the ``governance-canon`` check what the task may change.
+    tell the ``governance-canon`` check what the task may change; ``dismissed`` names the findings
+    members dismissed for the task.
     """
     base, head = git.head(worktree, base), git.head(worktree, head)
     diff, messages, delta = _git_view(worktree, base, head, since)
@@ -134,7 +139,7 @@ def round_inputs(
         _memo=memo,
         _memo_lock=lock,
     )
-    return RoundInputs(evidence, base, head, since, delta, tuple(previous))
+    return RoundInputs(evidence, base, head, since, delta, tuple(previous), frozenset(dismissed))
 
 
 class CheckResult(BaseModel):
@@ -224,6 +229,10 @@ class RoundOutcome(BaseModel):
     open_count: int = 0
     unchecked_criteria: list[str] = Field(default_factory=list)
     """Ids of acceptance criteria without a check: only a model or a human can judge them."""
+    dropped_contradicted: int = 0
+    """Model findings the evidence contradicts (``orchestrator.review.contradicted``), dropped."""
+    dismissed: list[Finding] = Field(default_factory=list)
+    """Findings a member dismissed for this task (``aios review dismiss``): shown, never counted."""
 
     @field_validator("reasons", "errors")
     @classmethod
@@ -245,8 +254,10 @@ class RoundOutcome(BaseModel):
 def conclude(inputs: RoundInputs, results: Iterable[CheckResult], policy: PolicySettings) -> RoundOutcome:
     """The round's verdict by ``policy`` from its checks, and how its findings track the last round's."""
     results = list(results)
-    findings = sort_findings(f for r in results for f in r.findings)
     evidence = [e for r in results for e in r.evidence]
+    kept, contradicted = drop_contradicted((f for r in results for f in r.findings), evidence)
+    findings = sort_findings(f for f in kept if f.fingerprint not in inputs.dismissed)
+    dismissed = sort_findings(f for f in kept if f.fingerprint in inputs.dismissed)
     errors = [e for r in results for e in r.errors]
     decision = decide(findings, evidence, settings=policy, errors=errors)
     tracking = track(inputs.previous, findings, delta=inputs.delta)
@@ -263,6 +274,8 @@ def conclude(inputs: RoundInputs, results: Iterable[CheckResult], policy: Policy
         new_count=len(tracking.new),
         open_count=len(tracking.open),
         unchecked_criteria=[c.id for c in unchecked_criteria(inputs.evidence.criteria)],
+        dropped_contradicted=len(contradicted),
+        dismissed=dismissed,
     )
 
 

@@ -32,6 +32,8 @@ class EventKind(StrEnum):
     """A hand edit of ``state/tasks.yaml`` (``status: blocked``), recorded by the next command."""
     VIOLATION = "violation"
     """A refused action, audited with the rule that refused it."""
+    DISMISSAL = "dismissal"
+    """A member dismissed a review finding (``aios review dismiss``): later rounds do not raise it."""
 
 
 def now() -> str:

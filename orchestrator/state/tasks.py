@@ -281,6 +281,35 @@ def note(
     return task
 
 
+DISMISSED = "dismissed finding "
+
+
+def dismiss(
+    ws: Workspace, tid: str, finding_id: str, *, actor: str, reason: str, session: str | None = None
+) -> TaskState:
+    """Record that ``actor`` dismissed review finding ``finding_id`` of ``tid`` (a note event).
+
+    Only an event of kind ``dismissal`` counts (``dismissed_findings``): a plain note with the same
+    words, which any reader of the task may add, dismisses nothing.
+    """
+    check_actor(actor)
+    with Store(ws).transaction() as txn:
+        task = txn.task(tid)
+        text = f"{DISMISSED}{finding_id}: {reason}"
+        txn.record(task, actor=actor, to=task.status, reason=text, session=session, kind=EventKind.DISMISSAL)
+    return task
+
+
+def dismissed_findings(task: TaskState) -> dict[str, str]:
+    """The finding ids dismissed on ``task``, each with the reason given (the latest, if twice)."""
+    out: dict[str, str] = {}
+    for event in task.events:
+        if event.kind is EventKind.DISMISSAL and event.reason and event.reason.startswith(DISMISSED):
+            finding_id, _, why = event.reason.removeprefix(DISMISSED).partition(": ")
+            out[finding_id] = why
+    return out
+
+
 def violation(ws: Workspace, tid: str, *, actor: str, reason: str, session: str | None = None) -> None:
     """Record a refused attempt on ``tid``'s audit trail (every one: unlike ``note``, never merged)."""
     check_actor(actor)

@@ -261,6 +261,7 @@ def _round_inputs(ctx: RunContext, state: ReviewState) -> review_round.RoundInpu
         previous=load_findings(state.get("findings")),
         card_path=task.card,
         queue=task.queue,
+        dismissed=tasks.dismissed_findings(task),
     )
 
 

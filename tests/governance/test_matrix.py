@@ -54,6 +54,7 @@ register_agent     y  y  y  -  | -         -       -        -       -
 approve_agent      y  y  y  -  | -         -       -        -       -
 create_session     y  y  y  y  | -         -       -        -       -
 terminate_session  y  y  y  y  | y         y       y        y       y
+dismiss_finding    y  y  y  -  | -         -       -        -       -
 """
 
 
@@ -210,6 +211,12 @@ ATTEMPTS: dict[Op, tuple[Status | None, Attempt]] = {
         ),
     ),  # type: ignore[union-attr]
     Op.TERMINATE_SESSION: (None, _terminate),
+    Op.DISMISS_FINDING: (
+        Status.REVIEWING,
+        lambda ws, who, tid: actions.dismiss_finding(
+            ws, tid, "0123456789ab", actor=who.actor, session=who.session, reason="accepted risk"
+        ),
+    ),
 }
 
 
