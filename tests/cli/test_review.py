@@ -156,3 +156,16 @@ def test_answering_with_nothing_waiting_is_refused_with_the_note_as_a_json_error
         "field": None,
         "line": None,
     }
+
+
+def test_dismissing_before_any_review_is_refused_with_what_to_do(ws: Workspace, cli) -> None:
+    tid = started(ws)
+    done = cli("review", "dismiss", tid, "0123456789ab", "--reason", "noise", "--json")
+    assert done.exit_code == 1, done.output
+    assert json.loads(done.stdout) == {
+        "error": f"{tid} has no review yet",
+        "fix": f"run `aios review run {tid}` first",
+        "file": None,
+        "field": None,
+        "line": None,
+    }
