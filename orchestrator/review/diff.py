@@ -15,7 +15,9 @@ did not touch, and reviewers' false positives concentrate there. ``near=None`` t
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -394,9 +396,45 @@ def git_diff(repo: Path, base: str, head: str = "HEAD", *, context: int = 3) -> 
         head: the commit under review.
         context: lines of context around each hunk.
     """
-    diff = parse_diff(git(repo, *GIT_DIFF, f"-U{context}", base, head, "--"))
+    raw = _git.run(repo, "-c", "core.quotepath=off", *GIT_DIFF, f"-U{context}", base, head, "--").stdout
+    diff = parse_diff(_decode_diff(repo, head, raw))
     _attach_line_counts(repo, head, diff)
     return diff
+
+
+_FILE_START = re.compile(rb"^(?=diff --git )", re.M)
+_NEW_PATH = re.compile(r" b/(.+)$")
+
+
+def _decode_diff(repo: Path, head: str, raw: bytes) -> str:
+    """The diff as text, each file's part in its own encoding (PEP 263 for Python files).
+
+    A part that is valid UTF-8 is read as UTF-8; only a Python file that is not costs a look at
+    its coding cookie (``# -*- coding: latin-1 -*-``) in ``head``.
+    """
+    return "".join(_decode_part(repo, head, part) for part in _FILE_START.split(raw))
+
+
+def _decode_part(repo: Path, head: str, part: bytes) -> str:
+    try:
+        return part.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    found = _NEW_PATH.search(part.split(b"\n", 1)[0].decode("utf-8", "replace"))
+    encoding = "utf-8"
+    if found and found[1].endswith((".py", ".pyi")):
+        blob = _git.run(repo, "cat-file", "blob", f"{head}:{found[1]}", check=False).stdout
+        encoding = _declared_encoding(blob)
+    return part.decode(encoding, errors="replace")
+
+
+def _declared_encoding(source: bytes) -> str:
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        "".encode(encoding)  # an unknown codec name raises LookupError here
+    except (SyntaxError, LookupError):
+        return "utf-8"
+    return encoding
 
 
 def delta_since(repo: Path, last_reviewed: str, head: str = "HEAD") -> Diff:

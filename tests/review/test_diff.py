@@ -190,3 +190,14 @@ def test_git_diff_on_a_real_repository(sample_repo: SampleRepo) -> None:
     assert list(delta.files) == ["app/users.py"]
     assert delta.files["app/users.py"].changed_lines == {11}
     assert commit_messages(repo, sample_repo.base) == ["second", "first\n\nbody"]
+
+
+def test_a_python_file_in_latin_1_is_read_in_its_declared_encoding(sample_repo: SampleRepo) -> None:
+    text = "# -*- coding: latin-1 -*-\nNAME = 'café'\n"
+    (sample_repo.path / "app/latin.py").write_bytes(text.encode("latin-1"))
+    (sample_repo.path / "app/utf.py").write_text("NAME = 'naïve'\n")
+    head = sample_repo.commit({})
+    diff = git_diff(sample_repo.path, sample_repo.base, head)
+    added = {fd.path: [ln.text for h in fd.hunks for ln in h.lines] for fd in diff}
+    assert added["app/latin.py"] == ["# -*- coding: latin-1 -*-", "NAME = 'café'"]
+    assert added["app/utf.py"] == ["NAME = 'naïve'"]
