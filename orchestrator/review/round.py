@@ -206,7 +206,9 @@ def change_text(inputs: RoundInputs, dimension: Dimension) -> str:
     """What the panel reads of the change: all of it (round 1), or the delta and the open findings."""
     if inputs.since is None or inputs.delta is None:
         return "## The change (new-side line numbers)\n" + (render_numbered(inputs.diff) or "(empty)")
-    previous = [f for f in inputs.previous if f.dimension is dimension]
+    previous = [
+        f for f in inputs.previous if f.dimension is dimension and f.fingerprint not in inputs.dismissed
+    ]
     return rereview_view(previous, inputs.delta, since=inputs.since, head=inputs.head).render()
 
 
@@ -260,7 +262,9 @@ def conclude(inputs: RoundInputs, results: Iterable[CheckResult], policy: Policy
     dismissed = sort_findings(f for f in kept if f.fingerprint in inputs.dismissed)
     errors = [e for r in results for e in r.errors]
     decision = decide(findings, evidence, settings=policy, errors=errors)
-    tracking = track(inputs.previous, findings, delta=inputs.delta)
+    # A finding dismissed since the last round was not fixed: it leaves the tracking, not "resolved".
+    previous = [f for f in inputs.previous if f.fingerprint not in inputs.dismissed]
+    tracking = track(previous, findings, delta=inputs.delta)
     return RoundOutcome(
         verdict=decision.verdict,
         reasons=decision.reasons,

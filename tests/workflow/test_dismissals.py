@@ -50,7 +50,9 @@ def test_a_dismissed_finding_is_not_raised_again_for_the_task(ws: Workspace) -> 
     assert code == 0 and out["verdict"] == "APPROVED", out
     assert not [f for f in out["findings"] if f["rule"] == "size"]
     report = (ws.reviews_dir(tid) / "round-2.md").read_text()
-    assert "## Dismissed by a member (not counted)" in report and finding.fingerprint in report
+    dismissed = report.split("## Dismissed by a member (not counted)\n")[1].split("\n\n")[0]
+    assert f"[{finding.fingerprint}]" in dismissed
+    assert "## Fixed since the previous round" not in report  # dismissed is not fixed
 
 
 def _reviewed(ws: Workspace) -> tuple[str, Finding]:

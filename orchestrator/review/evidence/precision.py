@@ -47,11 +47,14 @@ def one_per_syntax_error(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     After the first parse error the rest of the file is guesswork for the parser: every later
     "syntax error" (and every other rule's name for it) follows from that one.
     """
-    out: list[Diagnostic] = []
+    diagnostics = sorted(diagnostics, key=lambda d: (d.file, d.line))
+    broken = {(d.file, d.line) for d in diagnostics if _is_syntax(d.rule)}
     first: dict[str, Diagnostic] = {}
-    for d in sorted(diagnostics, key=lambda d: (d.file, d.line)):
+    out: list[Diagnostic] = []
+    for d in diagnostics:
         if not _is_syntax(d.rule):
-            out.append(d)
+            if (d.file, d.line) not in broken:  # another rule tripping on the broken line
+                out.append(d)
         elif d.file not in first:
             first[d.file] = d
     return sorted([*out, *first.values()], key=lambda d: (d.file, d.line, d.rule))

@@ -98,7 +98,7 @@ def _syntax_line(row: int, message: str) -> str:
 def test_one_finding_per_syntax_error(tmp_path: Path) -> None:
     stdout = "\n".join(
         [_syntax_line(2, "Expected `)`, found `=`"), _syntax_line(3, "unexpected EOF while parsing")]
-        + [ruff_line("E999", 2), ruff_line("F401", 1)]
+        + [ruff_line("E999", 2), ruff_line("F821", 2), ruff_line("F401", 1)]
     )
     result = ruff_check(ctx_for(tmp_path), fake(stdout))
     assert [(f.line, f.rule) for f in result.findings] == [(1, "F401"), (2, "invalid-syntax")]
