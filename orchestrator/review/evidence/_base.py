@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatch
@@ -42,6 +45,49 @@ class ProjectRunners(Protocol):
     def project(self, timeout_s: float) -> Runner:
         """A runner whose commands find the project's ``python`` and ``pytest`` first."""
         ...
+
+
+@runtime_checkable
+class ReportingRunner(Protocol):
+    """A ``Runner`` whose commands may write into ``reports``, a host folder outside the worktree.
+
+    Tools write their structured reports (ruff JSON, junit XML) there and aios reads them in full
+    after: stdout keeps only its tail, and the worktree is the change's to edit. A runner without
+    it runs its commands unconfined (no sandbox), so any host folder will do.
+    """
+
+    reports: Path
+
+    def __call__(self, argv: Sequence[str]) -> CommandResult: ...
+
+
+@contextlib.contextmanager
+def report_folder(run: Runner) -> Iterator[Path]:
+    """A fresh, empty folder outside the worktree the command ``run`` runs may write its report into.
+
+    Its name is random and it exists only for one command, so no other command of the round can
+    plant a report in it beforehand; it is removed after.
+    """
+    parent = run.reports if isinstance(run, ReportingRunner) else None
+    folder = Path(tempfile.mkdtemp(prefix="report-", dir=parent))
+    if parent is not None and os.geteuid() == 0:
+        # As root the sandboxed code runs as another uid: hand the folder to the parent's owner.
+        owner = parent.stat()
+        os.chown(folder, owner.st_uid, owner.st_gid)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def read_report(path: Path) -> str | None:
+    """A report a tool wrote (None when it wrote none); never a symlink, read in full."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
 
 
 def project_runner(runners: RunnerFactory, timeout_s: float) -> Runner:
