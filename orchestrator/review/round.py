@@ -130,6 +130,7 @@ def round_inputs(
         card_text=card_text,
         card_path=card_path,
         queue=queue,
+        base=base,
         _memo=memo,
         _memo_lock=lock,
     )

@@ -309,6 +309,10 @@ class SandboxRunners:
     def __call__(self, timeout_s: float) -> _SandboxRunner:
         return _SandboxRunner(self, self.base.model_copy(update={"timeout_s": timeout_s}), None)
 
+    def at(self, worktree: Path) -> SandboxRunners:
+        """The same runners in another folder (a `RelocatableRunners`: the checks' view of the change)."""
+        return SandboxRunners(worktree, self.sandbox, limits=self.base, environment=self.environment)
+
     def project(self, timeout_s: float) -> _SandboxRunner:
         limits = self.base.model_copy(update={"timeout_s": timeout_s})
         return _SandboxRunner(self, limits, self.environment)

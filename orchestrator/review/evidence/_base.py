@@ -52,8 +52,7 @@ class ReportingRunner(Protocol):
     """A ``Runner`` whose commands may write into ``reports``, a host folder outside the worktree.
 
     Tools write their structured reports (ruff JSON, junit XML) there and aios reads them in full
-    after: stdout keeps only its tail, and the worktree is the change's to edit. A runner without
-    it runs its commands unconfined (no sandbox), so any host folder will do.
+    after: stdout keeps only its tail, and the worktree is the change's to edit.
     """
 
     reports: Path
@@ -62,17 +61,21 @@ class ReportingRunner(Protocol):
 
 
 @contextlib.contextmanager
-def report_folder(run: Runner) -> Iterator[Path]:
+def report_folder(run: Runner) -> Iterator[Path | None]:
     """A fresh, empty folder outside the worktree the command ``run`` runs may write its report into.
 
     Its name is random and it exists only for one command, so no other command of the round can
-    plant a report in it beforehand; it is removed after.
+    plant a report in it beforehand; it is removed after. None when ``run`` offers no reports
+    folder (not a `ReportingRunner`): the tool then reports on stdout, whose cut start shows as an
+    unreadable line, an error rather than a silent loss.
     """
-    parent = run.reports if isinstance(run, ReportingRunner) else None
-    folder = Path(tempfile.mkdtemp(prefix="report-", dir=parent))
-    if parent is not None and os.geteuid() == 0:
+    if not isinstance(run, ReportingRunner):
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="report-", dir=run.reports))
+    if os.geteuid() == 0:
         # As root the sandboxed code runs as another uid: hand the folder to the parent's owner.
-        owner = parent.stat()
+        owner = run.reports.stat()
         os.chown(folder, owner.st_uid, owner.st_gid)
     try:
         yield folder
@@ -88,6 +91,17 @@ def read_report(path: Path) -> str | None:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
+
+
+@runtime_checkable
+class RelocatableRunners(Protocol):
+    """A ``RunnerFactory`` that can run the same commands in another folder (a checks view)."""
+
+    def __call__(self, timeout_s: float) -> Runner: ...
+
+    def at(self, worktree: Path) -> RunnerFactory:
+        """The same runners, with ``worktree`` as the folder commands run in."""
+        ...
 
 
 def project_runner(runners: RunnerFactory, timeout_s: float) -> Runner:
@@ -159,6 +173,9 @@ class EvidenceContext:
     """The TaskCard's file, relative to the workspace root: canon, like ``workflows/``."""
     queue: str | None = None
     """The task's queue: in ``governance`` a change to the canon is expected, elsewhere it blocks."""
+    base: str | None = None
+    """The target branch's commit the change is reviewed against (its merge base with HEAD is
+    where the test configuration the project's checks use comes from)."""
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 

@@ -61,9 +61,9 @@ def run_ruff(
         argv.append("--ignore-noqa")
     argv += [arg for item in (*config, _per_file_ignores(settings)) if item for arg in ("--config", item)]
     with report_folder(run) as folder:
-        report = folder / "ruff.jsonl"
-        att = attempt(run, [*argv, "--output-file", str(report), "--", *cli_paths(files)])
-        text = read_report(report)
+        report = ["--output-file", str(folder / "ruff.jsonl")] if folder else []
+        att = attempt(run, [*argv, *report, "--", *cli_paths(files)])
+        text = read_report(folder / "ruff.jsonl") if folder else att.stdout
     if att.reason:
         return att, None, None
     if text is None:

@@ -10,7 +10,7 @@ from helpers import plain_runner
 from orchestrator.review.evidence import EvidenceStatus
 from orchestrator.review.evidence.quality import ruff_check
 from orchestrator.review.round import round_inputs
-from orchestrator.sandbox.bwrap import bwrap_available
+from orchestrator.sandbox.bwrap import CommandResult, bwrap_available
 from orchestrator.workflow.wiring import SandboxRunners
 
 from ..sample import SampleRepo
@@ -45,24 +45,37 @@ def test_a_change_with_500_ruff_findings_reports_every_one(sample_repo: SampleRe
     assert not list(sample_repo.path.rglob("ruff.jsonl"))  # nothing was written into the worktree
 
 
-def test_the_report_folder_is_gone_after_the_run_and_outside_the_worktree(sample_repo: SampleRepo) -> None:
-    seen: list[Path] = []
+class Recording:
+    """A reporting runner that records where the report goes, then runs (or does nothing)."""
 
-    def run(argv):
-        report = Path(argv[argv.index("--output-file") + 1])
-        seen.append(report)
-        return plain_runner(sample_repo.path, 60)(argv)
+    def __init__(self, reports: Path, real=None) -> None:
+        self.reports, self.real, self.seen = reports, real, []
 
+    def __call__(self, argv):
+        self.seen.append(Path(argv[argv.index("--output-file") + 1]))
+        return self.real(argv) if self.real else CommandResult(tuple(argv), 0, "", "", 0.01)
+
+
+def test_the_report_folder_is_fresh_outside_the_worktree_and_gone(sample_repo: SampleRepo, tmp_path) -> None:
+    run = Recording(tmp_path, plain_runner(sample_repo.path, 60))
     head = big_change(sample_repo)
-    ruff_check(round_inputs(sample_repo.path, base=sample_repo.base, head=head).evidence, run)
-    [report] = seen
-    assert not report.is_relative_to(sample_repo.path) and not report.parent.exists()
+    result = ruff_check(round_inputs(sample_repo.path, base=sample_repo.base, head=head).evidence, run)
+    [report] = run.seen
+    assert len(result.findings) == 500
+    assert report.parent.parent == tmp_path and not report.is_relative_to(sample_repo.path)
+    assert not report.parent.exists()
 
 
-def test_a_ruff_run_that_writes_no_report_is_an_error_not_a_pass(sample_repo: SampleRepo) -> None:
-    from orchestrator.sandbox.bwrap import CommandResult
-
+def test_a_ruff_run_that_writes_no_report_is_an_error_not_a_pass(sample_repo: SampleRepo, tmp_path) -> None:
     head = big_change(sample_repo)
     ctx = round_inputs(sample_repo.path, base=sample_repo.base, head=head).evidence
-    result = ruff_check(ctx, lambda argv: CommandResult(tuple(argv), 0, "", "", 0.01))
+    result = ruff_check(ctx, Recording(tmp_path))
     assert result.status is EvidenceStatus.ERROR and "wrote no report" in (result.reason or "")
+
+
+def test_without_a_reports_folder_a_cut_stdout_is_an_error(sample_repo: SampleRepo) -> None:
+    head = big_change(sample_repo)
+    ctx = round_inputs(sample_repo.path, base=sample_repo.base, head=head).evidence
+    plain = plain_runner(sample_repo.path, 60)
+    result = ruff_check(ctx, lambda argv: plain(argv))  # a bare callable: stdout, 64 KiB tail
+    assert result.status is EvidenceStatus.ERROR and "could not be read" in (result.reason or "")
