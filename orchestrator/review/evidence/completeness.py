@@ -27,7 +27,7 @@ from orchestrator.review.evidence._base import (
     local_result,
     ranges,
 )
-from orchestrator.review.evidence.testconfig import test_config_check
+from orchestrator.review.evidence.testconfig import config_changes_check
 from orchestrator.review.findings import Dimension, Finding
 
 C = Dimension.COMPLETENESS
@@ -47,7 +47,7 @@ def collect_completeness(ctx: EvidenceContext, run: Runner) -> list[EvidenceResu
     return [
         *guarded("tests", C, lambda: run_tests(ctx, run)),
         *guarded("test-changes", C, lambda: [check_test_changes(ctx)]),
-        *guarded("test-config", C, lambda: [test_config_check(ctx)]),
+        *guarded("test-config", C, lambda: [config_changes_check(ctx)]),
     ]
 
 

@@ -6,7 +6,7 @@ level, ``pytest.ini``, ``tox.ini``, ``setup.cfg``, ``pyproject.toml``, ``.covera
 failing check pass without touching the code under test (a ``conftest.py`` hook that rewrites every
 report to "passed"). So:
 
-- `test_config_check` makes every such edit a finding a human sees (``test-config-changed``, major
+- `config_changes_check` makes every such edit a finding a human sees (``test-config-changed``, major
   by default), with the path, and so are plugins the change declares (``pytest_plugins``, a
   ``pytest11`` entry point);
 - `checks_view` gives the project's commands (the acceptance checks, the test run) a detached copy
@@ -86,7 +86,7 @@ def touched_config(ctx: EvidenceContext) -> list[str]:
 # ---------------------------------------------------------------- the finding
 
 
-def test_config_check(ctx: EvidenceContext) -> EvidenceResult:
+def config_changes_check(ctx: EvidenceContext) -> EvidenceResult:
     """``test-config-changed`` for each configuration or hook file changed, and each plugin declared."""
     commit = merge_base(ctx)
     changed = [p for p in touched_config(ctx) if _changes_tests(ctx, commit, p)]
