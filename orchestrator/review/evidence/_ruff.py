@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,6 +69,9 @@ def run_ruff(
         return att, None, None
     if text is None:
         return att, None, f"ruff wrote no report (exit {att.returncode})"
+    if folder and att.result is not None:
+        # The report stands in for stdout, so the output shown (its tail) reads as it always did.
+        att = dataclasses.replace(att, result=dataclasses.replace(att.result, stdout=text))
     diagnostics, why = parse_json_lines(text, files)
     if why is None and att.returncode != 0:
         why = f"ruff exited with {att.returncode}"

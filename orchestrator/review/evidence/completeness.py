@@ -50,7 +50,7 @@ def collect_completeness(ctx: EvidenceContext, run: Runner) -> list[EvidenceResu
     return [
         *guarded("tests", C, lambda: run_tests(ctx, run)),
         *guarded("test-changes", C, lambda: [check_test_changes(ctx)]),
-        *guarded("test-config", C, lambda: [config_changes_check(ctx)]),
+        *guarded("test-config", C, lambda: config_changes_check(ctx)),
     ]
 
 

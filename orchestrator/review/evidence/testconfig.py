@@ -86,8 +86,15 @@ def touched_config(ctx: EvidenceContext) -> list[str]:
 # ---------------------------------------------------------------- the finding
 
 
-def config_changes_check(ctx: EvidenceContext) -> EvidenceResult:
-    """``test-config-changed`` for each configuration or hook file changed, and each plugin declared."""
+def config_changes_check(ctx: EvidenceContext) -> list[EvidenceResult]:
+    """``test-config-changed`` for each configuration or hook file changed, and each plugin declared.
+
+    No result at all when the change touches none: the evidence (and every prompt built from it)
+    stays as it was for the common change.
+    """
+    if not touched_config(ctx) and not any(_PLUGIN.search(ln.text) for f in ctx.diff for h in f.hunks
+                                           for ln in h.lines if ln.kind == "+"):  # fmt: skip
+        return []
     commit = merge_base(ctx)
     changed = [p for p in touched_config(ctx) if _changes_tests(ctx, commit, p)]
     findings = [_finding(p, "the change edits test configuration or a hook file") for p in changed]
@@ -97,8 +104,8 @@ def config_changes_check(ctx: EvidenceContext) -> EvidenceResult:
         for line in sorted(f.changed_lines)
         if _PLUGIN.search(_added_text(f, line))
     ]
-    note = "the project's checks ran with the target branch's versions of: " + ", ".join(changed)
-    return local_result("test-config", C, findings, note=note if changed else "no test configuration changed")
+    note = "the project's checks ran with the target branch's versions of: " + ", ".join(touched_config(ctx))
+    return [local_result("test-config", C, findings, note=note)]
 
 
 def _finding(path: str, what: str, line: int | None = None) -> Finding:

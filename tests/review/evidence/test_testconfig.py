@@ -80,7 +80,7 @@ def test_the_view_has_the_base_versions_and_drops_files_the_base_lacks(sample_re
         copy = view.worktree
     assert not copy.exists()
     assert (sample_repo.path / "tests/conftest.py").read_text() == "CHANGED = 1\n"
-    paths = sorted(f.file for f in config_changes_check(ctx).findings)
+    paths = sorted(f.file for f in config_changes_check(ctx)[0].findings)
     assert paths == ["app/x.pth", "sitecustomize.py", "tests/conftest.py"]
 
 
@@ -89,31 +89,35 @@ def test_no_test_configuration_changed_runs_in_the_worktree_itself(sample_repo: 
     ctx = round_inputs(sample_repo.path, base="main", head=head).evidence
     with checks_view(ctx) as view:
         assert view is ctx
-    result = config_changes_check(ctx)
-    assert result.status is EvidenceStatus.PASSED and result.findings == []
+    assert config_changes_check(ctx) == []  # no result: the evidence reads as before
+
+
+def findings_of(sample_repo: SampleRepo, base: str, head: str):
+    [result] = config_changes_check(round_inputs(sample_repo.path, base=base, head=head).evidence)
+    return result.findings
 
 
 def test_pyproject_counts_only_when_its_test_sections_change(sample_repo: SampleRepo) -> None:
     base = sample_repo.commit({"pyproject.toml": '[project]\nname = "x"\n'}, "pyproject")
     deps = sample_repo.commit({"pyproject.toml": '[project]\nname = "x"\ndependencies = ["attrs"]\n'}, "deps")
-    assert config_changes_check(round_inputs(sample_repo.path, base=base, head=deps).evidence).findings == []
+    assert findings_of(sample_repo, base, deps) == []
     opts = '[project]\nname = "x"\n\n[tool.pytest.ini_options]\naddopts = "-p no:x"\n'
     head = sample_repo.commit({"pyproject.toml": opts}, "pytest options")
-    [finding] = config_changes_check(round_inputs(sample_repo.path, base=base, head=head).evidence).findings
+    [finding] = findings_of(sample_repo, base, head)
     assert (finding.file, finding.rule) == ("pyproject.toml", RULE)
 
 
 def test_setup_cfg_coverage_section_counts(sample_repo: SampleRepo) -> None:
     base = sample_repo.commit({"setup.cfg": "[metadata]\nname = x\n"}, "cfg")
     head = sample_repo.commit({"setup.cfg": "[metadata]\nname = x\n\n[coverage:run]\nomit = app/*\n"}, "cov")
-    [finding] = config_changes_check(round_inputs(sample_repo.path, base=base, head=head).evidence).findings
+    [finding] = findings_of(sample_repo, base, head)
     assert finding.file == "setup.cfg"
 
 
 def test_a_declared_pytest_plugin_is_a_finding_at_its_line(sample_repo: SampleRepo) -> None:
     text = "pytest_plugins = ['tests.helper_plugin']\n\n\ndef test_x():\n    pass\n"
     head = sample_repo.commit({"tests/test_plugin.py": text}, "plugin")
-    [finding] = config_changes_check(round_inputs(sample_repo.path, base="main", head=head).evidence).findings
+    [finding] = findings_of(sample_repo, "main", head)
     assert (finding.file, finding.line, finding.rule) == ("tests/test_plugin.py", 1, RULE)
     assert "plugin" in finding.message
 
