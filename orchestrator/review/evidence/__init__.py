@@ -12,6 +12,11 @@ commands are the project's own: they run in the project's Python environment whe
 factory offers one (`ProjectRunners`, see ``orchestrator.sandbox.environment``). A check that
 cannot run is an ``error`` result with the reason; the policy blocks on it. Nothing is ever a
 silent pass.
+
+Tools write their structured reports (ruff JSON, pytest junit XML, coverage JSON) into a folder
+outside the worktree the runner offers (`ReportingRunner`), read in full: never parsed from the
+kept tail of stdout. R's and C's commands run with the target branch's test configuration and hook
+files (``testconfig.checks_view``); a change to them is a ``test-config-changed`` finding.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from orchestrator.review.evidence._base import (
     EvidenceStatus,
     ProjectRunners,
     RelocatableRunners,
+    ReportingRunner,
     Runner,
     RunnerFactory,
     error_result,
@@ -47,6 +53,7 @@ __all__ = [
     "EvidenceStatus",
     "ProjectRunners",
     "RelocatableRunners",
+    "ReportingRunner",
     "Runner",
     "RunnerFactory",
     "collect_dimension",

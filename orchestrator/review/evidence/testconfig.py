@@ -29,7 +29,6 @@ import tempfile
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from orchestrator.review.evidence._base import EvidenceContext, EvidenceResult, local_result
 from orchestrator.review.findings import Dimension, Finding, Severity
@@ -46,6 +45,8 @@ HOOK_NAMES = frozenset({
 SHARED_NAMES = frozenset({"setup.cfg", "pyproject.toml"})
 """Files that hold test configuration in some sections only (a dependency change is no finding)."""
 _PLUGIN = re.compile(r"\bpytest_plugins\b|\bpytest11\b")
+_PLUGIN_FILES = (".py", ".cfg", ".toml", ".ini")
+"""Where a plugin declaration takes effect (a README mentioning one is no finding)."""
 _CFG_SECTIONS = re.compile(r"^(?:tool:pytest|pytest|coverage:.*)$")
 
 
@@ -68,7 +69,9 @@ def merge_base(ctx: EvidenceContext) -> str | None:
 
 def _merge_base(worktree: Path, base: str) -> str | None:
     done = git.run(worktree, "merge-base", base, "HEAD", check=False)
-    return done.stdout.decode().strip() or None if done.returncode == 0 else None
+    if done.returncode != 0:
+        return None
+    return done.stdout.decode().strip() or None
 
 
 def base_version(ctx: EvidenceContext, commit: str, path: str) -> bytes | None:
@@ -92,18 +95,13 @@ def config_changes_check(ctx: EvidenceContext) -> list[EvidenceResult]:
     No result at all when the change touches none: the evidence (and every prompt built from it)
     stays as it was for the common change.
     """
-    if not touched_config(ctx) and not any(_PLUGIN.search(ln.text) for f in ctx.diff for h in f.hunks
-                                           for ln in h.lines if ln.kind == "+"):  # fmt: skip
+    plugins = _declared_plugins(ctx)
+    if not touched_config(ctx) and not plugins:
         return []
     commit = merge_base(ctx)
     changed = [p for p in touched_config(ctx) if _changes_tests(ctx, commit, p)]
     findings = [_finding(p, "the change edits test configuration or a hook file") for p in changed]
-    findings += [
-        _finding(f.path, "the change declares a pytest plugin", line)
-        for f in ctx.diff
-        for line in sorted(f.changed_lines)
-        if _PLUGIN.search(_added_text(f, line))
-    ]
+    findings += [_finding(path, "the change declares a pytest plugin", line) for path, line in plugins]
     note = "the project's checks ran with the target branch's versions of: " + ", ".join(touched_config(ctx))
     return [local_result("test-config", C, findings, note=note)]
 
@@ -122,8 +120,16 @@ def _finding(path: str, what: str, line: int | None = None) -> Finding:
     )
 
 
-def _added_text(fd: Any, line: int) -> str:
-    return next((ln.text for h in fd.hunks for ln in h.lines if ln.kind == "+" and ln.new == line), "")
+def _declared_plugins(ctx: EvidenceContext) -> list[tuple[str, int]]:
+    """(path, line) of each added ``pytest_plugins`` or ``pytest11`` (entry point) in code or config."""
+    return [
+        (f.path, ln.new)
+        for f in ctx.diff
+        if f.path.endswith(_PLUGIN_FILES)
+        for h in f.hunks
+        for ln in h.lines
+        if ln.kind == "+" and ln.new and _PLUGIN.search(ln.text)
+    ]
 
 
 def _changes_tests(ctx: EvidenceContext, commit: str | None, path: str) -> bool:

@@ -122,6 +122,11 @@ def test_a_declared_pytest_plugin_is_a_finding_at_its_line(sample_repo: SampleRe
     assert "plugin" in finding.message
 
 
+def test_a_readme_mentioning_a_plugin_is_no_finding(sample_repo: SampleRepo) -> None:
+    head = sample_repo.commit({"README.md": "Set `pytest_plugins` in the root conftest.\n"}, "docs")
+    assert config_changes_check(round_inputs(sample_repo.path, base="main", head=head).evidence) == []
+
+
 def test_runners_that_cannot_move_make_the_checks_an_error_not_a_run_in_the_change(
     sample_repo: SampleRepo,
 ) -> None:
