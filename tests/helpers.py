@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.governance import actions
-from orchestrator.sandbox.bwrap import Limits, run_command
+from orchestrator.sandbox.bwrap import CommandResult, Limits, run_command
 from orchestrator.state import tasks
 from orchestrator.state.project import Level
 from orchestrator.state.taskcard import Criterion, TaskCard
@@ -32,13 +34,37 @@ def plain_runner(worktree: Path, timeout_s: float) -> Runner:
     Review tests run trusted sample code, and not every machine has bubblewrap; the limits and
     the clean environment are the production ones, so only the confinement differs.
     """
-    limits = Limits(timeout_s=timeout_s)
-    return lambda argv: run_command(argv, worktree=worktree, limits=limits, sandbox=False)
+    return _PlainRunner(worktree, Limits(timeout_s=timeout_s))
+
+
+class _PlainRunner:
+    """One plain runner; unsandboxed, its commands may write reports anywhere (``reports``)."""
+
+    reports = Path(tempfile.gettempdir())
+
+    def __init__(self, worktree: Path, limits: Limits) -> None:
+        self.worktree, self.limits = worktree, limits
+
+    def __call__(self, argv: Sequence[str]) -> CommandResult:
+        return run_command(argv, worktree=self.worktree, limits=self.limits, sandbox=False)
+
+
+class _PlainRunners:
+    """``plain_runner``s for one folder; ``at`` moves them (an evidence ``RelocatableRunners``)."""
+
+    def __init__(self, worktree: Path) -> None:
+        self.worktree = worktree
+
+    def __call__(self, timeout_s: float) -> Runner:
+        return plain_runner(self.worktree, timeout_s)
+
+    def at(self, worktree: Path) -> _PlainRunners:
+        return _PlainRunners(worktree)
 
 
 def plain_runner_factory(worktree: Path) -> RunnerFactory:
     """``plain_runner``s for ``worktree``, one per time limit (an evidence ``RunnerFactory``)."""
-    return lambda timeout_s: plain_runner(worktree, timeout_s)
+    return _PlainRunners(worktree)
 
 
 def run_aios(*args: str, cwd: Path, actor: str = "alice", env: dict[str, str] | None = None):

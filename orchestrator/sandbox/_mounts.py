@@ -149,12 +149,19 @@ def command(
     env: Mapping[str, str],
     read_only_paths: Sequence[Path],
     tmp_bytes: int,
+    writable_paths: Sequence[Path] = (),
 ) -> Plan:
-    """The full bubblewrap argv running ``cmd`` in ``worktree`` (see the module docstring)."""
+    """The full bubblewrap argv running ``cmd`` in ``worktree`` (see the module docstring).
+
+    ``writable_paths`` are host folders outside the worktree bound writable at the same path: where
+    a tool writes its structured report (ruff JSON, junit XML) for aios to read in full after.
+    """
     plan = Plan(args=[bwrap])
     _system(plan)
     plan.tmpfs(TMP, tmp_bytes)  # before any bind under it
     _project(plan, worktree, read_only_paths)
+    for path in writable_paths:
+        plan.bind("--bind", str(path), str(path))
     plan.special("--dev", "/dev")
     plan.tmpfs("/dev/shm", tmp_bytes)  # noqa: S108 -- private; multiprocessing's semaphores live there
     plan.special("--proc", "/proc")

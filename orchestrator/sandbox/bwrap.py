@@ -61,6 +61,7 @@ __all__ = [
     "require_sandbox",
     "run_command",
     "split_command",
+    "writable_by_sandbox",
 ]
 
 _SANDBOX_TMP = _mounts.TMP
@@ -249,6 +250,7 @@ def run_command(
     env: Mapping[str, str] | None = None,
     read_only_paths: Sequence[Path] = (),
     environment: ProjectEnvironment | None = None,
+    writable_paths: Sequence[Path] = (),
 ) -> CommandResult:
     """Run ``argv`` in ``worktree`` with a clean environment, limits and a time limit.
 
@@ -267,6 +269,9 @@ def run_command(
             (`orchestrator.sandbox.environment.resolve`): bound read-only, its ``bin`` first on
             PATH (before this interpreter's), ``VIRTUAL_ENV`` set, so ``python`` and ``pytest``
             are the project's. None: aios's own interpreter, as always.
+        writable_paths: host folders outside the worktree the command may write (sandboxed, they
+            are bound read-write at the same path): where a tool writes a report aios reads in
+            full, since stdout and stderr keep only their last ``limits.max_output_bytes``.
 
     Returns:
         The result; a missing executable is returncode 127 with a clear stderr, a timeout is
@@ -292,11 +297,21 @@ def run_command(
         return _execute(cmd, argv, worktree, full_env, limits, watch, sandbox)
     if environment is not None:
         read_only_paths = [*read_only_paths, *environment.read_only]
-    plan = _bwrap_plan(cmd, worktree, full_env, read_only_paths, limits)
+    plan = _bwrap_plan(cmd, worktree, full_env, read_only_paths, limits, writable_paths)
     try:
         return _execute(plan.args, argv, worktree, full_env, limits, watch, sandbox, pass_fds=plan.fds)
     finally:
         plan.close()
+
+
+def writable_by_sandbox(folder: Path) -> None:
+    """Let sandboxed commands write into ``folder`` (a reports folder passed as ``writable_paths``).
+
+    As root the sandboxed code runs as ``nobody``, so the folder is handed to that uid; otherwise
+    the sandbox's user is the caller's own and nothing changes.
+    """
+    if _mounts.as_root():
+        os.chown(folder, _mounts.HOST_ID, _mounts.HOST_ID)
 
 
 def _disk_watch(worktree: Path, limits: Limits, sandbox: bool) -> _limits.DiskWatch:
@@ -456,7 +471,12 @@ def _bwrap_path() -> str | None:
 
 
 def _bwrap_plan(
-    cmd: list[str], worktree: Path, env: Mapping[str, str], read_only_paths: Sequence[Path], limits: Limits
+    cmd: list[str],
+    worktree: Path,
+    env: Mapping[str, str],
+    read_only_paths: Sequence[Path],
+    limits: Limits,
+    writable_paths: Sequence[Path] = (),
 ) -> _mounts.Plan:
     return _mounts.command(
         _bwrap_path() or "bwrap",
@@ -465,6 +485,7 @@ def _bwrap_plan(
         env=env,
         read_only_paths=read_only_paths,
         tmp_bytes=limits.max_disk_bytes,
+        writable_paths=writable_paths,
     )
 
 

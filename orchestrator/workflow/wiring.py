@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +30,7 @@ from orchestrator.review.report import RoundReport, write_report
 from orchestrator.review.reviewer import Panel
 from orchestrator.review.round import CheckResult
 from orchestrator.sandbox import environment, git
-from orchestrator.sandbox.bwrap import Limits, run_command
+from orchestrator.sandbox.bwrap import CommandResult, Limits, run_command, writable_by_sandbox
 from orchestrator.sandbox.environment import ProjectEnvironment
 from orchestrator.state import tasks
 from orchestrator.state.sessions import Session
@@ -283,7 +287,8 @@ class SandboxRunners:
     the project's commands (tests, acceptance checks) in its Python environment through ``project``.
 
     Each runner has its dimension's time limit and ``limits``' other limits (processes, memory,
-    disk ...; the defaults when None).
+    disk ...; the defaults when None), and may write reports into a folder outside the worktree
+    (``reports``, a `ReportingRunner`), removed when this object goes.
     """
 
     def __init__(
@@ -297,22 +302,44 @@ class SandboxRunners:
         self.worktree, self.sandbox, self.environment = worktree, sandbox, environment
         self.base = limits or Limits()
         self.read_only = [*support_paths(), Path(git.toplevel(worktree)).resolve()]
+        self.reports = Path(tempfile.mkdtemp(prefix="aios-reports-"))
+        if sandbox:
+            writable_by_sandbox(self.reports)
+        weakref.finalize(self, shutil.rmtree, self.reports, True)
 
-    def __call__(self, timeout_s: float) -> Any:
-        return self._runner(timeout_s, None)
+    def __call__(self, timeout_s: float) -> _SandboxRunner:
+        return _SandboxRunner(self, self.base.model_copy(update={"timeout_s": timeout_s}), None)
 
-    def project(self, timeout_s: float) -> Any:
-        return self._runner(timeout_s, self.environment)
+    def at(self, worktree: Path) -> SandboxRunners:
+        """The same runners in another folder (a `RelocatableRunners`: the checks' view of the change)."""
+        return SandboxRunners(worktree, self.sandbox, limits=self.base, environment=self.environment)
 
-    def _runner(self, timeout_s: float, environment: ProjectEnvironment | None) -> Any:
+    def project(self, timeout_s: float) -> _SandboxRunner:
         limits = self.base.model_copy(update={"timeout_s": timeout_s})
-        return lambda argv: run_command(
+        return _SandboxRunner(self, limits, self.environment)
+
+
+@dataclass(frozen=True)
+class _SandboxRunner:
+    """One ``Runner`` of `SandboxRunners`: its limits, its environment, the reports folder."""
+
+    owner: SandboxRunners
+    limits: Limits
+    environment: ProjectEnvironment | None
+
+    @property
+    def reports(self) -> Path:
+        return self.owner.reports
+
+    def __call__(self, argv: Sequence[str]) -> CommandResult:
+        return run_command(
             argv,
-            worktree=self.worktree,
-            limits=limits,
-            sandbox=self.sandbox,
-            read_only_paths=self.read_only,
-            environment=environment,
+            worktree=self.owner.worktree,
+            limits=self.limits,
+            sandbox=self.owner.sandbox,
+            read_only_paths=self.owner.read_only,
+            environment=self.environment,
+            writable_paths=[self.reports],
         )
 
 

@@ -12,6 +12,11 @@ commands are the project's own: they run in the project's Python environment whe
 factory offers one (`ProjectRunners`, see ``orchestrator.sandbox.environment``). A check that
 cannot run is an ``error`` result with the reason; the policy blocks on it. Nothing is ever a
 silent pass.
+
+Tools write their structured reports (ruff JSON, pytest junit XML, coverage JSON) into a folder
+outside the worktree the runner offers (`ReportingRunner`), read in full: never parsed from the
+kept tail of stdout. R's and C's commands run with the target branch's test configuration and hook
+files (``testconfig.checks_view``); a change to them is a ``test-config-changed`` finding.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from orchestrator.review.evidence._base import (
     EvidenceResult,
     EvidenceStatus,
     ProjectRunners,
+    RelocatableRunners,
+    ReportingRunner,
     Runner,
     RunnerFactory,
     error_result,
@@ -35,6 +42,7 @@ from orchestrator.review.evidence.completeness import collect_completeness
 from orchestrator.review.evidence.optimization import collect_optimization
 from orchestrator.review.evidence.quality import collect_quality, scan_secrets
 from orchestrator.review.evidence.requirements import collect_requirements, unchecked_criteria
+from orchestrator.review.evidence.testconfig import ChecksViewError, checks_view
 from orchestrator.review.findings import Dimension, Finding
 
 __all__ = [
@@ -44,6 +52,8 @@ __all__ = [
     "EvidenceResult",
     "EvidenceStatus",
     "ProjectRunners",
+    "RelocatableRunners",
+    "ReportingRunner",
     "Runner",
     "RunnerFactory",
     "collect_dimension",
@@ -104,14 +114,33 @@ def collect_dimension(
     """
     timeout = timeout_for(ctx, dimension)
     try:
-        run = project_runner(runners, timeout) if dimension in PROJECT_DIMENSIONS else runners(timeout)
-        return COLLECTORS[dimension](ctx, run)
+        if dimension in PROJECT_DIMENSIONS:
+            return _collect_project(ctx, dimension, runners, timeout)
+        return COLLECTORS[dimension](ctx, runners(timeout))
+    except ChecksViewError as exc:
+        return [error_result(dimension.name.lower(), dimension, str(exc))]
     except Exception as exc:  # noqa: BLE001 - an evidence crash must block the verdict, not vanish
         return [
             error_result(
                 dimension.name.lower(), dimension, f"collecting crashed: {type(exc).__name__}: {exc}"
             )
         ]
+
+
+def _collect_project(
+    ctx: EvidenceContext, dimension: Dimension, runners: RunnerFactory, timeout: float
+) -> list[EvidenceResult]:
+    """The project's own commands run with the target branch's test configuration and hook files
+    (`checks_view`), so a change cannot make its failing checks pass by editing them."""
+    with checks_view(ctx) as view:
+        if view is not ctx:
+            if not isinstance(runners, RelocatableRunners):
+                raise ChecksViewError(
+                    "the change edits test configuration and these runners cannot run the checks "
+                    "in a copy with the target branch's versions"
+                )
+            runners = runners.at(view.worktree)
+        return COLLECTORS[dimension](view, project_runner(runners, timeout))
 
 
 def gather_evidence(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import shutil
+import tempfile
 import threading
 import time
 import tokenize
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatch
@@ -43,6 +46,63 @@ class ProjectRunners(Protocol):
 
     def project(self, timeout_s: float) -> Runner:
         """A runner whose commands find the project's ``python`` and ``pytest`` first."""
+        ...
+
+
+@runtime_checkable
+class ReportingRunner(Protocol):
+    """A ``Runner`` whose commands may write into ``reports``, a host folder outside the worktree.
+
+    Tools write their structured reports (ruff JSON, junit XML) there and aios reads them in full
+    after: stdout keeps only its tail, and the worktree is the change's to edit.
+    """
+
+    reports: Path
+
+    def __call__(self, argv: Sequence[str]) -> CommandResult: ...
+
+
+@contextlib.contextmanager
+def report_folder(run: Runner) -> Iterator[Path | None]:
+    """A fresh, empty folder outside the worktree the command ``run`` runs may write its report into.
+
+    Its name is random and it exists only for one command, so no other command of the round can
+    plant a report in it beforehand; it is removed after. None when ``run`` offers no reports
+    folder (not a `ReportingRunner`): the tool then reports on stdout, whose cut start shows as an
+    unreadable line, an error rather than a silent loss.
+    """
+    if not isinstance(run, ReportingRunner):
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="report-", dir=run.reports))
+    if os.geteuid() == 0:
+        # As root the sandboxed code runs as another uid: hand the folder to the parent's owner.
+        owner = run.reports.stat()
+        os.chown(folder, owner.st_uid, owner.st_gid)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def read_report(path: Path) -> str | None:
+    """A report a tool wrote (None when it wrote none); never a symlink, read in full."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+@runtime_checkable
+class RelocatableRunners(Protocol):
+    """A ``RunnerFactory`` that can run the same commands in another folder (a checks view)."""
+
+    def __call__(self, timeout_s: float) -> Runner: ...
+
+    def at(self, worktree: Path) -> RunnerFactory:
+        """The same runners, with ``worktree`` as the folder commands run in."""
         ...
 
 

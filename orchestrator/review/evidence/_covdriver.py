@@ -1,6 +1,11 @@
 """Run pytest under coverage and print which changed lines ran. Executed by path, inside the sandbox.
 
-Usage: ``python _covdriver.py [--include FILE]... [--fallback NAME,NAME...=DIR]... -- PYTEST_ARGS...``
+Usage: ``python _covdriver.py [--include FILE]... [--fallback NAME,NAME...=DIR]... [--report DIR] -- ARGS...``
+(``ARGS``: pytest's).
+
+``--report DIR`` (a folder outside the worktree): pytest writes its junit XML to ``DIR/junit.xml``
+(``xunit1``, so each case names its file) and the coverage data goes to ``DIR/coverage.json``
+instead of the marker line, so the collector reads both in full whatever the size of the output.
 
 It runs under the project's own interpreter (its venv), so the tests import the project's
 dependencies. ``--fallback NAME,NAME=DIR`` lets it import the top-level modules ``NAME`` from ``DIR``
@@ -28,13 +33,27 @@ from typing import Any
 MARKER = "AIOS-COVERAGE"
 
 
-def _split(argv: list[str]) -> tuple[list[str], dict[str, str], list[str]]:
+def _split(argv: list[str]) -> tuple[list[str], dict[str, str], list[str], str | None]:
     sep = argv.index("--") if "--" in argv else len(argv)
     head, pytest_args = argv[:sep], argv[sep + 1 :]
     includes = [head[i + 1] for i, arg in enumerate(head[:-1]) if arg == "--include"]
     pairs = [head[i + 1].partition("=") for i, arg in enumerate(head[:-1]) if arg == "--fallback"]
     places = {name: folder for names, _, folder in pairs for name in names.split(",") if name}
-    return includes, places, pytest_args
+    report = next((head[i + 1] for i, arg in enumerate(head[:-1]) if arg == "--report"), None)
+    if report:
+        junit = os.path.join(report, "junit.xml")
+        pytest_args = [f"--junitxml={junit}", "-o", "junit_family=xunit1", *pytest_args]
+    return includes, places, pytest_args, report
+
+
+def _emit(data: dict[str, Any], report: str | None) -> None:
+    """The coverage data: into the report folder when there is one, else on the marker line."""
+    if report:
+        with open(os.path.join(report, "coverage.json"), "w", encoding="utf-8") as out:
+            json.dump(data, out)
+        data = {}
+    # stdout is this script's protocol with the collector, hence print.
+    print(f"\n{MARKER} {json.dumps(data)}", flush=True)
 
 
 class _Fallback:
@@ -69,7 +88,7 @@ def main(argv: list[str]) -> int:
     sys.dont_write_bytecode = True
     # Like `python -m pytest`: the project (cwd) comes first on sys.path, not this script's folder.
     sys.path[0] = os.getcwd()
-    includes, places, pytest_args = _split(argv)
+    includes, places, pytest_args, report = _split(argv)
     fallback = _Fallback(places)
     sys.meta_path.append(fallback)  # after every normal finder: the project's modules come first
     try:
@@ -82,7 +101,7 @@ def main(argv: list[str]) -> int:
     print(f"{MARKER}-ENV {json.dumps(env)}", flush=True)
     if not includes:  # nothing to measure: skip the tracer's overhead
         code = int(pytest.main(pytest_args))
-        print(f"\n{MARKER} {{}}", flush=True)
+        _emit({}, report)
         return code
     cov = coverage.Coverage(data_file=None, include=[os.path.abspath(p) for p in includes])
     cov.start()
@@ -90,8 +109,7 @@ def main(argv: list[str]) -> int:
         code = int(pytest.main(pytest_args))
     finally:
         cov.stop()
-    # stdout is this script's protocol with the collector, hence print.
-    print(f"\n{MARKER} {json.dumps(_analyse(cov, includes))}", flush=True)
+    _emit(_analyse(cov, includes), report)
     return code
 
 

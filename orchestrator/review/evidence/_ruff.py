@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orchestrator.review.evidence._base import Attempt, Runner, attempt, cli_paths, match_path
+from orchestrator.review.evidence._base import (
+    Attempt,
+    Runner,
+    attempt,
+    cli_paths,
+    match_path,
+    read_report,
+    report_folder,
+)
 from orchestrator.review.settings import RuffSettings
 
 
@@ -31,6 +40,9 @@ def run_ruff(
 ) -> tuple[Attempt, list[Diagnostic] | None, str | None]:
     """Run ruff with only our options (the repository's config is ignored: the builder can edit it).
 
+    Ruff writes its diagnostics to a file outside the worktree, read in full: on a large change
+    they outgrow the kept tail of stdout, and a cut list would lose findings (security ones too).
+
     Returns:
         The attempt, the diagnostics (None when the output could not be read) and why not.
     """
@@ -49,10 +61,18 @@ def run_ruff(
     if not settings.honour_noqa:
         argv.append("--ignore-noqa")
     argv += [arg for item in (*config, _per_file_ignores(settings)) if item for arg in ("--config", item)]
-    att = attempt(run, [*argv, "--", *cli_paths(files)])
+    with report_folder(run) as folder:
+        report = ["--output-file", str(folder / "ruff.jsonl")] if folder else []
+        att = attempt(run, [*argv, *report, "--", *cli_paths(files)])
+        text = read_report(folder / "ruff.jsonl") if folder else att.stdout
     if att.reason:
         return att, None, None
-    diagnostics, why = parse_json_lines(att.stdout, files)
+    if text is None:
+        return att, None, f"ruff wrote no report (exit {att.returncode})"
+    if folder and att.result is not None:
+        # The report stands in for stdout, so the output shown (its tail) reads as it always did.
+        att = dataclasses.replace(att, result=dataclasses.replace(att.result, stdout=text))
+    diagnostics, why = parse_json_lines(text, files)
     if why is None and att.returncode != 0:
         why = f"ruff exited with {att.returncode}"
     return att, (diagnostics if why is None else None), why

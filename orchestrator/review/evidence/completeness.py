@@ -26,7 +26,11 @@ from orchestrator.review.evidence._base import (
     guarded,
     local_result,
     ranges,
+    read_report,
+    report_folder,
 )
+from orchestrator.review.evidence._junit import JunitFailure, parse_junit
+from orchestrator.review.evidence.testconfig import config_changes_check
 from orchestrator.review.findings import Dimension, Finding
 
 C = Dimension.COMPLETENESS
@@ -46,6 +50,7 @@ def collect_completeness(ctx: EvidenceContext, run: Runner) -> list[EvidenceResu
     return [
         *guarded("tests", C, lambda: run_tests(ctx, run)),
         *guarded("test-changes", C, lambda: [check_test_changes(ctx)]),
+        *guarded("test-config", C, lambda: config_changes_check(ctx)),
     ]
 
 
@@ -67,9 +72,12 @@ def run_tests(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
     # for the project's commands puts that environment first on PATH (orchestrator.sandbox.environment).
     python = settings.python or ["python"]
     borrow = [arg for names, at in fallback_modules().items() for arg in ("--fallback", f"{names}={at}")]
-    argv = [*python, str(DRIVER), *includes, *borrow, "--", *settings.pytest_args, *ctx.test_paths]
-    att = attempt(run, argv)
-    tests, data = _pytest_result(ctx, att)
+    with report_folder(run) as folder:
+        report = ["--report", str(folder)] if folder else []
+        argv = [*python, str(DRIVER), *includes, *borrow, *report, "--", *settings.pytest_args]
+        att = attempt(run, [*argv, *ctx.test_paths])
+        reports = _Reports.read(folder) if folder else None
+    tests, data = _pytest_result(ctx, att, reports)
     if tests.status is EvidenceStatus.ERROR or data is None:
         return [tests, error_result("coverage", C, "the tests did not run", command=att.argv)]
     return [tests, coverage_result(ctx, data)]
@@ -84,16 +92,45 @@ def _custom_result(ctx: EvidenceContext, att: Attempt) -> EvidenceResult:
     )
 
 
-def _pytest_result(ctx: EvidenceContext, att: Attempt) -> tuple[EvidenceResult, Coverage | None]:
+@dataclasses.dataclass(frozen=True)
+class _Reports:
+    """What the driver wrote into the report folder (None: a file it did not write, or unreadable)."""
+
+    junit: str | None
+    coverage: Coverage | None
+
+    @classmethod
+    def read(cls, folder: Path) -> _Reports:
+        text = read_report(folder / "coverage.json")
+        try:
+            data: Any = json.loads(text) if text is not None else None
+        except ValueError:
+            data = None
+        return cls(read_report(folder / "junit.xml"), data if isinstance(data, dict) else None)
+
+
+def _pytest_result(
+    ctx: EvidenceContext, att: Attempt, reports: _Reports | None = None
+) -> tuple[EvidenceResult, Coverage | None]:
     tail = ctx.settings.output_tail_chars
-    data = _marker(att.stdout)
+    marker = _marker(att.stdout)  # the driver's last line: it ran to its end
+    data = reports.coverage if reports is not None and marker is not None else marker
     att = _without_marker(att)
     if att.reason:
         return from_attempt("tests", C, att, tail_chars=tail), None
-    if att.returncode not in _RAN or data is None:
+    why = None
+    if att.returncode not in _RAN or marker is None:
         why = _why_error(att)
+    elif data is None:
+        why = "the test driver wrote no coverage report"
+    junit = reports.junit if reports else None
+    try:
+        findings = [] if why else _test_findings(ctx, att, junit, expected=reports is not None)
+    except ValueError as exc:
+        why = str(exc)
+    if why:
         return from_attempt("tests", C, att, tail_chars=tail, reason=why, status=EvidenceStatus.ERROR), None
-    return from_attempt("tests", C, att, tail_chars=tail, findings=_test_findings(ctx, att)), data
+    return from_attempt("tests", C, att, tail_chars=tail, findings=findings), data
 
 
 def _without_marker(att: Attempt) -> Attempt:
@@ -195,14 +232,45 @@ def _marker(stdout: str) -> Coverage | None:
     return None
 
 
-def _test_findings(ctx: EvidenceContext, att: Attempt) -> list[Finding]:
-    if att.returncode == 0:
-        return []
+def _test_findings(ctx: EvidenceContext, att: Attempt, junit: str | None, *, expected: bool) -> list[Finding]:
+    """One finding per failure: from the junit report when the driver wrote one (read in full),
+    else from the summary lines of the output (runners without a report folder).
+
+    Raises:
+        ValueError: a junit report was expected and is missing or unreadable.
+    """
     if att.returncode == 5:
         return [_failure(ctx, None, "no tests were collected")]
-    limit = ctx.settings.completeness.tests.max_listed_failures
-    failed = [_failure(ctx, m["node"], m["why"]) for m in _FAILED.finditer(att.stdout)][:limit]
+    if expected:
+        if junit is None:
+            raise ValueError(f"pytest exited with {att.returncode} and wrote no junit report")
+        failed = [_junit_finding(ctx, f) for f in parse_junit(junit)]
+    elif att.returncode == 0:
+        return []
+    else:
+        failed = [_failure(ctx, m["node"], m["why"]) for m in _FAILED.finditer(att.stdout)]
+    failed = failed[: ctx.settings.completeness.tests.max_listed_failures]
+    if att.returncode == 0:
+        return failed  # a report listing failures with exit 0 still counts them
     return failed or [_failure(ctx, None, f"pytest exited with {att.returncode}")]
+
+
+_SHOWN_CHARS = 2000
+"""How much of one failure's message a finding keeps (the report is read whole; the finding is shown)."""
+
+
+def _junit_finding(ctx: EvidenceContext, failure: JunitFailure) -> Finding:
+    if failure.kind != "collection":
+        found = _failure(ctx, failure.node, None)
+        verb = "fails" if failure.kind == "failed" else "errors (setup or teardown)"
+        message = f"test {failure.node} {verb}"
+    else:
+        found = _failure(ctx, failure.file, None)
+        message = f"the tests in {failure.node} cannot be collected (an import or syntax error)"
+    why = mask_secrets(failure.message)
+    if len(why) > _SHOWN_CHARS:
+        why = why[:_SHOWN_CHARS] + f"\n[... {len(why) - _SHOWN_CHARS} more characters]"
+    return found.model_copy(update={"message": message, "suggestion": why or None})
 
 
 def _failure(ctx: EvidenceContext, node: str | None, why: str | None) -> Finding:

@@ -23,6 +23,9 @@ def fake(
     """A runner whose every command ends the same way, for when the tool's behaviour is the point."""
 
     def run(argv: Sequence[str]) -> CommandResult:
+        if "--output-file" in argv:  # ruff: its report goes to the file, as the real tool does
+            Path(argv[list(argv).index("--output-file") + 1]).write_text(stdout)
+            return CommandResult(tuple(argv), returncode, "", stderr, 0.01, timed_out=timed_out)
         return CommandResult(tuple(argv), returncode, stdout, stderr, 0.01, timed_out=timed_out)
 
     return run
