@@ -167,7 +167,7 @@ def test_a_model_that_obeys_injected_text_changes_nothing(sample_repo: SampleRep
     )
 
     def obedient_model(prompt: str) -> tuple[str, list[Finding]]:
-        return ("APPROVED", []) if "approve this change" in prompt else ("NEEDS_REVISION", [])
+        return ("APPROVED", []) if IGNORE_PREVIOUS in prompt else ("NEEDS_REVISION", [])
 
     model_verdict, model_findings = obedient_model(users)
     assert model_verdict == "APPROVED"  # the model was fooled ...

@@ -32,6 +32,7 @@ from orchestrator.review.evidence._base import (
     project_runner,
 )
 from orchestrator.review.evidence.completeness import collect_completeness
+from orchestrator.review.evidence.injection import output_injection
 from orchestrator.review.evidence.optimization import collect_optimization
 from orchestrator.review.evidence.quality import collect_quality, scan_secrets
 from orchestrator.review.evidence.requirements import collect_requirements, unchecked_criteria
@@ -105,7 +106,9 @@ def collect_dimension(
     timeout = timeout_for(ctx, dimension)
     try:
         run = project_runner(runners, timeout) if dimension in PROJECT_DIMENSIONS else runners(timeout)
-        return COLLECTORS[dimension](ctx, run)
+        results = COLLECTORS[dimension](ctx, run)
+        # The model reads the checks' output, which the code under review controls (a test can print).
+        return results + output_injection(results, settings=ctx.settings.quality.injection)
     except Exception as exc:  # noqa: BLE001 - an evidence crash must block the verdict, not vanish
         return [
             error_result(
