@@ -61,6 +61,9 @@ __all__ = [
 
 T = TypeVar("T")
 
+Fence: TypeAlias = Callable[[str, str], str]
+"""Wraps untrusted text for a prompt: ``(label, text) -> block``."""
+
 Collector: TypeAlias = Callable[[EvidenceContext, Runner], list[EvidenceResult]]
 """Gathers one dimension's evidence with a runner bound to that dimension's time limit."""
 
@@ -163,14 +166,24 @@ def evidence_findings(results: Iterable[EvidenceResult]) -> list[Finding]:
     return [f for r in results for f in r.findings]
 
 
-def render_evidence(results: Iterable[EvidenceResult], *, tail_lines: int = 15) -> str:
-    """The evidence as a model reviewer reads it: one block per check, status first."""
+def render_evidence(
+    results: Iterable[EvidenceResult], *, tail_lines: int = 15, fence: Fence | None = None
+) -> str:
+    """The evidence as a model reviewer reads it: one block per check, status first.
+
+    Args:
+        fence: wraps each output tail (label, text), e.g. in a labelled untrusted block.
+    """
     blocks = []
     for r in results:
         head = f"[{r.dimension.value}] {r.name}: {r.status.value.upper()}"
         head += f" ({r.reason})" if r.reason else ""
         lines = [head, *(f"  - {f.severity.value} {f.summary()}" for f in r.findings)]
         if r.status is not EvidenceStatus.PASSED and r.output_tail:
-            lines += ["  output (tail):", *("    " + ln for ln in r.output_tail.splitlines()[-tail_lines:])]
+            tail = r.output_tail.splitlines()[-tail_lines:]
+            if fence is not None:
+                lines += ["  output (tail):", fence(f"check output of {r.name}", "\n".join(tail))]
+            else:
+                lines += ["  output (tail):", *("    " + ln for ln in tail)]
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
