@@ -19,6 +19,7 @@ from importlib.resources import files
 from pydantic import BaseModel, ConfigDict
 
 from orchestrator import _yaml
+from orchestrator.errors import ConfigError
 
 PHRASES_FILE = "injection_phrases.yaml"
 
@@ -113,15 +114,32 @@ def _slot(slot: str) -> str:
 
 @cache
 def phrases() -> tuple[Phrase, ...]:
-    """Every phrase of the shipped file, compiled once per process."""
+    """Every phrase of the shipped file, compiled once per process.
+
+    Raises:
+        ConfigError: the file is not valid YAML, or a phrase breaks the syntax (names the phrase).
+    """
+    where = f"orchestrator/data/{PHRASES_FILE}"
     resource = files("orchestrator") / "data" / PHRASES_FILE
-    data = _yaml.load(resource.read_text(encoding="utf-8"), file=f"orchestrator/data/{PHRASES_FILE}")
-    parsed = _PhraseFile.model_validate(data)
+    text = resource.read_text(encoding="utf-8")
+    parsed = _yaml.validate(_PhraseFile, _yaml.load(text, file=where), file=where, text=text)
     return tuple(
-        Phrase(language, text, compile_phrase(text))
+        _phrase(language, i, text, where)
         for language, texts in parsed.phrases.items()
-        for text in texts
+        for i, text in enumerate(texts)
     )
+
+
+def _phrase(language: str, index: int, text: str, where: str) -> Phrase:
+    try:
+        return Phrase(language, text, compile_phrase(text))
+    except (ValueError, re.error) as exc:
+        raise ConfigError(
+            str(exc),
+            file=where,
+            field=f"phrases.{language}[{index}]",
+            fix="see the syntax at the top of the file",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -135,7 +153,7 @@ class Joined:
     @classmethod
     def of(cls, numbered: Sequence[tuple[int | None, str]]) -> Joined:
         """Join ``(line number, raw text)`` pairs, in order."""
-        text, starts, lines = "", [], []
+        text, starts, lines = "", list[int](), list[int | None]()
         for number, raw in numbered:
             part = normalise(raw)
             if not part:

@@ -73,8 +73,8 @@ def output_injection(
 ) -> list[EvidenceResult]:
     """One failed ``prompt-injection:check-output`` result when the checks' output addresses the reviewer.
 
-    The model reads each failed check's output tail; a test or script under review controls what
-    it prints. Empty when nothing was found, so ordinary evidence reads as before.
+    The model reads the output tail of each check that did not pass; a test or script under review
+    controls what it prints. Empty when nothing was found, so ordinary evidence reads as before.
     """
     if not results:
         return []
@@ -82,7 +82,7 @@ def output_injection(
     findings = [
         f
         for r in results
-        if r.output_tail
+        if r.output_tail and r.status is not EvidenceStatus.PASSED  # what render_evidence shows the model
         for f in _in_text(r.output_tail, f"the output of {r.name}", settings)
     ]
     return [_result(OUTPUT_CHECK, results[0].dimension, findings)] if findings else []

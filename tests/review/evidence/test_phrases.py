@@ -45,3 +45,28 @@ def test_the_shipped_phrases_cover_six_languages() -> None:
 def test_a_match_is_reported_at_the_line_it_starts_on() -> None:
     joined = Joined.of([(3, "x = 1"), (4, ""), (5, "# stop the"), (6, "# line")])
     assert find_phrases(joined, [compile_phrase("stop the line")]) == [(5, "stop the line")]
+
+
+def test_a_broken_phrase_in_the_file_is_a_config_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.errors import ConfigError
+    from orchestrator.review.evidence import _phrases
+
+    class _File:
+        def __truediv__(self, name: str) -> _File:
+            return self
+
+        def read_text(self, encoding: str) -> str:
+            return "schema_version: 1\nphrases:\n  en:\n    - fine phrase\n    - stop ...\n"
+
+    monkeypatch.setattr(_phrases, "files", lambda package: _File())
+    _phrases.phrases.cache_clear()
+    try:
+        with pytest.raises(ConfigError) as caught:
+            _phrases.phrases()
+    finally:
+        _phrases.phrases.cache_clear()
+    assert (caught.value.field, caught.value.fix) == (
+        "phrases.en[1]",
+        "see the syntax at the top of the file",
+    )
+    assert "cannot be empty or start or end with '...'" in caught.value.message
