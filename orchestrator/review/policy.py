@@ -5,8 +5,9 @@ In order:
 1. a check that could not run (``error``) or a provider error -> ``BLOCKED``, with the reasons;
 2. a change to the governance canon outside the governance queue (``governance-canon``) ->
    ``BLOCKED``: a human decides, with every other reason the round found;
-3. a failing acceptance check, failing tests, a nested repository, or a security finding at
-   ``security_floor`` or worse -> ``NEEDS_REVISION``;
+3. a failing acceptance check, failing tests, a nested repository, text aimed at the reviewer
+   (``prompt-injection``, at any severity), or a security finding at ``security_floor`` or worse
+   -> ``NEEDS_REVISION``;
 4. a finding whose severity is in ``revise_on`` (critical, major by default) -> ``NEEDS_REVISION``;
 5. otherwise ``APPROVED``.
 
@@ -25,16 +26,31 @@ from pydantic import BaseModel, ConfigDict
 
 from orchestrator.review.evidence import EvidenceResult, EvidenceStatus
 from orchestrator.review.evidence.canon import GOVERNANCE_CANON
+from orchestrator.review.evidence.injection import RULE as INJECTION_RULE
 from orchestrator.review.findings import Finding
 from orchestrator.review.settings import PolicySettings, rule_matches
 
-__all__ = ["ESCALATING_GATES", "HARD_GATES", "Decision", "PolicySettings", "Verdict", "decide", "is_security"]
+__all__ = [
+    "ESCALATING_GATES",
+    "HARD_GATES",
+    "REVISING_RULES",
+    "Decision",
+    "PolicySettings",
+    "Verdict",
+    "decide",
+    "is_security",
+]
 
 HARD_GATES = frozenset({"acceptance", "tests", "nested-git", GOVERNANCE_CANON})
 """Evidence kinds whose failure can never be approved, whatever any settings file says."""
 
 ESCALATING_GATES = frozenset({GOVERNANCE_CANON})
 """Hard gates whose failure is ``BLOCKED``: a human decides, not another builder round."""
+
+REVISING_RULES = frozenset({INJECTION_RULE})
+"""Finding rules that never approve, whatever severity a settings file gives them: text aimed at
+the reviewer is an attempt on the verdict itself (``evidence.quality.injection.severity``
+decides how it reads in the report, not whether it passes)."""
 
 
 class Verdict(StrEnum):
@@ -108,7 +124,9 @@ def _finding_reasons(findings: Iterable[Finding], settings: PolicySettings) -> l
     """One reason per finding that forces a revision: a security finding at the floor, or a severe one."""
     out = []
     for f in findings:
-        if is_security(f, settings) and f.severity.at_least(settings.security_floor):
+        if f.rule in REVISING_RULES:
+            out.append(f"{f.rule} ({f.severity.value}): {f.summary()}")
+        elif is_security(f, settings) and f.severity.at_least(settings.security_floor):
             out.append(f"security ({f.severity.value}): {f.summary()}")
         elif f.severity in settings.revise_on:
             out.append(f"{f.severity.value}: {f.summary()}")

@@ -23,6 +23,7 @@ from orchestrator.review.diff import Diff, ground
 from orchestrator.review.evidence import EvidenceResult, render_evidence
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.personas import DimensionText, Persona
+from orchestrator.review.untrusted import untrusted
 
 if TYPE_CHECKING:
     from orchestrator.llm import Model
@@ -89,7 +90,13 @@ def ask_panel(
     Args:
         change: the change as the models read it (numbered diff, or the delta and open findings).
     """
-    evidence_text = stable_text(render_evidence(evidence), worktree)
+
+    # What a check printed is the code under review's to write; stable first, so the same output
+    # gets the same block tag and a recorded run replays.
+    def fence(label: str, text: str) -> str:
+        return untrusted(label, stable_text(text, worktree))
+
+    evidence_text = stable_text(render_evidence(evidence, fence=fence), worktree)
     asked = Asked()
     with ThreadPoolExecutor(
         max_workers=len(panel.personas) or 1, thread_name_prefix=f"review-{dimension}"
@@ -130,9 +137,9 @@ def prompt_for(dimension: Dimension, persona: Persona, panel: Panel, change: str
         dimension_name=text.name,
         dimension_code=dimension.value,
         dimension_focus=text.focus,
-        card=panel.card,
+        card=untrusted("TaskCard", panel.card),
         evidence=evidence_text or "(none)",
-        change=change,
+        change=untrusted("change", change),
     )
 
 

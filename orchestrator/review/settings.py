@@ -68,11 +68,14 @@ class SecretsSettings(_Strict):
 
 
 class InjectionSettings(_Strict):
-    """Text in the change, commit messages or TaskCard that tries to instruct the reviewer."""
+    """Text in the change, file names, commit messages, TaskCard or check output that tries to
+    instruct the reviewer (phrases: ``orchestrator/data/injection_phrases.yaml``)."""
 
     severity: Severity = Severity.MAJOR
+    """How the finding reads in the report; at any severity it never approves (the policy's rule)."""
     extra_patterns: list[str] = []
-    """More regular expressions (case-insensitive) to flag."""
+    """More regular expressions (case-insensitive) to flag, matched against the normalised text
+    (``_phrases.normalise``: lower case, punctuation and line breaks made single spaces)."""
 
 
 class QualitySettings(_Strict):

@@ -503,3 +503,11 @@ def test_a_nested_repository_written_by_a_sandboxed_check_is_never_committed(
         git.commit_all(worktree, "round 1")
     assert err.value.paths == ["src/vendor/.git"] and git.head(worktree) == before
     assert not marker.exists()
+
+
+def test_the_taskcard_and_feedback_reach_the_builder_in_labelled_untrusted_blocks(worktree: Path) -> None:
+    fake = FakeModel().enqueue("done")
+    build(fake, worktree, feedback="fix the query")
+    user = fake.requests[0].messages[1].content
+    assert "<<<UNTRUSTED TaskCard " in user and "<<<END UNTRUSTED TaskCard " in user
+    assert "<<<UNTRUSTED feedback " in user and "- fix the query\n```\n<<<END UNTRUSTED feedback " in user

@@ -39,6 +39,7 @@ from orchestrator.review.evidence._base import (
     project_runner,
 )
 from orchestrator.review.evidence.completeness import collect_completeness
+from orchestrator.review.evidence.injection import output_injection
 from orchestrator.review.evidence.optimization import collect_optimization
 from orchestrator.review.evidence.quality import collect_quality, scan_secrets
 from orchestrator.review.evidence.requirements import collect_requirements, unchecked_criteria
@@ -69,6 +70,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+Fence: TypeAlias = Callable[[str, str], str]
+"""Wraps untrusted text for a prompt: ``(label, text) -> block``."""
 
 Collector: TypeAlias = Callable[[EvidenceContext, Runner], list[EvidenceResult]]
 """Gathers one dimension's evidence with a runner bound to that dimension's time limit."""
@@ -115,8 +119,11 @@ def collect_dimension(
     timeout = timeout_for(ctx, dimension)
     try:
         if dimension in PROJECT_DIMENSIONS:
-            return _collect_project(ctx, dimension, runners, timeout)
-        return COLLECTORS[dimension](ctx, runners(timeout))
+            results = _collect_project(ctx, dimension, runners, timeout)
+        else:
+            results = COLLECTORS[dimension](ctx, runners(timeout))
+        # The model reads the checks' output, which the code under review controls (a test can print).
+        return results + output_injection(results, settings=ctx.settings.quality.injection)
     except ChecksViewError as exc:
         return [error_result(dimension.name.lower(), dimension, str(exc))]
     except Exception as exc:  # noqa: BLE001 - an evidence crash must block the verdict, not vanish
@@ -189,14 +196,24 @@ def evidence_findings(results: Iterable[EvidenceResult]) -> list[Finding]:
     return [f for r in results for f in r.findings]
 
 
-def render_evidence(results: Iterable[EvidenceResult], *, tail_lines: int = 15) -> str:
-    """The evidence as a model reviewer reads it: one block per check, status first."""
+def render_evidence(
+    results: Iterable[EvidenceResult], *, tail_lines: int = 15, fence: Fence | None = None
+) -> str:
+    """The evidence as a model reviewer reads it: one block per check, status first.
+
+    Args:
+        fence: wraps each output tail (label, text), e.g. in a labelled untrusted block.
+    """
     blocks = []
     for r in results:
         head = f"[{r.dimension.value}] {r.name}: {r.status.value.upper()}"
         head += f" ({r.reason})" if r.reason else ""
         lines = [head, *(f"  - {f.severity.value} {f.summary()}" for f in r.findings)]
         if r.status is not EvidenceStatus.PASSED and r.output_tail:
-            lines += ["  output (tail):", *("    " + ln for ln in r.output_tail.splitlines()[-tail_lines:])]
+            tail = r.output_tail.splitlines()[-tail_lines:]
+            if fence is not None:
+                lines += ["  output (tail):", fence(f"check output of {r.name}", "\n".join(tail))]
+            else:
+                lines += ["  output (tail):", *("    " + ln for ln in tail)]
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
