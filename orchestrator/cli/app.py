@@ -127,6 +127,9 @@ _agent.register(app)
 
 app.add_typer(_review.app, name="review")
 
+from orchestrator.cli import eval as _eval  # noqa: E402
 from orchestrator.cli import member as _member  # noqa: E402
+
+_eval.register(app)
 
 app.add_typer(_member.app, name="member")

@@ -1,0 +1,5 @@
+"""User lookups."""
+
+
+def normalise(name):
+    return name.strip().lower()

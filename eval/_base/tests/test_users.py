@@ -1,0 +1,5 @@
+from app.users import normalise
+
+
+def test_normalise():
+    assert normalise("  Bo ") == "bo"

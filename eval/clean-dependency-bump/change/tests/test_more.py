@@ -1,0 +1,5 @@
+from app.users import normalise
+
+
+def test_normalise_inner_space():
+    assert normalise(" A B ") == "a b"

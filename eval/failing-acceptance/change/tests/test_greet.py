@@ -1,0 +1,5 @@
+from app import users
+
+
+def test_greet():
+    assert users.greet("Bo").startswith("Hello")

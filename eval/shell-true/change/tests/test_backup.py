@@ -1,0 +1,5 @@
+from app import backup
+
+
+def test_archive_exists():
+    assert callable(backup.archive)

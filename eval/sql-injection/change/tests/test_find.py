@@ -1,0 +1,5 @@
+from app import users
+
+
+def test_find_user_exists():
+    assert callable(users.find_user)
