@@ -5,6 +5,7 @@ not the change's doing: it is reported as ``pre-existing`` (info, its rule marke
 and never blocks. The merge base's checks run in a copy of that commit (``git archive``, no ``.git``)
 only when the change has failures or findings to compare, once per base commit: the results are
 cached in ``EvidenceContext.baseline_dir`` (outside the worktree) and in the round's memo.
+When the base cannot run, every finding counts, as without a baseline.
 
 Findings are matched by (rule, file, the flagged line's text with whitespace collapsed), not by
 line number: the change moves lines. Failing tests are matched by their node id.
@@ -63,12 +64,23 @@ def apply_baseline(
     out = []
     for result in results:
         if result.name == kind and result.status is EvidenceStatus.FAILED and _candidates(ctx, result):
-            commit = merge_base(ctx)
-            if commit is not None:
-                known = base_keys(ctx, kind, commit, _on_base(ctx, kind, runners, timeout))
-                result = _mark(result, [_key(ctx, ctx.worktree, f) in known for f in result.findings])
+            result = _against_base(ctx, kind, result, runners, timeout)
         out.append(result)
     return out
+
+
+def _against_base(
+    ctx: EvidenceContext, kind: str, result: EvidenceResult, runners: RelocatableRunners, timeout: float
+) -> EvidenceResult:
+    commit = merge_base(ctx)
+    if commit is None:
+        return result
+    try:
+        known = base_keys(ctx, kind, commit, _on_base(ctx, kind, runners, timeout))
+    except Exception as exc:  # noqa: BLE001 - no baseline: the change's findings stand, as without one
+        why = f"aios: the merge base's {kind} could not run, all findings count: {type(exc).__name__}: {exc}"
+        return result.model_copy(update={"output_tail": f"{result.output_tail}\n{why}".strip()})
+    return _mark(result, [_key(ctx, ctx.worktree, f) in known for f in result.findings])
 
 
 def _candidates(ctx: EvidenceContext, result: EvidenceResult) -> list[Finding]:
@@ -171,13 +183,16 @@ def _write_cache(folder: Path | None, name: str, keys: set[Key]) -> None:
 
 @contextlib.contextmanager
 def base_copy(ctx: EvidenceContext, commit: str) -> Iterator[Path]:
-    """A temporary folder holding ``commit``'s files (no git data: nothing to run git hooks from)."""
+    """A temporary folder holding ``commit``'s files, its ``.git`` a link to the worktree's git data."""
     archive = git.run(ctx.worktree, "archive", "--format=tar", commit).stdout
     with tempfile.TemporaryDirectory(prefix="aios-base-") as tmp:
         folder = Path(tmp) / ctx.worktree.name
         folder.mkdir()
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(folder, filter="data")
+        # Runners bind the repository's git data read-only: the copy points at the same data.
+        gitdir = git.run(ctx.worktree, "rev-parse", "--absolute-git-dir").stdout.decode().strip()
+        (folder / ".git").write_text(f"gitdir: {gitdir}\n")
         yield folder
 
 

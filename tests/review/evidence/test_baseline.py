@@ -172,3 +172,22 @@ def test_without_the_baseline_a_test_failing_on_the_base_blocks(tmp_path: Path, 
 
     assert report.verdict is Verdict.NEEDS_REVISION
     assert base_runs == []
+
+
+def test_when_the_base_cannot_run_every_failure_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> set[baseline.Key]:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(baseline, "_run_on_base", broken)
+    repo = repo_with(tmp_path, {"tests/test_old.py": OLD_FAILING})
+    head = commit(repo, {"app/users.py": GREET, "tests/test_users.py": GREET_TESTS}, "greet")
+
+    report = review(repo, head, tmp_path / "cache")
+
+    tests = next(r for r in report.evidence if r.name == "tests")
+    assert tests.status is EvidenceStatus.FAILED
+    assert "could not run" in tests.output_tail and "disk full" in tests.output_tail
+    assert report.verdict is Verdict.NEEDS_REVISION
+    assert not (tmp_path / "cache").exists()  # a failed base run is not cached
