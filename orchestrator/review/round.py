@@ -114,12 +114,14 @@ def round_inputs(
     card_path: str | None = None,
     queue: str | None = None,
     dismissed: Iterable[str] = (),
+    baseline_dir: Path | None = None,
 ) -> RoundInputs:
     """The inputs of the round reviewing ``base..head`` (commit ids, or refs resolved here).
 
     ``card_path`` (the TaskCard's file, relative to the workspace root) and ``queue`` (the task's)
     tell the ``governance-canon`` check what the task may change; ``dismissed`` names the findings
-    members dismissed for the task.
+    members dismissed for the task; ``baseline_dir`` (outside the worktree) caches the merge
+    base's check results across rounds and tasks.
     """
     base, head = git.head(worktree, base), git.head(worktree, head)
     diff, messages, delta = _git_view(worktree, base, head, since)
@@ -136,6 +138,7 @@ def round_inputs(
         card_path=card_path,
         queue=queue,
         base=base,
+        baseline_dir=baseline_dir,
         _memo=memo,
         _memo_lock=lock,
     )
@@ -296,6 +299,7 @@ def review_static(
     concurrent: bool = True,
     card_path: str | None = None,
     queue: str | None = None,
+    baseline_dir: Path | None = None,
 ) -> RoundOutcome:
     """Review the change ``base..head`` in ``worktree`` on evidence alone: a round with no panel.
 
@@ -311,6 +315,7 @@ def review_static(
         concurrent: run the four dimensions in parallel threads.
         card_path: the TaskCard's file, relative to the workspace root (canon for this task).
         queue: the task's queue; only in ``governance`` may the change touch the canon.
+        baseline_dir: where the merge base's check results are cached (outside the worktree).
     """
     settings = settings or ReviewSettings()
     inputs = round_inputs(
@@ -323,6 +328,7 @@ def review_static(
         test_paths=test_paths,
         card_path=card_path,
         queue=queue,
+        baseline_dir=baseline_dir,
     )
     results = each_dimension(lambda d: check(d, inputs, runners), concurrent=concurrent)
     return conclude(inputs, results, settings.policy)

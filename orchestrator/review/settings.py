@@ -170,6 +170,21 @@ class OptimizationSettings(_Strict):
     size: SizeSettings = SizeSettings()
 
 
+class BaselineSettings(_Strict):
+    """``evidence.baseline``: only what the change introduces counts.
+
+    A failing test or a ruff finding also present on the target branch's merge base is reported as
+    ``pre-existing`` (info) and never blocks; a test failure that passes on an immediate re-run is
+    reported as ``flaky``.
+    """
+
+    enabled: bool = True
+    """Run the failing checks again on the merge base (once per base commit, cached) to compare."""
+    rerun_failed: bool = True
+    """Re-run the failed tests once; those that pass then are flaky, not the change's failure."""
+    flaky_severity: Severity = Severity.MINOR
+
+
 class EvidenceSettings(_Strict):
     """The ``evidence:`` section: what each dimension runs before any model sees the change."""
 
@@ -179,6 +194,7 @@ class EvidenceSettings(_Strict):
     requirements: RequirementsSettings = RequirementsSettings()
     completeness: CompletenessSettings = CompletenessSettings()
     optimization: OptimizationSettings = OptimizationSettings()
+    baseline: BaselineSettings = BaselineSettings()
 
 
 # ---------------------------------------------------------------- policy

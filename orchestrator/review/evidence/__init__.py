@@ -38,6 +38,7 @@ from orchestrator.review.evidence._base import (
     error_result,
     project_runner,
 )
+from orchestrator.review.evidence.baseline import apply_baseline
 from orchestrator.review.evidence.completeness import collect_completeness
 from orchestrator.review.evidence.injection import output_injection
 from orchestrator.review.evidence.optimization import collect_optimization
@@ -122,6 +123,8 @@ def collect_dimension(
             results = _collect_project(ctx, dimension, runners, timeout)
         else:
             results = COLLECTORS[dimension](ctx, runners(timeout))
+        # What the target branch already had is the change's to see, not to fix (``baseline``).
+        results = apply_baseline(ctx, dimension, results, runners, timeout)
         # The model reads the checks' output, which the code under review controls (a test can print).
         return results + output_injection(results, settings=ctx.settings.quality.injection)
     except ChecksViewError as exc:

@@ -177,6 +177,9 @@ class EvidenceContext:
     """The task's queue: in ``governance`` a change to the canon is expected, elsewhere it blocks."""
     base: str | None = None
     """The commit the change is compared with (the target branch's merge base), when known."""
+    baseline_dir: Path | None = None
+    """Where the merge base's check results are cached, one file per base commit and check: a
+    folder outside the worktree the code under review cannot write. None: not kept across rounds."""
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 

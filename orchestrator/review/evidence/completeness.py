@@ -31,7 +31,7 @@ from orchestrator.review.evidence._base import (
 )
 from orchestrator.review.evidence._junit import JunitFailure, parse_junit
 from orchestrator.review.evidence.testconfig import config_changes_check
-from orchestrator.review.findings import Dimension, Finding
+from orchestrator.review.findings import Dimension, Finding, Severity
 
 C = Dimension.COMPLETENESS
 DRIVER = Path(_covdriver.__file__).resolve()
@@ -60,7 +60,17 @@ def source_files(ctx: EvidenceContext) -> list[str]:
 
 
 def run_tests(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
-    """Run the tests; return the ``tests`` result and the ``coverage`` result of the same run."""
+    """Run the tests; return the ``tests`` result and the ``coverage`` result of the same run.
+
+    Failed tests are run once more (``evidence.baseline.rerun_failed``): one that passes then is
+    ``flaky``, reported but not the change's failure.
+    """
+    tests, *rest = run_tests_once(ctx, run)
+    return [rerun_failed(ctx, run, tests), *rest]
+
+
+def run_tests_once(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
+    """One run of the tests: the ``tests`` result and the ``coverage`` result of that run."""
     settings = ctx.settings.completeness.tests
     if settings.command is not None:
         att = attempt(run, [*settings.command, *ctx.test_paths])
@@ -81,6 +91,56 @@ def run_tests(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
     if tests.status is EvidenceStatus.ERROR or data is None:
         return [tests, error_result("coverage", C, "the tests did not run", command=att.argv)]
     return [tests, coverage_result(ctx, data)]
+
+
+FLAKY = "flaky"
+"""The marker of a test that failed and then passed on an immediate re-run."""
+_NODE_FAILED = re.compile(r"^test (?P<node>.+) (?:fails|errors \(setup or teardown\))$")
+
+
+def failed_node(finding: Finding) -> str | None:
+    """The pytest node id a ``tests`` finding names (None for a collection error or a bare exit)."""
+    found = _NODE_FAILED.match(finding.message) if finding.rule == "tests" else None
+    return found["node"] if found else None
+
+
+def rerun_failed(ctx: EvidenceContext, run: Runner, tests: EvidenceResult) -> EvidenceResult:
+    """``tests`` with each failure that passes on one re-run of the failed ids marked ``flaky``."""
+    settings = ctx.settings.baseline
+    nodes = [n for f in tests.findings if (n := failed_node(f))]
+    if not settings.rerun_failed or tests.status is not EvidenceStatus.FAILED or not nodes:
+        return tests
+    again, *_ = run_tests_once(dataclasses.replace(ctx, test_paths=tuple(dict.fromkeys(nodes))), run)
+    if again.status is EvidenceStatus.ERROR:
+        return tests  # the re-run proves nothing: the first run's failures stand
+    still = {n for f in again.findings if (n := failed_node(f))}
+    if any(failed_node(f) is None for f in again.findings):
+        return tests  # a failure the re-run cannot tie to a test (exit code only): nothing is flaky
+    passed = {n for f in tests.findings if (n := failed_node(f)) and n not in still}
+    if not passed:
+        return tests
+    findings = [_flaky(f, settings.flaky_severity) if failed_node(f) in passed else f for f in tests.findings]
+    return settle(tests, findings, f"{len(passed)} failed test(s) passed on an immediate re-run: flaky")
+
+
+def _flaky(finding: Finding, severity: Severity) -> Finding:
+    return finding.model_copy(
+        update={
+            "severity": severity,
+            "rule": f"tests:{FLAKY}",
+            "message": f"{FLAKY}: {finding.message}, then passes on an immediate re-run "
+            "(not the change's failure)",
+        }
+    )
+
+
+def settle(result: EvidenceResult, findings: list[Finding], note: str) -> EvidenceResult:
+    """``result`` with ``findings``: passed when none is left that is a failure (rule ``tests``;
+    a flaky or pre-existing one is marked ``tests:flaky``, ``tests:pre-existing``)."""
+    failing = any(f.rule == "tests" for f in findings)
+    status = EvidenceStatus.FAILED if failing else EvidenceStatus.PASSED
+    tail = f"{result.output_tail}\naios: {note}".strip()
+    return result.model_copy(update={"findings": findings, "status": status, "output_tail": tail})
 
 
 def _custom_result(ctx: EvidenceContext, att: Attempt) -> EvidenceResult:
