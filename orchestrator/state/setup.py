@@ -75,6 +75,7 @@ def local_files(ws: Workspace) -> list[str]:
         f"{state}/{ws.checkpoints_db.name}",
         f"{state}/{ws.checkpoints_db.name}-*",  # SQLite's -wal, -shm and -journal files
         f"{state}/**/.*.tmp",  # an atomic write's temporary file, left by a killed process
+        "/" + ws.rel(ws.baseline_dir) + "/",  # evidence cached per target-branch commit
     ]
 
 

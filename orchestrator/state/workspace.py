@@ -8,6 +8,7 @@ Every file and folder aios keeps in a workspace is named here once; other module
     tasks/inbox/<ID>.md                           TaskCards
     ops/audit/<ID>.md  governance.md              audit trails; the log of actions on no task
     ops/reviews/<ID>/round-<N>.{md,json}  usage.json  secret-hashes.json
+    ops/reviews/_baseline/                        evidence cached per target-branch commit (local)
     ops/freeze/queue-locks.md  FREEZE-<time>.md   history of queue locks; system freeze records
     .aios/worktrees/<ID>                          task worktrees (laid out by ``sandbox.git``)
 """
@@ -121,6 +122,11 @@ class Workspace:
     def reviews_dir(self, task_id: str) -> Path:
         """The task's review round reports and what the reviews keep between processes."""
         return self.ops_dir / "reviews" / task_id
+
+    @property
+    def baseline_dir(self) -> Path:
+        """Evidence on target-branch commits, cached per base commit across tasks and rounds."""
+        return self.ops_dir / "reviews" / "_baseline"
 
     def usage_file(self, task_id: str) -> Path:
         """The task's model usage so far (calls, tokens, cost), across rounds and processes."""

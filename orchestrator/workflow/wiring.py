@@ -266,7 +266,7 @@ def _round_inputs(ctx: RunContext, state: ReviewState) -> review_round.RoundInpu
         card_path=task.card,
         queue=task.queue,
         dismissed=tasks.dismissed_findings(task),
-        baseline_dir=ctx.ws.ops_dir / "reviews" / "_baseline",  # the workspace's, not the worktree's
+        baseline_dir=ctx.ws.baseline_dir,  # the workspace's, not the worktree's
     )
 
 

@@ -19,6 +19,7 @@ PATTERNS = [
     "/state/checkpoints.sqlite",
     "/state/checkpoints.sqlite-*",
     "/state/**/.*.tmp",
+    "/ops/reviews/_baseline/",
 ]
 
 
@@ -45,6 +46,7 @@ def test_locks_checkpoints_and_worktrees_are_ignored_and_the_record_is_not(tmp_p
         "state/checkpoints.sqlite-wal",
         "state/tasks/.TASK_DEV_0001.yaml.abc123.tmp",
         ".aios/worktrees/TASK_DEV_0001/app.py",
+        "ops/reviews/_baseline/0123abcd.tests.ff.json",
     ]
     record = [
         "state/project.yaml",
