@@ -34,6 +34,8 @@ SHELL_ONLY = {"typer", "rich", "click"}
 def _modules() -> dict[str, Path]:
     modules = {}
     for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).parts[0] == "data":
+            continue  # shipped data (the eval corpus's sample changes), not aios's code
         parts = ["orchestrator", *path.relative_to(PACKAGE).with_suffix("").parts]
         if parts[-1] == "__init__":
             parts.pop()
