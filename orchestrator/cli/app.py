@@ -133,3 +133,11 @@ from orchestrator.cli import member as _member  # noqa: E402
 _eval.register(app)
 
 app.add_typer(_member.app, name="member")
+
+from orchestrator.cli import gates as _gates  # noqa: E402
+from orchestrator.cli import hooks as _hooks  # noqa: E402
+from orchestrator.cli import records as _records  # noqa: E402
+
+_records.register(app)
+_gates.register(app)
+_hooks.register(app)

@@ -15,6 +15,7 @@ from orchestrator.cli._output import JsonFlag, echo, print_json, safe
 from orchestrator.workflow.modes import BuilderMode, ReviewerMode
 
 if TYPE_CHECKING:
+    from orchestrator.governance.deviations import Override
     from orchestrator.workflow.options import RunOptions
     from orchestrator.workflow.status import RunStatus
 
@@ -156,16 +157,42 @@ def show(ctx: typer.Context, task_id: TaskId) -> None:
 
 
 @app.command("approve")
-def approve(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> None:
-    """Approve the reviewed change: it is merged into the target branch.
+def approve(
+    ctx: typer.Context,
+    task_id: TaskId,
+    deviation: Annotated[
+        str | None,
+        typer.Option(
+            "--deviation", help="Override merge: an open deviation (DEV-0001) whose scope lists the task."
+        ),
+    ] = None,
+    override_reason: Annotated[
+        str | None,
+        typer.Option(
+            "--override-reason", help="Override merge: declare a deviation for the task with this reason."
+        ),
+    ] = None,
+    expires: Annotated[
+        str, typer.Option("--expires", help="The declared deviation's expiry (12h, 7d, 2026-12-31).")
+    ] = "14d",
+    as_json: JsonFlag = False,
+) -> None:
+    """Approve the reviewed change: it is merged into the target branch, if its gates pass.
 
     Needs an L2 project lead or higher (L1 for a task in the governance queue); never an agent.
+    Merging a change the review did not approve (at an escalation) is an override: it needs a
+    deviation covering the task (--deviation, or --override-reason to declare one), named on the
+    task's audit trail.
 
     Exits 1 when nothing waits for a decision; approving a task already merged exits 0.
     """
+    from orchestrator.governance.deviations import Override
     from orchestrator.workflow.options import RunOptions
 
-    _answer(ctx, task_id, "approve", None, as_json, RunOptions())
+    override = None
+    if deviation is not None or override_reason is not None:
+        override = Override(deviation=deviation, reason=override_reason, expires=expires)
+    _answer(ctx, task_id, "approve", None, as_json, RunOptions(), override=override)
 
 
 @app.command("reject")
@@ -220,6 +247,8 @@ def _answer(
     feedback: str | None,
     as_json: bool,
     options: RunOptions,
+    *,
+    override: Override | None = None,
 ) -> RunStatus:
     from orchestrator.workflow import runs
 
@@ -232,6 +261,7 @@ def _answer(
         feedback=feedback,
         options=options,
         progress=_progress_for(ctx),
+        override=override,
     )
     _refuse_if_idle(tid, action, result)
     _show(result, as_json)

@@ -57,6 +57,9 @@ _DOING: dict[Op, str] = {
     Op.CREATE_SESSION: "create an agent session",
     Op.TERMINATE_SESSION: "terminate a session",
     Op.DISMISS_FINDING: "dismiss a review finding",
+    Op.RECORD_DECISION: "record a decision in the decision log",
+    Op.DECIDE_PROPOSAL: "accept or reject a proposal",
+    Op.DEVIATE: "declare or resolve a deviation",
 }
 
 

@@ -46,6 +46,12 @@ class Op(StrEnum):
     TERMINATE_SESSION = "terminate_session"
     DISMISS_FINDING = "dismiss_finding"
     """``aios review dismiss``: a review finding is not raised again for the task."""
+    RECORD_DECISION = "record_decision"
+    """``aios decision new``: an entry in the decision log (``ops/decision-log/``)."""
+    DECIDE_PROPOSAL = "decide_proposal"
+    """``aios proposal accept|reject``: a spec change request decided (L1 for the governance queue)."""
+    DEVIATE = "deviate"
+    """``aios deviation new|resolve``: declare or resolve an override of the policy (an L2 override)."""
 
 
 #: The least authority a human member needs for each operation (L3 operator ... L0 owner).
@@ -78,6 +84,11 @@ HUMAN: dict[Op, Level] = {
     # Dismissing a finding can turn NEEDS_REVISION into APPROVED: it waives part of the review,
     # so it takes the authority that merging takes (L2 lead; L1 in the governance queue).
     Op.DISMISS_FINDING: Level.LEAD,
+    # The decision log, spec changes and overrides are the project lead's (L2, the operating
+    # model's "project adaptive" level); framework changes (the governance queue) are L1's.
+    Op.RECORD_DECISION: Level.LEAD,
+    Op.DECIDE_PROPOSAL: Level.LEAD,
+    Op.DEVIATE: Level.LEAD,
 }
 
 #: In the ``governance`` queue (framework changes: workflows, personas, prompts, the policy),
@@ -86,6 +97,8 @@ GOVERNANCE_QUEUE = "governance"
 HUMAN_IN_GOVERNANCE_QUEUE: dict[Op, Level] = {
     Op.MERGE: Level.PLATFORM,
     Op.DISMISS_FINDING: Level.PLATFORM,
+    Op.DECIDE_PROPOSAL: Level.PLATFORM,
+    Op.DEVIATE: Level.PLATFORM,
 }
 
 _WORKER = frozenset(

@@ -34,6 +34,9 @@ class EventKind(StrEnum):
     """A refused action, audited with the rule that refused it."""
     DISMISSAL = "dismissal"
     """A member dismissed a review finding (``aios review dismiss``): later rounds do not raise it."""
+    DEVIATION = "deviation"
+    """A deviation (an override of the policy, ``ops/deviations/``) declared, resolved or used for
+    the task: the event names it, so the trail links the override."""
 
 
 def now() -> str:

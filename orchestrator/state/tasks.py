@@ -266,8 +266,11 @@ def note(
     reason: str,
     artifacts: list[str] | None = None,
     session: str | None = None,
+    kind: EventKind | None = None,
 ) -> TaskState:
     """Record an event that changes no status (an artifact produced, a decision taken).
+
+    ``kind`` marks a governance note (``EventKind.DEVIATION``: a deviation declared or used).
 
     A note already recorded in the actor's current step is not recorded again: a workflow step
     that re-runs after a crash does not repeat itself on the audit trail, even when the crash came
@@ -277,7 +280,15 @@ def note(
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
         if not _noted_in_this_step(task, actor=actor, reason=reason, artifacts=artifacts or []):
-            txn.record(task, actor=actor, to=task.status, reason=reason, artifacts=artifacts, session=session)
+            txn.record(
+                task,
+                actor=actor,
+                to=task.status,
+                reason=reason,
+                artifacts=artifacts,
+                session=session,
+                kind=kind,
+            )
     return task
 
 

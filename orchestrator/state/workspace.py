@@ -10,6 +10,7 @@ Every file and folder aios keeps in a workspace is named here once; other module
     ops/reviews/<ID>/round-<N>.{md,json}  usage.json  secret-hashes.json
     ops/reviews/_baseline/                        evidence cached per target-branch commit (local)
     ops/freeze/queue-locks.md  FREEZE-<time>.md   history of queue locks; system freeze records
+    ops/decision-log/ proposals/ deviations/      <date>-DEC|PROP|DEV-NNNN.md governance records
     .aios/worktrees/<ID>                          task worktrees (laid out by ``sandbox.git``)
 """
 
@@ -104,6 +105,21 @@ class Workspace:
     def audit_file(self, task_id: str) -> Path:
         """The task's append-only audit trail."""
         return self.audit_dir / f"{task_id}.md"
+
+    @property
+    def decisions_dir(self) -> Path:
+        """The decision log: ``<date>-DEC-NNNN.md`` records (``state.decisions``)."""
+        return self.ops_dir / "decision-log"
+
+    @property
+    def proposals_dir(self) -> Path:
+        """Spec change requests: ``<date>-PROP-NNNN.md`` records (``state.proposals``)."""
+        return self.ops_dir / "proposals"
+
+    @property
+    def deviations_dir(self) -> Path:
+        """L2 overrides: ``<date>-DEV-NNNN.md`` records (``state.deviations``)."""
+        return self.ops_dir / "deviations"
 
     @property
     def freeze_dir(self) -> Path:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from orchestrator._lock import exclusive
 from orchestrator.errors import ConfigError, StateError
 from orchestrator.governance import actions
+from orchestrator.governance.deviations import Override
 from orchestrator.governance.guard import RunGuard
 from orchestrator.governance.matrix import Op
 from orchestrator.redact import redact
@@ -160,11 +161,17 @@ def answer(
     feedback: str | None = None,
     options: RunOptions | None = None,
     progress: Callable[[str], None] | None = None,
+    override: Override | None = None,
 ) -> RunStatus:
     """Answer the human checkpoint (``approve`` or ``reject``) and run on from it.
 
+    Approving runs the merge's gates (``gates.require_merge``: review and governance). Approving a
+    change the review policy did not approve (at an escalation) is an override merge: ``override``
+    names an open deviation covering the task, or declares one (``governance.deviations``).
+
     Raises:
-        PermissionDenied: approving needs an L2 lead (L1 in the governance queue); no agent decides.
+        PermissionDenied: approving needs an L2 lead (L1 in the governance queue); no agent decides;
+            an override merge without a deviation; a failed gate.
         StateError: rejecting without feedback, or the branch moved since it was reviewed.
         RunStopped: approving a task that is frozen, in a locked queue, or stopped by a person.
     """
@@ -193,6 +200,7 @@ def answer(
             if action == "approve":
                 guard.check(f"merge {tid}")
                 _require_reviewed_head(ws, tid, snapshot.values)
+                _gate_merge(ws, tid, snapshot.values, actor=actor, override=override)
             elif _merge_landed(ws, tid, card):  # merged already: only finishing it is left
                 return _status(ws, tid, snapshot).noted(_merge_pending(ws, tid, card))
             else:  # nothing was merged: rejecting is the way out, as at the human checkpoint
@@ -210,6 +218,7 @@ def answer(
         if action == "approve":
             guard.check(f"merge {tid}")  # before the decision is kept: a stopped task is not merged
             _require_reviewed_head(ws, tid, snapshot.values)
+            _gate_merge(ws, tid, snapshot.values, actor=actor, override=override)
         resume = dump_decision(_human(action, actor, feedback))
         with run_agents(ws, card, by=actor) as agents:
             ctx = make_context(
@@ -307,6 +316,29 @@ def _require_reviewed_head(ws: Workspace, tid: str, values: dict[str, Any]) -> N
             f"{git.branch_name(tid)} moved since it was reviewed ({reviewed[:10]} reviewed, now {head[:10]})",
             fix=f'send it back for review: `aios review reject {tid} --feedback "re-review the new commits"`',
         )
+
+
+def _gate_merge(
+    ws: Workspace, tid: str, values: dict[str, Any], *, actor: str, override: Override | None
+) -> None:
+    """Refuse the merge unless its gates pass; an override needs a deviation, and the trail names it.
+
+    The approver's decision answers the violations on the task's trail before it: the trail says which.
+    """
+    from orchestrator.governance import deviations
+    from orchestrator.workflow import gates
+
+    verdict = values.get("verdict")
+    answered = gates.unanswered_violations(ws, tasks.get(ws, tid))  # before the approver's own notes
+    deviation = None
+    if verdict != "APPROVED":
+        deviation = deviations.override_for_merge(ws, tid, verdict=verdict, override=override, actor=actor)
+    gates.require_merge(ws, tid, approver=actor, override=deviation)
+    if deviation is not None:
+        deviations.record_use(ws, tid, deviation, actor=actor, verdict=verdict)
+    if answered:
+        numbers = ", ".join(f"#{n}" for n, _ in answered)
+        tasks.note(ws, tid, actor=actor, reason=f"merge approval by {actor} answers violation(s) {numbers}")
 
 
 def _resumed(snapshot: Any, options: RunOptions) -> RunOptions:
