@@ -15,7 +15,7 @@ import pytest
 from helpers import add_member
 
 from orchestrator.errors import PermissionDenied
-from orchestrator.governance import actions, agents, members, sessions
+from orchestrator.governance import actions, agents, decisions, deviations, members, sessions
 from orchestrator.governance.matrix import Op
 from orchestrator.state import tasks
 from orchestrator.state.lifecycle import Status
@@ -55,6 +55,9 @@ approve_agent      y  y  y  -  | -         -       -        -       -
 create_session     y  y  y  y  | -         -       -        -       -
 terminate_session  y  y  y  y  | y         y       y        y       y
 dismiss_finding    y  y  y  -  | -         -       -        -       -
+record_decision    y  y  y  -  | -         -       -        -       -
+decide_proposal    y  y  y  -  | -         -       -        -       -
+deviate            y  y  y  -  | -         -       -        -       -
 """
 
 
@@ -130,6 +133,11 @@ def _move(action: str, reason: str | None = None) -> Attempt:
 def _require(op: Op) -> Attempt:
     # What `aios review run|submit|approve|reject` (runs.run / runs.answer) call first.
     return lambda ws, who, tid: actions.require(ws, op, actor=who.actor, session=who.session, task_id=tid)
+
+
+def _proposal(ws: Workspace, who: Who, tid: str | None) -> object:
+    pending = decisions.propose(ws, title="cell", actor=SETUP)
+    return decisions.settle(ws, pending.id, accept=True, reason="ok", actor=who.actor, session=who.session)
 
 
 def _pending_agent(ws: Workspace, who: Who, tid: str | None) -> object:
@@ -215,6 +223,19 @@ ATTEMPTS: dict[Op, tuple[Status | None, Attempt]] = {
         Status.REVIEWING,
         lambda ws, who, tid: actions.dismiss_finding(
             ws, tid, "0123456789ab", actor=who.actor, session=who.session, reason="accepted risk"
+        ),
+    ),
+    Op.RECORD_DECISION: (
+        Status.RUNNING,
+        lambda ws, who, tid: decisions.record(
+            ws, title="cell", task_ids=[tid], actor=who.actor, session=who.session
+        ),
+    ),
+    Op.DECIDE_PROPOSAL: (None, _proposal),
+    Op.DEVIATE: (
+        Status.RUNNING,
+        lambda ws, who, tid: deviations.declare(
+            ws, reason="cell", expires="1d", task_ids=[tid], actor=who.actor, session=who.session
         ),
     ),
 }
