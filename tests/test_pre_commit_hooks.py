@@ -19,7 +19,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def files() -> re.Pattern[str]:
     """The hook's ``files`` pattern; pre-commit ``re.search``-es it against repository-relative paths."""
-    (hook,) = yaml.safe_load(HOOKS.read_text(encoding="utf-8"))
+    hooks = {hook["id"]: hook for hook in yaml.safe_load(HOOKS.read_text(encoding="utf-8"))}
+    hook = hooks["aios-taskcard"]
     assert hook["id"] == "aios-taskcard"
     return re.compile(hook["files"])
 
@@ -52,3 +53,14 @@ def test_the_hook_leaves_other_files_alone(files: re.Pattern[str], path: str) ->
 @pytest.mark.parametrize("card_id", IDS)
 def test_the_hook_and_the_card_id_rule_agree(files: re.Pattern[str], card_id: str) -> None:
     assert bool(files.search(f"tasks/inbox/{card_id}.md")) == bool(TASK_ID.match(card_id))
+
+
+def test_the_push_hook_checks_spec_and_state_and_agrees_with_aios_hooks_install() -> None:
+    from orchestrator.governance.hooks import CARD_PATTERN
+
+    hooks = {hook["id"]: hook for hook in yaml.safe_load(HOOKS.read_text(encoding="utf-8"))}
+    assert list(hooks) == ["aios-taskcard", "aios-spec"]
+    spec = hooks["aios-spec"]
+    assert spec["stages"] == ["pre-push"] and spec["pass_filenames"] is False
+    assert "aios gate check --gate spec" in spec["entry"] and "aios state check" in spec["entry"]
+    assert hooks["aios-taskcard"]["files"] == CARD_PATTERN  # the git hook stages the same files
