@@ -57,4 +57,6 @@ def test_a_malformed_record_is_an_error_naming_file_line_and_fix(ws: Workspace, 
     path.write_text(path.read_text().replace("title: t", "title: t\nowner: x"))
     done = cli("decision", "list")
     assert done.exit_code == 1
-    assert done.stderr.startswith(f"error: ops/decision-log/{path.name}:6: owner: unknown field\n  fix: remove")
+    assert done.stderr.startswith(
+        f"error: ops/decision-log/{path.name}:6: owner: unknown field\n  fix: remove"
+    )

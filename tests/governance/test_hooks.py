@@ -39,7 +39,9 @@ def test_a_commit_with_a_broken_taskcard_is_blocked_and_a_good_one_passes(repo: 
     git(repo.root, "add", "-A")
     blocked = git(repo.root, "commit", "-qm", "broken card")
     assert blocked.returncode != 0
-    assert "tasks/inbox/TASK_DEV_0001.md:5: priority: Input should be less than or equal to 5" in blocked.stderr
+    assert (
+        "tasks/inbox/TASK_DEV_0001.md:5: priority: Input should be less than or equal to 5" in blocked.stderr
+    )
     card.write_text(good.replace("Do a thing", "Do a better thing"))
     git(repo.root, "add", "-A")
     passed = git(repo.root, "commit", "-qm", "good card")

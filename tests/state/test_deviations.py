@@ -32,7 +32,9 @@ def test_expiry_refuses_nonsense_and_the_past(given: str) -> None:
 
 
 def test_a_deviation_is_open_then_expired_or_resolved(ws: Workspace) -> None:
-    made = deviations.new(ws, reason="r", by="alice", expires_at="2021-01-01T00:00:00Z", tasks=["TASK_DEV_0001"])
+    made = deviations.new(
+        ws, reason="r", by="alice", expires_at="2021-01-01T00:00:00Z", tasks=["TASK_DEV_0001"]
+    )
     assert made.state(LONG_AGO) is DeviationState.OPEN and made.state() is DeviationState.EXPIRED
     assert made.covers("TASK_DEV_0001") and not made.covers("TASK_DEV_0002")
     assert [d.id for d in deviations.covering(ws, "TASK_DEV_0001")] == [made.id]

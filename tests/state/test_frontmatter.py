@@ -15,19 +15,28 @@ from orchestrator.state.workspace import Workspace
 KINDS: dict[str, tuple[object, Callable[[Workspace], object], Callable[[Workspace], Path]]] = {
     "decision": (
         decisions,
-        lambda ws: decisions.new(ws, title="Use pytest", by="alice", body="Why: it is there.\n",
-                                 tasks=["TASK_DEV_0001"]),  # fmt: skip
+        lambda ws: decisions.new(
+            ws, title="Use pytest", by="alice", body="Why: it is there.\n", tasks=["TASK_DEV_0001"]
+        ),  # fmt: skip
         lambda ws: ws.decisions_dir,
     ),
     "proposal": (
         proposals,
-        lambda ws: proposals.new(ws, title="Add a queue", by="bob", queue="governance", specs=["workflows/x.yaml"]),
+        lambda ws: proposals.new(
+            ws, title="Add a queue", by="bob", queue="governance", specs=["workflows/x.yaml"]
+        ),
         lambda ws: ws.proposals_dir,
     ),
     "deviation": (
         deviations,
-        lambda ws: deviations.new(ws, reason="hotfix", by="alice", expires_at="2999-01-01T00:00:00Z",
-                                  tasks=["TASK_DEV_0001"], paths=["src/"]),  # fmt: skip
+        lambda ws: deviations.new(
+            ws,
+            reason="hotfix",
+            by="alice",
+            expires_at="2999-01-01T00:00:00Z",
+            tasks=["TASK_DEV_0001"],
+            paths=["src/"],
+        ),  # fmt: skip
         lambda ws: ws.deviations_dir,
     ),
 }
@@ -61,7 +70,9 @@ def test_an_unknown_key_names_file_line_and_the_known_keys(ws: Workspace, kind: 
     error = _broken(ws, kind, lambda text: text.replace("\nby: ", "\nsigned_off: x\nby: ", 1))
     assert error.file and error.file.startswith(f"ops/{KINDS[kind][2](ws).name}/")
     assert (error.field, error.line, error.message) == ("signed_off", 4, "unknown field")
-    assert error.fix and error.fix.startswith("remove the field or correct its spelling: use one of id, at, by")
+    assert error.fix and error.fix.startswith(
+        "remove the field or correct its spelling: use one of id, at, by"
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -74,7 +85,9 @@ def test_bad_yaml_and_missing_fences_name_the_line(ws: Workspace, kind: str) -> 
 
 
 def test_a_bad_value_names_its_field_and_line(ws: Workspace) -> None:
-    error = _broken(ws, "deviation", lambda text: text.replace("expires_at: '2999-01-01T00:00:00Z'", "expires_at: soon"))
+    error = _broken(
+        ws, "deviation", lambda text: text.replace("expires_at: '2999-01-01T00:00:00Z'", "expires_at: soon")
+    )
     assert (error.field, error.line) == ("expires_at", 10)
     assert "'soon' is not an ISO 8601 time" in error.message
     error = _broken(ws, "decision", lambda text: text.replace("- TASK_DEV_0001", "- dev-1"))

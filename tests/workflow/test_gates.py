@@ -54,8 +54,8 @@ def started(ws: Workspace, check: str = PASSING) -> str:
     """A started task whose change is committed on its branch; returns its id."""
     write(ws.root, BASE)
     git.commit_all(ws.root, "calc")
-    card = TaskCard(id="TASK_DEV_0000", title="Add mul", queue="dev",
-                    acceptance_criteria=[Criterion(id="AC1", text="mul multiplies", check=check)])  # fmt: skip
+    criteria = [Criterion(id="AC1", text="mul multiplies", check=check)]
+    card = TaskCard(id="TASK_DEV_0000", title="Add mul", queue="dev", acceptance_criteria=criteria)
     tid = tasks.create(ws, card, actor="alice").id
     actions.transition(ws, tid, "approve", actor="alice")
     actions.transition(ws, tid, "start", actor="alice")
@@ -101,7 +101,9 @@ def test_spec_fails_a_card_whose_queue_was_changed(ws: Workspace) -> None:
     card.write_text(card.read_text().replace("id: TASK_DEV_0001", "id: TASK_DEV_0042"))
     failed = result(ws, tid, Gate.SPEC)
     assert not failed.ok
-    assert failed.reasons[0].startswith(f"tasks/inbox/{tid}.md: id is 'TASK_DEV_0042', but state/tasks/{tid}.yaml")
+    assert failed.reasons[0].startswith(
+        f"tasks/inbox/{tid}.md: id is 'TASK_DEV_0042', but state/tasks/{tid}.yaml"
+    )
 
 
 def test_spec_fails_a_status_edited_by_hand_and_a_missing_branch(ws: Workspace) -> None:
@@ -150,7 +152,9 @@ def test_governance_needs_an_authorised_approver(ws: Workspace) -> None:
     ]
     assert result(ws, tid, Gate.GOVERNANCE, approver="alice").ok
     failed = result(ws, tid, Gate.GOVERNANCE, approver="bob")
-    assert failed.reasons == ["bob (L3 human operator) may not approve the merge: it needs an L2 project lead or higher"]
+    assert failed.reasons == [
+        "bob (L3 human operator) may not approve the merge: it needs an L2 project lead or higher"
+    ]
 
 
 def test_governance_fails_an_unanswered_violation_until_a_lead_answers(ws: Workspace) -> None:
@@ -170,7 +174,8 @@ def test_governance_fails_an_expired_deviation_until_resolved(ws: Workspace) -> 
     made = deviations.new(ws, reason="old", by="alice", expires_at="2020-01-01T00:00:00Z", tasks=[tid])
     failed = result(ws, tid, Gate.GOVERNANCE, approver="alice")
     assert failed.reasons == [
-        f"deviation {made.id} expired at 2020-01-01T00:00:00Z unresolved: `aios deviation resolve {made.id} --reason ...`"
+        f"deviation {made.id} expired at 2020-01-01T00:00:00Z unresolved: "
+        f"`aios deviation resolve {made.id} --reason ...`"
     ]
     deviating.resolve(ws, made.id, resolution="looked at it", actor="alice")
     assert result(ws, tid, Gate.GOVERNANCE, approver="alice").ok
@@ -227,7 +232,9 @@ def test_an_override_merge_names_an_open_deviation_that_covers_the_task(ws: Work
         runs.answer(ws, tid, "approve", actor="alice", options=OPTIONS, override=Override(deviation=other.id))
     expired = deviations.new(ws, reason="old", by="alice", expires_at="2020-01-01T00:00:00Z", tasks=[tid])
     with pytest.raises(PermissionDenied, match=f"deviation {expired.id} is expired"):
-        runs.answer(ws, tid, "approve", actor="alice", options=OPTIONS, override=Override(deviation=expired.id))
+        runs.answer(
+            ws, tid, "approve", actor="alice", options=OPTIONS, override=Override(deviation=expired.id)
+        )
     deviating.resolve(ws, expired.id, resolution="replaced", actor="alice")
     add_member(ws, "lee", Level.LEAD)
     made = deviating.declare(ws, reason="accepted risk", actor="lee", expires="7d", task_ids=[tid])
