@@ -1,11 +1,11 @@
 """Baselines: only what the change introduces counts.
 
-A test that already fails on the target branch's merge base, or a ruff finding already there, is
-not the change's doing: it is reported as ``pre-existing`` (info, its rule marked ``:pre-existing``)
-and never blocks. The merge base's checks run in a copy of that commit (``git archive``, no ``.git``)
-only when the change has failures or findings to compare, once per base commit: the results are
-cached in ``EvidenceContext.baseline_dir`` (outside the worktree) and in the round's memo.
-When the base cannot run, every finding counts, as without a baseline.
+A test that already fails on the target branch's merge base, or a ruff or bandit finding already
+there, is not the change's doing: it is reported as ``pre-existing`` (info, its rule marked
+``:pre-existing``) and never blocks. The merge base's checks run in a copy of that commit
+(``git archive``, no ``.git``) only when the change has failures or findings to compare, once per
+base commit: the results are cached in ``EvidenceContext.baseline_dir`` (outside the worktree) and
+in the round's memo. When the base cannot run, every finding counts, as without a baseline.
 
 Findings are matched by (rule, file, the flagged line's text with whitespace collapsed), not by
 line number: the change moves lines. Failing tests are matched by their node id.
