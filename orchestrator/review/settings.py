@@ -42,6 +42,9 @@ class RuffSettings(_Strict):
         "PLE": Severity.MAJOR,
         "B": Severity.MINOR,
         "S": Severity.MAJOR,
+        # An import alone (bandit's B4xx, ruff's preview S4xx) is not a defect: the call it enables
+        # is flagged where it is made (S301 pickle.load, S312 telnetlib, S602 shell=True). Shown.
+        "S4": Severity.INFO,
         "S102": Severity.CRITICAL,
         "S307": Severity.CRITICAL,
         "S602": Severity.CRITICAL,
@@ -56,6 +59,20 @@ class RuffSettings(_Strict):
         """The severity configured for ``rule`` (longest matching prefix), else the default."""
         matches = [p for p in self.severities if rule_matches(rule, p)]
         return self.severities[max(matches, key=len)] if matches else self.default_severity
+
+
+class BanditSettings(_Strict):
+    """Bandit on the changed Python files, beside ruff (dimension Q).
+
+    Its issues take ruff's rule ids (``B403`` -> ``S403``), so ``ruff``'s ``ignore``,
+    ``per_file_ignores``, ``severities`` and ``honour_noqa`` (for ``# nosec``) apply to them too;
+    an issue ruff also reports is one finding.
+    """
+
+    enabled: bool = True
+    """Off: ruff's ``S`` rules alone (they miss suspicious imports, ``torch.load``, unpinned model
+    downloads and more)."""
+    command: list[str] = ["bandit"]
 
 
 class SecretsSettings(_Strict):
@@ -83,6 +100,7 @@ class QualitySettings(_Strict):
 
     timeout_s: float = Field(60, gt=0)
     ruff: RuffSettings = RuffSettings()
+    bandit: BanditSettings = BanditSettings()
     secrets: SecretsSettings = SecretsSettings()
     injection: InjectionSettings = InjectionSettings()
 

@@ -37,7 +37,8 @@ def test_an_unknown_key_names_file_line_and_field() -> None:
         parse_workflow(text, file="workflows/pair_programming.yaml")
     assert info.value.render() == (
         "workflows/pair_programming.yaml:4: evidence.quality.rufff: unknown field\n"
-        "  fix: remove the field or correct its spelling: use one of timeout_s, ruff, secrets, injection"
+        "  fix: remove the field or correct its spelling: "
+        "use one of timeout_s, ruff, bandit, secrets, injection"
     )
 
 

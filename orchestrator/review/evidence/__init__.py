@@ -1,6 +1,7 @@
 """Evidence: checks that run before any model sees the change, one collector per dimension.
 
-Q ``quality``: ruff (correctness and ``S`` security rules), secrets on the added lines, nested
+Q ``quality``: ruff (correctness and ``S`` security rules) and bandit for the security checks ruff
+lacks (``_bandit``: one finding per issue), secrets on the added lines, nested
 repositories, and changes to the governance canon (``canon``: a constant, not a setting).
 R ``requirements``: each acceptance criterion's ``check`` command.
 C ``completeness``: the tests, coverage of the changed lines, whether tests changed at all.

@@ -1,11 +1,11 @@
 """Baselines: only what the change introduces counts.
 
-A test that already fails on the target branch's merge base, or a ruff finding already there, is
-not the change's doing: it is reported as ``pre-existing`` (info, its rule marked ``:pre-existing``)
-and never blocks. The merge base's checks run in a copy of that commit (``git archive``, no ``.git``)
-only when the change has failures or findings to compare, once per base commit: the results are
-cached in ``EvidenceContext.baseline_dir`` (outside the worktree) and in the round's memo.
-When the base cannot run, every finding counts, as without a baseline.
+A test that already fails on the target branch's merge base, or a ruff or bandit finding already
+there, is not the change's doing: it is reported as ``pre-existing`` (info, its rule marked
+``:pre-existing``) and never blocks. The merge base's checks run in a copy of that commit
+(``git archive``, no ``.git``) only when the change has failures or findings to compare, once per
+base commit: the results are cached in ``EvidenceContext.baseline_dir`` (outside the worktree) and
+in the round's memo. When the base cannot run, every finding counts, as without a baseline.
 
 Findings are matched by (rule, file, the flagged line's text with whitespace collapsed), not by
 line number: the change moves lines. Failing tests are matched by their node id.
@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from orchestrator.review.evidence import _bandit
 from orchestrator.review.evidence._base import (
     EvidenceContext,
     EvidenceResult,
@@ -42,6 +43,15 @@ from orchestrator.sandbox import git
 
 PRE_EXISTING = "pre-existing"
 
+KINDS = {
+    Dimension.QUALITY: frozenset({"ruff", "bandit"}),
+    Dimension.COMPLETENESS: frozenset({"tests"}),
+}
+"""The checks whose findings can be pre-existing, by dimension (the check's result name)."""
+
+LINT_SOURCES = frozenset({"ruff", "bandit"})
+"""Finding sources keyed by the flagged line's text: what a linter reports on a line."""
+
 Key = tuple[str, str, str]
 """(rule, file, what identifies it: the test's message, or the flagged line's normalised text)."""
 
@@ -58,13 +68,13 @@ def apply_baseline(
     Unchanged when the baseline is off, the base is unknown, the runners cannot run elsewhere, or
     nothing in ``results`` could be pre-existing (no base run then).
     """
-    kind = {Dimension.QUALITY: "ruff", Dimension.COMPLETENESS: "tests"}.get(dimension)
-    if kind is None or not ctx.settings.baseline.enabled or not isinstance(runners, RelocatableRunners):
+    kinds = KINDS.get(dimension, frozenset())
+    if not kinds or not ctx.settings.baseline.enabled or not isinstance(runners, RelocatableRunners):
         return results
     out = []
     for result in results:
-        if result.name == kind and result.status is EvidenceStatus.FAILED and _candidates(ctx, result):
-            result = _against_base(ctx, kind, result, runners, timeout)
+        if result.name in kinds and result.status is EvidenceStatus.FAILED and _candidates(ctx, result):
+            result = _against_base(ctx, result.name, result, runners, timeout)
         out.append(result)
     return out
 
@@ -93,7 +103,7 @@ def _key(ctx: EvidenceContext, folder: Path, f: Finding) -> Key | None:
         return None
     if f.rule == "tests":
         return ("tests", f.file or "", f.message)
-    if f.source != "ruff" or not f.file or not f.line:
+    if f.source not in LINT_SOURCES or not f.file or not f.line:
         return None
     text = read_source(folder, f.file)
     lines = text.splitlines() if text is not None else []
@@ -155,6 +165,9 @@ def _inputs_digest(ctx: EvidenceContext, kind: str) -> str:
     """What else the base's result depends on: the files and settings of the check."""
     if kind == "tests":
         inputs: object = [list(ctx.test_paths), ctx.settings.completeness.tests.model_dump(mode="json")]
+    elif kind == "bandit":
+        quality = ctx.settings.quality
+        inputs = [ctx.diff.python_files(), quality.bandit.model_dump(mode="json"), quality.ruff.honour_noqa]
     else:
         inputs = [ctx.diff.python_files(), ctx.settings.quality.ruff.model_dump(mode="json")]
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
@@ -205,6 +218,8 @@ def _run_on_base(
     if kind == "tests":
         tests, *_ = run_tests_once(base_ctx, project_runner(at, timeout))
         findings = tests.findings if tests.status is EvidenceStatus.FAILED else []
+    elif kind == "bandit":
+        findings = _base_bandit(ctx, at, folder, timeout)
     else:
         findings = _base_ruff(ctx, at, folder, timeout)
     return {k for f in findings if (k := _key(base_ctx, folder, f)) is not None}
@@ -228,4 +243,27 @@ def _base_ruff(ctx: EvidenceContext, runners: RunnerFactory, folder: Path, timeo
             source="ruff",
         )
         for d in diagnostics or []
+    ]
+
+
+def _base_bandit(ctx: EvidenceContext, runners: RunnerFactory, folder: Path, timeout: float) -> list[Finding]:
+    """Every bandit issue in the base's versions of the changed files (all lines, not only changed)."""
+    files = _bandit.regular_files(folder, ctx.diff.python_files())
+    if not files:
+        return []
+    quality = ctx.settings.quality
+    _, issues, _ = _bandit.run_bandit(
+        runners(timeout), files, settings=quality.bandit, honour_nosec=quality.ruff.honour_noqa
+    )
+    return [
+        Finding(
+            dimension=Dimension.QUALITY,
+            severity=Severity.MINOR,  # any severity but info: only the key is kept
+            file=i.file,
+            line=i.line,
+            rule=i.rule,
+            message=i.message,
+            source="bandit",
+        )
+        for i in issues or []
     ]

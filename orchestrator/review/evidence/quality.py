@@ -11,7 +11,7 @@ from pathlib import Path
 
 from orchestrator import redact
 from orchestrator.review.diff import Diff, FileDiff, FileStatus
-from orchestrator.review.evidence import precision, secret_plugins
+from orchestrator.review.evidence import _bandit, precision, secret_plugins
 from orchestrator.review.evidence._base import (
     EvidenceContext,
     EvidenceResult,
@@ -41,6 +41,7 @@ def collect_quality(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
     injection = ctx.settings.quality.injection
     return [
         *guarded("ruff", Q, lambda: [ruff_check(ctx, run)]),
+        *guarded("bandit", Q, lambda: bandit_check(ctx, run)),
         *guarded("secrets", Q, lambda: [scan_secrets(ctx, run)]),
         *guarded(NESTED_GIT, Q, lambda: nested_git_check(ctx.diff)),
         *guarded(GOVERNANCE_CANON, Q, lambda: canon_check(ctx)),
@@ -60,7 +61,14 @@ def scan_secrets(ctx: EvidenceContext, run: Runner) -> EvidenceResult:
 
 
 def ruff_check(ctx: EvidenceContext, run: Runner) -> EvidenceResult:
-    """Ruff's correctness and security rules; each diagnostic on a changed line becomes a finding."""
+    """Ruff's correctness and security rules; each diagnostic on a changed line becomes a finding.
+
+    Once per round: bandit's check reads its findings to leave out what ruff already reported.
+    """
+    return ctx.once("ruff", lambda: _ruff_check(ctx, run))
+
+
+def _ruff_check(ctx: EvidenceContext, run: Runner) -> EvidenceResult:
     files = ctx.diff.python_files()
     if not files:
         return local_result("ruff", Q, [], note="no Python files changed")
@@ -95,6 +103,54 @@ def _ruff_finding(d: Diagnostic, settings: RuffSettings) -> Finding:
         rule=d.rule,
         message=d.message,
         source="ruff",
+    )
+
+
+# ---------------------------------------------------------------- bandit
+
+
+def bandit_check(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
+    """Bandit's issues on the changed lines that ruff did not report (``_bandit``), with ruff's ids,
+    settings and severities; none when it is turned off.
+
+    Reported only when it adds a finding or could not run: a change bandit finds nothing more in
+    reads as it did before bandit ran (ruff's result stands for both), in prompts too.
+    """
+    settings = ctx.settings.quality
+    files = _bandit.regular_files(ctx.worktree, ctx.diff.python_files())
+    if not settings.bandit.enabled or not files:
+        return []
+    honour = settings.ruff.honour_noqa
+    att, issues, why = _bandit.run_bandit(run, files, settings=settings.bandit, honour_nosec=honour)
+    tail = ctx.settings.output_tail_chars
+    if issues is None:
+        return [from_attempt("bandit", Q, att, tail_chars=tail, reason=why, status=EvidenceStatus.ERROR)]
+    ruff = [(f.file or "", f.line or 0, f.rule or "") for f in ruff_check(ctx, run).findings]
+    kept = _bandit.not_reported(_changed(issues, ctx.diff), ruff)
+    findings = [
+        _bandit_finding(i, settings.ruff) for i in kept if not _bandit.ignored(i.rule, i.file, settings.ruff)
+    ]
+    return [from_attempt("bandit", Q, att, tail_chars=tail, findings=findings)] if findings else []
+
+
+def _changed(issues: Iterable[_bandit.Issue], diff: Diff) -> list[_bandit.Issue]:
+    out = []
+    for i in issues:
+        fd = diff.get(i.file)
+        if fd and any(n in fd.changed_lines for n in range(i.line, i.end_line + 1)):
+            out.append(i)
+    return out
+
+
+def _bandit_finding(issue: _bandit.Issue, settings: RuffSettings) -> Finding:
+    return Finding(
+        dimension=Q,
+        severity=_bandit.severity_of(issue, settings),
+        file=issue.file,
+        line=issue.line,
+        rule=issue.rule,
+        message=f"{issue.message} (bandit {issue.test_id}, {issue.severity.lower()} severity)",
+        source="bandit",
     )
 
 

@@ -191,3 +191,28 @@ def test_when_the_base_cannot_run_every_failure_counts(
     assert "could not run" in tests.output_tail and "disk full" in tests.output_tail
     assert report.verdict is Verdict.NEEDS_REVISION
     assert not (tmp_path / "cache").exists()  # a failed base run is not cached
+
+
+TORCH = "import torch\n\n\ndef load(path):\n    return torch.load(path)\n"
+TORCH_MOVED = (
+    "import torch\n\n\nclass Store:\n    @staticmethod\n    def load(path):\n"
+    "        return torch.load(path)\n\n\n"
+    "def fetch(path):\n    return torch.load(path, map_location='cpu')\n"
+)
+
+
+def test_an_old_bandit_finding_is_pre_existing_and_a_new_one_counts(
+    tmp_path: Path, base_runs: list[str]
+) -> None:
+    repo = repo_with(tmp_path, {"app/store.py": TORCH})
+    head = commit(repo, {"app/store.py": TORCH_MOVED}, "a class for the store")
+
+    report = review(repo, head, tmp_path / "cache")
+
+    old = [f for f in report.findings if f.rule == "S614:pre-existing"]
+    new = [f for f in report.findings if f.rule == "S614"]
+    assert [(f.line, f.severity, f.source) for f in old] == [(7, Severity.INFO, "bandit")]  # line 5 on main
+    assert [(f.line, f.severity) for f in new] == [(11, Severity.MAJOR)]
+    assert "bandit" in base_runs
+    cached = {p.name.split(".")[1] for p in (tmp_path / "cache").iterdir()}
+    assert "bandit" in cached
