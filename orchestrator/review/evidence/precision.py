@@ -113,7 +113,10 @@ ENTROPY_KINDS = frozenset({"Hex High Entropy String", "Base64 High Entropy Strin
 """detect-secrets' kinds that judge a string by its randomness alone, which a digest has too."""
 
 _ALGO_PREFIX = re.compile(r"(?:sha1|sha224|sha256|sha384|sha512|md5|blake2b|blake2s)[:=-]$", re.I)
-_PIN_CONTEXT = re.compile(r"\b(?:rev|sha|commit|hash|digest|integrity|checksum|pin\w*|ref)\b|@", re.I)
+_PIN_CONTEXT = re.compile(
+    r"\b(?:rev|revision|sha|commit|commit_id|commit_sha|hash|digest|integrity|checksum|pin\w*|ref)\b|@",
+    re.I,
+)
 _HEX = re.compile(r"[0-9a-f]+")
 _DIGEST_LENGTHS = {32, 40, 56, 64, 96, 128}  # md5, SHA-1 (git), SHA-224, SHA-256, SHA-384, SHA-512
 

@@ -148,6 +148,8 @@ DIGEST = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         (DIGEST, f'{{file = "x.whl", hash = "sha256:{DIGEST}"}}', True),
         (f"sha256:{DIGEST}", f"foo==1.0 --hash=sha256:{DIGEST}", True),
         ("z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg", 'integrity: "sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg"', True),
+        (SHA, f'AutoModel.from_pretrained("org/model", revision="{SHA}")', True),
+        (SHA, f'hf_hub_download("org/model", "w.bin", commit_id="{SHA}")', True),
         (SHA, f'API_TOKEN = "{SHA}"', False),  # a 40-hex value named as a token is not a pin
         ("aB3dE5fG7hI9jK1lM3nO5pQ7", 'rev = "aB3dE5fG7hI9jK1lM3nO5pQ7"', False),  # not a digest
     ],
