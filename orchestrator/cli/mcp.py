@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
 
 def mcp(
     ctx: typer.Context,
-    http: Annotated[bool, typer.Option("--http", help="Streamable HTTP on 127.0.0.1 instead of stdio.")] = False,
+    http: Annotated[
+        bool, typer.Option("--http", help="Streamable HTTP on 127.0.0.1 instead of stdio.")
+    ] = False,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="The HTTP port.")] = 8765,
     reviewer: Annotated[
         ReviewerMode | None,

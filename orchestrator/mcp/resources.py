@@ -25,7 +25,9 @@ AUDIT = "aios://tasks/{task_id}/audit"
 def register(server: MCPServer, shell: Shell) -> None:
     """Add the three resource templates to ``server``."""
 
-    @server.resource(CARD, mime_type="text/markdown", description="The task's TaskCard (front matter and body).")
+    @server.resource(
+        CARD, mime_type="text/markdown", description="The task's TaskCard (front matter and body)."
+    )
     def task_card(task_id: str, ctx: Context) -> str:
         ws = _readable(shell, task_id, ctx)
         from orchestrator.state import tasks
@@ -58,4 +60,3 @@ def _readable(shell: Shell, task_id: str, ctx: Context) -> Workspace:
     except AiosError as exc:
         raise ResourceError(str(tool_error(exc))) from None
     return ws
-

@@ -95,9 +95,7 @@ class Tools:
         (all inside the grant a member approved). Returns the token for every other tool."""
         return self._open(agent_id, role_mode, task_scope, ttl)
 
-    def review_create_session(
-        self, agent_id: str, task_scope: Scope, ttl: Ttl = "8h"
-    ) -> SessionOpened:
+    def review_create_session(self, agent_id: str, task_scope: Scope, ttl: Ttl = "8h") -> SessionOpened:
         """Open a reviewer-mode session for an approved agent on the tasks it is to review: it may
         read them, clear their review for the human checkpoint (task_finish) or block them."""
         return self._open(agent_id, RoleMode.REVIEWER, task_scope, ttl)
@@ -112,7 +110,12 @@ class Tools:
             raise ToolError(f"ttl: {exc}") from None
         with as_tool_errors():
             opened, token = sessions.request(
-                self.shell.workspace(), agent_id=agent_id, role_mode=mode, task_scope=scope, ttl=lifetime, via=VIA
+                self.shell.workspace(),
+                agent_id=agent_id,
+                role_mode=mode,
+                task_scope=scope,
+                ttl=lifetime,
+                via=VIA,
             )
         self.shell.show(opened.id)
         return SessionOpened(
@@ -286,7 +289,8 @@ class Tools:
         action: Op,
         task_id: TaskId | None = None,
         paths: Annotated[
-            list[str] | None, Field(description="Changed files (worktree-relative) to check against the task.")
+            list[str] | None,
+            Field(description="Changed files (worktree-relative) to check against the task."),
         ] = None,
     ) -> GovernanceCheck:
         """May this session take `action` (on task_id)? With paths: do these changed files lie
@@ -308,7 +312,9 @@ class Tools:
                 )
             if paths is not None and task is not None:
                 checked = check_paths(task, load(ws.root / task.card), paths)
-                answer = answer.model_copy(update={"paths": checked, "allowed": answer.allowed and checked.allowed})
+                answer = answer.model_copy(
+                    update={"paths": checked, "allowed": answer.allowed and checked.allowed}
+                )
         return answer
 
     # ---- shared ----
@@ -357,4 +363,3 @@ def _reply(worktree: Any, result: RunStatus) -> ReviewReply:
     return ReviewReply(
         **result.model_dump(), worktree=str(worktree) if worktree.is_dir() else None, summary=summary
     )
-
