@@ -7,6 +7,8 @@ checks its list of changed files here (``governance_check``) instead of finding 
 
 from __future__ import annotations
 
+import posixpath
+
 from pydantic import BaseModel, ConfigDict
 
 from orchestrator.review.evidence.canon import GOVERNANCE_QUEUE, is_canon
@@ -47,12 +49,14 @@ def check_paths(task: TaskState, card: TaskCard, paths: list[str]) -> PathsCheck
     governance = task.queue == GOVERNANCE_QUEUE
     verdicts, problems = [], []
     for raw in paths:
-        rel = raw.strip().removeprefix("./")
-        scoped, canon = in_scope(rel, card.paths), is_canon(rel, card_path=task.card)
+        rel = posixpath.normpath(raw.strip())  # `src/../state/x` is `state/x`, not a path under src/
+        inside = not (rel.startswith(("/", "../")) or rel == "..")
+        scoped, canon = inside and in_scope(rel, card.paths), is_canon(rel, card_path=task.card)
         ok = scoped and (governance or not canon)
         verdicts.append(PathVerdict(path=rel, in_scope=scoped, canon=canon, allowed=ok))
         if not scoped:
-            problems.append(f"{rel}: outside the TaskCard's paths ({', '.join(card.paths)}); leave it out")
+            where = f"the TaskCard's paths ({', '.join(card.paths)})" if inside else "the worktree"
+            problems.append(f"{rel}: outside {where}; leave it out")
         elif canon and not governance:
             problems.append(
                 f"{rel}: a governance file (governance-canon); it changes only through a "
