@@ -21,11 +21,13 @@ PACKAGE = Path(orchestrator.__file__).resolve().parent
 
 #: layer -> layers it must not import (directly, at module level).
 FORBIDDEN: dict[str, set[str]] = {
-    "state": {"workflow", "review", "llm", "cli", "governance"},
-    "sandbox": {"state", "workflow", "review", "cli", "governance", "llm"},
-    "review": {"workflow", "cli", "governance"},
-    "llm": {"state", "workflow", "review", "cli", "governance", "sandbox"},
-    "governance": {"workflow", "review", "cli"},
+    "state": {"workflow", "review", "llm", "cli", "governance", "mcp"},
+    "sandbox": {"state", "workflow", "review", "cli", "governance", "llm", "mcp"},
+    "review": {"workflow", "cli", "governance", "mcp"},
+    "llm": {"state", "workflow", "review", "cli", "governance", "sandbox", "mcp"},
+    "governance": {"workflow", "review", "cli", "mcp"},
+    "workflow": {"cli", "mcp"},
+    "mcp": {"cli"},  # a shell beside the CLI: both call the services, neither the other
 }
 #: Terminal output libraries: only the shells print.
 SHELL_ONLY = {"typer", "rich", "click"}

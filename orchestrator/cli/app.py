@@ -141,3 +141,7 @@ from orchestrator.cli import records as _records  # noqa: E402
 _records.register(app)
 _gates.register(app)
 _hooks.register(app)
+
+from orchestrator.cli import mcp as _mcp  # noqa: E402
+
+_mcp.register(app)

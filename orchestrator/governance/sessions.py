@@ -50,6 +50,38 @@ def create(
     return _open(ws, agent_id=agent_id, role_mode=role_mode, task_scope=task_scope, ttl=ttl, by=actor)
 
 
+def request(
+    ws: Workspace,
+    *,
+    agent_id: str,
+    role_mode: RoleMode,
+    task_scope: list[str],
+    ttl: timedelta = DEFAULT_TTL,
+    via: str,
+) -> tuple[Session, str]:
+    """An approved agent opens a session for itself (over MCP), inside the grant a member gave it.
+
+    A member's approval of the agent is what lets it open sessions: a pending or revoked agent, a
+    mode or a task outside its grant, is refused (and audited) as ``create`` refuses them.
+
+    Raises:
+        PermissionDenied: rule ``grant``: the agent is not active, or the mode or scope is outside it.
+        StateError: no such agent or task.
+    """
+    actor = f"agent:{agent_id}"
+    with audited(ws, actor=actor, what=f"open a session for itself ({via})"):
+        _within_grant(ws, agent_id, role_mode, task_scope)
+    opened, token = _open(
+        ws, agent_id=agent_id, role_mode=role_mode, task_scope=task_scope, ttl=ttl, by=f"{actor} ({via})"
+    )
+    append_governance(
+        ws,
+        f"session {opened.id} of {actor} opened by itself ({via}) in {role_mode.value} mode on "
+        f"{', '.join(opened.task_scope) or 'no task'}",
+    )
+    return opened, token
+
+
 def _open(
     ws: Workspace, *, agent_id: str, role_mode: RoleMode, task_scope: list[str], ttl: timedelta, by: str
 ) -> tuple[Session, str]:

@@ -17,7 +17,7 @@ def test_state_commands_do_not_import_the_workflow_or_sdk_stacks(ws: Workspace) 
         "assert r.exit_code == 0, r.output\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules}\n"
         "               & {'langgraph', 'openai', 'anthropic', 'httpx2',"
-        " 'tenacity', 'langchain_core'})\n"
+        " 'tenacity', 'langchain_core', 'mcp', 'starlette', 'uvicorn'})\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
