@@ -34,6 +34,8 @@ class EventKind(StrEnum):
     """A refused action, audited with the rule that refused it."""
     DISMISSAL = "dismissal"
     """A member dismissed a review finding (``aios review dismiss``): later rounds do not raise it."""
+    ESCALATION = "escalation"
+    """An escalation raised, moved up, answered or enforced (``aios escalate``, the matrix)."""
 
 
 def now() -> str:
