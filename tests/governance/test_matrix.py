@@ -15,9 +15,10 @@ import pytest
 from helpers import add_member
 
 from orchestrator.errors import PermissionDenied
-from orchestrator.governance import actions, agents, members, sessions
+from orchestrator.governance import actions, agents, escalations, members, sessions
 from orchestrator.governance.matrix import Op
 from orchestrator.state import tasks
+from orchestrator.state.escalations import EscalationType
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.project import Level
 from orchestrator.state.records import EventKind
@@ -55,6 +56,8 @@ approve_agent      y  y  y  -  | -         -       -        -       -
 create_session     y  y  y  y  | -         -       -        -       -
 terminate_session  y  y  y  y  | y         y       y        y       y
 dismiss_finding    y  y  y  -  | -         -       -        -       -
+escalate           y  y  y  y  | y         y       y        y       y
+answer_escalation  y  y  y  y  | -         -       -        -       -
 """
 
 
@@ -145,6 +148,12 @@ def _terminate(ws: Workspace, who: Who, tid: str | None) -> object:
     return sessions.terminate(ws, target, reason="cell", actor=who.actor, session=who.session)
 
 
+def _answer(ws: Workspace, who: Who, tid: str | None) -> object:
+    # A blocked escalation starts at L3 (bob holds it): every member may answer, no agent.
+    opened = escalations.escalate(ws, tid, kind=EscalationType.BLOCKED, reason="stuck", actor=SETUP)  # type: ignore[arg-type]
+    return escalations.answer(ws, opened.escalation.id, note="done", actor=who.actor, session=who.session)
+
+
 ATTEMPTS: dict[Op, tuple[Status | None, Attempt]] = {
     Op.READ: (
         Status.RUNNING,
@@ -217,6 +226,13 @@ ATTEMPTS: dict[Op, tuple[Status | None, Attempt]] = {
             ws, tid, "0123456789ab", actor=who.actor, session=who.session, reason="accepted risk"
         ),
     ),
+    Op.ESCALATE: (
+        Status.RUNNING,
+        lambda ws, who, tid: escalations.escalate(
+            ws, tid, kind=EscalationType.BLOCKED, reason="stuck", actor=who.actor, session=who.session
+        ),
+    ),
+    Op.ANSWER_ESCALATION: (Status.RUNNING, _answer),
 }
 
 
