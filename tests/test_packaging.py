@@ -27,7 +27,7 @@ SHIPPED = {
     "personas": [f"{area}_expert.yaml" for area in ("architecture", "domain", "performance", "security")]
     + ["testing_expert.yaml"],
     "prompts": ["builder.md", "dimensions.yaml", "review.md"],
-    "workflows": ["models.yaml", "pair_programming.yaml", "prices.yaml"],
+    "workflows": ["escalation.yaml", "models.yaml", "pair_programming.yaml", "prices.yaml"],
 }
 
 

@@ -96,6 +96,10 @@ def main(
     if verbose:
         ctx.call_on_close(log_to_stderr(verbose))
     ctx.obj = CliState(root=root, actor=actor, session_token=session, quiet=quiet, verbose=verbose)
+    if ctx.invoked_subcommand is not None and not ctx.resilient_parsing:
+        from orchestrator.cli.escalation import check_overdue
+
+        check_overdue(ctx.obj)  # an escalation past its time moves up before the command runs
 
 
 # Command groups. Each module defines `app` (a typer.Typer) or commands, importing heavy stacks lazily.
@@ -145,3 +149,6 @@ _hooks.register(app)
 from orchestrator.cli import mcp as _mcp  # noqa: E402
 
 _mcp.register(app)
+from orchestrator.cli import escalation as _escalation  # noqa: E402
+
+_escalation.register(app)

@@ -1,4 +1,4 @@
-"""``aios task new|approve|list|status|start|finish|block|stop|unblock|validate``."""
+"""``aios task new|approve|triage|list|status|start|finish|block|stop|unblock|validate``."""
 
 from __future__ import annotations
 
@@ -200,16 +200,25 @@ def list_(
     all_: Annotated[bool, typer.Option("--all", help="Include done tasks (reads every task file).")] = False,
     queue: Annotated[str | None, typer.Option("--queue")] = None,
     status: Annotated[str | None, typer.Option("--status")] = None,
+    inbox: Annotated[
+        bool,
+        typer.Option("--inbox", help="Triage: only tasks still in the inbox, most urgent first."),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """List live tasks (or all with --all)."""
     from orchestrator.state import tasks
 
+    if inbox and status not in (None, "inbox"):
+        raise usage_error(ctx, f"--inbox lists inbox tasks, not {status}: give one of --inbox, --status")
+    status = "inbox" if inbox else status
     rows = [
         r
         for r in tasks.listing(state(ctx).workspace(), include_done=all_ or status == "done")
         if (queue is None or r["queue"] == queue) and (status is None or r["status"] == status)
     ]
+    if inbox:
+        rows.sort(key=lambda r: (r["priority"], r["id"]))  # type: ignore[call-overload]
     if as_json:
         print_json(rows)
         return
@@ -222,6 +231,29 @@ def list_(
     for r in rows:
         table.add_row(*(safe(r[k], markup=True) for k in ("id", "status", "queue", "priority", "title")))
     console().print(table)
+
+
+@app.command("triage")
+def triage(
+    ctx: typer.Context,
+    task_id: TaskId,
+    priority: Annotated[int, typer.Option("--priority", min=1, max=5, help="1 is the most urgent.")],
+    reason: Reason = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set an inbox task's priority (in its task file and its TaskCard); who may approve may triage."""
+    from orchestrator.governance import actions
+
+    cli = state(ctx)
+    task = actions.triage(
+        cli.workspace(), task_id, priority=priority, actor=cli.who(), session=cli.session(), reason=reason
+    )
+    if as_json:
+        print_json(
+            {"id": task.id, "status": task.status.value, "queue": task.queue, "priority": task.priority}
+        )
+    else:
+        typer.echo(f"{task.id}: priority {task.priority} ({task.queue}, {task.status.value})")
 
 
 @app.command("status")

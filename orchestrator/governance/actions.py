@@ -14,8 +14,8 @@ from pathlib import Path
 
 from orchestrator.governance.authority import audited, authorise_lock, authorise_move, decide
 from orchestrator.governance.matrix import Op
+from orchestrator.state import escalations, queues, tasks
 from orchestrator.state import freeze as freezing
-from orchestrator.state import queues, tasks
 from orchestrator.state.freeze import FreezeResult
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import TaskState
@@ -98,6 +98,31 @@ def advance(
     with audited(ws, actor=actor, what=f"move to {want.value}", task_id=tid, session=session):
         return tasks.advance(
             ws, tid, want, actor=actor, authorise=authorise, reason=reason, session=_id(session), check=check
+        )
+
+
+def triage(
+    ws: Workspace,
+    tid: str,
+    *,
+    priority: int,
+    actor: str,
+    reason: str | None = None,
+    session: Session | None = None,
+) -> TaskState:
+    """Set the priority of ``tid`` in the inbox (``tasks.triage``), if ``actor`` may approve it.
+
+    Raises:
+        PermissionDenied: the actor may not approve tasks (audited on the task's trail).
+        TransitionError: the task has left the inbox.
+    """
+
+    def authorise(ws: Workspace, task: TaskState, action: str, actor: str) -> None:
+        decide(ws, Op.APPROVE_TASK, actor=actor, session=session, task=task)
+
+    with audited(ws, actor=actor, what="triage", task_id=tid, session=session):
+        return tasks.triage(
+            ws, tid, priority=priority, actor=actor, authorise=authorise, reason=reason, session=_id(session)
         )
 
 
@@ -200,15 +225,28 @@ def _id(session: Session | None) -> str | None:
     return session.id if session else None
 
 
-def freeze(ws: Workspace, *, actor: str, reason: str, session: Session | None = None) -> FreezeResult:
+def freeze(
+    ws: Workspace,
+    *,
+    actor: str,
+    reason: str,
+    session: Session | None = None,
+    escalation: str | None = None,
+) -> FreezeResult:
     """Freeze the system (``state.freeze.freeze``): every queue locked, every run stopped. L0 only.
 
+    ``escalation``: the id of a security escalation nobody answered, at its ``freeze`` step; the
+    matrix authorises the freeze then (``actor`` is ``MATRIX_ACTOR``), not a member's level.
+
     Raises:
-        PermissionDenied: the actor is not the project owner.
+        PermissionDenied: the actor is not the project owner (or the escalation is not at that step).
         StateError: no reason was given.
     """
 
     def authorise(ws: Workspace, actor: str, doing: str) -> None:
+        if escalation is not None:
+            escalations.require_final_action(ws, escalation, escalations.FinalAction.FREEZE)
+            return
         decide(ws, Op.FREEZE, actor=actor, session=session)
 
     with audited(ws, actor=actor, what="freeze", session=session):

@@ -60,6 +60,8 @@ _DOING: dict[Op, str] = {
     Op.RECORD_DECISION: "record a decision in the decision log",
     Op.DECIDE_PROPOSAL: "accept or reject a proposal",
     Op.DEVIATE: "declare or resolve a deviation",
+    Op.ESCALATE: "escalate a problem on a task",
+    Op.ANSWER_ESCALATION: "answer an escalation",
 }
 
 
@@ -76,8 +78,11 @@ def decide(
     session: Session | None = None,
     task: TaskState | None = None,
     queue: str | None = None,
+    at_least: Level | None = None,
 ) -> None:
     """Refuse unless ``actor`` may take ``op`` (on ``task``, or in ``queue`` for a new task).
+
+    ``at_least`` raises the level a member needs above the matrix's (an escalation's current step).
 
     Raises:
         PermissionDenied: with ``rule`` naming the rule that refused, and a fix.
@@ -93,7 +98,7 @@ def decide(
             fix="act as yourself without --session, or as the agent with its session",
         )
     else:
-        _human(ws, op, actor=actor, queue=queue)
+        _human(ws, op, actor=actor, queue=queue, step=at_least)
 
 
 def authorise_move(
@@ -116,7 +121,7 @@ def level_of(ws: Workspace, actor: str) -> Level | None:
 # ---- humans: authority levels ----
 
 
-def _human(ws: Workspace, op: Op, *, actor: str, queue: str | None) -> None:
+def _human(ws: Workspace, op: Op, *, actor: str, queue: str | None, step: Level | None = None) -> None:
     doing = _DOING[op]
     project_file = ws.rel(ws.project_file)
     level = ws.project.level(actor)
@@ -127,9 +132,10 @@ def _human(ws: Workspace, op: Op, *, actor: str, queue: str | None) -> None:
             fix=f"pass --actor with your member name, or ask the project owner to add you: "
             f"`aios member add NAME --role operator` (members are listed in {project_file})",
         )
-    need = required_level(op, queue)
+    in_queue = required_level(op, queue)
+    need = min(in_queue, step if step is not None else Level.OPERATOR)
     if level > need:
-        where = f" in the {queue} queue" if queue and need < required_level(op) else ""
+        where = f" in the {queue} queue" if queue and need == in_queue < required_level(op) else ""
         at_least = LEVEL_NAMES[need] if need is Level.OWNER else f"{LEVEL_NAMES[need]} or higher"
         raise PermissionDenied(
             f"{actor} ({LEVEL_NAMES[level]}) may not {doing}{where}: it needs an {at_least}",
@@ -194,7 +200,7 @@ def _agent(
 
 
 #: What an agent may still do while the system is frozen or its task's queue is locked.
-_WHILE_STOPPED = frozenset({Op.READ, Op.TERMINATE_SESSION})
+_WHILE_STOPPED = frozenset({Op.READ, Op.TERMINATE_SESSION, Op.ESCALATE})
 
 
 def _not_stopped(ws: Workspace, actor: str, doing: str, queue: str | None) -> None:

@@ -52,6 +52,10 @@ class Op(StrEnum):
     """``aios proposal accept|reject``: a spec change request decided (L1 for the governance queue)."""
     DEVIATE = "deviate"
     """``aios deviation new|resolve``: declare or resolve an override of the policy (an L2 override)."""
+    ESCALATE = "escalate"
+    """``aios escalate``: raise a problem on a task to the escalation matrix."""
+    ANSWER_ESCALATION = "answer_escalation"
+    """``aios escalation answer``: the least level here; the escalation's current step raises it."""
 
 
 #: The least authority a human member needs for each operation (L3 operator ... L0 owner).
@@ -89,6 +93,8 @@ HUMAN: dict[Op, Level] = {
     Op.RECORD_DECISION: Level.LEAD,
     Op.DECIDE_PROPOSAL: Level.LEAD,
     Op.DEVIATE: Level.LEAD,
+    Op.ESCALATE: Level.OPERATOR,
+    Op.ANSWER_ESCALATION: Level.OPERATOR,
 }
 
 #: In the ``governance`` queue (framework changes: workflows, personas, prompts, the policy),
@@ -102,21 +108,34 @@ HUMAN_IN_GOVERNANCE_QUEUE: dict[Op, Level] = {
 }
 
 _WORKER = frozenset(
-    {Op.READ, Op.START, Op.WRITE_CODE, Op.SUBMIT, Op.REVISE, Op.FINISH, Op.BLOCK, Op.TERMINATE_SESSION}
+    {
+        Op.READ,
+        Op.START,
+        Op.WRITE_CODE,
+        Op.SUBMIT,
+        Op.REVISE,
+        Op.FINISH,
+        Op.BLOCK,
+        Op.TERMINATE_SESSION,
+        Op.ESCALATE,
+    }
 )
 
 #: What an agent's session may do, by its role mode. Anything not listed is refused.
 AGENT: dict[RoleMode, frozenset[Op]] = {
     # Define specs, propose changes; not execute code or modify production.
-    RoleMode.ARCHITECT: frozenset({Op.READ, Op.CREATE_TASK, Op.PROPOSE, Op.TERMINATE_SESSION}),
+    RoleMode.ARCHITECT: frozenset({Op.READ, Op.CREATE_TASK, Op.PROPOSE, Op.TERMINATE_SESSION, Op.ESCALATE}),
     # Decompose tasks, create TaskCards; not approve governance changes.
-    RoleMode.PLANNER: frozenset({Op.READ, Op.CREATE_TASK, Op.PROPOSE, Op.TERMINATE_SESSION}),
+    RoleMode.PLANNER: frozenset({Op.READ, Op.CREATE_TASK, Op.PROPOSE, Op.TERMINATE_SESSION, Op.ESCALATE}),
     # Run defined tasks, produce artifacts; not create tasks or change specs.
     RoleMode.EXECUTOR: _WORKER,
     # Implement, write code; not approve releases or change canon.
     RoleMode.BUILDER: _WORKER,
     # Review; never write code or merge.
-    RoleMode.REVIEWER: frozenset({Op.READ, Op.CLEAR_REVIEW, Op.REVISE, Op.BLOCK, Op.TERMINATE_SESSION}),
+    # Any agent may raise a problem on a task in its scope; none may answer one.
+    RoleMode.REVIEWER: frozenset(
+        {Op.READ, Op.CLEAR_REVIEW, Op.REVISE, Op.BLOCK, Op.TERMINATE_SESSION, Op.ESCALATE}
+    ),
 }
 
 #: Operations on one task whose role mode must be the session's (a builder task is built by a

@@ -15,8 +15,8 @@ from orchestrator.errors import PermissionDenied, StateError
 from orchestrator.governance import agents
 from orchestrator.governance.authority import audited, decide, require_live
 from orchestrator.governance.matrix import Op
+from orchestrator.state import escalations, tasks
 from orchestrator.state import sessions as store
-from orchestrator.state import tasks
 from orchestrator.state.agents import AgentState
 from orchestrator.state.audit import append_governance
 from orchestrator.state.records import now
@@ -129,11 +129,19 @@ def _within_grant(ws: Workspace, agent_id: str, role_mode: RoleMode, task_scope:
 
 
 def terminate(
-    ws: Workspace, target: str, *, reason: str, actor: str, session: Session | None = None
+    ws: Workspace,
+    target: str,
+    *,
+    reason: str,
+    actor: str,
+    session: Session | None = None,
+    escalation: str | None = None,
 ) -> Session:
     """End the session ``target`` (its token or its id) at once.
 
-    A member ends any session; an agent ends only its own.
+    A member ends any session; an agent ends only its own. ``escalation``: the id of an
+    agent-misbehavior escalation nobody answered, at its ``terminate-session`` step: the matrix
+    authorises it then (``actor`` is ``MATRIX_ACTOR``).
 
     Raises:
         PermissionDenied: the actor may not.
@@ -141,7 +149,10 @@ def terminate(
     """
     found = _find(ws, target)
     with audited(ws, actor=actor, what=f"terminate session {found.id}", session=session):
-        decide(ws, Op.TERMINATE_SESSION, actor=actor, session=session)
+        if escalation is not None:
+            escalations.require_final_action(ws, escalation, escalations.FinalAction.TERMINATE_SESSION)
+        else:
+            decide(ws, Op.TERMINATE_SESSION, actor=actor, session=session)
         if session is not None and found.id != session.id:
             raise PermissionDenied(
                 f"{actor} may end only its own session, not {found.id}",

@@ -37,6 +37,8 @@ class EventKind(StrEnum):
     DEVIATION = "deviation"
     """A deviation (an override of the policy, ``ops/deviations/``) declared, resolved or used for
     the task: the event names it, so the trail links the override."""
+    ESCALATION = "escalation"
+    """An escalation raised, moved up, answered or enforced (``aios escalate``, the matrix)."""
 
 
 def now() -> str:

@@ -6,16 +6,17 @@ Who may make a move is the governance layer's decision, passed in as ``authorise
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
 
 from orchestrator import resources
-from orchestrator._files import atomic_write, make_dirs
+from orchestrator._files import atomic_write, make_dirs, read_text
 from orchestrator.errors import ConfigError, StateError, TransitionError
 from orchestrator.redact import redact
 from orchestrator.sandbox import git
-from orchestrator.state import lifecycle, queues
+from orchestrator.state import lifecycle, queues, taskcard
 from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import ACTIVE, Status
 from orchestrator.state.records import EventKind, Index, TaskState, now
@@ -228,6 +229,64 @@ def _apply(
         queues.claim_slot(ws, txn.index, task)
     task.blocked_from = task.status if to is Status.BLOCKED else None
     txn.record(task, actor=actor, to=to, reason=reason or action, artifacts=artifacts, session=session)
+
+
+def triage(
+    ws: Workspace,
+    tid: str,
+    *,
+    priority: int,
+    actor: str,
+    authorise: Authorise,
+    reason: str | None = None,
+    session: str | None = None,
+) -> TaskState:
+    """Set the priority of ``tid``, still in ``inbox``, in its task file and its TaskCard.
+
+    The card's ``priority:`` line is replaced in place (the rest of the card is left as written);
+    the change is a note on the audit trail. Who may triage is who may approve (``authorise``).
+
+    Raises:
+        TransitionError: the task has left the inbox.
+        ConfigError: a priority outside 1..5, or a card that no longer parses.
+        PermissionDenied: the actor may not approve tasks.
+    """
+    check_actor(actor)
+    if not 1 <= priority <= 5:
+        raise ConfigError(
+            f"priority {priority} is out of range", field="priority", fix="use 1 (most urgent) to 5"
+        )
+    with Store(ws).transaction() as txn:
+        task = txn.task(tid)
+        authorise(ws, task, "approve", actor)
+        if task.status is not Status.INBOX:
+            raise TransitionError(
+                f"cannot triage {tid}: it is {task.status.value}, not in the inbox",
+                fix=f"triage sets a new task's priority; `aios task status {tid}` shows where it is",
+            )
+        before, task.priority = task.priority, priority
+        _set_card_priority(ws.root / task.card, priority)
+        why = f"triage: priority {before} → {priority}" + (f"; {reason}" if reason else "")
+        txn.record(task, actor=actor, to=task.status, reason=why, session=session)
+    return task
+
+
+_PRIORITY_LINE = re.compile(r"(?m)^priority:[^\n]*$")
+
+
+def _set_card_priority(path: Path, priority: int) -> None:
+    card = taskcard.load(path)
+    text = read_text(path, error=ConfigError)
+    front_end = text.index("\n---", 3)  # the closing fence (``taskcard.load`` found it)
+    front = text[:front_end]
+    if _PRIORITY_LINE.search(front):
+        front = _PRIORITY_LINE.sub(f"priority: {priority}", front, count=1)
+    else:
+        front += f"\npriority: {priority}"
+    new = front + text[front_end:]
+    changed = taskcard.parse(new, file=path)
+    assert changed == card.model_copy(update={"priority": priority})  # only the priority moved
+    atomic_write(path, new)
 
 
 def stop(ws: Workspace, tid: str, *, actor: str, reason: str, authorise: Authorise) -> TaskState:

@@ -3,7 +3,7 @@
 Every file and folder aios keeps in a workspace is named here once; other modules ask the
 ``Workspace`` for a path rather than spelling it (``aios init`` creating one lives in ``setup``)::
 
-    state/project.yaml  tasks.yaml  tasks/<ID>.yaml  agents.yaml  sessions.yaml
+    state/project.yaml  tasks.yaml  tasks/<ID>.yaml  agents.yaml  sessions.yaml  escalations.yaml
           .lock  .journal  .run-<ID>.lock  checkpoints.sqlite
     tasks/inbox/<ID>.md                           TaskCards
     ops/audit/<ID>.md  governance.md              audit trails; the log of actions on no task
@@ -62,6 +62,11 @@ class Workspace:
     @property
     def sessions_file(self) -> Path:
         return self.state_dir / "sessions.yaml"
+
+    @property
+    def escalations_file(self) -> Path:
+        """Escalations and where each is on its route (``state.escalations``)."""
+        return self.state_dir / "escalations.yaml"
 
     @property
     def state_lock(self) -> Path:

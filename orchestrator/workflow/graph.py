@@ -28,10 +28,11 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from orchestrator.errors import AiosError, RunStopped, StateError
-from orchestrator.governance import actions
+from orchestrator.governance import actions, escalations
 from orchestrator.governance.guard import RunGuard
 from orchestrator.redact import redact
-from orchestrator.review.findings import Dimension
+from orchestrator.review.findings import Dimension, Finding, Severity
+from orchestrator.review.policy import is_security
 from orchestrator.review.round import CheckResult
 from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import SandboxUnavailable
@@ -212,6 +213,7 @@ def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
     tokens = used.get("input_tokens", 0) + used.get("output_tokens", 0)
     ctx.progress(f"round {round_}: {verdict} · {tokens} tokens, ${used.get('cost_usd', 0):.4f} this round")
     tid = state["task_id"]
+    escalate_critical_security(ctx, tid, round_, outcome["findings"])
     if verdict == "APPROVED":
         ensure_status(ctx, tid, Status.REVIEWING, actor=REVIEWER, reason=f"review round {round_}: APPROVED")
     elif verdict == "NEEDS_REVISION" and round_ < ctx.workflow.rounds.max:
@@ -227,6 +229,23 @@ def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
         "usage_total": outcome.get("usage_total") or {},
         "report": outcome.get("report"),
     }
+
+
+def escalate_critical_security(ctx: RunContext, tid: str, round_: int, findings: list[Finding]) -> None:
+    """A critical security finding escalates as ``security`` by itself (the matrix's route: L1, L0,
+    then a freeze); once per task while it is open, so a re-run node opens no second one."""
+    critical = [
+        f for f in findings if f.severity is Severity.CRITICAL and is_security(f, ctx.workflow.policy)
+    ]
+    if critical:
+        escalations.raise_security(
+            ctx.ws,
+            tid,
+            refs=[f"{f.dimension.value} {f.rule or f.persona or 'finding'} {f.where}" for f in critical],
+            source=f"review round {round_}",
+            actor=REVIEWER,
+            session=ctx.session_of(REVIEWER),
+        )
 
 
 def after_aggregate(state: ReviewState, runtime: Ctx) -> Literal["builder", "human_review", "escalate"]:

@@ -15,9 +15,10 @@ import pytest
 from helpers import add_member
 
 from orchestrator.errors import PermissionDenied
-from orchestrator.governance import actions, agents, decisions, deviations, members, sessions
+from orchestrator.governance import actions, agents, decisions, deviations, escalations, members, sessions
 from orchestrator.governance.matrix import Op
 from orchestrator.state import tasks
+from orchestrator.state.escalations import EscalationType
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.project import Level
 from orchestrator.state.records import EventKind
@@ -58,6 +59,8 @@ dismiss_finding    y  y  y  -  | -         -       -        -       -
 record_decision    y  y  y  -  | -         -       -        -       -
 decide_proposal    y  y  y  -  | -         -       -        -       -
 deviate            y  y  y  -  | -         -       -        -       -
+escalate           y  y  y  y  | y         y       y        y       y
+answer_escalation  y  y  y  y  | -         -       -        -       -
 """
 
 
@@ -153,6 +156,12 @@ def _terminate(ws: Workspace, who: Who, tid: str | None) -> object:
     return sessions.terminate(ws, target, reason="cell", actor=who.actor, session=who.session)
 
 
+def _answer(ws: Workspace, who: Who, tid: str | None) -> object:
+    # A blocked escalation starts at L3 (bob holds it): every member may answer, no agent.
+    opened = escalations.escalate(ws, tid, kind=EscalationType.BLOCKED, reason="stuck", actor=SETUP)  # type: ignore[arg-type]
+    return escalations.answer(ws, opened.escalation.id, note="done", actor=who.actor, session=who.session)
+
+
 ATTEMPTS: dict[Op, tuple[Status | None, Attempt]] = {
     Op.READ: (
         Status.RUNNING,
@@ -238,6 +247,13 @@ ATTEMPTS: dict[Op, tuple[Status | None, Attempt]] = {
             ws, reason="cell", expires="1d", task_ids=[tid], actor=who.actor, session=who.session
         ),
     ),
+    Op.ESCALATE: (
+        Status.RUNNING,
+        lambda ws, who, tid: escalations.escalate(
+            ws, tid, kind=EscalationType.BLOCKED, reason="stuck", actor=who.actor, session=who.session
+        ),
+    ),
+    Op.ANSWER_ESCALATION: (Status.RUNNING, _answer),
 }
 
 

@@ -357,3 +357,31 @@ def test_a_round_that_writes_a_nested_repository_is_blocked_as_a_security_findin
     assert out["round"] == 2 and out["pending"][0]["kind"] == "human_review"
     assert "160000" not in plain_git(wt, "ls-tree", "-r", "HEAD")
     assert fired(markers) == []
+
+
+def test_a_critical_security_finding_escalates_by_itself_once(started) -> None:
+    from orchestrator.state import escalations as escalation_store
+    from orchestrator.state.escalations import EscalationType
+
+    ws, card = started
+    leaked = Finding(
+        dimension=Dimension.QUALITY, severity=Severity.CRITICAL, file="feature.py", line=1,
+        rule="secret", message="a key", source="detect-secrets",
+    )  # fmt: skip
+    minor = Finding(
+        dimension=Dimension.QUALITY, severity=Severity.CRITICAL, file="feature.py", message="style"
+    )
+    script = Script(["NEEDS_REVISION", "NEEDS_REVISION"])
+    scripted = script.aggregate
+
+    def aggregate(ctx: RunContext, state: dict[str, Any], checks: list[CheckResult]) -> dict[str, Any]:
+        return {**scripted(ctx, state, checks), "findings": [leaked, minor]}
+
+    script.aggregate = aggregate  # type: ignore[method-assign]
+    _run(ws, card, script, _start(card, ws), max_rounds=2)
+    opened = escalation_store.load(ws).escalations
+    assert [(e.type, e.task_id, e.raised_by) for e in opened] == [
+        (EscalationType.SECURITY, card.id, "agent:reviewer")
+    ]  # two rounds found it; one escalation is open, and the non-security critical one raised none
+    assert opened[0].reason == "review round 1: 1 critical security finding(s): Q secret feature.py:1"
+    assert "a key" not in opened[0].reason  # the finding's words stay out of the append-only trail
