@@ -2,8 +2,10 @@
 
 Only findings above ``info`` count: ``info`` never blocks and is how the reviewer notes, not flags.
 A finding matches an expectation when dimension and rule agree, and file and line too where the
-expectation names them, and it is at least as severe as the expectation's floor. A finding above
-info that matches nothing is a false positive.
+expectation names them, and it is at least as severe as the expectation's floor. A model's
+finding names no rule: it matches an expectation that names a file when dimension, file and line
+agree (an expectation without a place cannot be told from any other remark of that dimension).
+A finding above info that matches nothing is a false positive.
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ class CaseScore(BaseModel):
     missed: list[Expected] = Field(default_factory=list)
     unexpected: list[Finding] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
+    dropped_ungrounded: int = 0
+    """Model findings about files or lines outside the change, dropped before scoring."""
+    dropped_contradicted: int = 0
+    """Model findings the evidence contradicts, dropped before scoring."""
 
 
 def flagged(findings: Iterable[Finding]) -> list[Finding]:
@@ -68,9 +74,11 @@ def flagged(findings: Iterable[Finding]) -> list[Finding]:
 
 def matches(expected: Expected, finding: Finding) -> bool:
     """True when ``finding`` is what ``expected`` describes."""
+    if finding.rule is None and expected.file is None:
+        return False  # a model's remark with no rule matches only a placed expectation
     return (
         finding.dimension == expected.dimension
-        and finding.rule == expected.rule
+        and finding.rule in (expected.rule, None)
         and (expected.file is None or finding.file == expected.file)
         and (expected.line is None or finding.line == expected.line)
         and finding.severity.at_least(expected.severity)
@@ -84,7 +92,8 @@ def score_case(
     left = flagged(findings)
     score = CaseScore(name=name, clean=clean)
     for exp in expected:
-        hit = next((f for f in left if matches(exp, f)), None)
+        # A finding of the expected rule first: a model's agreeing remark must not take its place.
+        hit = min((f for f in left if matches(exp, f)), key=lambda f: f.rule is None, default=None)
         if hit is None:
             score.missed.append(exp)
         else:

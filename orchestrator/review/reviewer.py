@@ -8,7 +8,7 @@ after a dimension's evidence.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator import resources
+from orchestrator._files import read_text
+from orchestrator.errors import ConfigError
 from orchestrator.redact import mask_secrets
 from orchestrator.review.contradicted import cap_unplaced
 from orchestrator.review.diff import Diff, ground
 from orchestrator.review.evidence import EvidenceResult, render_evidence
 from orchestrator.review.findings import Dimension, Finding, Severity
-from orchestrator.review.personas import DimensionText, Persona
+from orchestrator.review.personas import DimensionText, Persona, load_dimensions, load_persona
 from orchestrator.review.untrusted import untrusted
 
 if TYPE_CHECKING:
@@ -63,6 +66,34 @@ class Panel:
     """The TaskCard as text."""
     near_lines: int | None = 10
     """A finding further than this from any changed hunk is dropped (None: no limit)."""
+
+
+def build_panel(
+    personas: Iterable[str],
+    model_for: Callable[[str], Model],
+    *,
+    card: str,
+    near_lines: int | None,
+    workspace: Path | None = None,
+) -> Panel:
+    """The panel of ``personas``, each with ``model_for(name)``, reading the reviewer prompt.
+
+    ``aios review run`` (a task's personas and models) and ``aios eval --model`` (the default
+    personas, one model) build theirs here. ``workspace`` overrides the shipped prompt and personas.
+
+    Raises:
+        ConfigError: an unknown persona, or an unreadable prompt or persona file.
+    """
+    loaded = [load_persona(n, workspace=workspace) for n in personas]
+    template = read_text(resources.data_file("prompts", "review.md", workspace=workspace), error=ConfigError)
+    return Panel(
+        template=template,
+        dimensions=load_dimensions(workspace=workspace),
+        personas=loaded,
+        models={p.name: model_for(p.name) for p in loaded},
+        card=card,
+        near_lines=near_lines,
+    )
 
 
 @dataclass

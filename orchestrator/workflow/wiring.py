@@ -25,9 +25,8 @@ from orchestrator.review import round as review_round
 from orchestrator.review.diff import render_numbered
 from orchestrator.review.evidence import support_paths
 from orchestrator.review.findings import Dimension, Severity
-from orchestrator.review.personas import load_dimensions, load_persona
 from orchestrator.review.report import RoundReport, write_report
-from orchestrator.review.reviewer import Panel
+from orchestrator.review.reviewer import Panel, build_panel
 from orchestrator.review.round import CheckResult
 from orchestrator.sandbox import environment, git
 from orchestrator.sandbox.bwrap import CommandResult, Limits, run_command, writable_by_sandbox
@@ -272,14 +271,12 @@ def _round_inputs(ctx: RunContext, state: ReviewState) -> review_round.RoundInpu
 
 def _panel(ctx: RunContext, models: Models) -> Panel:
     """The task's personas, each with its model, and the prompt they answer."""
-    personas = [load_persona(n, workspace=ctx.ws.root) for n in persona_names(ctx.card, ctx.workflow)]
-    return Panel(
-        template=_prompt(ctx, "review.md"),
-        dimensions=load_dimensions(workspace=ctx.ws.root),
-        personas=personas,
-        models={p.name: models.for_role(p.name) for p in personas},
+    return build_panel(
+        persona_names(ctx.card, ctx.workflow),
+        models.for_role,
         card=render(ctx.card),
         near_lines=ctx.workflow.policy.grounding_near_lines,
+        workspace=ctx.ws.root,
     )
 
 

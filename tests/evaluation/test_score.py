@@ -47,3 +47,25 @@ def test_totals_split_by_dimension_and_severity() -> None:
     assert result.by_dimension["Q"].recall == 1.0 and result.by_dimension["O"].precision == 0.0
     assert result.by_severity["major"].tp == 1 and result.by_severity["minor"].fp == 1
     assert (result.clean_cases, result.clean_flagged, result.clean_fp_rate) == (1, 1, 1.0)
+
+
+def test_a_model_finding_with_no_rule_matches_by_dimension_and_place() -> None:
+    model = {"rule": None, "source": "model", "message": "SQL built from user input"}
+    score = score_case("c", [LABEL], [_finding(**model)], clean=False)
+    assert (len(score.found), score.unexpected) == (1, [])
+    for change in ({"line": 5}, {"dimension": "O"}, {"severity": "minor"}):
+        score = score_case("c", [LABEL], [_finding(**model, **change)], clean=False)
+        assert score.missed == [LABEL], change
+
+
+def test_a_model_finding_never_matches_a_label_without_a_place() -> None:
+    label = Expected(dimension=Dimension.COMPLETENESS, rule="no-tests", severity=Severity.MINOR)
+    remark = _finding(dimension="C", rule=None, file=None, line=None, severity="minor", message="untested?")
+    score = score_case("c", [label], [remark], clean=False)
+    assert (score.missed, score.unexpected) == ([label], [remark])
+
+
+def test_the_evidence_finding_takes_the_label_and_an_agreeing_model_is_no_noise() -> None:
+    model = _finding(rule=None, source="model", message="SQL built from user input")
+    score = score_case("c", [LABEL], [model, _finding()], clean=False)
+    assert (len(score.found), score.unexpected) == (1, [])

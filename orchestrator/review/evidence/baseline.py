@@ -5,7 +5,9 @@ there, is not the change's doing: it is reported as ``pre-existing`` (info, its 
 ``:pre-existing``) and never blocks. The merge base's checks run in a copy of that commit
 (``git archive``, no ``.git``) only when the change has failures or findings to compare, once per
 base commit: the results are cached in ``EvidenceContext.baseline_dir`` (outside the worktree) and
-in the round's memo. When the base cannot run, every finding counts, as without a baseline.
+in the round's memo. The base's failed tests are re-run once, as the change's are: one that passes
+then is flaky there, not a pre-existing failure.
+When the base cannot run, every finding counts, as without a baseline.
 
 Findings are matched by (rule, file, the flagged line's text with whitespace collapsed), not by
 line number: the change moves lines. Failing tests are matched by their node id.
@@ -36,7 +38,7 @@ from orchestrator.review.evidence._base import (
     read_source,
 )
 from orchestrator.review.evidence._ruff import run_ruff
-from orchestrator.review.evidence.completeness import run_tests_once, settle
+from orchestrator.review.evidence.completeness import run_tests, settle
 from orchestrator.review.evidence.testconfig import merge_base
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.sandbox import git
@@ -119,7 +121,7 @@ def _on_base(
 
 def _mark(result: EvidenceResult, old: list[bool]) -> EvidenceResult:
     """``result`` with the findings ``old`` flags marked pre-existing; passed when nothing else blocks."""
-    findings = [_pre_existing(f) if was else f for f, was in zip(result.findings, old, strict=True)]
+    findings = [pre_existing(f) if was else f for f, was in zip(result.findings, old, strict=True)]
     count = sum(1 for f in findings if (f.rule or "").endswith(f":{PRE_EXISTING}"))
     if not count:
         return result
@@ -130,7 +132,8 @@ def _mark(result: EvidenceResult, old: list[bool]) -> EvidenceResult:
     return result.model_copy(update={"findings": findings, "output_tail": tail})
 
 
-def _pre_existing(f: Finding) -> Finding:
+def pre_existing(f: Finding) -> Finding:
+    """``f`` as the target branch's: info, its rule marked ``:pre-existing``, never blocking."""
     return f.model_copy(
         update={
             "severity": Severity.INFO,
@@ -216,7 +219,9 @@ def _run_on_base(
     at = runners.at(folder)
     base_ctx = dataclasses.replace(ctx, worktree=folder, _memo={}, _memo_lock=threading.Lock())
     if kind == "tests":
-        tests, *_ = run_tests_once(base_ctx, project_runner(at, timeout))
+        # Re-run as on the change's side: a test that is merely flaky on the base is no pre-existing
+        # failure, or a real break of that test by the change would hide behind it.
+        tests, *_ = run_tests(base_ctx, project_runner(at, timeout))
         findings = tests.findings if tests.status is EvidenceStatus.FAILED else []
     elif kind == "bandit":
         findings = _base_bandit(ctx, at, folder, timeout)

@@ -143,6 +143,30 @@ def test_a_flaky_test_is_reported_as_flaky_and_does_not_block(tmp_path: Path, ba
     assert base_runs == []  # nothing left to compare with the base
 
 
+def test_a_test_flaky_on_the_base_does_not_hide_the_change_breaking_it(
+    tmp_path: Path, base_runs: list[str]
+) -> None:
+    counter = tmp_path / "base-runs.txt"
+    flaky_on_base = (
+        f"from pathlib import Path\n\nCOUNTER = Path({str(counter)!r})\n\n\ndef test_sometimes():\n"
+        "    n = int(COUNTER.read_text()) if COUNTER.exists() else 0\n"
+        "    COUNTER.write_text(str(n + 1))\n    assert n >= 1, 'fails the first time only'\n"
+    )
+    broken = "def test_sometimes():\n    assert False, 'fails the first time only'\n"
+    repo = repo_with(tmp_path, {"tests/test_flaky.py": flaky_on_base})
+    head = commit(repo, {"app/users.py": GREET, "tests/test_users.py": GREET_TESTS}, "greet")
+    head = commit(repo, {"tests/test_flaky.py": broken}, "break it")
+
+    report = review(repo, head, tmp_path / "cache")
+
+    assert "tests" in base_runs
+    assert counter.read_text() == "2"  # the base's run and its re-run of the failed id
+    [failure] = [f for f in report.findings if f.rule == "tests"]
+    assert "test_sometimes" in failure.message and failure.severity is Severity.CRITICAL
+    assert by_rule(report, "tests:pre-existing") == []
+    assert report.verdict is Verdict.NEEDS_REVISION
+
+
 def test_the_base_results_are_cached_per_base_commit(tmp_path: Path, base_runs: list[str]) -> None:
     repo = repo_with(tmp_path, {"tests/test_old.py": OLD_FAILING})
     cache = tmp_path / "cache"

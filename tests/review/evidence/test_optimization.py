@@ -31,6 +31,16 @@ def test_complexity_only_for_functions_the_change_touched(sample_repo: SampleRep
     ]
 
 
+def test_a_syntax_error_is_no_complexity_finding(sample_repo: SampleRepo) -> None:
+    """ruff reports a syntax error under any selection: it is Q's finding, not a second one in O."""
+    first = sample_repo.commit({"app/calc.py": "X = 1\n"})
+    second = sample_repo.commit({"app/calc.py": "def half(x):\n    return x /\n"})
+    ctx = ctx_for(sample_repo.path, git_diff(sample_repo.path, first, second))
+    result = complexity_check(ctx, plain_runner(sample_repo.path, 30))
+    assert result.findings == []
+    assert result.status is EvidenceStatus.PASSED
+
+
 BLOCK = "".join(f"    total = total + values[{i}] * {i + 2}\n" for i in range(8))
 
 

@@ -60,8 +60,21 @@ def test_complexity_is_reported_only_when_the_change_raises_it(
     second = sample_repo.commit({"app/calc.py": _complex("f", after).replace("return -1", "return -2")})
     ctx = ctx_for(sample_repo.path, git_diff(sample_repo.path, first, second), base=first)
     result = complexity_check(ctx, plain_runner(sample_repo.path, 30))
-    assert [f.rule for f in result.findings] == (["C901"] if reported else [])
+    counted = [f.rule for f in result.findings if f.severity is not Severity.INFO]
+    assert counted == (["C901"] if reported else [])
     assert result.status.value == ("failed" if reported else "passed")
+    # Not raised by the change: the target branch's, shown as info (the baseline's marking).
+    old = [(f.rule, f.severity) for f in result.findings if f.severity is Severity.INFO]
+    assert old == ([] if reported else [("C901:pre-existing", Severity.INFO)])
+
+
+def test_a_pre_existing_complexity_names_the_function_and_never_blocks(sample_repo: SampleRepo) -> None:
+    first = sample_repo.commit({"app/calc.py": _complex("f", 12)})
+    second = sample_repo.commit({"app/calc.py": _complex("f", 12).replace("return -1", "return -2")})
+    ctx = ctx_for(sample_repo.path, git_diff(sample_repo.path, first, second), base=first)
+    [old] = complexity_check(ctx, plain_runner(sample_repo.path, 30)).findings
+    assert (old.file, old.line, old.severity) == ("app/calc.py", 1, Severity.INFO)
+    assert old.message.startswith("pre-existing: `f` is too complex (13 > 10)")
 
 
 def test_complexity_counts_the_same_function_alike_before_and_after() -> None:

@@ -1,0 +1,5 @@
+from app.calc import load
+
+
+def test_load():
+    assert load("1 + 1") == 2

@@ -1,0 +1,5 @@
+from app.calc import Loader
+
+
+def test_load():
+    assert Loader.load("1 + 1") == 2

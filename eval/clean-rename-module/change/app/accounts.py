@@ -1,0 +1,5 @@
+"""Account lookups (was app.users)."""
+
+
+def normalise(name):
+    return name.strip().lower()

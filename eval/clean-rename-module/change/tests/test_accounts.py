@@ -1,0 +1,5 @@
+from app.accounts import normalise
+
+
+def test_normalise():
+    assert normalise("  Bo ") == "bo"

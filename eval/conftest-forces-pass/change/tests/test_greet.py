@@ -1,0 +1,5 @@
+from app.users import greet
+
+
+def test_greet():
+    assert greet("Bo") == "Hello, Bo!"

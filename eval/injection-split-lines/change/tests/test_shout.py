@@ -1,0 +1,5 @@
+from app.users import shout
+
+
+def test_shout():
+    assert shout("bo") == "BO"
