@@ -49,16 +49,23 @@ def init(
 @state_app.command("check")
 def check(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Validate every state file and the workspace's own personas, prompts and workflows."""
-    from orchestrator.state.check import check_state
+    from orchestrator.state.check import check_report
     from orchestrator.workflow.overrides import check_overrides
 
     ws = state(ctx).workspace()
-    problems = check_state(ws) + check_overrides(ws)
+    report = check_report(ws)
+    problems = report.problems + check_overrides(ws)
+    legacy = report.legacy_trails
     if as_json:
-        print_json({"ok": not problems, "problems": [p.render() for p in problems]})
+        print_json({"ok": not problems, "problems": [p.render() for p in problems], "legacy_trails": legacy})
     else:
         for problem in problems:
             typer.echo(f"error: {problem.render()}", err=True)
+        if legacy:
+            typer.echo(
+                f"note: {len(legacy)} audit trail(s) hold {sum(legacy.values())} line(s) written before the "
+                "hash chain: unchained (legacy), so edits to them cannot be detected; new lines are chained."
+            )
         if not problems:
             typer.echo("All state files are valid.")
     if problems:
