@@ -133,3 +133,7 @@ from orchestrator.cli import member as _member  # noqa: E402
 _eval.register(app)
 
 app.add_typer(_member.app, name="member")
+
+from orchestrator.cli import operations as _operations  # noqa: E402
+
+_operations.register(app)
