@@ -13,7 +13,9 @@ from orchestrator.cli._output import JsonFlag, echo, print_json
 if TYPE_CHECKING:
     from orchestrator.governance.metrics import Metrics
 
-maintenance_app = typer.Typer(help="Monthly maintenance: archive finished tasks' audit trails.", no_args_is_help=True)
+maintenance_app = typer.Typer(
+    help="Monthly maintenance: archive finished tasks' audit trails.", no_args_is_help=True
+)
 
 _BARS = "▁▂▃▄▅▆▇█"
 

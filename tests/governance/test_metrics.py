@@ -30,8 +30,14 @@ def _task(ws: Workspace, number: int, moves: list[tuple[str, Status, EventKind |
         )
         before = to
     task = TaskState(
-        id=tid, title="t", queue="dev", card=f"tasks/inbox/{tid}.md", status=before,  # type: ignore[arg-type]
-        created_at=moves[0][0], updated_at=moves[-1][0], events=events,
+        id=tid,
+        title="t",
+        queue="dev",
+        card=f"tasks/inbox/{tid}.md",
+        status=before,  # type: ignore[arg-type]
+        created_at=moves[0][0],
+        updated_at=moves[-1][0],
+        events=events,
     )
     ws.task_file(tid).write_text(task.to_yaml())
     audit.append(ws, task, start=0)
@@ -41,11 +47,18 @@ def _done(ws: Workspace, number: int, created: str, done: str, extra: list | Non
     _task(
         ws,
         number,
-        [(created, Status.INBOX, None), (created, Status.READY, None), *(extra or []), (done, Status.DONE, None)],
+        [
+            (created, Status.INBOX, None),
+            (created, Status.READY, None),
+            *(extra or []),
+            (done, Status.DONE, None),
+        ],
     )
 
 
-def _session(n: int, created: str, *, state: SessionState, by: str | None, reason: str | None, expires: str) -> Session:
+def _session(
+    n: int, created: str, *, state: SessionState, by: str | None, reason: str | None, expires: str
+) -> Session:
     return Session(
         id=f"SES-{n:012x}" if n else SES_BAD, agent_id="bot", role_mode="builder", token_sha256="0" * 64,
         state=state, created_by="alice", created_at=created, expires_at=expires,
