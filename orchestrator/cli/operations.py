@@ -97,3 +97,22 @@ def render(m: Metrics) -> list[str]:
 
 def _verdicts(verdicts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in verdicts.items()) or "none"
+
+
+@maintenance_app.command("archive-audits")
+def archive_audits(
+    ctx: typer.Context,
+    older_than: Annotated[
+        int, typer.Option("--older-than", min=0, help="Days since the finished task's last event.")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Move the audit trails of tasks done more than DAYS ago to ops/archive/ (they stay readable)."""
+    from orchestrator.state.archive import archive_audits as move
+
+    ws = state(ctx).workspace()
+    moved = move(ws, older_than_days=older_than)
+    if as_json:
+        print_json({"archived": moved, "to": ws.rel(ws.archive_dir)})
+    else:
+        echo(f"Archived {len(moved)} audit trail(s) to {ws.rel(ws.archive_dir)}/.")
