@@ -71,15 +71,17 @@ def render(m: Metrics) -> list[str]:
     rate = None if m.session_success_rate is None else round(m.session_success_rate * 100, 2)
     window = f"since {m.since}" if m.since else "all recorded"
     weeks = f"{m.weeks[0]} .. {m.weeks[-1]}" if m.weeks else ""
+    cycle_target = m.targets["cycle_days_avg"] + " d"
     lines = [
         f"Metrics, {window} ({len(m.weeks)} week(s): {weeks})",
         f"  {'figure':<28}{'value':>14}  {'target':<10}",
         f"  {'tasks completed / week':<28}{num(m.tasks_per_week):>14}  {m.targets['tasks_per_week']:<10}"
         f"{mark('tasks_per_week')}",
-        f"  {'cycle time, average':<28}{num(m.cycle_days_avg, ' d'):>14}  {m.targets['cycle_days_avg'] + ' d':<10}"
+        f"  {'cycle time, average':<28}{num(m.cycle_days_avg, ' d'):>14}  {cycle_target:<10}"
         f"{mark('cycle_days_avg')}",
         f"  {'cycle time, p90':<28}{num(m.cycle_days_p90, ' d'):>14}",
-        f"  {'governance violations':<28}{m.violations:>14}  {m.targets['violations']:<10}{mark('violations')}",
+        f"  {'governance violations':<28}{m.violations:>14}  {m.targets['violations']:<10}"
+        f"{mark('violations')}",
         f"  {'agent session success':<28}{num(rate, ' %'):>14}  {m.targets['session_success_rate']:<10}"
         f"{mark('session_success_rate')}",
         f"  {'review rounds / task':<28}{num(m.review_rounds_per_task):>14}",

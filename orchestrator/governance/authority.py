@@ -57,6 +57,7 @@ _DOING: dict[Op, str] = {
     Op.CREATE_SESSION: "create an agent session",
     Op.TERMINATE_SESSION: "terminate a session",
     Op.DISMISS_FINDING: "dismiss a review finding",
+    Op.PRUNE_AGENTS: "prune test and stale agents",
 }
 
 

@@ -46,6 +46,8 @@ class Op(StrEnum):
     TERMINATE_SESSION = "terminate_session"
     DISMISS_FINDING = "dismiss_finding"
     """``aios review dismiss``: a review finding is not raised again for the task."""
+    PRUNE_AGENTS = "prune_agents"
+    """``aios agent prune``: revoke test and stale agents, ending their sessions."""
 
 
 #: The least authority a human member needs for each operation (L3 operator ... L0 owner).
@@ -78,6 +80,7 @@ HUMAN: dict[Op, Level] = {
     # Dismissing a finding can turn NEEDS_REVISION into APPROVED: it waives part of the review,
     # so it takes the authority that merging takes (L2 lead; L1 in the governance queue).
     Op.DISMISS_FINDING: Level.LEAD,
+    Op.PRUNE_AGENTS: Level.LEAD,  # as revoking one agent (APPROVE_AGENT) does
 }
 
 #: In the ``governance`` queue (framework changes: workflows, personas, prompts, the policy),

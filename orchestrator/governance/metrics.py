@@ -106,7 +106,9 @@ def compute(ws: Workspace, *, since: date | None = None, today: date | None = No
     cycles = sorted((t.done - t.created).total_seconds() / 86400 for t in done if t.done and t.created)
     log_violations = _log_violations(ws, start)
     task_violations = [v for t in trails for v in t.violations if start is None or v >= start]
-    ended, failed = _sessions(ws, start, {s for t in trails for s in t.violation_sessions} | log_violations[1])
+    ended, failed = _sessions(
+        ws, start, {s for t in trails for s in t.violation_sessions} | log_violations[1]
+    )
     metrics = Metrics(
         since=since.isoformat() if since else None,
         weeks=weeks,

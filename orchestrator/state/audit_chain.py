@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from orchestrator.errors import StateError
-from orchestrator.state.audit import ARTIFACT_PREFIX, _EVENT_LINE, link
+from orchestrator.state.audit import _EVENT_LINE, ARTIFACT_PREFIX, link
 from orchestrator.state.records import TaskState
 from orchestrator.state.workspace import Workspace
 

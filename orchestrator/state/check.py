@@ -62,7 +62,8 @@ def check_report(ws: Workspace) -> StateReport:
     for trail in trails:
         # An event already reported for its forged actor (whose fix is to compare it with the
         # trail) is not reported a second time as an altered line.
-        flagged = {int(p.field.split("]")[0].removeprefix("events[")) + 1 for p in forged[trail.task] if p.field}
+        fields = [p.field for p in forged[trail.task] if p.field]
+        flagged = {int(f.split("]")[0].removeprefix("events[")) + 1 for f in fields}
         trail.altered = [(n, why) for n, why in trail.altered if n not in flagged]
     problems += [p for trail in trails for p in audit_chain.problems(ws, trail)]
     if index is not None:

@@ -55,6 +55,7 @@ approve_agent      y  y  y  -  | -         -       -        -       -
 create_session     y  y  y  y  | -         -       -        -       -
 terminate_session  y  y  y  y  | y         y       y        y       y
 dismiss_finding    y  y  y  -  | -         -       -        -       -
+prune_agents       y  y  y  -  | -         -       -        -       -
 """
 
 
@@ -216,6 +217,10 @@ ATTEMPTS: dict[Op, tuple[Status | None, Attempt]] = {
         lambda ws, who, tid: actions.dismiss_finding(
             ws, tid, "0123456789ab", actor=who.actor, session=who.session, reason="accepted risk"
         ),
+    ),
+    Op.PRUNE_AGENTS: (
+        None,
+        lambda ws, who, tid: agents.prune(ws, actor=who.actor, session=who.session, dry_run=True),
     ),
 }
 

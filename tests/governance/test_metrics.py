@@ -80,13 +80,16 @@ def fixture_ws(ws: Workspace) -> Workspace:
         "- 2026-11-05T00:00:00.000Z · alice (human) · member add bob\n"
     )
     ended = "2026-11-01T00:00:00Z"
-    session_store.save(ws, session_store.SessionsFile(sessions=[
-        _session(1, "2026-11-02T00:00:00.000Z", state=SessionState.ACTIVE, by=None, reason=None, expires=ended),
-        _session(2, "2026-11-02T00:00:00.000Z", state=SessionState.TERMINATED, by="alice", reason="run step ended", expires=ended),
-        _session(3, "2026-11-02T00:00:00.000Z", state=SessionState.TERMINATED, by=session_store.HAND_EDIT, reason="terminated by hand", expires=ended),
-        _session(0, "2026-11-10T00:00:00.000Z", state=SessionState.TERMINATED, by="alice", reason="done", expires=ended),
-        _session(5, "2026-11-10T00:00:00.000Z", state=SessionState.ACTIVE, by=None, reason=None, expires="2099-01-01T00:00:00Z"),
-    ]))  # fmt: skip
+    done, term, live = SessionState.TERMINATED, SessionState.TERMINATED, SessionState.ACTIVE
+    nov2, nov10, hand = "2026-11-02T00:00:00.000Z", "2026-11-10T00:00:00.000Z", session_store.HAND_EDIT
+    held = [
+        _session(1, nov2, state=live, by=None, reason=None, expires=ended),  # expired: ok
+        _session(2, nov2, state=term, by="alice", reason="run step ended", expires=ended),  # ok
+        _session(3, nov2, state=term, by=hand, reason="terminated by hand", expires=ended),  # failed
+        _session(0, nov10, state=done, by="alice", reason="done", expires=ended),  # a violation in it
+        _session(5, nov10, state=live, by=None, reason=None, expires="2099-01-01T00:00:00Z"),  # live
+    ]
+    session_store.save(ws, session_store.SessionsFile(sessions=held))
     reviews = {1: [("NEEDS_REVISION"), ("APPROVED")], 3: ["APPROVED"]}
     for number, verdicts in reviews.items():
         folder = ws.reviews_dir(f"TASK_DEV_{number:04d}")
