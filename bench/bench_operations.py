@@ -45,9 +45,8 @@ def main() -> None:
         ws = Workspace(root)
         for task in Store(ws).all_tasks():
             audit.append(ws, task, start=0)
-        print(
-            f"workspace: {args.tasks} tasks, {args.tasks * 10} events (built in {time.perf_counter() - t0:.1f} s)"
-        )
+        built = time.perf_counter() - t0
+        print(f"workspace: {args.tasks} tasks, {args.tasks * 10} events (built in {built:.1f} s)")
         aios = [sys.executable, "-m", "orchestrator", "--root", str(root)]
         bare = median_ms([sys.executable, "-c", "pass"], args.repeat)
         metrics = median_ms([*aios, "metrics"], args.repeat)
