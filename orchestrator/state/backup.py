@@ -44,10 +44,9 @@ class Backup:
 
 def _is_state_file(rel: str) -> bool:
     name = rel.rsplit("/", 1)[-1]
-    # Locks belong to the processes holding them; a temp file is a write killed midway.
-    return not (
-        name == ".lock" or (name.startswith(".run-") and name.endswith(".lock")) or name.endswith(".tmp")
-    )
+    # Locks (the state lock, each run's lock) belong to the processes holding them; a temp file is
+    # a write killed midway.
+    return not (name.endswith(".lock") or name.endswith(".tmp"))
 
 
 def state_files(folder: Path) -> dict[str, Path]:
