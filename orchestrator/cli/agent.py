@@ -102,6 +102,34 @@ def revoke_agent(
     typer.echo(f"{agent.id}: {agent.state.value}")
 
 
+@agent_app.command("prune")
+def prune_agents(
+    ctx: typer.Context,
+    stale_days: Annotated[
+        int, typer.Option("--stale-days", min=1, help="Stale: no session opened for this many days.")
+    ] = 30,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be pruned; change nothing.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Revoke test agents (id or name starting test, tmp, demo) and stale ones, ending their sessions."""
+    from orchestrator.governance import agents
+
+    cli = state(ctx)
+    found = agents.prune(
+        cli.workspace(), actor=cli.who(), stale_days=stale_days, dry_run=dry_run, session=cli.session()
+    )
+    if as_json:
+        print_json({"pruned": found, "dry_run": dry_run})
+        return
+    verb = "would revoke" if dry_run else "revoked"
+    for agent_id, why in found.items():
+        typer.echo(f"{agent_id}: {verb} ({safe(why)})")
+    if not found:
+        typer.echo("No test or stale agents.")
+
+
 @agent_app.command("list")
 def list_agents(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """The registered agents, their state and grant."""

@@ -23,15 +23,36 @@ def init(
     path: Annotated[
         Path | None, typer.Argument(help="A folder inside the git repository (default: here).")
     ] = None,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Also rebuild what can be derived (the task index) and list what could not be (exit 1).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Make this git repository an aios workspace (state/, ops/, tasks/inbox/). Safe to run twice."""
+    from orchestrator.state.setup import damage
     from orchestrator.state.setup import init as init_workspace
 
     cli = state(ctx)
     where = path or cli.root or Path.cwd()
     owner, email = cli.owner(where)
+    if repair:
+        _repair(where, owner=owner, email=email, as_json=as_json)
+        return
     ws, created = init_workspace(where, owner=owner, email=email)
+    problems = damage(ws)
+    if problems:
+        from orchestrator.errors import StateError
+
+        listed = "\n  ".join(p.render().replace("\n", "\n    ") for p in problems)
+        raise StateError(
+            f"the workspace's state is damaged{' (created: ' + ', '.join(created) + ')' if created else ''}:"
+            f"\n  {listed}",
+            fix="run `aios init --repair` to rebuild what can be derived and list the rest",
+        )
     if as_json:
         print_json({"root": str(ws.root), "created": created})
     elif created:
@@ -46,19 +67,89 @@ def init(
         typer.echo(f"{ws.root} is already an aios workspace; nothing changed.")
 
 
+def _repair(where: Path, *, owner: str, email: str | None, as_json: bool) -> None:
+    from orchestrator.cli._output import safe
+    from orchestrator.sandbox import git
+    from orchestrator.state.setup import repair
+    from orchestrator.state.workspace import Workspace
+
+    ws = Workspace(git.toplevel(where).resolve())
+    created, left = repair(ws, owner=owner, email=email)
+    if as_json:
+        print_json({"root": str(ws.root), "created": created, "not_repaired": [p.render() for p in left]})
+    else:
+        typer.echo("".join(f"  repaired: {item}\n" for item in created) or "  nothing to rebuild\n", nl=False)
+        for problem in left:
+            typer.echo(f"not repaired: {safe(problem.render(), keep=chr(10))}", err=True)
+        if not left:
+            typer.echo(f"{ws.root}: every state file is valid.")
+    if left:
+        raise typer.Exit(1)
+
+
+@state_app.command("backup")
+def backup(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Copy state/ to backups/state-<date>[-n]/ and check every copy by reading it back."""
+    from orchestrator.state.backup import backup as take
+
+    ws = state(ctx).workspace()
+    made = take(ws)
+    if as_json:
+        print_json({"backup": ws.rel(made.path), "files": sorted(made.files)})
+    else:
+        typer.echo(
+            f"Backed up {len(made.files)} state file(s) to {ws.rel(made.path)} (each read back and checked)."
+        )
+
+
+@state_app.command("restore")
+def restore(
+    ctx: typer.Context,
+    backup: Annotated[
+        Path, typer.Argument(help="A folder `aios state backup` wrote, e.g. backups/state-2026-12-06.")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Check a backup, keep the current state as a new backup, then restore the backup byte for byte."""
+    from orchestrator.state.backup import restore as put_back
+
+    ws = state(ctx).workspace()
+    done = put_back(ws, backup if backup.is_absolute() else ws.root / backup)
+    if as_json:
+        print_json(
+            {
+                "restored": ws.rel(done.backup.path),
+                "kept": ws.rel(done.kept.path),
+                "files": sorted(done.backup.files),
+            }
+        )
+    else:
+        typer.echo(
+            f"Restored {len(done.backup.files)} state file(s) from {ws.rel(done.backup.path)}; "
+            f"the state before it is kept in {ws.rel(done.kept.path)}."
+        )
+
+
 @state_app.command("check")
 def check(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Validate every state file and the workspace's own personas, prompts and workflows."""
-    from orchestrator.state.check import check_state
+    from orchestrator.state.check import check_report
     from orchestrator.workflow.overrides import check_overrides
 
     ws = state(ctx).workspace()
-    problems = check_state(ws) + check_overrides(ws)
+    report = check_report(ws)
+    problems = report.problems + check_overrides(ws)
+    legacy = report.legacy_trails
     if as_json:
-        print_json({"ok": not problems, "problems": [p.render() for p in problems]})
+        print_json({"ok": not problems, "problems": [p.render() for p in problems], "legacy_trails": legacy})
     else:
         for problem in problems:
             typer.echo(f"error: {problem.render()}", err=True)
+        if legacy:
+            typer.echo(
+                f"note: {len(legacy)} audit trail(s) hold {sum(legacy.values())} line(s) written before the "
+                "hash chain: unchained (legacy), so edits to them cannot be detected; new lines are chained."
+            )
         if not problems:
             typer.echo("All state files are valid.")
     if problems:

@@ -217,3 +217,55 @@ def _check_queues(ws: Workspace, queues: list[str] | None) -> None:
 def _grant(agent: Agent) -> str:
     queues = ", ".join(agent.queues) if agent.queues is not None else "every queue"
     return f"role modes {', '.join(m.value for m in agent.role_modes)}; queues {queues}"
+
+
+#: An agent whose id or name starts with one of these is a test agent (``test-bot``, ``Test runner``).
+TEST_PREFIXES = ("test", "tmp", "demo")
+
+
+def prune(
+    ws: Workspace, *, actor: str, stale_days: int = 30, dry_run: bool = False, session: Session | None = None
+) -> dict[str, str]:
+    """Revoke test agents and stale ones (no session opened for ``stale_days``), ending their live
+    sessions; returns agent id -> why. Revoked, not deleted: the trails and sessions name them.
+
+    Raises:
+        PermissionDenied: the actor may not prune agents (an L2 lead or higher may).
+    """
+    with audited(ws, actor=actor, what="prune agents", session=session):
+        decide(ws, Op.PRUNE_AGENTS, actor=actor, session=session)
+    found = _prunable(ws, stale_days)
+    if dry_run or not found:
+        return found
+    with store.editing(ws) as roster:
+        for agent in roster.agents:
+            if agent.id in found:
+                agent.state = AgentState.REVOKED
+    with session_store.editing(ws) as held:
+        for s in held.sessions:
+            if s.agent_id in found and s.live():
+                session_store.stamp_terminated(s, by=actor, reason=f"agent pruned: {found[s.agent_id]}")
+    for agent_id, why in found.items():
+        append_governance(ws, f"agent {agent_id} revoked by {actor} · pruned: {why}")
+    return found
+
+
+def _prunable(ws: Workspace, stale_days: int) -> dict[str, str]:
+    from datetime import UTC, datetime, timedelta
+
+    cutoff = datetime.now(UTC) - timedelta(days=stale_days)
+    last: dict[str, datetime] = {}
+    for s in session_store.load(ws).sessions:
+        opened = session_store.parse_time(s.created_at)
+        last[s.agent_id] = max(last.get(s.agent_id, opened), opened)
+    found: dict[str, str] = {}
+    for agent in store.load(ws).agents:
+        if agent.builtin or agent.state is AgentState.REVOKED:
+            continue
+        if agent.id.startswith(TEST_PREFIXES) or agent.name.lower().startswith(TEST_PREFIXES):
+            found[agent.id] = "a test agent"
+            continue
+        seen = last.get(agent.id, session_store.parse_time(agent.registered_at))
+        if seen < cutoff:
+            found[agent.id] = f"no session opened for more than {stale_days} days"
+    return found

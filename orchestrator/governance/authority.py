@@ -62,6 +62,7 @@ _DOING: dict[Op, str] = {
     Op.DEVIATE: "declare or resolve a deviation",
     Op.ESCALATE: "escalate a problem on a task",
     Op.ANSWER_ESCALATION: "answer an escalation",
+    Op.PRUNE_AGENTS: "prune test and stale agents",
 }
 
 

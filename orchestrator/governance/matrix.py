@@ -56,6 +56,8 @@ class Op(StrEnum):
     """``aios escalate``: raise a problem on a task to the escalation matrix."""
     ANSWER_ESCALATION = "answer_escalation"
     """``aios escalation answer``: the least level here; the escalation's current step raises it."""
+    PRUNE_AGENTS = "prune_agents"
+    """``aios agent prune``: revoke test and stale agents, ending their sessions."""
 
 
 #: The least authority a human member needs for each operation (L3 operator ... L0 owner).
@@ -95,6 +97,7 @@ HUMAN: dict[Op, Level] = {
     Op.DEVIATE: Level.LEAD,
     Op.ESCALATE: Level.OPERATOR,
     Op.ANSWER_ESCALATION: Level.OPERATOR,
+    Op.PRUNE_AGENTS: Level.LEAD,  # as revoking one agent (APPROVE_AGENT) does
 }
 
 #: In the ``governance`` queue (framework changes: workflows, personas, prompts, the policy),

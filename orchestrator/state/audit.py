@@ -7,10 +7,22 @@ commit interrupted after the task file was written can append exactly the missin
 Every user-supplied text (title, actor, reason, artifact paths) is written through
 ``_text.visible``: it cannot start a line of its own or carry a terminal escape sequence, so no
 input can forge an event line, and ``cat`` of a trail is safe.
+
+Each event line carries a link of a hash chain, ``- #3 [9f2c41d07be35a18] · <time> · ...``: the
+first 16 hex digits of ``sha256(previous link, the event as the task file holds it, the line's
+text without the link)`` (``link``); line #1's previous link is the task id. Editing a line's
+text, the task file's event, or removing, reordering or inserting lines breaks the chain, and
+``audit_chain.verify`` says where. The hash is not keyed: someone who rewrites the task file and
+recomputes every later link can forge a consistent trail, which git history still shows; the chain
+catches hand edits and lines written outside aios. Trails written before the chain existed have no
+links; their lines are reported as "unchained (legacy)", not as tampered, and new lines appended to
+them start a chain of their own.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,9 +34,14 @@ from orchestrator.redact import redact
 from orchestrator.state.records import Event, TaskState, now
 from orchestrator.state.workspace import Workspace
 
-#: A complete event line as ``_line`` writes it: number, time, move (with the event's kind in
-#: brackets, ``running → blocked [emergency_stop]``), actor and the actor's kind.
-_EVENT_LINE = re.compile(r"^- #(\d+) · \S+ · .+ · by \S.* \((?:agent|human)\)(?: · .*)?\n$")
+#: A complete event line as ``_line`` writes it: number, its chain link (none on a legacy line),
+#: time, move (with the event's kind in brackets, ``running → blocked [emergency_stop]``), actor and
+#: the actor's kind.
+_EVENT_LINE = re.compile(
+    r"^- #(\d+)(?: \[([0-9a-f]{16})\])? · \S+ · .+ · by \S.* \((?:agent|human)\)(?: · .*)?\n$"
+)
+#: The text of an artifact line under an event line; it belongs to the event's block.
+ARTIFACT_PREFIX = "  - artifact: "
 
 
 #: Longer names are refused: an actor is a member name or ``agent:<id>``, not a message.
@@ -69,10 +86,34 @@ def append(ws: Workspace, task: TaskState, *, start: int) -> None:
     if not events:
         return
     path = ws.audit_file(task.id)
-    text = _after_torn_line(path) if path.exists() else _header(task)
-    text += "".join(_line(start + i + 1, event) for i, event in enumerate(events))
+    exists = path.exists()
+    text = _after_torn_line(path) if exists else _header(task)
+    prev = (_tip(path, start) if exists and start else None) or task.id
+    for i, event in enumerate(events):
+        block, prev = chained_line(start + i + 1, event, prev)
+        text += block
     path.parent.mkdir(parents=True, exist_ok=True)
     append_text(path, text)
+
+
+def link(prev: str, event: Event, plain: str) -> str:
+    """The chain link of one event line: binds the previous link, the task file's event and ``plain``,
+    the line's text (artifact lines included) as written without its link.
+
+    The event's ``seq`` is left out: it is not shown on the line, and `aios state check` asks for a
+    seq used twice to be renumbered by hand, a repair that must not read as tampering.
+    """
+    data = event.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude={"seq"})
+    data["from"] = data.get("from")  # required, but None for the creation: always present
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"{prev}\n{canonical}\n{plain}".encode()).hexdigest()[:16]
+
+
+def _tip(path: Path, number: int) -> str | None:
+    """The link on line ``#number`` as recovery counts lines (the first in sequence); None when that
+    line is missing or a legacy line without a link (a new chain starts then)."""
+    with path.open(encoding="utf-8", errors="replace", newline="\n") as fh:
+        return _scan(fh, stop=number)[1]
 
 
 def recorded_count(ws: Workspace, task_id: str) -> int:
@@ -92,11 +133,18 @@ def recorded_count(ws: Workspace, task_id: str) -> int:
 
 
 def _count(lines: Iterable[str]) -> int:
-    count = 0
+    return _scan(lines)[0]
+
+
+def _scan(lines: Iterable[str], *, stop: int = 0) -> tuple[int, str | None]:
+    """Well-formed event lines numbered 1, 2, 3, ... and the link of the last (up to ``stop``)."""
+    count, tip = 0, None
     for line in lines:
         if line.startswith("- #") and (match := _EVENT_LINE.match(line)) and int(match[1]) == count + 1:
-            count += 1
-    return count
+            count, tip = count + 1, match[2]
+            if count == stop:
+                break
+    return count, tip
 
 
 def _after_torn_line(path: Path) -> str:
@@ -117,7 +165,21 @@ def _header(task: TaskState) -> str:
     )
 
 
+def chained_line(number: int, event: Event, prev: str) -> tuple[str, str]:
+    """The event's block (its line and artifact lines) carrying its chain link, and the link."""
+    plain = _line(number, event)
+    mark = link(prev, event, plain)
+    return with_link(plain, number, mark), mark
+
+
+def with_link(plain: str, number: int, mark: str) -> str:
+    """``plain`` (``- #3 · ...``) with ``mark`` after its number (``- #3 [mark] · ...``)."""
+    head = f"- #{number} "
+    return f"{head}[{mark}] {plain[len(head) :]}"
+
+
 def _line(number: int, event: Event) -> str:
+    """The event's block without its chain link, as trails written before the chain show it."""
     move = f"{event.from_.value if event.from_ else 'created'} → {event.to.value}"
     if event.from_ is event.to:
         move = f"note ({event.to.value})"

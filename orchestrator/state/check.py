@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import AiosError, StateError
-from orchestrator.state import agents, queues, sessions
+from orchestrator.state import agents, audit_chain, queues, sessions
 from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import ACTIONS, ACTIVE, Status
 from orchestrator.state.records import Event, Index, TaskState
@@ -15,14 +16,29 @@ from orchestrator.state.store import REBUILD_ACTOR, Rebuilt, Store
 from orchestrator.state.workspace import Workspace
 
 
+@dataclass
+class StateReport:
+    """What ``check_report`` found: problems (errors), and trails written before the hash chain."""
+
+    problems: list[AiosError]
+    legacy_trails: dict[str, int] = field(default_factory=dict)
+    """Task id -> its trail's lines without a chain link: unchained (legacy), not tampering."""
+
+
 def check_state(ws: Workspace) -> list[AiosError]:
+    """Every problem in the workspace's state files (``check_report(ws).problems``)."""
+    return check_report(ws).problems
+
+
+def check_report(ws: Workspace) -> StateReport:
     """Every problem in project.yaml, the index, agents/sessions files and each task file.
 
     Beyond each file's own validity, the event sequence numbers across all tasks must be unique
     and run 1, 2, 3, ... without a gap, and the index's ``seq`` must not be behind them: a
     number used twice means two events whose order is lost. Each task's events must chain into
     lifecycle moves ending at its status: a status edited by hand (``running`` to ``done``,
-    skipping the review and the merge) is reported.
+    skipping the review and the merge) is reported. Each task's audit trail must match its events
+    (``audit_chain``): an unaudited event, an altered or misnumbered line is a problem.
     """
     store = Store(ws)
     problems: list[AiosError] = []
@@ -38,12 +54,22 @@ def check_state(ws: Workspace) -> list[AiosError]:
         if (t := _collect(problems, lambda p=p: store.read_task(p.stem)))
     ]
     problems += sequence_problems(ws, task_list, index, pending=store.pending_recovery())
-    problems += [p for task in task_list for p in _actor_problems(ws, task)]
+    forged = {task.id: _actor_problems(ws, task) for task in task_list}
+    problems += [p for found in forged.values() for p in found]
     problems += [p for task in task_list for p in history_problems(ws, task)]
+    pending = store.pending_recovery()
+    trails = [audit_chain.verify(ws, task, pending=task.id in pending) for task in task_list]
+    for trail in trails:
+        # An event already reported for its forged actor (whose fix is to compare it with the
+        # trail) is not reported a second time as an altered line.
+        fields = [p.field for p in forged[trail.task] if p.field]
+        flagged = {int(f.split("]")[0].removeprefix("events[")) + 1 for f in fields}
+        trail.altered = [(n, why) for n, why in trail.altered if n not in flagged]
+    problems += [p for trail in trails for p in audit_chain.problems(ws, trail)]
     if index is not None:
-        live = {t.id: t for t in task_list if t.id not in store.pending_recovery()}
+        live = {t.id: t for t in task_list if t.id not in pending}
         problems += index_problems(ws, index, live)
-    return problems
+    return StateReport(problems, {t.task: t.legacy for t in trails if t.legacy})
 
 
 def _session_problems(

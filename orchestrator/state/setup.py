@@ -13,7 +13,7 @@ from pathlib import Path
 
 from orchestrator import _yaml
 from orchestrator._files import append_text, atomic_write, make_dirs
-from orchestrator.errors import StateError
+from orchestrator.errors import AiosError, StateError
 from orchestrator.sandbox import git
 from orchestrator.state.project import HEADER, default_project
 from orchestrator.state.store import Store
@@ -102,3 +102,51 @@ def _gitignore(ws: Workspace) -> list[str]:
     separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
     append_text(file, separator + "\n".join(block) + "\n")  # appended: keeps the file's mode
     return [ws.rel(file)]
+
+
+def damage(ws: Workspace) -> list[StateError]:
+    """A quick look for state ``aios init`` cannot fix by creating files: the project, the index, the
+    agents and sessions files do not read (a full ``aios state check`` reads every task file)."""
+    from orchestrator.state import agents, sessions
+
+    problems: list[StateError] = []
+    for check in (
+        lambda: ws.project,
+        Store(ws).read_index,
+        lambda: agents.load(ws),
+        lambda: sessions.load(ws),
+    ):
+        try:
+            check()
+        except StateError as exc:
+            problems.append(exc)
+        except AiosError as exc:
+            problems.append(
+                StateError(exc.message, file=exc.file, field=exc.field, line=exc.line, fix=exc.fix)
+            )
+    return problems
+
+
+def repair(ws: Workspace, *, owner: str, email: str | None = None) -> tuple[list[str], list[AiosError]]:
+    """``aios init --repair``: recreate what can be derived, and list what could not be.
+
+    Missing folders and files are created as ``init`` does; an index that is missing or does not
+    read is rebuilt from the task files (a queue whose lock cannot be read stays locked). What is
+    left is every problem ``aios state check`` still finds: broken task files, an unreadable
+    project file, altered audit trails; those need a person (git, a backup).
+    """
+    from orchestrator.state.check import check_state, rebuild
+
+    try:
+        _, created = init(ws.root, owner=owner, email=email)
+    except AiosError:
+        created = []  # a file init needs does not read: the check below names it
+    try:
+        Store(ws).read_index()
+    except StateError:
+        try:
+            rebuild(ws)
+            created.append(f"{ws.rel(ws.index_file)} (rebuilt from {ws.rel(ws.tasks_dir)}/)")
+        except AiosError:
+            pass  # reported below by the check
+    return created, check_state(ws)

@@ -7,11 +7,13 @@ Every file and folder aios keeps in a workspace is named here once; other module
           .lock  .journal  .run-<ID>.lock  checkpoints.sqlite
     tasks/inbox/<ID>.md                           TaskCards
     ops/audit/<ID>.md  governance.md              audit trails; the log of actions on no task
+    ops/archive/<ID>.md                           finished tasks' trails, archived
     ops/reviews/<ID>/round-<N>.{md,json}  usage.json  secret-hashes.json
     ops/reviews/_baseline/                        evidence cached per target-branch commit (local)
     ops/freeze/queue-locks.md  FREEZE-<time>.md   history of queue locks; system freeze records
     ops/decision-log/ proposals/ deviations/      <date>-DEC|PROP|DEV-NNNN.md governance records
     .aios/worktrees/<ID>                          task worktrees (laid out by ``sandbox.git``)
+    backups/state-<date>[-n]/                     copies of state/ (``aios state backup``)
 """
 
 from __future__ import annotations
@@ -108,8 +110,23 @@ class Workspace:
         return self.ops_dir / "audit"
 
     def audit_file(self, task_id: str) -> Path:
-        """The task's append-only audit trail."""
-        return self.audit_dir / f"{task_id}.md"
+        """The task's append-only audit trail: ``ops/audit/<ID>.md``, or ``ops/archive/<ID>.md`` once
+        ``aios maintenance archive-audits`` moved it there (appends then go on in the archive)."""
+        live = self.audit_dir / f"{task_id}.md"
+        if live.exists():
+            return live
+        archived = self.archive_dir / f"{task_id}.md"
+        return archived if archived.exists() else live
+
+    @property
+    def archive_dir(self) -> Path:
+        """Finished tasks' audit trails, moved out of ``ops/audit/`` by the monthly maintenance."""
+        return self.ops_dir / "archive"
+
+    @property
+    def backups_dir(self) -> Path:
+        """``aios state backup`` copies: ``backups/state-<date>[-n]/``."""
+        return self.root / "backups"
 
     @property
     def decisions_dir(self) -> Path:

@@ -61,6 +61,7 @@ decide_proposal    y  y  y  -  | -         -       -        -       -
 deviate            y  y  y  -  | -         -       -        -       -
 escalate           y  y  y  y  | y         y       y        y       y
 answer_escalation  y  y  y  y  | -         -       -        -       -
+prune_agents       y  y  y  -  | -         -       -        -       -
 """
 
 
@@ -254,6 +255,10 @@ ATTEMPTS: dict[Op, tuple[Status | None, Attempt]] = {
         ),
     ),
     Op.ANSWER_ESCALATION: (Status.RUNNING, _answer),
+    Op.PRUNE_AGENTS: (
+        None,
+        lambda ws, who, tid: agents.prune(ws, actor=who.actor, session=who.session, dry_run=True),
+    ),
 }
 
 
