@@ -200,7 +200,8 @@ def answer(
             if action == "approve":
                 guard.check(f"merge {tid}")
                 _require_reviewed_head(ws, tid, snapshot.values)
-                _gate_merge(ws, tid, snapshot.values, actor=actor, override=override)
+                if not _merge_landed(ws, tid, card):  # a landed merge passed its gates: finish it
+                    _gate_merge(ws, tid, snapshot.values, actor=actor, override=override)
             elif _merge_landed(ws, tid, card):  # merged already: only finishing it is left
                 return _status(ws, tid, snapshot).noted(_merge_pending(ws, tid, card))
             else:  # nothing was merged: rejecting is the way out, as at the human checkpoint
