@@ -291,7 +291,8 @@ def test_the_text_names_the_colour_and_each_reason_with_its_fix(ws: Workspace, c
     assert lines[0].startswith("Health: RED (at ") and lines[0].endswith("): 1 reason(s)")
     assert lines[1:] == [
         "  red     queue data is locked (SYSTEM_LOCK by alice) (incident 7): it starts nothing",
-        "          fix: once the cause is dealt with, an L1 member or the owner runs `aios queue unlock data`",
+        "          fix: once the cause is dealt with, an L1 member or the owner runs "
+        "`aios queue unlock data`",
     ]
 
 
@@ -308,11 +309,8 @@ def test_help_says_what_each_exit_code_means(cli) -> None:
 
 def test_store_is_only_read(ws: Workspace, clock) -> None:
     tid = _blocked_task(ws)
-    before = ws.task_file(tid).read_text(), ws.audit_file(tid).read_text(), ws.index_file.read_text()
+    files = (ws.task_file(tid), ws.audit_file(tid), ws.index_file)
+    before = [f.read_text() for f in files]
     health(ws, timedelta(hours=100))
-    assert (
-        ws.task_file(tid).read_text(),
-        ws.audit_file(tid).read_text(),
-        ws.index_file.read_text(),
-    ) == before
+    assert [f.read_text() for f in files] == before
     assert Store(ws).read_task(tid).status.value == "blocked"
