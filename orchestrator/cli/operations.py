@@ -224,6 +224,14 @@ def _capped(rows: list[str], indent: str = "  ") -> list[str]:
     )
 
 
+def _age(since: str | None, until: str) -> str:
+    """How long ago ``since`` was at ``until`` (``30 h``, ``4.5 d``); ``?`` when unknown."""
+    from orchestrator.governance.health import hours
+    from orchestrator.state.deviations import parse_time
+
+    return "?" if since is None else hours(parse_time(until) - parse_time(since))
+
+
 def render_standup(s: Standup) -> list[str]:
     """Four short blocks: activity, inbox, running, waiting for a human; ids aligned in a column."""
     touched = f"{s.events} event(s) on {len(s.activity)} task(s), {len(s.governance)} governance log line(s)"
@@ -234,22 +242,20 @@ def render_standup(s: Standup) -> list[str]:
         for a in s.activity
     ])  # fmt: skip
     lines += _capped(s.governance, "  governance: ")
-    lines.append(
-        f"Inbox to triage: {len(s.inbox)}" + ("  (`aios task triage ID --priority N`)" if s.inbox else "")
-    )
+    triage = "  (`aios task triage ID --priority N`, `aios task approve ID`)" if s.inbox else ""
+    lines.append(f"Inbox to triage: {len(s.inbox)}{triage}")
     lines += _capped([f"{t.id:<16} P{t.priority}  {t.queue:<10} {t.title}" for t in s.inbox])
     lines.append(f"Running: {len(s.running)}")
-    lines += _capped(
-        [f"{t.id:<16} {t.status:<11} {t.queue:<10} since {t.since}  {t.title}" for t in s.running]
-    )
+    lines += _capped([
+        f"{t.id:<16} {t.status:<11} {t.queue:<10} for {_age(t.since, s.until):<7} {t.title}"
+        for t in s.running
+    ])  # fmt: skip
     lines.append(f"Waiting for a human: {len(s.waiting)}")
     for w in s.waiting[:SHOWN]:
-        lines += [f"  {w.kind:<12} {w.subject:<16} {w.text}", f"  {'':<12} {'':<16} do: {w.fix}"]
-    lines += (
-        [f"  ... and {len(s.waiting) - SHOWN} more (--json lists every one)"]
-        if len(s.waiting) > SHOWN
-        else []
-    )
+        lines.append(f"  {w.kind:<12} {w.subject:<16} {_age(w.since, s.until):>6}  {w.text}")
+        lines.append(f"  {'':<38}do: {w.fix}")
+    if len(s.waiting) > SHOWN:
+        lines.append(f"  ... and {len(s.waiting) - SHOWN} more (--json lists every one)")
     return lines
 
 

@@ -226,13 +226,13 @@ def _waiting(ws: Workspace, live: list[dict[str, object]], store: Store) -> list
         if r["status"] == Status.BLOCKED.value:
             waiting.append(_blocked(store.read_task(str(r["id"]))))
     waiting += [
-        Waiting(kind="agent", subject=a.id, text=f"agent {a.id} ({a.name}) asks to join",
+        Waiting(kind="agent", subject=a.id, text=f"{a.name} asks to join as an agent",
                 since=a.registered_at, fix=f"`aios agent approve {a.id}` or `aios agent revoke {a.id}`")
         for a in agents.load(ws).agents
         if a.state is AgentState.PENDING
     ]  # fmt: skip
     waiting += [
-        Waiting(kind="proposal", subject=p.id, text=f"proposal {p.id} pending: {p.title}", since=p.at,
+        Waiting(kind="proposal", subject=p.id, text=f"proposal pending: {p.title}", since=p.at,
                 fix=f"`aios proposal accept|reject {p.id} --reason ...`")
         for p in proposals.all_proposals(ws)
         if p.status is ProposalStatus.PENDING
@@ -244,7 +244,7 @@ def _human_review(task: TaskState) -> Waiting:
     return Waiting(
         kind="human_review",
         subject=task.id,
-        text=f"{task.id} passed review and waits at the human_review checkpoint: {task.title}",
+        text=f"passed review, waits at the human_review checkpoint: {task.title}",
         since=entered(task).at,
         fix=f"`aios review approve {task.id}` or `aios review reject {task.id} --feedback ...`",
     )
@@ -255,8 +255,8 @@ def _open_escalations(ws: Workspace) -> list[Waiting]:
         Waiting(
             kind="escalation",
             subject=r.escalation.id,
-            text=f"escalation {r.escalation.id} ({r.escalation.type.value}) on {r.escalation.task_id}: "
-            f"{r.escalation.reason}; {escalation_service.describe(r)}",
+            text=f"{r.escalation.type.value} on {r.escalation.task_id}: {r.escalation.reason}; "
+            f"{escalation_service.describe(r)}",
             since=r.escalation.raised_at,
             fix=f'`aios escalation answer {r.escalation.id} --note "..."`',
         )
@@ -270,7 +270,7 @@ def _blocked(task: TaskState) -> Waiting:
     return Waiting(
         kind="blocked",
         subject=task.id,
-        text=f"{task.id} is blocked{why}",
+        text=f"blocked{why}",
         since=event.at if event else None,
         fix=f"deal with the cause, then `aios task unblock {task.id}` (or escalate it)",
     )
