@@ -314,3 +314,23 @@ def test_store_is_only_read(ws: Workspace, clock) -> None:
     health(ws, timedelta(hours=100))
     assert [f.read_text() for f in files] == before
     assert Store(ws).read_task(tid).status.value == "blocked"
+
+
+def test_the_text_shows_ten_reasons_of_a_kind_and_counts_the_rest() -> None:
+    from orchestrator.cli.operations import render_health
+    from orchestrator.governance.health import Reason
+
+    details = [
+        Reason(colour=Colour.RED, check=Check.BLOCKED, subject=f"T{n}", text=f"T{n} blocked")
+        for n in range(12)
+    ]
+    report = HealthReport(
+        status=Colour.RED,
+        reasons=[d.text for d in details],
+        details=details,
+        checked_at="2026-11-02T08:00:00Z",
+    )
+    lines = render_health(report)
+    assert lines[0] == "Health: RED (at 2026-11-02T08:00:00Z): 12 reason(s)"
+    assert lines[1:11] == [f"  red     T{n} blocked" for n in range(10)]
+    assert lines[11:] == ["  ... and 2 more blocked reason(s): `aios health --json` lists every one"]
