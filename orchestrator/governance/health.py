@@ -225,7 +225,8 @@ def _unaudited(ws: Workspace, task_list: Iterable[TaskState]) -> list[Reason]:
     found = []
     for task in task_list:
         trail = audit_chain.verify(ws, task, pending=task.id in pending)
-        errors = [*audit_chain.problems(ws, trail), *history_problems(ws, task)]
+        errors: list[AiosError] = [] if trail.ok else [*audit_chain.problems(ws, trail)]
+        errors += history_problems(ws, task)
         found += [
             Reason(
                 colour=Colour.RED,
