@@ -37,7 +37,7 @@ from orchestrator.state.check import check_report
 from orchestrator.state.deviations import DeviationState, parse_time
 from orchestrator.state.lifecycle import HOLDS_SLOT, Status
 from orchestrator.state.proposals import ProposalStatus
-from orchestrator.state.records import Event, TaskState
+from orchestrator.state.records import TaskState
 from orchestrator.state.store import Store
 from orchestrator.state.workspace import Workspace
 
@@ -203,19 +203,19 @@ def _row(row: dict[str, object], store: Store | None = None) -> TaskRow:
         title=str(row["title"]),
     )
     if store is not None:
-        task.since = entered(store.read_task(task.id)).at
+        task.since = entered_at(store.read_task(task.id))
     return task
 
 
-def entered(task: TaskState, statuses: frozenset[Status] | None = None) -> Event:
-    """The event that brought ``task`` into its current stretch of ``statuses`` (default: its status);
-    notes and moves between those statuses (``running`` ↔ ``code_review``) continue the stretch."""
+def entered_at(task: TaskState, statuses: frozenset[Status] | None = None) -> str:
+    """When ``task`` entered its current stretch of ``statuses`` (default: its status); notes and
+    moves between those statuses (``running`` ↔ ``code_review``) continue the stretch."""
     within = statuses or frozenset({task.status})
-    first = task.events[-1]
+    first = task.updated_at  # a task file edited down to no events still says when it changed
     for event in reversed(task.events):
         if event.to not in within:
             break
-        first = event
+        first = event.at
     return first
 
 
@@ -245,7 +245,7 @@ def _human_review(task: TaskState) -> Waiting:
         kind="human_review",
         subject=task.id,
         text=f"passed review, waits at the human_review checkpoint: {task.title}",
-        since=entered(task).at,
+        since=entered_at(task),
         fix=f"`aios review approve {task.id}` or `aios review reject {task.id} --feedback ...`",
     )
 
@@ -381,11 +381,11 @@ def _orphaned(ws: Workspace, live: list[dict[str, object]], now: datetime) -> It
             if row["status"] not in {s.value for s in HOLDS_SLOT}:
                 continue
             task = store.read_task(str(row["id"]))
-            held = now - parse_time(entered(task, HOLDS_SLOT).at)
+            held = now - parse_time(entered_at(task, HOLDS_SLOT))
             if held > ORPHANED_AFTER:
                 ids.append(task.id)
                 details.append(
-                    f"{task.id} {task.status.value} for {hours(held)}, last event {task.events[-1].at}"
+                    f"{task.id} {task.status.value} for {hours(held)}, last change {task.updated_at}"
                 )
         todo = "ask who works on each; finish it, or `aios task block ID --reason ...` to free the slot"
         return f"{len(ids)} holding a queue slot for more than 7 days", details, ids, todo

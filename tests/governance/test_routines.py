@@ -203,7 +203,7 @@ def test_a_task_holding_its_slot_over_7_days_is_an_orphan(ws: Workspace) -> None
     assert _items(_weekly(ws, datetime.now(UTC) + timedelta(days=6)))["orphaned_tasks"].checked
     item = _items(_weekly(ws, datetime.now(UTC) + timedelta(days=8)))["orphaned_tasks"]
     assert (item.checked, item.subjects) == (False, [tid])
-    assert item.details[0].startswith(f"{tid} running for 8.0 d, last event ")
+    assert item.details[0].startswith(f"{tid} running for 8.0 d, last change ")
 
 
 def test_pending_test_and_stale_agents_are_open(ws: Workspace) -> None:
