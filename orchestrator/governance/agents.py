@@ -6,6 +6,8 @@ task scope inside the agent's grant (``governance.sessions``), work, terminate.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from orchestrator.errors import ConfigError, PermissionDenied, StateError
 from orchestrator.governance.authority import audited, decide
 from orchestrator.governance.matrix import Op
@@ -234,7 +236,7 @@ def prune(
     """
     with audited(ws, actor=actor, what="prune agents", session=session):
         decide(ws, Op.PRUNE_AGENTS, actor=actor, session=session)
-    found = _prunable(ws, stale_days)
+    found = prunable(ws, stale_days)
     if dry_run or not found:
         return found
     with store.editing(ws) as roster:
@@ -250,10 +252,9 @@ def prune(
     return found
 
 
-def _prunable(ws: Workspace, stale_days: int) -> dict[str, str]:
-    from datetime import UTC, datetime, timedelta
-
-    cutoff = datetime.now(UTC) - timedelta(days=stale_days)
+def prunable(ws: Workspace, stale_days: int = 30, *, at: datetime | None = None) -> dict[str, str]:
+    """The agents ``prune`` would revoke at ``at`` (default now): agent id -> why."""
+    cutoff = (at or datetime.now(UTC)) - timedelta(days=stale_days)
     last: dict[str, datetime] = {}
     for s in session_store.load(ws).sessions:
         opened = session_store.parse_time(s.created_at)

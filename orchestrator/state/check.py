@@ -158,12 +158,12 @@ def history_problems(ws: Workspace, task: TaskState) -> list[AiosError]:
 
     Both come from hand edits: the audit trail in ``ops/audit/`` holds what really happened.
     """
-    rel, trail = ws.rel(ws.task_file(task.id)), ws.rel(ws.audit_file(task.id))
     problems: list[AiosError] = []
     before: Status | None = None
     blocked_from: Status | None = None
     for i, event in enumerate(task.events):
         if (why := _bad_move(before, event, blocked_from)) is not None:
+            rel, trail = _where(ws, task)
             problems.append(
                 StateError(
                     why,
@@ -176,6 +176,7 @@ def history_problems(ws: Workspace, task: TaskState) -> list[AiosError]:
         blocked_from = before if event.to is Status.BLOCKED and before is not Status.BLOCKED else blocked_from
         before = event.to
     if before is not None and task.status is not before:
+        rel, trail = _where(ws, task)
         skipped = " (so its review and merge were skipped)" if task.status is Status.DONE else ""
         problems.append(
             StateError(
@@ -188,6 +189,11 @@ def history_problems(ws: Workspace, task: TaskState) -> list[AiosError]:
             )
         )
     return problems
+
+
+def _where(ws: Workspace, task: TaskState) -> tuple[str, str]:
+    """The task file and its trail, as problems name them (only then: ``health`` checks every task)."""
+    return ws.rel(ws.task_file(task.id)), ws.rel(ws.audit_file(task.id))
 
 
 def _bad_move(before: Status | None, event: Event, blocked_from: Status | None) -> str | None:
