@@ -35,13 +35,14 @@ HERE = Path(__file__).parent
 #: The only files under /static/, with their types (nothing else on disk is served).
 STATIC = {"app.js": "text/javascript", "app.css": "text/css"}
 #: Sent with every response: no inline script or style runs, no other site frames the page or
-#: reads where it came from (the login link carries its token in the URL).
+#: learns its addresses. ``same-origin``, not ``no-referrer``: with no referrer a browser sends
+#: ``Origin: null`` on the page's own forms, which ``same_origin`` would refuse.
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
     "connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
     "cache-control": "no-store",
 }
 FORGED = (

@@ -49,6 +49,7 @@ def serve(
         log_level="info",
         lifespan="off",
         server_header=False,
+        log_config=_log_config(),
     )
     _filter_logs()  # after Config: it applies uvicorn's logging setup
     _ready_server(config, on_ready).run()
@@ -73,6 +74,17 @@ def _bound_port(server: Any, asked: int) -> int:
         for sock in srv.sockets or ():
             return int(sock.getsockname()[1])
     return asked
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with the access log on stderr too: stdout carries the login link alone."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    return config
 
 
 def _filter_logs() -> None:
