@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from orchestrator.review.diff import Diff, FileDiff
     from orchestrator.review.findings import Finding
     from orchestrator.review.report import RoundReport
-    from orchestrator.state.records import Freeze, TaskState
+    from orchestrator.state.records import TaskState
     from orchestrator.state.taskcard import TaskCard
     from orchestrator.state.workspace import Workspace
     from orchestrator.workflow.status import RunStatus
@@ -48,16 +48,20 @@ class Board:
     waiting: list[dict[str, Any]]
     columns: list[tuple[str, list[tuple[str, list[dict[str, Any]]]]]]
     queues: list[dict[str, Any]]
-    frozen: Freeze | None
+    frozen: dict[str, Any] | None
+    """The freeze in force (``at``, ``by``, ``reason``), or None."""
     health: Health | None
     total: int
 
 
 def board(ws: Workspace) -> Board:
     """The board of ``ws``'s live tasks (done tasks are left out, as ``aios task list`` does)."""
-    from orchestrator.state import freeze, queues, tasks
+    from orchestrator.state import queues, tasks
 
     rows = tasks.listing(ws)
+    # Each service call parses the index (seconds at 10,000 live tasks): the queues' rows carry the
+    # freeze in force too (``state.freeze.current``'s), so it is not read a third time.
+    limits = queues.status(ws)
     waiting = sorted(
         (r for r in rows if r["status"] in WAITING),
         key=lambda r: (STATUS_ORDER.index(str(r["status"])), r["priority"], r["id"]),
@@ -65,8 +69,8 @@ def board(ws: Workspace) -> Board:
     return Board(
         waiting=[{**r, "asks": WAITING[str(r["status"])]} for r in waiting],
         columns=_columns(rows),
-        queues=queues.status(ws),
-        frozen=freeze.current(ws),
+        queues=limits,
+        frozen=limits[0]["frozen"] if limits else None,
         health=health_of(ws),
         total=len(rows),
     )
