@@ -21,13 +21,14 @@ PACKAGE = Path(orchestrator.__file__).resolve().parent
 
 #: layer -> layers it must not import (directly, at module level).
 FORBIDDEN: dict[str, set[str]] = {
-    "state": {"workflow", "review", "llm", "cli", "governance", "mcp"},
-    "sandbox": {"state", "workflow", "review", "cli", "governance", "llm", "mcp"},
-    "review": {"workflow", "cli", "governance", "mcp"},
-    "llm": {"state", "workflow", "review", "cli", "governance", "sandbox", "mcp"},
-    "governance": {"workflow", "review", "cli", "mcp"},
-    "workflow": {"cli", "mcp"},
-    "mcp": {"cli"},  # a shell beside the CLI: both call the services, neither the other
+    "state": {"workflow", "review", "llm", "cli", "governance", "mcp", "web"},
+    "sandbox": {"state", "workflow", "review", "cli", "governance", "llm", "mcp", "web"},
+    "review": {"workflow", "cli", "governance", "mcp", "web"},
+    "llm": {"state", "workflow", "review", "cli", "governance", "sandbox", "mcp", "web"},
+    "governance": {"workflow", "review", "cli", "mcp", "web"},
+    "workflow": {"cli", "mcp", "web"},
+    "mcp": {"cli", "web"},  # a shell beside the CLI: both call the services, neither the other
+    "web": {"cli", "mcp"},  # `aios serve`'s shell, beside the CLI and the MCP server
 }
 #: Terminal output libraries: only the shells print.
 SHELL_ONLY = {"typer", "rich", "click"}

@@ -117,6 +117,7 @@ from orchestrator.cli import operations as _operations  # noqa: E402
 from orchestrator.cli import queue as _queue  # noqa: E402
 from orchestrator.cli import records as _records  # noqa: E402
 from orchestrator.cli import review as _review  # noqa: E402
+from orchestrator.cli import serve as _serve  # noqa: E402
 from orchestrator.cli import task as _task  # noqa: E402
 from orchestrator.cli import workspace as _workspace  # noqa: E402
 
@@ -134,5 +135,6 @@ _records.register(app)
 _gates.register(app)
 _hooks.register(app)
 _mcp.register(app)
+_serve.register(app)
 _escalation.register(app)
 _operations.register(app)

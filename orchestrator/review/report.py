@@ -41,6 +41,13 @@ def write_report(ws: Workspace, report: RoundReport) -> list[str]:
     return [ws.rel(md), ws.rel(js)]
 
 
+def reports(ws: Workspace, task: str) -> list[RoundReport]:
+    """Every round's report of ``task``, first round first (the web page shows the earlier rounds)."""
+    folder = ws.reviews_dir(task)
+    files = sorted(folder.glob("round-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    return [RoundReport.model_validate_json(f.read_text(encoding="utf-8")) for f in files]
+
+
 def latest_report(ws: Workspace, task: str) -> RoundReport | None:
     """The highest-numbered round's report of ``task``, if any."""
     folder = ws.reviews_dir(task)
