@@ -50,7 +50,7 @@ class Board:
     queues: list[dict[str, Any]]
     frozen: dict[str, Any] | None
     """The freeze in force (``at``, ``by``, ``reason``), or None."""
-    health: Health | None
+    health: Health
     total: int
 
 
@@ -84,18 +84,15 @@ def _columns(rows: list[dict[str, Any]]) -> list[tuple[str, list[tuple[str, list
     return [(s, sorted(grouped[s].items())) for s in order]
 
 
-def health_of(ws: Workspace) -> Health | None:
-    """``governance.health``'s colour and reasons; None where that module does not exist yet."""
-    import importlib
-    import importlib.util
+def health_of(ws: Workspace) -> Health:
+    """``aios health``'s colour and every reason, as the command words them."""
+    from datetime import UTC, datetime
 
-    # Another change adds governance/health.py; until it lands the board leaves the slot out.
-    if importlib.util.find_spec("orchestrator.governance.health") is None:
-        return None
-    health = importlib.import_module("orchestrator.governance.health")
-    report = health.health(ws)
-    status = getattr(report.status, "value", report.status)
-    return Health(status=str(status), reasons=[str(r) for r in report.reasons])
+    from orchestrator.governance import health
+    from orchestrator.workflow.gates import unanswered_violations
+
+    report = health.check(ws, now=datetime.now(UTC), unanswered=unanswered_violations)
+    return Health(status=report.status.value, reasons=list(report.reasons))
 
 
 # ---- the task page ----
