@@ -148,8 +148,10 @@ def test_random_in_tests_is_not_flagged_by_either_tool_but_is_in_app_code(tmp_pa
 
 
 def test_ignored_rules_and_per_file_globs_match_as_ruffs() -> None:
-    ruff = RuffSettings()
+    ruff = RuffSettings(ignore=["S101"])
     assert _bandit.ignored("S101", "app/x.py", ruff)  # ignore
+    assert _bandit.ignored("S101", "tests/test_x.py", RuffSettings())  # asserts in tests
+    assert not _bandit.ignored("S101", "app/x.py", RuffSettings())  # shown as info in app code
     assert _bandit.ignored("S311", "pkg/tests/deep/helpers.py", ruff)  # **/tests/**
     assert _bandit.ignored("S311", "test_x.py", ruff)  # **/ matches no folder too
     assert not _bandit.ignored("S311", "app/testing.py", ruff)
