@@ -50,11 +50,13 @@ def check_report(ws: Workspace) -> StateReport:
         problems += _session_problems(ws, roster, held)
     interrupted = {r.old: r for r in _collect(problems, lambda: refile.half_done(ws)) or []}
     problems += [_interrupted_refile(ws, r) for r in interrupted.values()]
+    # An interrupted re-file's old task shares its events with the new one, once that exists: the
+    # re-file is reported above, not its events as used twice.
+    shared = {old for old, r in interrupted.items() if ws.task_file(r.new).exists()}
     task_list = [
         t
         for p in sorted(ws.tasks_dir.glob("TASK_*.yaml"))
-        # An interrupted re-file's old task shares its events with the new one: reported above.
-        if p.stem not in interrupted and (t := _collect(problems, lambda p=p: store.read_task(p.stem)))
+        if p.stem not in shared and (t := _collect(problems, lambda p=p: store.read_task(p.stem)))
     ]
     problems += sequence_problems(ws, task_list, index, pending=store.pending_recovery())
     forged = {task.id: _actor_problems(ws, task) for task in task_list}

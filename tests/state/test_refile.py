@@ -129,6 +129,7 @@ def test_a_refile_interrupted_at_any_step_is_reported_and_finished_by_running_it
         f"the re-file of {old} as TASK_DATA_0001 (queue dev → data) was interrupted" in p for p in found
     )
     assert any(f"fix: run `aios task triage {old} --queue data` again" in p for p in found), found
+    assert not any("used 2 times" in p or "are missing" in p for p in found), found  # only the re-file
     moved = actions.triage(ws, old, queue="data", actor="alice")
     assert moved.id == "TASK_DATA_0001" and not ws.task_file(old).exists()
     assert sum(e.kind is EventKind.REFILE for e in moved.events) == 1
