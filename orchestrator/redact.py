@@ -48,7 +48,7 @@ MIN_FOUND = 6
 # Prefix kept by ``mask_secrets`` (group ``kind``), rest masked.
 _KEYS = re.compile(
     r"\b(?P<kind>sk-(?:proj|svcacct|admin|ant-(?:api|admin)\d{2})-|sk-ant-|sk-|AKIA|ASIA|gh[pousr]_"
-    r"|github_pat_|xox[abprs]-|glpat-|AIza|aios_st_)(?P<rest>[A-Za-z0-9_\-]{12,})"
+    r"|github_pat_|xox[abprs]-|glpat-|AIza|aios_st_|aios_ak_)(?P<rest>[A-Za-z0-9_\-]{12,})"
 )
 _JWT = re.compile(r"\b(?P<kind>eyJ)[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")
 _PRIVATE_KEY = re.compile(

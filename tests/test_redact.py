@@ -32,6 +32,8 @@ SHAPES = {
         "eyJ****",
     ),
     "generic token": ("Zx9Qm2Lp" + "7Rt4Vw8Ys3Kd6Hf1", "****"),
+    "aios session token": ("aios_st_" + "Q7vN2kLm9xR4tW8zB3cH6jP1sD5fG0aE", "aios_st_****"),
+    "aios agent key": ("aios_ak_" + "Q7vN2kLm9xR4tW8zB3cH6jP1sD5fG0aE", "aios_ak_****"),
 }
 
 

@@ -1,4 +1,4 @@
-"""``aios agent register|approve|revoke|list`` and ``aios session create|terminate|list``."""
+"""``aios agent register|key|approve|revoke|list`` and ``aios session create|terminate|list``."""
 
 from __future__ import annotations
 
@@ -37,29 +37,71 @@ def register_agent(
     name: Annotated[str, typer.Argument(help="The agent's name.")],
     role_modes: RoleModes,
     queues: Queues = None,
+    issue_key: Annotated[
+        bool,
+        typer.Option(
+            "--issue-key",
+            help="Also issue its agent key (printed once), so it can open sessions by itself over MCP.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Register an agent with its grant (an L2 lead or higher); prints its agent id."""
     from orchestrator.governance import agents
 
     cli = state(ctx)
+    ws = cli.workspace()
     agent = agents.register(
-        cli.workspace(),
+        ws,
         name,
         role_modes=agents.parse_modes(role_modes),
         queues=_queues(queues),
         actor=cli.who(),
         session=cli.session(),
     )
+    key = agents.issue_key(ws, agent.id, actor=cli.who(), session=cli.session())[1] if issue_key else None
     if as_json:
-        print_json({"agent_id": agent.id})
+        print_json({"agent_id": agent.id}, reveal={"agent_key": key} if key else None)
+        return
+    typer.echo(agent.id)
+    if key:
+        _print_key(agent.id, key)
+    typer.echo(
+        f"registered {agent.actor}; open a session for it with "
+        f"`aios session create --agent {agent.id} --role-mode MODE --task-scope TASK_ID`",
+        err=True,
+    )
+
+
+@agent_app.command("key")
+def issue_agent_key(
+    ctx: typer.Context,
+    agent_id: Annotated[str, typer.Argument(help="The agent id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Issue an agent a new agent key (an L2 lead or higher), printed once; any old key stops working.
+
+    The agent passes it as `agent_key` to `session_create` over MCP: without it, no process can open
+    a session in the agent's name.
+    """
+    from orchestrator.governance import agents
+
+    cli = state(ctx)
+    agent, key = agents.issue_key(cli.workspace(), agent_id, actor=cli.who(), session=cli.session())
+    if as_json:
+        print_json({"agent_id": agent.id}, reveal={"agent_key": key})
     else:
-        typer.echo(agent.id)
-        typer.echo(
-            f"registered {agent.actor}; open a session for it with "
-            f"`aios session create --agent {agent.id} --role-mode MODE --task-scope TASK_ID`",
-            err=True,
-        )
+        _print_key(agent.id, key)
+
+
+def _print_key(agent_id: str, key: str) -> None:
+    # The key goes to stdout alone (for a pipe or a secret store); the note to stderr.
+    typer.echo(key)
+    typer.echo(
+        f"the agent key of {agent_id}, shown once (aios keeps only its hash): give it to the agent, "
+        "which passes it as agent_key to session_create over MCP",
+        err=True,
+    )
 
 
 @agent_app.command("approve")

@@ -148,7 +148,9 @@ def _case_dict(s: CaseScore, *, model: bool) -> dict[str, object]:
         "clean": s.clean,
         "found": len(s.found),
         "missed": [e.model_dump(mode="json", exclude_none=True) for e in s.missed],
-        "unexpected": [f"{f.severity.value} {f.dimension.value} {f.summary()}" for f in s.unexpected],
+        "unexpected": [
+            f"{f.severity.value} {f.dimension.value} {f.summary(dimension=False)}" for f in s.unexpected
+        ],
         "errors": s.errors,
     }
     if model:
@@ -189,6 +191,8 @@ def _print_table(
             where = f"{e.file}:{e.line}" if e.line else e.file or "the change"
             echo(f"  missed     {s.name}: {e.dimension.value} {e.rule} at {where}")
         for f in s.unexpected:
-            echo(f"  unexpected {s.name}: {f.severity.value} {f.dimension.value} {f.summary()}")
+            echo(
+                f"  unexpected {s.name}: {f.severity.value} {f.dimension.value} {f.summary(dimension=False)}"
+            )
         for err in s.errors:
             echo(f"  error      {s.name}: {err}")

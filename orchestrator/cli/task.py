@@ -237,31 +237,63 @@ def list_(
 def triage(
     ctx: typer.Context,
     task_id: TaskId,
-    priority: Annotated[int, typer.Option("--priority", min=1, max=5, help="1 is the most urgent.")],
+    priority: Annotated[
+        int | None, typer.Option("--priority", min=1, max=5, help="1 is the most urgent.")
+    ] = None,
+    queue: Annotated[
+        str | None,
+        typer.Option("--queue", help="Re-file it into this queue: it gets the next id there (printed)."),
+    ] = None,
     reason: Reason = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Set an inbox task's priority (in its task file and its TaskCard); who may approve may triage."""
+    """Set an inbox task's priority and/or queue; who may approve may triage.
+
+    A new queue means a new id (ids embed their queue): the task, its TaskCard and its history move
+    to it; the old id's trail ends with an event naming the new one, and `aios task status OLD`
+    says where it went.
+    """
     from orchestrator.governance import actions
 
+    if priority is None and queue is None:
+        raise usage_error(ctx, "give --priority, --queue, or both")
     cli = state(ctx)
     task = actions.triage(
-        cli.workspace(), task_id, priority=priority, actor=cli.who(), session=cli.session(), reason=reason
+        cli.workspace(),
+        task_id,
+        priority=priority,
+        queue=queue,
+        actor=cli.who(),
+        session=cli.session(),
+        reason=reason,
     )
+    moved = {"refiled_from": task_id} if task.id != task_id else {}
     if as_json:
         print_json(
-            {"id": task.id, "status": task.status.value, "queue": task.queue, "priority": task.priority}
+            {
+                "id": task.id,
+                "status": task.status.value,
+                "queue": task.queue,
+                "priority": task.priority,
+                **moved,
+            }
         )
     else:
         typer.echo(f"{task.id}: priority {task.priority} ({task.queue}, {task.status.value})")
+        if moved:
+            typer.echo(f"re-filed {task_id} as {task.id}; its card is {task.card}", err=True)
 
 
 @app.command("status")
 def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> None:
-    """Show a task: its fields, status and every event."""
-    from orchestrator.state import tasks
+    """Show a task: its fields, status and every event (or, for a re-filed id, where it went)."""
+    from orchestrator.state import refiled, tasks
 
-    task = tasks.get(state(ctx).workspace(), task_id)
+    ws = state(ctx).workspace()
+    if not ws.task_file(task_id).exists() and (record := refiled.find(ws, task_id)) is not None:
+        _show_refiled(record, refiled.current_id(ws, task_id), as_json)
+        return
+    task = tasks.get(ws, task_id)
     data = task.model_dump(mode="json", by_alias=True)
     if as_json:
         print_json(data)
@@ -272,6 +304,25 @@ def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> No
     for e in data["events"]:
         kind = f" [{e['kind']}]" if e.get("kind") else ""
         echo(f"  {e['at']}  {e['from'] or 'created'} → {e['to']}{kind}  by {e['actor']}  {e['reason'] or ''}")
+
+
+def _show_refiled(record: Any, now_id: str, as_json: bool) -> None:
+    data = {
+        "id": record.old,
+        "status": "refiled",
+        "refiled_to": record.new,
+        "current_id": now_id,
+        "from_queue": record.from_queue,
+        "to_queue": record.to_queue,
+        "at": record.at,
+        "by": record.by,
+    }
+    if as_json:
+        print_json(data)
+        return
+    echo(f"{record.old}  re-filed as {record.new}  (queue {record.from_queue} → {record.to_queue})")
+    echo(f"  at {record.at} by {record.by}{'; ' + record.reason if record.reason else ''}")
+    echo(f"  `aios task status {now_id}` shows it")
 
 
 @app.command("validate")

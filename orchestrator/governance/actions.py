@@ -12,9 +12,10 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from orchestrator.errors import ConfigError
 from orchestrator.governance.authority import audited, authorise_lock, authorise_move, decide
 from orchestrator.governance.matrix import Op
-from orchestrator.state import escalations, queues, tasks
+from orchestrator.state import escalations, queues, refile, refiled, tasks
 from orchestrator.state import freeze as freezing
 from orchestrator.state.freeze import FreezeResult
 from orchestrator.state.lifecycle import Status
@@ -105,25 +106,61 @@ def triage(
     ws: Workspace,
     tid: str,
     *,
-    priority: int,
+    priority: int | None = None,
+    queue: str | None = None,
     actor: str,
     reason: str | None = None,
     session: Session | None = None,
 ) -> TaskState:
-    """Set the priority of ``tid`` in the inbox (``tasks.triage``), if ``actor`` may approve it.
+    """Set the priority of ``tid`` in the inbox (``tasks.triage``) and/or re-file it into another
+    queue under a new id there (``refile.refile``), if ``actor`` may approve tasks (in both queues).
+
+    Returns the task as it is now: under its new id when it was re-filed.
 
     Raises:
         PermissionDenied: the actor may not approve tasks (audited on the task's trail).
         TransitionError: the task has left the inbox.
+        ConfigError: neither a priority nor a queue, or an unknown queue.
     """
+    if priority is None and queue is None:
+        raise ConfigError("nothing to triage", fix="pass --priority P, --queue Q, or both")
 
     def authorise(ws: Workspace, task: TaskState, action: str, actor: str) -> None:
         decide(ws, Op.APPROVE_TASK, actor=actor, session=session, task=task)
 
-    with audited(ws, actor=actor, what="triage", task_id=tid, session=session):
+    def authorise_refile(ws: Workspace, task: TaskState, to_queue: str, actor: str) -> None:
+        decide(ws, Op.APPROVE_TASK, actor=actor, session=session, task=task)
+        decide(ws, Op.APPROVE_TASK, actor=actor, session=session, queue=to_queue)
+
+    def set_priority(task_id: str, priority: int) -> TaskState:
         return tasks.triage(
-            ws, tid, priority=priority, actor=actor, authorise=authorise, reason=reason, session=_id(session)
+            ws,
+            task_id,
+            priority=priority,
+            actor=actor,
+            authorise=authorise,
+            reason=reason,
+            session=_id(session),
         )
+
+    with audited(ws, actor=actor, what="triage", task_id=tid, session=session):
+        task = None
+        if priority is not None and refiled.find(ws, tid) is None:
+            task = set_priority(tid, priority)
+        if queue is not None and not (task is not None and task.queue == queue):
+            task = refile.refile(
+                ws,
+                tid,
+                queue=queue,
+                actor=actor,
+                authorise=authorise_refile,
+                reason=reason,
+                session=_id(session),
+            )
+            if priority is not None and task.priority != priority:  # a re-file finished only now
+                task = set_priority(task.id, priority)
+        assert task is not None  # a priority or a queue was given
+        return task
 
 
 def stop(ws: Workspace, tid: str, *, actor: str, reason: str, session: Session | None = None) -> TaskState:

@@ -78,14 +78,61 @@ def register(
 def request(
     ws: Workspace, name: str, *, role_modes: list[RoleMode], queues: list[str] | None, via: str
 ) -> Agent:
-    """An agent asks to join by itself (over MCP): ``pending`` until a member approves it."""
-    agent = _enrol(ws, name, role_modes=role_modes, queues=queues, by=f"self ({via})", approved=False)
+    """An agent asks to join by itself: ``pending`` until a member approves it (``join`` without
+    its key: such an agent opens a session only once a member issues one, ``issue_key``)."""
+    return join(ws, name, role_modes=role_modes, queues=queues, via=via)[0]
+
+
+def join(
+    ws: Workspace, name: str, *, role_modes: list[RoleMode], queues: list[str] | None, via: str
+) -> tuple[Agent, str]:
+    """An agent asks to join by itself (over MCP): ``pending`` until a member approves it.
+
+    Returns the agent and its agent key, shown once (the file keeps its hash): opening a session
+    by itself later (``sessions.request``) takes the key, so no other local process can open one
+    in its name.
+    """
+    key = store.new_key()
+    agent = _enrol(
+        ws, name, role_modes=role_modes, queues=queues, by=f"self ({via})", approved=False, key=key
+    )
     append_governance(ws, f"agent {agent.id} asked to join ({via}), pending approval · {_grant(agent)}")
-    return agent
+    return agent, key
+
+
+def issue_key(
+    ws: Workspace, agent_id: str, *, actor: str, session: Session | None = None
+) -> tuple[Agent, str]:
+    """A member issues ``agent_id`` a new agent key (an L2 lead or higher); any old key stops working.
+
+    Returns the agent and the key, shown once. An agent a member registered has no key until then,
+    so it opens sessions only through a member (``aios session create``), not by itself over MCP.
+
+    Raises:
+        PermissionDenied: the actor may not approve agents, or the agent is built in.
+        StateError: no such agent.
+    """
+    with audited(ws, actor=actor, what=f"issue an agent key to {agent_id}", session=session):
+        decide(ws, Op.APPROVE_AGENT, actor=actor, session=session)
+        _refuse_builtin(get(ws, agent_id), "issue a key to")
+    key = store.new_key()
+    with store.editing(ws) as roster:
+        agent = _get(ws, roster, agent_id)
+        replaced = agent.key_sha256 is not None
+        agent.key_sha256 = store.key_hash(key)
+    append_governance(ws, f"agent key {'replaced' if replaced else 'issued'} for agent {agent.id} by {actor}")
+    return agent, key
 
 
 def _enrol(
-    ws: Workspace, name: str, *, role_modes: list[RoleMode], queues: list[str] | None, by: str, approved: bool
+    ws: Workspace,
+    name: str,
+    *,
+    role_modes: list[RoleMode],
+    queues: list[str] | None,
+    by: str,
+    approved: bool,
+    key: str | None = None,
 ) -> Agent:
     """Add an agent with a new id: active (registered by a member) or pending (asked by itself)."""
     _check_queues(ws, queues)
@@ -101,6 +148,7 @@ def _enrol(
             registered_at=stamp,
             approved_by=by if approved else None,
             approved_at=stamp if approved else None,
+            key_sha256=store.key_hash(key) if key else None,
         )
         roster.agents.append(agent)
     return agent

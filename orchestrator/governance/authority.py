@@ -190,7 +190,7 @@ def _agent(
             rule="grant",
             fix=f"a member widens the grant: `aios agent approve {grant.id} --queues ...`",
         )
-    if op.value == "start" and queue is not None and queues.policy(ws, queue).requires_human_approval:
+    if op is Op.START and queue is not None and queues.policy(ws, queue).requires_human_approval:
         raise PermissionDenied(
             f"tasks in the {queue} queue are started by a human member, not by {actor}",
             rule="human-approval",

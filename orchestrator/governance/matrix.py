@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from orchestrator.errors import TransitionError
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.project import Level
 from orchestrator.state.taskcard import RoleMode
@@ -146,11 +147,35 @@ AGENT: dict[RoleMode, frozenset[Op]] = {
 WORK_ON_TASK = frozenset({Op.START, Op.WRITE_CODE, Op.SUBMIT, Op.FINISH})
 
 
+#: The operation each lifecycle action (``lifecycle.ACTIONS``) is, spelt out: an action renamed or
+#: added in the lifecycle must be mapped here on purpose, never by a coincidence of names.
+ACTION_OPS: dict[str, Op] = {
+    "approve": Op.APPROVE_TASK,
+    "start": Op.START,
+    "submit": Op.SUBMIT,
+    "revise": Op.REVISE,
+    "finish": Op.FINISH,
+    "reject": Op.REJECT,
+    "merge": Op.MERGE,
+    "block": Op.BLOCK,
+    "unblock": Op.UNBLOCK,
+}
+
+
 def task_op(action: str, status: Status) -> Op:
-    """The operation a lifecycle ``action`` from ``status`` is."""
+    """The operation a lifecycle ``action`` from ``status`` is.
+
+    Raises:
+        TransitionError: ``action`` is not a lifecycle action.
+    """
     if action == "finish" and status is Status.CODE_REVIEW:
         return Op.CLEAR_REVIEW
-    return Op.APPROVE_TASK if action == "approve" else Op(action)
+    try:
+        return ACTION_OPS[action]
+    except KeyError:
+        raise TransitionError(
+            f"{action!r} is not a lifecycle action", fix=f"use one of {', '.join(ACTION_OPS)}"
+        ) from None
 
 
 def required_level(op: Op, queue: str | None = None) -> Level:

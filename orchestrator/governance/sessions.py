@@ -17,7 +17,7 @@ from orchestrator.governance.authority import audited, decide, require_live
 from orchestrator.governance.matrix import Op
 from orchestrator.state import escalations, tasks
 from orchestrator.state import sessions as store
-from orchestrator.state.agents import AgentState
+from orchestrator.state.agents import AgentState, key_matches
 from orchestrator.state.audit import append_governance
 from orchestrator.state.records import now
 from orchestrator.state.sessions import Session, SessionState
@@ -58,18 +58,23 @@ def request(
     task_scope: list[str],
     ttl: timedelta = DEFAULT_TTL,
     via: str,
+    agent_key: str | None = None,
 ) -> tuple[Session, str]:
     """An approved agent opens a session for itself (over MCP), inside the grant a member gave it.
 
-    A member's approval of the agent is what lets it open sessions: a pending or revoked agent, a
-    mode or a task outside its grant, is refused (and audited) as ``create`` refuses them.
+    The agent proves who it is with its agent key (``agents.join`` or ``agents.issue_key`` gave it
+    once): an agent id alone is known to any local process. A member's approval of the agent is
+    what lets it open sessions: a pending or revoked agent, a mode or a task outside its grant, is
+    refused (and audited) as ``create`` refuses them.
 
     Raises:
-        PermissionDenied: rule ``grant``: the agent is not active, or the mode or scope is outside it.
+        PermissionDenied: rule ``agent-key``: no key, a wrong one, or an agent that has none;
+            rule ``grant``: the agent is not active, or the mode or scope is outside it.
         StateError: no such agent or task.
     """
     actor = f"agent:{agent_id}"
     with audited(ws, actor=actor, what=f"open a session for itself ({via})"):
+        _proves_agent(ws, agent_id, agent_key)
         _within_grant(ws, agent_id, role_mode, task_scope)
     opened, token = _open(
         ws, agent_id=agent_id, role_mode=role_mode, task_scope=task_scope, ttl=ttl, by=f"{actor} ({via})"
@@ -99,6 +104,30 @@ def _open(
     with store.editing(ws) as roster:
         roster.sessions.append(opened)
     return opened, token
+
+
+def _proves_agent(ws: Workspace, agent_id: str, key: str | None) -> None:
+    """Refuse unless ``key`` is ``agent_id``'s agent key (the key never appears in the refusal)."""
+    agent = agents.get(ws, agent_id)
+    issue = f"a member issues one with `aios agent key {agent_id}` and hands it to the agent"
+    if agent.key_sha256 is None:
+        raise PermissionDenied(
+            f"agent {agent_id} has no agent key, so it opens no session by itself",
+            rule="agent-key",
+            fix=f"{issue}; or a member opens its session: `aios session create --agent {agent_id} ...`",
+        )
+    if not (key or "").strip():
+        raise PermissionDenied(
+            f"opening a session as agent {agent_id} needs its agent key",
+            rule="agent-key",
+            fix=f"pass agent_key: the key agent_register returned; lost, {issue}",
+        )
+    if not key_matches(agent, key or ""):
+        raise PermissionDenied(
+            f"the agent key is not agent {agent_id}'s",
+            rule="agent-key",
+            fix=f"pass the key agent_register returned for {agent_id}; lost, {issue}",
+        )
 
 
 def _within_grant(ws: Workspace, agent_id: str, role_mode: RoleMode, task_scope: list[str]) -> None:

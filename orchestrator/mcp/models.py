@@ -23,6 +23,8 @@ class AgentRequested(_Result):
     state: str
     next: str
     """What happens next: a member approves the agent, then it opens a session."""
+    agent_key: str
+    """Shown once, never stored (only its hash): ``session_create`` takes it as ``agent_key``."""
 
 
 class SessionOpened(_Result):

@@ -33,6 +33,13 @@ Token = Annotated[str, Field(description="The token session_create returned (nev
 TaskId = Annotated[str, Field(description="Task id, e.g. TASK_DEV_0001.")]
 Ttl = Annotated[str, Field(description="How long the session lives: 30m, 8h, 2d.")]
 Scope = Annotated[list[str], Field(description="The task ids the session may work on.")]
+AgentKey = Annotated[
+    str,
+    Field(
+        description="The agent key agent_register returned (or a member's `aios agent key` printed); "
+        "never logged or stored."
+    ),
+]
 VIA = "MCP"
 
 
@@ -75,32 +82,38 @@ class Tools:
         self, name: str, role_modes: list[RoleMode], queues: list[str] | None = None
     ) -> AgentRequested:
         """Ask to join this workspace as an agent. The agent is `pending` until a human member
-        approves it (`aios agent approve AGENT_ID --role-modes ...`); then open a session."""
+        approves it (`aios agent approve AGENT_ID --role-modes ...`); then open a session with the
+        agent_key returned here (shown once: keep it)."""
         from orchestrator.governance import agents
 
         with as_tool_errors():
             modes = agents.parse_modes([m.value for m in role_modes])
-            agent = agents.request(self.shell.workspace(), name, role_modes=modes, queues=queues, via=VIA)
+            agent, key = agents.join(self.shell.workspace(), name, role_modes=modes, queues=queues, via=VIA)
         return AgentRequested(
             agent_id=agent.id,
             state=agent.state.value,
             next=f"a member approves it: `aios agent approve {agent.id} --role-modes "
-            f"{','.join(m.value for m in modes)}`; then call session_create with agent_id={agent.id}",
+            f"{','.join(m.value for m in modes)}`; then call session_create with agent_id={agent.id} "
+            "and this agent_key",
+            agent_key=key,
         )
 
     def session_create(
-        self, agent_id: str, role_mode: RoleMode, task_scope: Scope, ttl: Ttl = "8h"
+        self, agent_id: str, role_mode: RoleMode, task_scope: Scope, ttl: Ttl = "8h", agent_key: AgentKey = ""
     ) -> SessionOpened:
         """Open a session for an approved agent, in one role mode, on the tasks in task_scope
-        (all inside the grant a member approved). Returns the token for every other tool."""
-        return self._open(agent_id, role_mode, task_scope, ttl)
+        (all inside the grant a member approved), proving who it is with its agent_key. Returns the
+        token for every other tool."""
+        return self._open(agent_id, role_mode, task_scope, ttl, agent_key)
 
-    def review_create_session(self, agent_id: str, task_scope: Scope, ttl: Ttl = "8h") -> SessionOpened:
+    def review_create_session(
+        self, agent_id: str, task_scope: Scope, ttl: Ttl = "8h", agent_key: AgentKey = ""
+    ) -> SessionOpened:
         """Open a reviewer-mode session for an approved agent on the tasks it is to review: it may
         read them, clear their review for the human checkpoint (task_finish) or block them."""
-        return self._open(agent_id, RoleMode.REVIEWER, task_scope, ttl)
+        return self._open(agent_id, RoleMode.REVIEWER, task_scope, ttl, agent_key)
 
-    def _open(self, agent_id: str, mode: RoleMode, scope: list[str], ttl: str) -> SessionOpened:
+    def _open(self, agent_id: str, mode: RoleMode, scope: list[str], ttl: str, key: str) -> SessionOpened:
         from orchestrator.governance import sessions
         from orchestrator.state.sessions import parse_ttl
 
@@ -116,6 +129,7 @@ class Tools:
                 task_scope=scope,
                 ttl=lifetime,
                 via=VIA,
+                agent_key=key,
             )
         self.shell.show(opened.id)
         return SessionOpened(

@@ -73,12 +73,16 @@ class Finding(BaseModel):
             return f"{self.file}:{self.line}"
         return self.file or "the change"
 
-    def summary(self, *, suggestion: bool = False) -> str:
+    def summary(self, *, suggestion: bool = False, dimension: bool = True) -> str:
         """The finding on one line, as every list shows it: ``app/db.py:12 S608: message``.
 
-        Lists add their own prefix (severity, dimension, an id); with ``suggestion`` the fix follows.
+        Lists add their own prefix (severity, an id); a finding with no rule is labelled with its
+        dimension (``README.md:5 Q: message``) unless the list already shows it (``dimension=False``:
+        ``major Q README.md:5: message``, not ``major Q README.md:5 Q: message``). With
+        ``suggestion`` the fix follows.
         """
-        text = f"{self.where} {self.rule or self.dimension.value}: {self.message}"
+        label = self.rule or (self.dimension.value if dimension else "")
+        text = f"{self.where}{' ' + label if label else ''}: {self.message}"
         if suggestion and self.suggestion:
             text += f" Suggestion: {self.suggestion}"
         return text

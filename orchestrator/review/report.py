@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
-from orchestrator._files import atomic_write
+from orchestrator import _yaml
+from orchestrator._files import atomic_write, read_text
+from orchestrator.errors import StateError
 from orchestrator.redact import mask_data, mask_secrets
 from orchestrator.review.evidence import EvidenceResult
 from orchestrator.review.findings import Finding
@@ -49,10 +52,40 @@ def reports(ws: Workspace, task: str) -> list[RoundReport]:
 
 
 def latest_report(ws: Workspace, task: str) -> RoundReport | None:
-    """The highest-numbered round's report of ``task``, if any."""
+    """The highest-numbered round's report of ``task``, if any.
+
+    Raises:
+        StateError: the report is not JSON or not a round report, naming the file and the fix.
+    """
     folder = ws.reviews_dir(task)
-    files = sorted(folder.glob("round-*.json"), key=lambda p: int(p.stem.split("-")[1]))
-    return RoundReport.model_validate_json(files[-1].read_text(encoding="utf-8")) if files else None
+    rounds = [(int(m[1]), p) for p in folder.glob("round-*.json") if (m := _ROUND_FILE.match(p.name))]
+    if not rounds:
+        return None
+    path = max(rounds)[1]
+    rel = ws.rel(path)
+    fix = (
+        f"restore it from git (`git checkout -- {rel}`), or delete it and its .md and run "
+        f"`aios review submit {task}` to review the change again"
+    )
+    text = read_text(path, file=rel)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None)
+        reason = getattr(exc, "msg", str(exc))
+        raise StateError(
+            f"the review report is not valid JSON ({reason})", file=rel, line=line, fix=fix
+        ) from None
+    try:
+        return _yaml.validate(RoundReport, data, file=rel, error=StateError)
+    except StateError as exc:
+        exc.message = f"the review report is damaged: {exc.message}"
+        exc.fix = fix
+        raise
+
+
+#: A round's report, ``round-3.json``; any other file in the folder is not one.
+_ROUND_FILE = re.compile(r"^round-(\d+)\.json$")
 
 
 def render_markdown(r: RoundReport) -> str:
@@ -91,7 +124,7 @@ def _finding_line(f: Finding) -> str:
     who = f.persona or f.source
     # The id is what `aios review dismiss TASK_ID FINDING_ID` takes.
     head = f"- **{f.severity.value}** {f.dimension.value} ({who}) [{f.fingerprint}]"
-    return f"{head} {f.summary(suggestion=True)}"
+    return f"{head} {f.summary(suggestion=True, dimension=False)}"
 
 
 def _evidence_line(e: EvidenceResult) -> str:

@@ -7,7 +7,9 @@ agent opens no session. Who may register or approve is the governance layer's de
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -22,6 +24,9 @@ from orchestrator.state.workspace import Workspace
 
 #: An agent id: lowercase letters, digits and dashes, as it appears after ``agent:`` on the trail.
 AGENT_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+
+#: Agent keys start with this, so the redactor (and a person) recognises one anywhere.
+KEY_PREFIX = "aios_ak_"  # noqa: S105 - a prefix, not a secret
 
 #: The agents the workflow itself runs (its builder and reviewer); registered on first use.
 BUILTIN = ("builder", "reviewer")
@@ -49,6 +54,9 @@ class Agent(BaseModel):
     approved_by: str | None = None
     approved_at: str | None = None
     builtin: bool = False
+    key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    """SHA-256 of its agent key, which it shows to open a session by itself (over MCP); the key is
+    shown once, when issued, and never stored. None: no key, so it opens no session by itself."""
 
     @property
     def actor(self) -> str:
@@ -90,6 +98,20 @@ def editing(ws: Workspace) -> Iterator[AgentsFile]:
         roster = load(ws)
         yield roster
         save(ws, roster)
+
+
+def new_key() -> str:
+    """A new agent key: 32 random bytes, so its plain SHA-256 cannot be reversed or guessed."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_matches(agent: Agent, key: str) -> bool:
+    """Whether ``key`` is ``agent``'s key (compared in constant time); never for a keyless agent."""
+    return agent.key_sha256 is not None and secrets.compare_digest(agent.key_sha256, key_hash(key.strip()))
 
 
 def new_id(roster: AgentsFile, name: str) -> str:

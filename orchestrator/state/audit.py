@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -81,12 +82,22 @@ def actor_kind(actor: str) -> str:
 
 
 def append(ws: Workspace, task: TaskState, *, start: int) -> None:
-    """Append the task's events from position ``start`` (0-based) to its audit file."""
+    """Append the task's events from position ``start`` (0-based) to its audit file.
+
+    A file whose last line has no newline was torn by a crash: when the torn text is the start of
+    what aios writes there (``_intact``), it is cut off and the events are written whole from the
+    last intact line; any other unterminated text is kept, ended by a newline.
+    """
+    path = ws.audit_file(task.id)
+    if task.events[start:] and path.exists() and _after_torn_line(path):
+        count, cut = _intact(path, task)
+        if cut is not None:
+            _truncate(path, cut)
+            start = count
     events = task.events[start:]
     if not events:
         return
-    path = ws.audit_file(task.id)
-    exists = path.exists()
+    exists = path.exists() and path.stat().st_size > 0
     text = _after_torn_line(path) if exists else _header(task)
     prev = (_tip(path, start) if exists and start else None) or task.id
     for i, event in enumerate(events):
@@ -114,6 +125,84 @@ def _tip(path: Path, number: int) -> str | None:
     line is missing or a legacy line without a link (a new chain starts then)."""
     with path.open(encoding="utf-8", errors="replace", newline="\n") as fh:
         return _scan(fh, stop=number)[1]
+
+
+def resume(ws: Workspace, task: TaskState) -> None:
+    """Append the events of ``task`` that its trail lacks after an interrupted commit.
+
+    What the crash left half written is cut off first and written again whole (``_intact``): a
+    torn last line, or an event line whose artifact lines are missing, would otherwise be counted
+    as recorded (``recorded_count`` sees only the line) and break the chain at that line.
+    """
+    path = ws.audit_file(task.id)
+    if not path.exists():
+        append(ws, task, start=0)
+        return
+    count, cut = _intact(path, task)
+    if cut is not None:
+        _truncate(path, cut)
+    append(ws, task, start=count)
+
+
+def _intact(path: Path, task: TaskState) -> tuple[int, int | None]:
+    """How many of ``task``'s events the trail holds intact, and the byte offset to cut it at (None:
+    nothing to cut).
+
+    A crash inside an append leaves a prefix of the text aios was writing. So the trail's tail is
+    cut only when it is exactly such a prefix: after the last line numbered in sequence when that
+    line's block is whole, else at that block's start (its artifact lines torn off). Text that is
+    not a prefix of what aios writes (a hand edit, lines from elsewhere) is never cut: ``verify``
+    reports it. Reads the whole file: only after a crash.
+    """
+    data = path.read_bytes()
+    count, starts, ends, marks = _sequence(data)
+    if count > len(task.events):
+        return count, None
+
+    def expected(k: int, *, header: bool = False) -> bytes:
+        """What ``append`` writes from event ``k`` on (after line #k)."""
+        prev, out = (marks.get(k) if k else None) or task.id, _header(task) if header else ""
+        for i, event in enumerate(task.events[k:]):
+            block, prev = chained_line(k + i + 1, event, prev)
+            out += block
+        return out.encode()
+
+    if count == 0:
+        return (0, 0) if data and expected(0, header=True).startswith(data) else (0, None)
+    prev = (marks.get(count - 1) if count > 1 else None) or task.id
+    whole = data[starts[count] : ends[count]] == chained_line(count, task.events[count - 1], prev)[0].encode()
+    if whole and expected(count).startswith(data[ends[count] :]):
+        return count, (ends[count] if ends[count] < len(data) else None)
+    if expected(count - 1).startswith(data[starts[count] :]):
+        return count - 1, starts[count]
+    return count, None
+
+
+def _sequence(data: bytes) -> tuple[int, dict[int, int], dict[int, int], dict[int, str | None]]:
+    """Event lines numbered 1, 2, 3, ... (as ``_scan`` counts them): how many, and for each its
+    block's start and end offsets (its artifact lines included) and its link."""
+    count, offset, current = 0, 0, 0
+    starts: dict[int, int] = {}
+    ends: dict[int, int] = {}
+    marks: dict[int, str | None] = {}
+    for raw in data.splitlines(keepends=True):
+        line = raw.decode("utf-8", errors="replace")
+        if current and line.startswith(ARTIFACT_PREFIX) and line.endswith("\n"):
+            ends[current] = offset + len(raw)
+        elif line.startswith("- #") and (match := _EVENT_LINE.match(line)) and int(match[1]) == count + 1:
+            count = current = count + 1
+            starts[count], ends[count], marks[count] = offset, offset + len(raw), match[2]
+        else:
+            current = 0
+        offset += len(raw)
+    return count, starts, ends, marks
+
+
+def _truncate(path: Path, size: int) -> None:
+    """Cut the trail back to ``size`` bytes: only ever text a crash left half written (``_intact``)."""
+    with path.open("r+b") as fh:
+        fh.truncate(size)
+        os.fsync(fh.fileno())
 
 
 def recorded_count(ws: Workspace, task_id: str) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import AiosError, StateError
-from orchestrator.state import agents, audit_chain, queues, sessions
+from orchestrator.state import agents, audit_chain, queues, refile, refiled, sessions
 from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import ACTIONS, ACTIVE, Status
 from orchestrator.state.records import Event, Index, TaskState
@@ -48,10 +48,15 @@ def check_report(ws: Workspace) -> StateReport:
     held = _collect(problems, lambda: sessions.load(ws))
     if roster is not None and held is not None:
         problems += _session_problems(ws, roster, held)
+    interrupted = {r.old: r for r in _collect(problems, lambda: refile.half_done(ws)) or []}
+    problems += [_interrupted_refile(ws, r) for r in interrupted.values()]
+    # An interrupted re-file's old task shares its events with the new one, once that exists: the
+    # re-file is reported above, not its events as used twice.
+    shared = {old for old, r in interrupted.items() if ws.task_file(r.new).exists()}
     task_list = [
         t
         for p in sorted(ws.tasks_dir.glob("TASK_*.yaml"))
-        if (t := _collect(problems, lambda p=p: store.read_task(p.stem)))
+        if p.stem not in shared and (t := _collect(problems, lambda p=p: store.read_task(p.stem)))
     ]
     problems += sequence_problems(ws, task_list, index, pending=store.pending_recovery())
     forged = {task.id: _actor_problems(ws, task) for task in task_list}
@@ -66,10 +71,33 @@ def check_report(ws: Workspace) -> StateReport:
         flagged = {int(f.split("]")[0].removeprefix("events[")) + 1 for f in fields}
         trail.altered = [(n, why) for n, why in trail.altered if n not in flagged]
     problems += [p for trail in trails for p in audit_chain.problems(ws, trail)]
+    problems += _collect(problems, lambda: _refiled_trail_problems(ws, set(interrupted))) or []
     if index is not None:
         live = {t.id: t for t in task_list if t.id not in pending}
         problems += index_problems(ws, index, live)
     return StateReport(problems, {t.task: t.legacy for t in trails if t.legacy})
+
+
+def _interrupted_refile(ws: Workspace, record: refiled.Refiled) -> StateError:
+    return StateError(
+        f"the re-file of {record.old} as {record.new} (queue {record.from_queue} → {record.to_queue}) "
+        "was interrupted",
+        file=ws.rel(ws.refiled_file),
+        field=record.old,
+        fix=f"run `aios task triage {record.old} --queue {record.to_queue}` again: it finishes the re-file",
+    )
+
+
+def _refiled_trail_problems(ws: Workspace, skip: set[str]) -> list[AiosError]:
+    """The trails of re-filed ids, each against the events it held (the new task's first ones)."""
+    if not ws.refiled_file.exists():
+        return []
+    problems: list[AiosError] = []
+    for record in refiled.load(ws).refiled:
+        view = None if record.old in skip else refile.old_trail_view(ws, record)
+        if view is not None:
+            problems += audit_chain.problems(ws, audit_chain.verify(ws, view))
+    return problems
 
 
 def _session_problems(

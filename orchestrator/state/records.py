@@ -39,6 +39,9 @@ class EventKind(StrEnum):
     the task: the event names it, so the trail links the override."""
     ESCALATION = "escalation"
     """An escalation raised, moved up, answered or enforced (``aios escalate``, the matrix)."""
+    REFILE = "refile"
+    """The task was re-filed into another queue under a new id at triage (``aios task triage
+    --queue``): the event names both ids, on both trails."""
 
 
 def now() -> str:

@@ -320,7 +320,7 @@ class Store:
                 task = self.read_task(tid)
                 # The task file may hold events (and a new task number) the index never counted.
                 self._absorb(txn.index, task)
-                audit.append(self.ws, task, start=audit.recorded_count(self.ws, tid))
+                audit.resume(self.ws, task)  # cuts off an audit line the crash tore first
         txn.index_hash = self._write_index(txn.index)
         self._journal.unlink(missing_ok=True)
 

@@ -16,7 +16,7 @@ from orchestrator._files import atomic_write, make_dirs, read_text
 from orchestrator.errors import ConfigError, StateError, TransitionError
 from orchestrator.redact import redact
 from orchestrator.sandbox import git
-from orchestrator.state import lifecycle, queues, taskcard
+from orchestrator.state import lifecycle, queues, refiled, taskcard
 from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import ACTIVE, Status
 from orchestrator.state.records import EventKind, Index, TaskState, now
@@ -107,12 +107,12 @@ def _register(
 ) -> TaskState:
     with Store(ws).transaction() as txn:
         if card_file is None:
-            card = card.model_copy(update={"id": _free_id(ws, txn, card.queue)})
+            card = card.model_copy(update={"id": free_id(ws, txn, card.queue)})
             card_file = ws.inbox_dir / f"{card.id}.md"
             make_dirs(card_file.parent)
             atomic_write(card_file, render(card))
             written.append(card_file)
-        elif ws.task_file(card.id).exists():
+        elif ws.task_file(card.id).exists() or card.id in refiled.taken(ws):
             raise ConfigError(
                 f"task {card.id} already exists",
                 file=card_file,
@@ -157,6 +157,7 @@ def transition(
         QueueError: it needs a queue slot and the queue is full or locked.
     """
     check_actor(actor)
+    require_here(ws, tid)
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
         _apply(
@@ -256,6 +257,7 @@ def triage(
         raise ConfigError(
             f"priority {priority} is out of range", field="priority", fix="use 1 (most urgent) to 5"
         )
+    require_here(ws, tid)
     with Store(ws).transaction() as txn:
         task = txn.task(tid)
         authorise(ws, task, "approve", actor)
@@ -405,10 +407,31 @@ def _noted_in_this_step(task: TaskState, *, actor: str, reason: str, artifacts: 
 
 
 def get(ws: Workspace, tid: str) -> TaskState:
-    """Read one task (no lock), after recording a hand edit of the index (``Store.settle``)."""
+    """Read one task (no lock), after recording a hand edit of the index (``Store.settle``).
+
+    Raises:
+        StateError: no such task; for an id re-filed into another queue, naming its new id.
+    """
     store = Store(ws)
     store.settle()
+    require_here(ws, tid)
     return store.read_task(tid)
+
+
+def require_here(ws: Workspace, tid: str) -> None:
+    """Refuse an id whose task was re-filed into another queue, naming where it went.
+
+    Raises:
+        StateError: ``tid`` was re-filed (``aios task triage --queue``) and its task file is gone.
+    """
+    if ws.task_file(tid).exists() or (record := refiled.find(ws, tid)) is None:
+        return
+    now_id = refiled.current_id(ws, tid)
+    raise StateError(
+        f"{tid} was re-filed as {record.new} (queue {record.from_queue} → {record.to_queue}) "
+        f"at {record.at} by {record.by}",
+        fix=f"use {now_id}: `aios task status {now_id}`",
+    )
 
 
 def listing(ws: Workspace, *, include_done: bool = False) -> list[dict[str, object]]:
@@ -442,9 +465,11 @@ def _summary(tid: str, status: Status, queue: str, priority: int, title: str) ->
     return {"id": tid, "status": status.value, "queue": queue, "priority": priority, "title": title}
 
 
-def _free_id(ws: Workspace, txn: Txn, queue: str) -> str:
+def free_id(ws: Workspace, txn: Txn, queue: str) -> str:
+    """The next id of ``queue`` no task, TaskCard or re-file (old id or new) has used."""
+    used = refiled.taken(ws)
     while True:
         candidate = task_id(queue, txn.allocate_number(queue))
         taken = ws.task_file(candidate).exists() or (ws.inbox_dir / f"{candidate}.md").exists()
-        if not taken:
+        if not taken and candidate not in used:
             return candidate

@@ -4,6 +4,7 @@ Every file and folder aios keeps in a workspace is named here once; other module
 ``Workspace`` for a path rather than spelling it (``aios init`` creating one lives in ``setup``)::
 
     state/project.yaml  tasks.yaml  tasks/<ID>.yaml  agents.yaml  sessions.yaml  escalations.yaml
+          refiled.yaml
           .lock  .journal  .run-<ID>.lock  checkpoints.sqlite
     tasks/inbox/<ID>.md                           TaskCards
     ops/audit/<ID>.md  governance.md              audit trails; the log of actions on no task
@@ -69,6 +70,11 @@ class Workspace:
     def escalations_file(self) -> Path:
         """Escalations and where each is on its route (``state.escalations``)."""
         return self.state_dir / "escalations.yaml"
+
+    @property
+    def refiled_file(self) -> Path:
+        """Tasks re-filed into another queue under a new id, old id -> new (``state.refiled``)."""
+        return self.state_dir / "refiled.yaml"
 
     @property
     def state_lock(self) -> Path:

@@ -195,7 +195,7 @@ def _show_rounds(ws: Workspace, tid: str, say: Callable[[str], None]) -> None:
             f"{len(report.resolved)} fixed since the last round) → {ws.rel(path.with_suffix('.md'))}"
         )
         for f in report.findings:
-            say(f"     {f.severity.value:<8} {f.dimension.value} {f.summary()[:110]}")
+            say(f"     {f.severity.value:<8} {f.dimension.value} {f.summary(dimension=False)[:110]}")
 
 
 def _static_review_of_round_one(

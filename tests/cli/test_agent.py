@@ -156,3 +156,44 @@ def test_an_agents_token_in_its_own_change_never_reaches_a_report_or_the_trail(w
     leaks = [p for p in ws.root.rglob("*") if p.is_file() and ".git" not in p.parts and token in _text(p)]
     leaks = [p for p in leaks if ".aios" not in p.parts]  # the agent's own worktree holds its change
     assert leaks == []
+
+
+def test_agent_key_is_printed_once_and_only_its_hash_is_kept(ws: Workspace, cli) -> None:
+    cli("agent", "register", "bot", "--role-modes", "builder")
+    assert "key_sha256" not in ws.agents_file.read_text()  # registered by a member: no key yet
+    done = cli("agent", "key", "bot", "--json")
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout)
+    assert list(out) == ["agent_id", "agent_key"] and out["agent_id"] == "bot"
+    key = out["agent_key"]
+    assert key.startswith("aios_ak_") and len(key) > 40
+    import hashlib
+
+    held = ws.agents_file.read_text()
+    assert key not in held and hashlib.sha256(key.encode()).hexdigest() in held
+    assert key not in ws.governance_log.read_text()
+    assert "agent key issued for agent bot by alice" in ws.governance_log.read_text()
+    again = cli("agent", "key", "bot")
+    assert again.exit_code == 0 and again.stdout.startswith("aios_ak_") and again.stdout.strip() != key
+    assert "shown once" in again.stderr
+    assert "agent key replaced for agent bot by alice" in ws.governance_log.read_text()
+
+
+def test_an_operator_may_not_issue_agent_keys_nor_may_a_builtin_agent_get_one(ws: Workspace, cli) -> None:
+    cli("agent", "register", "bot", "--role-modes", "builder")
+    done = cli("agent", "key", "bot", actor="bob")
+    assert done.exit_code == 1 and "may not approve an agent" in done.output
+    from orchestrator.governance import agents
+
+    agents.builtin(ws, "builder")
+    done = cli("agent", "key", "builder")
+    assert done.exit_code == 1 and "aios's built-in agent" in done.output
+    assert "key_sha256" not in ws.agents_file.read_text()
+
+
+def test_register_with_issue_key_prints_the_key_once(ws: Workspace, cli) -> None:
+    done = cli("agent", "register", "bot", "--role-modes", "builder", "--issue-key", "--json")
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout)
+    assert list(out) == ["agent_id", "agent_key"] and out["agent_key"].startswith("aios_ak_")
+    assert out["agent_key"] not in ws.agents_file.read_text()

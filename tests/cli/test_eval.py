@@ -194,9 +194,9 @@ def test_the_model_reviewer_is_scored_like_the_static_one_from_a_replayed_record
     assert data["dropped"] == {"ungrounded": 2, "contradicted": 1}
     assert data["usage"]["calls"] == 16
     sql = next(c for c in data["per_case"] if c["name"] == "sql-injection")
-    assert sql["unexpected"] == ["minor R the change R: the change may not do what the task asks"]
+    assert sql["unexpected"] == ["minor R the change: the change may not do what the task asks"]
     docs = next(c for c in data["per_case"] if c["name"] == "clean-docs")
-    assert docs["unexpected"] == ["major Q README.md:5 Q: the example may confuse readers"]
+    assert docs["unexpected"] == ["major Q README.md:5: the example may confuse readers"]
 
 
 def test_the_model_table_names_the_model_and_what_was_dropped(tmp_path: Path) -> None:
@@ -207,7 +207,7 @@ def test_the_model_table_names_the_model_and_what_was_dropped(tmp_path: Path) ->
     assert code == 1
     assert out.startswith(f"model reviewer (replay:{recording}) on 2 cases\n")
     assert "  model findings dropped: 2 outside the change, 1 contradicted by evidence; 16 model calls" in out
-    assert "  unexpected clean-docs: major Q README.md:5 Q: the example may confuse readers" in out
+    assert "  unexpected clean-docs: major Q README.md:5: the example may confuse readers" in out
     assert "clean changes: 1 of 1 with a finding above info (false-positive rate 1.000)" in out
 
 

@@ -169,3 +169,16 @@ def test_dismissing_before_any_review_is_refused_with_what_to_do(ws: Workspace, 
         "field": None,
         "line": None,
     }
+
+
+def test_show_with_a_damaged_report_names_the_file_and_the_fix(ws: Workspace, cli) -> None:
+    tid = started(ws)
+    folder = ws.reviews_dir(tid)
+    folder.mkdir(parents=True)
+    (folder / "round-1.json").write_text('{"task": ')
+    result = cli("review", "show", tid)
+    assert result.exit_code == 1
+    rel = ws.rel(folder / "round-1.json")
+    assert f"{rel}:1: the review report is not valid JSON" in result.output
+    assert f"fix: restore it from git (`git checkout -- {rel}`)" in result.output
+    assert "Traceback" not in result.output and "ValidationError" not in result.output

@@ -117,3 +117,42 @@ def test_an_emergency_stop_is_a_persons_not_an_agents(cli, ws: Workspace) -> Non
         actions.stop(ws, "TASK_DEV_0001", actor=agent.actor, session=agent, reason="stuck")
     assert "refused (role-mode): stop" in (ws.audit_dir / "TASK_DEV_0001.md").read_text()
     assert cli("task", "stop", "TASK_DEV_0001", "--reason", "stuck", actor="bob").exit_code == 0
+
+
+def test_triage_refiles_into_another_queue_and_the_old_id_says_where_it_went(ws: Workspace, cli) -> None:
+    from helpers import new_task
+
+    old = new_task(ws, "dev")
+    done = cli("task", "triage", old, "--queue", "data", "--priority", "1", "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == {
+        "id": "TASK_DATA_0001",
+        "status": "inbox",
+        "queue": "data",
+        "priority": 1,
+        "refiled_from": old,
+    }
+    shown = cli("task", "status", old)
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert lines[0] == f"{old}  re-filed as TASK_DATA_0001  (queue dev → data)"
+    assert lines[-1] == "  `aios task status TASK_DATA_0001` shows it"
+    data = json.loads(cli("task", "status", old, "--json").stdout)
+    assert (data["status"], data["refiled_to"], data["current_id"], data["by"]) == (
+        "refiled",
+        "TASK_DATA_0001",
+        "TASK_DATA_0001",
+        "alice",
+    )
+    approve = cli("task", "approve", old)
+    assert approve.exit_code == 1 and "was re-filed as TASK_DATA_0001" in approve.output
+    assert "use TASK_DATA_0001" in approve.output
+    listed = json.loads(cli("task", "list", "--inbox", "--json").stdout)
+    assert [r["id"] for r in listed] == ["TASK_DATA_0001"]
+
+
+def test_triage_needs_a_priority_or_a_queue(ws: Workspace, cli) -> None:
+    from helpers import new_task
+
+    done = cli("task", "triage", new_task(ws, "dev"))
+    assert done.exit_code == 2 and "give --priority, --queue, or both" in done.output

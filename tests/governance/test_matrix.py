@@ -312,3 +312,22 @@ def test_every_cell_is_decided_by_the_tables_and_refusals_are_audited(
         elif not allowed and _refusals(ws, tid) != before + 1:
             wrong.append(f"{op.value}: refused but not audited")
     assert wrong == []
+
+
+def test_every_lifecycle_action_maps_to_its_operation_explicitly() -> None:
+    from orchestrator.errors import TransitionError
+    from orchestrator.governance.matrix import ACTION_OPS, task_op
+    from orchestrator.state.lifecycle import ACTIONS, Status
+
+    assert set(ACTION_OPS) == set(ACTIONS)  # a new lifecycle action must be mapped on purpose
+    assert task_op("approve", Status.INBOX) is Op.APPROVE_TASK
+    assert task_op("finish", Status.RUNNING) is Op.FINISH
+    assert task_op("finish", Status.CODE_REVIEW) is Op.CLEAR_REVIEW
+    assert {task_op(a, Status.RUNNING) for a in ACTIONS if a != "finish"} == {
+        ACTION_OPS[a] for a in ACTIONS if a != "finish"
+    }
+    # An operation whose value happens to equal a word is not an action: no mapping by name.
+    with pytest.raises(TransitionError) as caught:
+        task_op("freeze", Status.RUNNING)
+    assert caught.value.message == "'freeze' is not a lifecycle action"
+    assert caught.value.fix is not None and "approve, start" in caught.value.fix

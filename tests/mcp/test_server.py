@@ -54,14 +54,25 @@ async def test_the_whole_lifecycle_over_stdio(ws: Workspace, tmp_path: Path) -> 
     async with Client(stdio_client(server_params(ws), errlog=errlog)) as agent:
         joined = await call(agent, "agent_register", name="Claude Code", role_modes=["builder"])
         assert (joined["agent_id"], joined["state"]) == ("claude-code", "pending")
+        key = joined["agent_key"]
         early = await refused(
-            agent, "session_create", agent_id="claude-code", role_mode="builder", task_scope=[tid]
+            agent,
+            "session_create",
+            agent_id="claude-code",
+            role_mode="builder",
+            task_scope=[tid],
+            agent_key=key,
         )
         assert "refused by rule 'grant'" in early and "pending" in early
 
         assert human(ws, "agent", "approve", "claude-code", "--role-modes", "builder")["state"] == "active"
         opened = await call(
-            agent, "session_create", agent_id="claude-code", role_mode="builder", task_scope=[tid]
+            agent,
+            "session_create",
+            agent_id="claude-code",
+            role_mode="builder",
+            task_scope=[tid],
+            agent_key=key,
         )
         token = opened["token"]
         assert token.startswith("aios_st_") and opened["task_scope"] == [tid]
@@ -175,3 +186,29 @@ async def test_the_http_transport_answers_a_client_on_localhost(ws: Workspace, h
         text = await refused(agent, "task_status", session_token="aios_st_" + "x" * 43, task_id=tid)
         assert "refused by rule 'session'" in text
     assert token not in log.read_text()
+
+
+async def test_the_agent_key_over_stdio_opens_the_session_and_is_never_written(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    from helpers import ready_task
+
+    tid = ready_task(ws)
+    errlog = (tmp_path / "server-stderr.log").open("w+")
+    async with Client(stdio_client(server_params(ws), errlog=errlog)) as agent:
+        joined = await call(agent, "agent_register", name="Claude Code", role_modes=["builder"])
+        key = joined["agent_key"]
+        assert key.startswith("aios_ak_") and "agent_key" in joined["next"]
+        human(ws, "agent", "approve", "claude-code", "--role-modes", "builder")
+        args = {"agent_id": "claude-code", "role_mode": "builder", "task_scope": [tid]}
+        # Another local process that knows only the agent id (or guesses a key) opens nothing.
+        no_key = await refused(agent, "session_create", **args)
+        guessed = await refused(agent, "session_create", **args, agent_key=key[:-4] + "AAAA")
+        opened = await call(agent, "session_create", **args, agent_key=key)
+        status = await call(agent, "task_status", session_token=opened["token"], task_id=tid)
+    assert "refused by rule 'agent-key'" in no_key and "refused by rule 'agent-key'" in guessed
+    assert key not in no_key + guessed
+    assert status["status"] == "ready"
+    errlog.seek(0)
+    assert key not in errlog.read()
+    assert [p for p in files_under(ws.root) if key in p.read_text(errors="replace")] == []

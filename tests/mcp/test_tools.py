@@ -165,11 +165,14 @@ async def test_an_agent_asks_to_join_and_waits_for_a_member(ws: Workspace, serve
     tid = ready_task(ws)
     async with Client(server) as agent:
         joined = await call(agent, "agent_register", name="Codex", role_modes=["reviewer"])
-        early = await refused(agent, "review_create_session", agent_id="codex", task_scope=[tid])
+        key = joined["agent_key"]
+        early = await refused(
+            agent, "review_create_session", agent_id="codex", task_scope=[tid], agent_key=key
+        )
         agents.approve(ws, "codex", role_modes=[RoleMode.REVIEWER], queues=None, actor="alice")
-        opened = await call(agent, "review_create_session", agent_id="codex", task_scope=[tid])
+        opened = await call(agent, "review_create_session", agent_id="codex", task_scope=[tid], agent_key=key)
         wider = await refused(
-            agent, "session_create", agent_id="codex", role_mode="builder", task_scope=[tid]
+            agent, "session_create", agent_id="codex", role_mode="builder", task_scope=[tid], agent_key=key
         )
     assert joined["state"] == "pending" and "aios agent approve codex" in joined["next"]
     assert "refused by rule 'grant'" in early and "pending" in early
@@ -203,3 +206,54 @@ async def test_governance_check_answers_for_the_action_and_the_paths(ws: Workspa
     assert verdicts["state/tasks.yaml"] == (False, True, False)
     assert out["allowed"] is False and len(out["paths"]["problems"]) == 3
     assert trail(ws, tid) == before  # a question is not an attempt: nothing is recorded
+
+
+# ---- agent keys: an agent id alone opens no session ----
+
+
+async def test_session_create_needs_the_agent_key_agent_register_returned(ws: Workspace, server) -> None:
+    tid = ready_task(ws)
+    async with Client(server) as agent:
+        joined = await call(agent, "agent_register", name="Codex", role_modes=["builder"])
+        other = await call(agent, "agent_register", name="Other", role_modes=["builder"])
+        agents.approve(ws, "codex", role_modes=[RoleMode.BUILDER], queues=None, actor="alice")
+        args = {"agent_id": "codex", "role_mode": "builder", "task_scope": [tid]}
+        none = await refused(agent, "session_create", **args)
+        wrong = await refused(agent, "session_create", **args, agent_key="aios_ak_" + "x" * 43)
+        theirs = await refused(agent, "session_create", **args, agent_key=other["agent_key"])
+        review = await refused(agent, "review_create_session", agent_id="codex", task_scope=[tid])
+        opened = await call(agent, "session_create", **args, agent_key=joined["agent_key"])
+    key = joined["agent_key"]
+    assert key.startswith("aios_ak_") and key != other["agent_key"]
+    assert "refused by rule 'agent-key'" in none and "needs its agent key" in none
+    assert "refused by rule 'agent-key'" in wrong and "is not agent codex's" in wrong
+    assert "refused by rule 'agent-key'" in theirs and "refused by rule 'agent-key'" in review
+    assert opened["agent_id"] == "codex" and opened["token"].startswith("aios_st_")
+    log = governance_log(ws)
+    assert log.count("refused (agent-key)") == 4  # every refusal audited
+    for path in (ws.governance_log, ws.agents_file, ws.sessions_file):
+        assert key not in path.read_text() and "x" * 43 not in path.read_text()
+    assert agents.store.key_hash(key) in ws.agents_file.read_text()
+
+
+async def test_an_agent_a_member_registered_opens_sessions_by_itself_only_once_issued_a_key(
+    ws: Workspace, server
+) -> None:
+    tid = ready_task(ws)
+    agents.register(ws, "bot", role_modes=[RoleMode.BUILDER], queues=None, actor="alice")
+    agents.builtin(ws, "builder")
+    args = {"role_mode": "builder", "task_scope": [tid]}
+    async with Client(server) as agent:
+        keyless = await refused(
+            agent, "session_create", agent_id="bot", **args, agent_key="aios_ak_" + "y" * 43
+        )
+        builtin = await refused(agent, "session_create", agent_id="builder", **args)
+        _, first = agents.issue_key(ws, "bot", actor="alice")
+        _, second = agents.issue_key(ws, "bot", actor="alice")  # a new key replaces the old one
+        old = await refused(agent, "session_create", agent_id="bot", **args, agent_key=first)
+        opened = await call(agent, "session_create", agent_id="bot", **args, agent_key=second)
+    assert "refused by rule 'agent-key'" in keyless and "has no agent key" in keyless
+    assert "aios agent key bot" in keyless
+    assert "refused by rule 'agent-key'" in builtin and "has no agent key" in builtin
+    assert "refused by rule 'agent-key'" in old
+    assert opened["agent_id"] == "bot"

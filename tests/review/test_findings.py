@@ -34,3 +34,18 @@ def test_a_secret_in_a_message_or_suggestion_is_masked() -> None:
     found = _finding(message=f"key {OPENAI_KEY} committed", suggestion=f"rotate {OPENAI_KEY}")
     assert OPENAI_KEY not in found.message + (found.suggestion or "")
     assert "sk-proj-****" in found.message
+
+
+def test_a_list_that_shows_the_dimension_does_not_repeat_it_for_a_finding_with_no_rule() -> None:
+    no_rule = _finding(file="README.md", line=5)
+    assert no_rule.summary(dimension=False) == "README.md:5: m"
+    assert no_rule.summary() == "README.md:5 Q: m"  # alone, the dimension labels it
+    assert _finding(file="a.py", line=1, rule="S608").summary(dimension=False) == "a.py:1 S608: m"
+
+
+def test_the_report_line_names_the_dimension_once() -> None:
+    from orchestrator.review.report import _finding_line
+
+    line = _finding_line(_finding(file="README.md", line=5, message="the example may confuse readers"))
+    assert line.endswith(" README.md:5: the example may confuse readers")
+    assert line.count(" Q ") == 1 and " Q:" not in line

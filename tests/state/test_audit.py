@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from orchestrator.errors import PermissionDenied
@@ -155,3 +157,87 @@ def test_the_governance_log_is_append_only_and_one_line_an_entry(ws: Workspace) 
     assert len(entries) == 2
     assert entries[0].endswith(" · first")
     assert entries[1].endswith(" · second - 2026-01-01 · forged entry")
+
+
+def _crash_inside_the_append(monkeypatch: pytest.MonkeyPatch, keep: Callable[[str], int]) -> None:
+    """The next trail append writes only ``keep(text)`` characters of its text, then the process dies."""
+    real = audit.append_text
+
+    def torn(path, text):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(audit, "append_text", real)
+        real(path, text[: keep(text)])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(audit, "append_text", torn)
+
+
+def _assert_whole(ws: Workspace, tid: str) -> None:
+    from orchestrator.state import audit_chain
+
+    task = tasks.get(ws, tid)
+    report = audit_chain.verify(ws, task)
+    assert report.ok and report.legacy == 0, report
+    assert recorded_count(ws, tid) == len(task.events)
+
+
+@pytest.mark.parametrize("torn_at", ["reason", "after_human", "line_end"])
+def test_a_line_torn_by_a_crash_is_cut_off_and_written_whole_on_recovery(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, torn_at: str
+) -> None:
+    tid = ready_task(ws)
+    path = ws.audit_dir / f"{tid}.md"
+    before = path.read_bytes()
+    cut = {
+        "reason": lambda t: (
+            len(t) - 4
+        ),  # inside the reason: ended by a newline it would match the line pattern
+        "after_human": lambda t: t.index("(human)") + len("(human)"),
+        "line_end": lambda t: len(t) - 1,  # all but the newline
+    }[torn_at]
+    _crash_inside_the_append(monkeypatch, cut)
+    with pytest.raises(KeyboardInterrupt):
+        tasks.note(ws, tid, actor="alice", reason="a long enough reason")
+    assert path.read_bytes() != before and not path.read_bytes().endswith(b"\n")
+    tasks.listing(ws)  # reads only: the torn line stays until the next write
+    tasks.note(ws, tid, actor="bob", reason="the next write recovers")
+    _assert_whole(ws, tid)
+    text = path.read_text()
+    assert text.startswith(before.decode()) and text.count("- #3 ") == 1 and text.count("- #4 ") == 1
+
+
+def test_an_event_line_whose_artifact_lines_were_torn_off_is_written_again(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tid = ready_task(ws)
+    # The event line is whole (and counted by `recorded_count`); its second artifact line is missing.
+    _crash_inside_the_append(monkeypatch, lambda t: t.index("  - artifact: `b.md`"))
+    with pytest.raises(KeyboardInterrupt):
+        tasks.note(ws, tid, actor="alice", reason="two files", artifacts=["a.md", "b.md"])
+    assert recorded_count(ws, tid) == 3  # the whole line counts, though its block is torn
+    tasks.note(ws, ready_task(ws), actor="alice", reason="another task's write recovers this one")
+    _assert_whole(ws, tid)
+    text = (ws.audit_dir / f"{tid}.md").read_text()
+    assert text.count("- #3 ") == 1 and text.endswith("  - artifact: `a.md`\n  - artifact: `b.md`\n")
+
+
+def test_a_torn_line_left_after_the_journal_is_gone_is_cut_off_by_the_next_append(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tid = ready_task(ws)
+    _crash_inside_the_append(monkeypatch, lambda t: len(t) // 2)
+    with pytest.raises(KeyboardInterrupt):
+        tasks.note(ws, tid, actor="alice", reason="torn")
+    Store(ws).rebuild()  # a repair drops the journal: recovery no longer knows the commit
+    assert not ws.journal_file.exists()
+    tasks.note(ws, tid, actor="alice", reason="next")
+    _assert_whole(ws, tid)
+
+
+def test_unterminated_text_aios_did_not_write_is_kept_not_cut(ws: Workspace) -> None:
+    tid = ready_task(ws)
+    path = ws.audit_dir / f"{tid}.md"
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("a note typed by hand")
+    tasks.note(ws, tid, actor="alice", reason="next")
+    text = path.read_text()
+    assert "\na note typed by hand\n- #3 " in text  # kept, ended by a newline, as before
