@@ -115,6 +115,19 @@ class Web:
     def refused(self, text: str, session: WebSession | None, *, status: int = 403) -> HTMLResponse:
         return self.render("error.html", session, status=status, message=text)
 
+    def forged(self, request: Request, session: WebSession, tid: str | None) -> HTMLResponse:
+        """Refuse a POST without this page's CSRF token or origin, audited as every refusal is."""
+        from orchestrator.errors import PermissionDenied
+        from orchestrator.governance.authority import record_refusal
+
+        denied = PermissionDenied("the form's CSRF token or origin is missing or wrong", rule="csrf")
+        task = tid if tid is not None and TASK_ID.match(tid) else None
+        what = f"web POST {request.url.path}"
+        record_refusal(
+            self.workspace(), denied, actor=session.member or "web:unknown", what=what, task_id=task
+        )
+        return self.refused(FORGED, session)
+
     # ---- login ----
 
     def login_page(self, request: Request) -> Response:
@@ -260,10 +273,10 @@ class Web:
         if session is None:
             return self.refused(NO_SESSION, None)
         if not same_origin(request):
-            return self.refused(FORGED, session)
+            return self.forged(request, session, tid)
         form = await request.form()
         if not csrf_ok(session, form.get(CSRF_FIELD)):
-            return self.refused(FORGED, session)
+            return self.forged(request, session, tid)
         if tid is not None and not TASK_ID.match(tid):
             return self.refused(f"error: {tid!r} is not a task id (TASK_<QUEUE>_<NNNN>)", session, status=404)
         return session, form

@@ -67,6 +67,8 @@ def test_a_forged_post_without_the_csrf_token_is_refused(ws: Workspace, client) 
         assert forged.status_code == 403
         assert "refused: this form&#39;s CSRF token is missing or wrong" in forged.text
     assert tasks.get(ws, tid).status.value == "reviewing"  # nothing merged
+    trail = ws.audit_file(tid).read_text()
+    assert trail.count(f"refused (csrf): web POST /tasks/{tid}/approve") == 2  # each one audited
 
 
 def test_a_post_from_another_origin_is_refused_even_with_the_token(ws: Workspace, client) -> None:
@@ -75,6 +77,7 @@ def test_a_post_from_another_origin_is_refused_even_with_the_token(ws: Workspace
     other = client.post(f"/tasks/{tid}/approve", data={"csrf": csrf}, headers={"origin": "http://evil.test"})
     assert other.status_code == 403
     assert tasks.get(ws, tid).status.value == "reviewing"
+    assert "refused (csrf)" in ws.audit_file(tid).read_text()
 
 
 def test_a_post_without_the_session_cookie_is_refused(ws: Workspace, client) -> None:
