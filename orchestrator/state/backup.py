@@ -132,7 +132,7 @@ def check_backup(ws: Workspace, path: Path) -> tuple[Backup, list[AiosError]]:
 def _parses(ws: Workspace, path: Path) -> list[AiosError]:
     """The backup's files read as a workspace's state (through a scratch workspace whose state/ is it),
     and no task in it is behind its audit trail."""
-    from orchestrator.state import agents, sessions
+    from orchestrator.state import agents, escalations, refiled, sessions
     from orchestrator.state.store import Store
 
     problems: list[AiosError] = []
@@ -145,6 +145,8 @@ def _parses(ws: Workspace, path: Path) -> list[AiosError]:
             store.read_index,
             lambda: agents.load(scratch),
             lambda: sessions.load(scratch),
+            lambda: escalations.load(scratch),
+            lambda: refiled.load(scratch),
         ):
             try:
                 check()

@@ -68,24 +68,31 @@ def test_restoring_a_corrupt_backup_is_refused_and_changes_nothing(
     assert snapshot(ws) == before and sorted(ws.backups_dir.iterdir()) == backups  # not even a new backup
 
 
-def test_a_backup_whose_files_do_not_parse_is_refused(ws: Workspace) -> None:
+@pytest.mark.parametrize(
+    ("name", "broken", "says"),
+    [
+        ("tasks/{tid}.yaml", b"id: [\n", "not valid YAML"),
+        ("escalations.yaml", b"escalations: []\nbogus: 1\n", "bogus"),
+        ("refiled.yaml", b"refiled: [\n", "not valid YAML"),
+    ],
+)
+def test_a_backup_whose_files_do_not_parse_is_refused(
+    ws: Workspace, name: str, broken: bytes, says: str
+) -> None:
     import hashlib
     import json
 
     tid = ready_task(ws)
     made = backup(ws)
-    broken = b"id: [\n"
-    (made.path / f"tasks/{tid}.yaml").write_bytes(broken)
+    name = name.format(tid=tid)
+    (made.path / name).write_bytes(broken)  # consistent with its manifest: only parsing finds it
     manifest = json.loads((made.path / MANIFEST).read_text())
-    manifest["files"][f"tasks/{tid}.yaml"] = hashlib.sha256(broken).hexdigest()
+    manifest["files"][name] = hashlib.sha256(broken).hexdigest()
     (made.path / MANIFEST).write_text(json.dumps(manifest))
     before = snapshot(ws)
     with pytest.raises(StateError) as caught:
         restore(ws, made.path)
-    assert (
-        f"{ws.rel(made.path)}/tasks/{tid}.yaml" in caught.value.message
-        and "not valid YAML" in caught.value.message
-    )
+    assert f"{ws.rel(made.path)}/{name}" in caught.value.message and says in caught.value.message
     assert snapshot(ws) == before
 
 
