@@ -13,6 +13,7 @@ Every file and folder aios keeps in a workspace is named here once; other module
     ops/freeze/queue-locks.md  FREEZE-<time>.md   history of queue locks; system freeze records
     ops/decision-log/ proposals/ deviations/      <date>-DEC|PROP|DEV-NNNN.md governance records
     .aios/worktrees/<ID>                          task worktrees (laid out by ``sandbox.git``)
+    .aios/cache/scan.sqlite                       what full scans derived from each file (``state.scan``)
     backups/state-<date>[-n]/                     copies of state/ (``aios state backup``)
 """
 
@@ -174,7 +175,13 @@ class Workspace:
         """Salted hashes of the secrets found in the task's change (``orchestrator.redact.save_hashes``)."""
         return self.reviews_dir(task_id) / "secret-hashes.json"
 
-    # ---- .aios/: working copies ----
+    # ---- .aios/: working copies and caches (machine-local) ----
+
+    @property
+    def scan_cache(self) -> Path:
+        """What full scans derived from each task file and trail, reused while it is unchanged
+        (``state.scan``; a cache: deleting it only makes the next scan slower)."""
+        return self.root / ".aios" / "cache" / "scan.sqlite"
 
     def worktree(self, task_id: str) -> Path:
         """The task's git worktree, ``.aios/worktrees/<ID>`` (``git.worktree_path`` owns the layout).

@@ -117,3 +117,19 @@ def test_an_emergency_stop_is_a_persons_not_an_agents(cli, ws: Workspace) -> Non
         actions.stop(ws, "TASK_DEV_0001", actor=agent.actor, session=agent, reason="stuck")
     assert "refused (role-mode): stop" in (ws.audit_dir / "TASK_DEV_0001.md").read_text()
     assert cli("task", "stop", "TASK_DEV_0001", "--reason", "stuck", actor="bob").exit_code == 0
+
+
+def test_a_long_list_prints_as_plain_columns_like_a_short_one(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.cli import task as task_cli
+
+    cli("task", "new", "--queue", "dev", "--title", "Add login", "--criterion", "a")
+    cli("task", "new", "--queue", "dev", "--title", "Fix [bold]x\x1b[2J", "--criterion", "a")
+    short = cli("task", "list").stdout
+    monkeypatch.setattr(task_cli, "_RICH_ROWS", 1)  # rich lays out 0.3 ms a row: 3 s for 10,000
+    long = cli("task", "list").stdout
+    assert long == (
+        "id             status  queue  prio  title\n"
+        "TASK_DEV_0001  inbox   dev    3     Add login\n"
+        "TASK_DEV_0002  inbox   dev    3     Fix [bold]x\\x1b[2J\n"
+    )
+    assert [line.rstrip() for line in short.splitlines()] == long.splitlines()

@@ -1,0 +1,201 @@
+"""A derived cache of values read from workspace files, kept while each file is unchanged.
+
+Full scans (``aios task list --all``, ``state check``, ``state rebuild``, ``metrics``) read tens of
+thousands of files; parsing a task file's YAML costs about 330 µs, its cached digest a few. The
+files stay the truth: a value is reused only while its file's *stat key* is the one it was
+derived under, so any write is seen at once:
+
+- the key is device, inode, size, ``st_mtime_ns`` and ``st_ctime_ns``. aios replaces files (a new
+  inode); an editor writing in place moves the mtime; restoring the mtime afterwards (``touch -d``,
+  ``os.utime``) still moves the ctime, which no user call can set back;
+- a file changed within ``RACY_NS`` of the scan is not cached (git's "racily clean" rule): the
+  file system's clock ticks coarsely, so a write in the same tick as the one before it could leave
+  the key as it was. Such a file is read again next time, until it is older;
+- a file whose key moved while it was read is not cached.
+
+The cache is one SQLite file, ``.aios/cache/scan.sqlite`` (machine-local and git-ignored, like the
+task worktrees beside it). SQLite makes each save atomic and lets processes read and save at once.
+It is only ever a shortcut: a cache that is missing, locked, corrupt, from another aios version,
+or on a read-only disk is dropped or skipped and the files are read, never an error. Values are
+JSON (not pickle or marshal: a planted cache file cannot run code, and its keys cannot match files
+it never saw, whose inodes and ctimes it cannot predict).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+#: Bump when what is derived from a file changes: every older row is dropped.
+VERSION = 1
+#: Files changed this recently (ns) are read, not cached: see the module docstring.
+RACY_NS = 1_000_000_000
+#: How long a save waits for another process's save before giving up (the cache is optional).
+_BUSY_MS = 200
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS memo (
+    kind TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+"""
+
+
+def stat_key(st: os.stat_result) -> str:
+    """The key a value derived from a file is kept under (see the module docstring)."""
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+
+
+class FileCache:
+    """The cache of one workspace: read rows of one ``kind`` at a time, put new ones, then ``save``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.since = time.time_ns() - RACY_NS
+        """Files changed after this instant are not cached."""
+        self._db = _open(path)
+        self._rows: dict[str, dict[str, tuple[str, str]]] = {}
+        self._put: dict[tuple[str, str], tuple[str, str]] = {}
+        self._gone: set[tuple[str, str]] = set()
+
+    def cachable(self, st: os.stat_result) -> bool:
+        """Whether a file with this stat is old enough to cache (see ``RACY_NS``)."""
+        return max(st.st_mtime_ns, st.st_ctime_ns) < self.since
+
+    def get(self, kind: str, name: str, key: str, *, bulk: bool = True) -> Any:
+        """The value kept for ``name`` under ``key``; None when there is none (or it is stale).
+
+        ``bulk`` reads every row of ``kind`` at the first call (a full scan); without it, a kind not
+        read yet is asked for this one row (a few files changed since the last scan).
+        """
+        row = self._kind(kind).get(name) if bulk or kind in self._rows else self._row(kind, name)
+        if row is None or row[0] != key:
+            return None
+        try:
+            return json.loads(row[1])
+        except ValueError:
+            return None
+
+    def put(self, kind: str, name: str, key: str, value: Any) -> None:
+        """Keep ``value`` for ``name`` under ``key`` (written by ``save``)."""
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        rows = self._kind(kind)
+        if rows.get(name) != (key, text):
+            rows[name] = (key, text)
+            self._put[(kind, name)] = (key, text)
+
+    def retain(self, kind: str, names: set[str]) -> None:
+        """Drop the rows of ``kind`` for files not in ``names`` (deleted since)."""
+        rows = self._rows.get(kind)
+        for name in [n for n in (rows if rows is not None else self._names(kind)) if n not in names]:
+            if rows is not None:
+                del rows[name]
+            self._gone.add((kind, name))
+
+    def save(self) -> None:
+        """Write what changed in one transaction; skipped (silently) when the cache is unusable."""
+        if self._db is None or not (self._put or self._gone):
+            return
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO memo (kind, name, key, value) VALUES (?, ?, ?, ?)",
+                    [(kind, name, key, value) for (kind, name), (key, value) in self._put.items()],
+                )
+                self._db.executemany("DELETE FROM memo WHERE kind = ? AND name = ?", sorted(self._gone))
+        except sqlite3.Error:
+            return  # locked by another save for too long, a full disk: the next scan tries again
+        self._put.clear()
+        self._gone.clear()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> FileCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.save()
+        self.close()
+
+    def _kind(self, kind: str) -> dict[str, tuple[str, str]]:
+        if kind not in self._rows:
+            self._rows[kind] = self._load(kind)
+        return self._rows[kind]
+
+    def _row(self, kind: str, name: str) -> tuple[str, str] | None:
+        rows = self._query("SELECT key, value FROM memo WHERE kind = ? AND name = ?", kind, name)
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def _names(self, kind: str) -> list[str]:
+        return [row[0] for row in self._query("SELECT name FROM memo WHERE kind = ?", kind)]
+
+    def _query(self, sql: str, *args: str) -> list[Any]:
+        if self._db is None:
+            return []
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error:
+            self.close()  # corrupt since it was opened: read the files this time
+            return []
+
+    def _load(self, kind: str) -> dict[str, tuple[str, str]]:
+        rows = self._query("SELECT name, key, value FROM memo WHERE kind = ?", kind)
+        return {name: (key, value) for name, key, value in rows}
+
+
+def _version() -> str:
+    return f"{VERSION}/py{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def _open(path: Path) -> sqlite3.Connection | None:
+    """The cache's database, ready to use; None when it cannot be (then nothing is cached)."""
+    for attempt in range(2):
+        try:
+            return _connect(path)
+        except (sqlite3.OperationalError, OSError):
+            return None  # locked by another process's save, a read-only disk: read the files
+        except sqlite3.Error:
+            if attempt == 0:
+                _discard(path)  # corrupt, or not a database at all: start afresh
+    return None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
+    try:
+        db.isolation_level = "DEFERRED"  # `with db:` wraps each save in one transaction
+        # WAL: readers never wait for a save, and a save killed midway is rolled back on next open.
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # a lost last save after a power cut is re-derived
+        db.executescript(_SCHEMA)
+        _check_version(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _check_version(db: sqlite3.Connection) -> None:
+    row = db.execute("SELECT value FROM meta WHERE name = 'version'").fetchone()
+    if row is not None and row[0] == _version():
+        return
+    with db:
+        db.execute("DELETE FROM memo")
+        db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('version', ?)", (_version(),))
+
+
+def _discard(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(OSError):
+            os.unlink(f"{path}{suffix}")

@@ -1,0 +1,326 @@
+"""Full scans of the task files and their audit trails, fast at any size.
+
+``aios task list --all``, ``state check``, ``state rebuild``, ``metrics`` and ``health`` read every
+task file. The files stay the truth, hand-editable; what a scan needs of each (its summary, its
+event seq numbers, the problems it shows on its own, the verdict on its audit trail, the task
+itself) is kept in the derived cache (``_cache``) and reused while the file, and for a trail
+both files, are unchanged. A changed, new or hand-edited file is read again at once; a deleted one
+drops out of the scan and the cache. At 50,000 tasks an unchanged scan reads no YAML.
+
+``parse_task`` is the one way a task file's text becomes a ``TaskState``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator import _yaml
+from orchestrator._files import read_text
+from orchestrator.errors import StateError
+from orchestrator.state import audit_chain, history
+from orchestrator.state._cache import FileCache, stat_key
+from orchestrator.state.lifecycle import Status
+from orchestrator.state.records import TaskState
+from orchestrator.state.workspace import Workspace
+
+_FACTS, _TASK, _TRAIL = "task-facts", "task", "trail"
+
+
+def parse_task(ws: Workspace, text: str, path: Path) -> TaskState:
+    """Validate the text of the task file at ``path``; its id must be the file's name.
+
+    Raises:
+        StateError: not YAML, not a task, or a task with another id (names file, field and fix).
+    """
+    rel = ws.rel(path)
+    data = _yaml.load(text, file=rel, error=StateError)
+    task = _yaml.validate(TaskState, data, file=rel, text=text, error=StateError)
+    if path.stem != task.id:
+        raise StateError(
+            f"the file holds task {task.id}",
+            file=rel,
+            field="id",
+            fix=f"set id back to {path.stem}, or rename the file to {task.id}.yaml",
+        )
+    return task
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """What a full scan needs of one readable task file."""
+
+    id: str
+    mtime: int
+    """``st_mtime_ns`` of the file as scanned (what the index records)."""
+    status: Status
+    queue: str
+    priority: int
+    title: str
+    seqs: tuple[int, ...]
+    """The seq of each event, in order."""
+    forged: list[StateError] = field(default_factory=list)
+    """Events recorded by an actor name that could forge audit lines (``history.actor_problems``)."""
+    history: list[StateError] = field(default_factory=list)
+    """Events that are not lifecycle moves, a status edited by hand (``history.history_problems``)."""
+
+
+@dataclass
+class Scan:
+    """Every task file of a workspace, in id order."""
+
+    tasks: list[TaskFacts]
+    """The files that read as tasks."""
+    errors: list[StateError]
+    """Why each other file does not (not YAML, not a task, not UTF-8)."""
+    trails: list[audit_chain.TrailReport] = field(default_factory=list)
+    """The verdict on each readable task's audit trail (``scan(..., trails=True)`` only)."""
+
+
+def scan(ws: Workspace, *, trails: bool = False, pending: set[str] | None = None) -> Scan:
+    """Every task file's facts and, with ``trails``, the verdict on each task's audit trail.
+
+    ``pending``: task ids of an interrupted commit (``Store.pending_recovery``), whose last events
+    may still lack their trail lines; their trails are verified afresh, never from the cache.
+    """
+    with _Scanner(ws) as scanner:
+        return scanner.scan(trails=trails, pending=pending or set())
+
+
+def tasks(ws: Workspace) -> Iterator[TaskState]:
+    """Every task, in id order (an unchanged file's task comes from the cache, without YAML).
+
+    Raises:
+        StateError: a task file does not read as a task (the first, in id order).
+    """
+    with _Scanner(ws) as scanner:
+        for name, st in scanner.files.items():
+            yield scanner.task(name, st, bulk=True)
+
+
+def cached(ws: Workspace, kind: str, paths: list[Path], derive: Any) -> list[Any]:
+    """``derive(path)`` for each of ``paths``, reused while the file is unchanged.
+
+    For values other layers derive from workspace files (``metrics`` reads every trail). The values
+    must be JSON (lists, dicts, strings, numbers); ``kind`` names what is derived and must change
+    when ``derive`` does. A file that is missing or changes while read is derived, never cached.
+    """
+    out = []
+    root = f"{ws.root}{os.sep}"
+    with FileCache(ws.scan_cache) as cache:
+        for path in paths:
+            name = str(path)
+            name = name[len(root) :] if name.startswith(root) else name  # Path.relative_to: 20 µs
+            try:
+                before = os.stat(path)
+            except OSError:
+                out.append(derive(path))
+                continue
+            key = stat_key(before)
+            value = cache.get(kind, name, key)
+            if value is None:
+                value = derive(path)
+                if _stable(cache, path, before):
+                    cache.put(kind, name, key, value)
+            out.append(value)
+    return out
+
+
+class _Scanner:
+    """One scan: the task files listed once, the cache opened once."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.cache = FileCache(ws.scan_cache)
+        self.files = _listing(ws.tasks_dir, ".yaml")
+        self.tasks_rel = ws.rel(ws.tasks_dir)
+        self._parsed: dict[str, TaskState] = {}
+
+    def __enter__(self) -> _Scanner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.cache.retain(_FACTS, set(self.files))
+            self.cache.retain(_TASK, set(self.files))
+        self.cache.__exit__(*exc)
+
+    def scan(self, *, trails: bool, pending: set[str]) -> Scan:
+        where = self._trail_locations()
+        result = Scan([], [])
+        keys: dict[str, str] = {}
+        for name, st in self.files.items():
+            key = f"{stat_key(st) if st else '-'}|{where.get(name[:-5], ('', None))[0]}"
+            found = self._facts(name, st, key)
+            if isinstance(found, StateError):
+                result.errors.append(found)
+            else:
+                result.tasks.append(found)
+                keys[found.id] = key
+        if trails:
+            result.trails = [self._trail(f.id, keys[f.id], where, pending) for f in result.tasks]
+            self.cache.retain(_TRAIL, set(keys))
+        return result
+
+    def task(self, name: str, st: os.stat_result | None, *, bulk: bool = False) -> TaskState:
+        """The task in ``name``, from the cache, this scan, or the file (then cached)."""
+        if name in self._parsed:
+            return self._parsed[name]
+        key = stat_key(st) if st else None
+        text = self.cache.get(_TASK, name, key, bulk=bulk) if key else None
+        if isinstance(text, str):
+            try:
+                task = TaskState.model_validate_json(text)
+            except ValueError:
+                task = None  # a damaged row: read the file
+            if task is not None and task.id == name[:-5]:
+                return task
+        return self._read(name, st)
+
+    def _read(self, name: str, st: os.stat_result | None) -> TaskState:
+        path = self.ws.tasks_dir / name
+        try:
+            text = read_text(path, file=f"{self.tasks_rel}/{name}")
+        except FileNotFoundError:
+            raise StateError(f"no task {name[:-5]}", fix="check the id with `aios task list --all`") from None
+        task = parse_task(self.ws, text, path)
+        self._parsed[name] = task
+        if st is not None and _stable(self.cache, path, st):
+            self.cache.put(_TASK, name, stat_key(st), task.model_dump_json(by_alias=True))
+        return task
+
+    def _facts(self, name: str, st: os.stat_result | None, key: str) -> TaskFacts | StateError:
+        value = self.cache.get(_FACTS, name, key) if st else None
+        found = _from_json(name, st, value) if value is not None else None
+        if found is not None:
+            return found
+        try:
+            task = self.task(name, st)
+        except StateError as exc:
+            value = {"error": _error_json(exc)}
+        else:
+            value = _facts_json(self.ws, task)
+        if st is not None and _stable(self.cache, self.ws.tasks_dir / name, st):
+            self.cache.put(_FACTS, name, key, value)
+        return _from_json(name, st, value) or StateError("unreadable cache entry")
+
+    def _trail_locations(self) -> dict[str, tuple[str, os.stat_result | None]]:
+        """Task id -> where ``Workspace.audit_file`` finds its trail (relative), and its stat."""
+        audit_rel, archive_rel = self.ws.rel(self.ws.audit_dir), self.ws.rel(self.ws.archive_dir)
+        archived = _listing(self.ws.archive_dir, ".md")
+        where = {name[:-3]: (f"{archive_rel}/{name}", st) for name, st in archived.items()}
+        for name, st in _listing(self.ws.audit_dir, ".md").items():
+            where[name[:-3]] = (f"{audit_rel}/{name}", st)  # a live trail wins, as in audit_file
+        for name in self.files:
+            where.setdefault(name[:-5], (f"{audit_rel}/{name[:-5]}.md", None))
+        return where
+
+    def _trail(
+        self, tid: str, key: str, where: dict[str, tuple[str, os.stat_result | None]], pending: set[str]
+    ) -> audit_chain.TrailReport:
+        rel, st = where[tid]
+        trail_key = f"{key}|{stat_key(st) if st else '-'}"
+        if tid not in pending:
+            value = self.cache.get(_TRAIL, tid, trail_key)
+            if value is not None and (report := _report_from_json(tid, value)) is not None:
+                return report
+        name = f"{tid}.yaml"
+        task = self.task(name, self.files[name])
+        report = audit_chain.verify(self.ws, task, pending=tid in pending)
+        path, task_st = self.ws.root / rel, self.files[name]
+        if tid in pending or task_st is None or not _stable(self.cache, self.ws.tasks_dir / name, task_st):
+            return report
+        if (st is None and not path.exists()) or (st is not None and _stable(self.cache, path, st)):
+            self.cache.put(_TRAIL, tid, trail_key, _report_json(report))
+        return report
+
+
+def _listing(folder: Path, suffix: str) -> dict[str, os.stat_result | None]:
+    """``TASK_*<suffix>`` files in ``folder`` by name, sorted, with their stat (None: cannot stat)."""
+    try:
+        entries = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    found: dict[str, os.stat_result | None] = {}
+    with entries:
+        for entry in entries:
+            if entry.name.startswith("TASK_") and entry.name.endswith(suffix):
+                try:
+                    found[entry.name] = entry.stat()
+                except OSError:
+                    found[entry.name] = None  # a dangling link: reading it says what is wrong
+    return dict(sorted(found.items()))
+
+
+def _stable(cache: FileCache, path: Path, before: os.stat_result) -> bool:
+    """Whether ``path`` may be cached: a regular file, old enough, and not changed while read."""
+    if not stat.S_ISREG(before.st_mode) or not cache.cachable(before):
+        return False
+    try:
+        return stat_key(os.stat(path)) == stat_key(before)
+    except OSError:
+        return False
+
+
+def _error_json(exc: StateError) -> list[Any]:
+    return [exc.message, exc.file, exc.field, exc.line, exc.fix]
+
+
+def _error(data: Any) -> StateError:
+    message, file, field_, line, fix = data
+    return StateError(message, file=file, field=field_, line=line, fix=fix)
+
+
+def _facts_json(ws: Workspace, task: TaskState) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "status": task.status.value,
+        "queue": task.queue,
+        "priority": task.priority,
+        "title": task.title,
+        "seqs": [e.seq for e in task.events],
+        "forged": [_error_json(p) for p in history.actor_problems(ws, task)],
+        "history": [_error_json(p) for p in history.history_problems(ws, task)],
+    }
+
+
+def _from_json(name: str, st: os.stat_result | None, value: Any) -> TaskFacts | StateError | None:
+    """The facts (or the error) kept in ``value``; None when the row is damaged."""
+    try:
+        if "error" in value:
+            return _error(value["error"])
+        return TaskFacts(
+            id=value["id"],
+            mtime=st.st_mtime_ns if st else 0,
+            status=Status(value["status"]),
+            queue=value["queue"],
+            priority=value["priority"],
+            title=value["title"],
+            seqs=tuple(value["seqs"]),
+            forged=[_error(p) for p in value["forged"]],
+            history=[_error(p) for p in value["history"]],
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _report_json(report: audit_chain.TrailReport) -> list[Any]:
+    return [report.legacy, report.unaudited, report.altered, report.numbering]
+
+
+def _report_from_json(tid: str, value: Any) -> audit_chain.TrailReport | None:
+    try:
+        legacy, unaudited, altered, numbering = value
+        return audit_chain.TrailReport(
+            tid,
+            legacy=int(legacy),
+            unaudited=[int(n) for n in unaudited],
+            altered=[(int(n), str(why)) for n, why in altered],
+            numbering=[(int(n), str(why)) for n, why in numbering],
+        )
+    except (TypeError, ValueError):
+        return None
