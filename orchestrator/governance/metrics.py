@@ -166,7 +166,7 @@ def read_trails(ws: Workspace, paths: list[Path]) -> list[Trail]:
 
 
 #: What the scan cache keeps of a trail for metrics; the version changes with ``read_trail``.
-_TRAIL_KIND = "metrics-trail/1"
+_TRAIL_KIND = "metrics-trail/2"
 
 
 def _trail_json(trail: Trail) -> list[Any]:
@@ -174,6 +174,7 @@ def _trail_json(trail: Trail) -> list[Any]:
         return at.isoformat() if at else None
 
     return [
+        trail.task,
         iso(trail.created),
         iso(trail.done),
         iso(trail.last),
@@ -187,7 +188,9 @@ def _trail_from_json(path: Path, row: list[Any]) -> Trail:
         return datetime.fromisoformat(text) if text else None
 
     try:
-        created, done, last, violations, in_sessions = row
+        task, created, done, last, violations, in_sessions = row
+        if task != path.stem:
+            raise ValueError(task)
         return Trail(
             path.stem,
             created=at(created),

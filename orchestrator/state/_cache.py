@@ -24,6 +24,7 @@ it never saw, whose inodes and ctimes it cannot predict).
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import sqlite3
@@ -60,9 +61,11 @@ class FileCache:
         self.since = time.time_ns() - RACY_NS
         """Files changed after this instant are not cached."""
         self._db = _open(path)
-        self._rows: dict[str, dict[str, tuple[str, str]]] = {}
+        self._rows: dict[str, dict[str, tuple[str, Any]]] = {}
+        """kind -> name -> (key, value decoded from JSON; ``_DAMAGED`` when it does not decode)."""
         self._put: dict[tuple[str, str], tuple[str, str]] = {}
         self._gone: set[tuple[str, str]] = set()
+        self._gc_was_on = False
 
     def cachable(self, st: os.stat_result) -> bool:
         """Whether a file with this stat is old enough to cache (see ``RACY_NS``)."""
@@ -75,27 +78,31 @@ class FileCache:
         read yet is asked for this one row (a few files changed since the last scan).
         """
         row = self._kind(kind).get(name) if bulk or kind in self._rows else self._row(kind, name)
-        if row is None or row[0] != key:
+        if row is None or row[0] != key or row[1] is _DAMAGED:
             return None
-        try:
-            return json.loads(row[1])
-        except ValueError:
-            return None
+        return row[1]
 
     def put(self, kind: str, name: str, key: str, value: Any) -> None:
         """Keep ``value`` for ``name`` under ``key`` (written by ``save``)."""
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        rows = self._kind(kind)
-        if rows.get(name) != (key, text):
-            rows[name] = (key, text)
-            self._put[(kind, name)] = (key, text)
-
-    def retain(self, kind: str, names: set[str]) -> None:
-        """Drop the rows of ``kind`` for files not in ``names`` (deleted since)."""
         rows = self._rows.get(kind)
-        for name in [n for n in (rows if rows is not None else self._names(kind)) if n not in names]:
-            if rows is not None:
-                del rows[name]
+        if rows is not None and rows.get(name) == (key, value):
+            return
+        if rows is not None:
+            rows[name] = (key, value)
+        self._put[(kind, name)] = (key, json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+    def retain(self, kind: str, names: set[str]) -> set[str]:
+        """Drop the rows of ``kind`` for files not in ``names`` (deleted since); returns those."""
+        rows = self._rows.get(kind)
+        gone = {n for n in (rows if rows is not None else self._names(kind)) if n not in names}
+        self.forget(kind, gone)
+        return gone
+
+    def forget(self, kind: str, names: set[str]) -> None:
+        """Drop the rows of ``kind`` for ``names`` (read or not)."""
+        rows = self._rows.get(kind, {})
+        for name in names:
+            rows.pop(name, None)
             self._gone.add((kind, name))
 
     def save(self) -> None:
@@ -120,21 +127,29 @@ class FileCache:
             self._db = None
 
     def __enter__(self) -> FileCache:
+        # A scan builds a few objects per file and frees none until it ends: the cyclic garbage
+        # collector would walk them again and again (a third of a 50,000-file scan) for nothing.
+        self._gc_was_on = gc.isenabled()
+        gc.disable()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if exc[0] is None:
-            self.save()
-        self.close()
+        try:
+            if exc[0] is None:
+                self.save()
+            self.close()
+        finally:
+            if self._gc_was_on:
+                gc.enable()
 
-    def _kind(self, kind: str) -> dict[str, tuple[str, str]]:
+    def _kind(self, kind: str) -> dict[str, tuple[str, Any]]:
         if kind not in self._rows:
             self._rows[kind] = self._load(kind)
         return self._rows[kind]
 
-    def _row(self, kind: str, name: str) -> tuple[str, str] | None:
+    def _row(self, kind: str, name: str) -> tuple[str, Any] | None:
         rows = self._query("SELECT key, value FROM memo WHERE kind = ? AND name = ?", kind, name)
-        return (rows[0][0], rows[0][1]) if rows else None
+        return (rows[0][0], _decode_all([rows[0][1]])[0]) if rows else None
 
     def _names(self, kind: str) -> list[str]:
         return [row[0] for row in self._query("SELECT name FROM memo WHERE kind = ?", kind)]
@@ -148,9 +163,37 @@ class FileCache:
             self.close()  # corrupt since it was opened: read the files this time
             return []
 
-    def _load(self, kind: str) -> dict[str, tuple[str, str]]:
+    def _load(self, kind: str) -> dict[str, tuple[str, Any]]:
         rows = self._query("SELECT name, key, value FROM memo WHERE kind = ?", kind)
-        return {name: (key, value) for name, key, value in rows}
+        values = _decode_all([text for _, _, text in rows])
+        return {name: (key, value) for (name, key, _), value in zip(rows, values, strict=True)}
+
+
+#: A row whose value is not JSON: a miss.
+_DAMAGED = object()
+
+
+def _decode_all(texts: list[str]) -> list[Any]:
+    """Each JSON text decoded; ``_DAMAGED`` for one that is not JSON.
+
+    One ``json.loads`` of them all as one array when every row is sound (a fifth of the time of
+    50,000 calls). A row that spans two values there still fails its caller's shape checks (each
+    names its file), so it is a miss, never a wrong answer.
+    """
+    try:
+        values = json.loads(f"[{','.join(texts)}]")
+    except ValueError:
+        values = None
+    if isinstance(values, list) and len(values) == len(texts):
+        return values
+    return [_decode(text) for text in texts]
+
+
+def _decode(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return _DAMAGED
 
 
 def _version() -> str:
