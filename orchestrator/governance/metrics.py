@@ -165,8 +165,8 @@ def read_trails(ws: Workspace, paths: list[Path]) -> list[Trail]:
     return [_trail_from_json(path, row) for path, row in zip(paths, rows, strict=True)]
 
 
-#: What the scan cache keeps of a trail for metrics; the version changes with ``read_trail``.
-_TRAIL_KIND = "metrics-trail/2"
+#: What the scan cache keeps of a trail for metrics (versioned by this module's source).
+_TRAIL_KIND = "metrics-trail"
 
 
 def _trail_json(trail: Trail) -> list[Any]:

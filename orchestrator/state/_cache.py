@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import os
 import sqlite3
@@ -33,7 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-#: Bump when what is derived from a file changes: every older row is dropped.
+#: Bump when the cache's own layout changes: every older row is dropped. What each kind of row
+#: holds is versioned by its caller (``FileCache(..., versions=)``): a digest of the code deriving it.
 VERSION = 1
 #: Files changed this recently (ns) are read, not cached: see the module docstring.
 RACY_NS = 1_000_000_000
@@ -56,11 +58,13 @@ def stat_key(st: os.stat_result) -> str:
 class FileCache:
     """The cache of one workspace: read rows of one ``kind`` at a time, put new ones, then ``save``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, versions: dict[str, str] | None = None) -> None:
+        """``versions``: kind -> the version of what its rows hold (a digest of the code deriving
+        them); rows kept under another version are dropped when the cache opens."""
         self.path = path
         self.since = time.time_ns() - RACY_NS
         """Files changed after this instant are not cached."""
-        self._db = _open(path)
+        self._db = _open(path, versions or {})
         self._rows: dict[str, dict[str, tuple[str, Any]]] = {}
         """kind -> name -> (key, value decoded from JSON; ``_DAMAGED`` when it does not decode)."""
         self._put: dict[tuple[str, str], tuple[str, str]] = {}
@@ -200,11 +204,21 @@ def _version() -> str:
     return f"{VERSION}/py{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def _open(path: Path) -> sqlite3.Connection | None:
+def source_digest(*files: str | None) -> str:
+    """A short digest of source files: the version of what code in them derives (any edit to the
+    code, an upgrade of aios, invalidates what it cached)."""
+    digest = hashlib.sha256()
+    for file in files:
+        with contextlib.suppress(OSError, TypeError):
+            digest.update(Path(file).read_bytes())  # type: ignore[arg-type]
+    return digest.hexdigest()[:16]
+
+
+def _open(path: Path, versions: dict[str, str]) -> sqlite3.Connection | None:
     """The cache's database, ready to use; None when it cannot be (then nothing is cached)."""
     for attempt in range(2):
         try:
-            return _connect(path)
+            return _connect(path, versions)
         except (sqlite3.OperationalError, OSError):
             return None  # locked by another process's save, a read-only disk: read the files
         except sqlite3.Error:
@@ -213,29 +227,36 @@ def _open(path: Path) -> sqlite3.Connection | None:
     return None
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, versions: dict[str, str]) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
+    db = sqlite3.connect(path, timeout=_BUSY_MS / 1000, isolation_level=None)
     try:
         db.isolation_level = "DEFERRED"  # `with db:` wraps each save in one transaction
         # WAL: readers never wait for a save, and a save killed midway is rolled back on next open.
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")  # a lost last save after a power cut is re-derived
         db.executescript(_SCHEMA)
-        _check_version(db)
+        _check_version(db, versions)
     except BaseException:
         db.close()
         raise
     return db
 
 
-def _check_version(db: sqlite3.Connection) -> None:
-    row = db.execute("SELECT value FROM meta WHERE name = 'version'").fetchone()
-    if row is not None and row[0] == _version():
+def _check_version(db: sqlite3.Connection, versions: dict[str, str]) -> None:
+    """Drop every row kept by another layout, and the rows of a kind kept by other code."""
+    wanted = {"version": _version(), **{f"kind:{kind}": v for kind, v in versions.items()}}
+    found = dict(db.execute("SELECT name, value FROM meta").fetchall())
+    stale = [name for name, value in wanted.items() if found.get(name) != value]
+    if not stale:
         return
     with db:
-        db.execute("DELETE FROM memo")
-        db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('version', ?)", (_version(),))
+        for name in stale:
+            if name == "version":
+                db.execute("DELETE FROM memo")
+            else:
+                db.execute("DELETE FROM memo WHERE kind = ?", (name.removeprefix("kind:"),))
+            db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, wanted[name]))
 
 
 def _discard(path: Path) -> None:

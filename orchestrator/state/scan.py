@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from orchestrator import _yaml
 from orchestrator._files import read_text
 from orchestrator.errors import StateError
 from orchestrator.state import audit_chain, history
-from orchestrator.state._cache import FileCache, stat_key
+from orchestrator.state._cache import FileCache, source_digest, stat_key
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import TaskState
 from orchestrator.state.workspace import Workspace
@@ -31,6 +32,18 @@ from orchestrator.state.workspace import Workspace
 #: What the cache keeps of a task file: its facts; the task itself (for ``tasks``); its facts with
 #: the verdict on its trail (for ``state check``), kept under both files' keys.
 _FACTS, _TASK, _CHECKED = "task-facts", "task", "task-checked"
+
+
+def _versions() -> dict[str, str]:
+    """The code each kind of row is derived by: editing any of it (or upgrading) drops the rows."""
+    import pydantic
+
+    from orchestrator import _yaml
+    from orchestrator.state import audit, lifecycle, records
+
+    modules = (_yaml, audit, audit_chain, history, lifecycle, records, sys.modules[__name__])
+    version = source_digest(*(m.__file__ for m in modules)) + f"/pydantic-{pydantic.VERSION}"
+    return dict.fromkeys((_FACTS, _TASK, _CHECKED), version)
 
 
 def parse_task(ws: Workspace, text: str, path: Path) -> TaskState:
@@ -113,15 +126,20 @@ def cached(ws: Workspace, kind: str, paths: list[Path], derive: Any) -> list[Any
     """``derive(path)`` for each of ``paths``, reused while the file is unchanged.
 
     For values other layers derive from workspace files (``metrics`` reads every trail). The values
-    must be JSON (lists, dicts, strings, numbers); ``kind`` names what is derived and must change
-    when ``derive`` does. A file that is missing or changes while read is derived, never cached.
+    must be JSON (lists, dicts, strings, numbers). ``kind`` names what is derived; ``paths`` are all
+    its files (the rows of others are dropped). Rows are versioned by the source of the module
+    defining ``derive``: editing it drops them. A file missing or changing while read is not cached.
     """
     out = []
     root = f"{ws.root}{os.sep}"
-    with FileCache(ws.scan_cache) as cache:
+    module = sys.modules.get(getattr(derive, "__module__", ""))
+    version = source_digest(getattr(module, "__file__", None))
+    names: set[str] = set()
+    with FileCache(ws.scan_cache, versions={kind: version}) as cache:
         for path in paths:
             name = str(path)
             name = name[len(root) :] if name.startswith(root) else name  # Path.relative_to: 20 µs
+            names.add(name)
             try:
                 before = os.stat(path)
             except OSError:
@@ -134,6 +152,7 @@ def cached(ws: Workspace, kind: str, paths: list[Path], derive: Any) -> list[Any
                 if _stable(cache, path, before):
                     cache.put(kind, name, key, value)
             out.append(value)
+        cache.retain(kind, names)
     return out
 
 
@@ -142,7 +161,7 @@ class _Scanner:
 
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        self.cache = FileCache(ws.scan_cache)
+        self.cache = FileCache(ws.scan_cache, versions=_versions())
         self.files = _listing(ws.tasks_dir, ".yaml")
         self.tasks_rel = ws.rel(ws.tasks_dir)
         self._parsed: dict[str, TaskState] = {}

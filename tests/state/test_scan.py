@@ -231,3 +231,17 @@ def test_two_scanners_and_a_writer_leave_a_cache_that_matches_the_files(ws: Work
     truth = [Store(ws).read_task(tid) for tid in ids]
     assert cached == [(t.id, t.status, tuple(e.seq for e in t.events)) for t in truth]
     assert check_state(ws) == []
+
+
+def test_rows_kept_by_other_code_are_dropped(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, parses: list[str]
+) -> None:
+    tid = new_task(ws)
+    summary(ws)
+    parses.clear()
+    summary(ws)
+    assert parses == []
+    versions = scan._versions()
+    monkeypatch.setattr(scan, "_versions", lambda: {kind: v + "-edited" for kind, v in versions.items()})
+    summary(ws)
+    assert parses == [tid]  # the code deriving the facts changed: read from the file again
