@@ -164,6 +164,8 @@ class _Scanner:
         self.cache = FileCache(ws.scan_cache, versions=_versions())
         self.files = _listing(ws.tasks_dir, ".yaml")
         self.tasks_rel = ws.rel(ws.tasks_dir)
+        # The last task parsed, for the trail check right after its facts: keeping every task of a
+        # cold 50,000-task scan would hold a gigabyte.
         self._parsed: dict[str, TaskState] = {}
 
     def __enter__(self) -> _Scanner:
@@ -225,7 +227,7 @@ class _Scanner:
         except FileNotFoundError:
             raise StateError(f"no task {name[:-5]}", fix="check the id with `aios task list --all`") from None
         task = parse_task(self.ws, text, path)
-        self._parsed[name] = task
+        self._parsed = {name: task}
         if keep and st is not None and _stable(self.cache, path, st):
             self.cache.put(_TASK, name, stat_key(st), task.model_dump_json(by_alias=True))
         return task
