@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=1, help="runs of each cold measure (slow)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="aios-bench-") as tmp:
+        os.environ["AIOS_CACHE_DIR"] = str(Path(tmp) / "cache")  # not the user's cache
         t0 = time.perf_counter()
         root = build(Path(tmp) / "ws", args.tasks, min(200, args.tasks))
         ws = Workspace(root)

@@ -13,8 +13,9 @@ derived under, so any write is seen at once:
   the key as it was. Such a file is read again next time, until it is older;
 - a file whose key moved while it was read is not cached.
 
-The cache is one SQLite file, ``.aios/cache/scan.sqlite`` (machine-local and git-ignored, like the
-task worktrees beside it). SQLite makes each save atomic and lets processes read and save at once.
+The cache is one SQLite file per workspace in the user's cache folder (``Workspace.scan_cache``):
+outside the workspace, so a command that only reads changes no workspace file. SQLite makes each
+save atomic and lets processes read and save at once.
 It is only ever a shortcut: a cache that is missing, locked, corrupt, from another aios version,
 or on a read-only disk is dropped or skipped and the files are read, never an error. Values are
 JSON (not pickle or marshal: a planted cache file cannot run code, and its keys cannot match files

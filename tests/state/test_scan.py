@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -145,12 +144,21 @@ def test_a_damaged_row_is_read_from_the_file(ws: Workspace) -> None:
     assert Store(ws).read_task(tid).title == "Real title"
 
 
-def test_an_unusable_cache_location_only_slows_the_scan(ws: Workspace) -> None:
+def test_an_unusable_cache_location_only_slows_the_scan(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     tid = new_task(ws)
-    shutil.rmtree(ws.scan_cache.parent, ignore_errors=True)
-    ws.scan_cache.parent.parent.mkdir(exist_ok=True)
-    ws.scan_cache.parent.write_text("a file where the cache folder belongs")
+    (tmp_path / "blocked").write_text("a file where the cache folder belongs")
+    monkeypatch.setenv("AIOS_CACHE_DIR", str(tmp_path / "blocked" / "aios"))
     assert [row[0] for row in summary(ws)] == [tid] and check_state(ws) == []
+
+
+def test_a_scan_changes_no_file_of_the_workspace(ws: Workspace) -> None:
+    new_task(ws)
+    before = {p: p.read_bytes() for p in ws.root.rglob("*") if p.is_file() and ".git" not in p.parts}
+    summary(ws)
+    assert check_state(ws) == [] and ws.scan_cache.exists()
+    assert {p: p.read_bytes() for p in ws.root.rglob("*") if p.is_file() and ".git" not in p.parts} == before
 
 
 def test_a_file_changed_within_the_racy_window_is_not_cached(
