@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,6 @@ def _versions() -> dict[str, str]:
     """The code each kind of row is derived by: editing any of it (or upgrading) drops the rows."""
     import pydantic
 
-    from orchestrator import _yaml
     from orchestrator.state import audit, lifecycle, records
 
     modules = (_yaml, audit, audit_chain, history, lifecycle, records, sys.modules[__name__])
@@ -122,7 +121,7 @@ def tasks(ws: Workspace) -> Iterator[TaskState]:
     scanner.finish()
 
 
-def cached(ws: Workspace, kind: str, paths: list[Path], derive: Any) -> list[Any]:
+def cached(ws: Workspace, kind: str, paths: list[Path], derive: Callable[[Path], Any]) -> list[Any]:
     """``derive(path)`` for each of ``paths``, reused while the file is unchanged.
 
     For values other layers derive from workspace files (``metrics`` reads every trail). The values
