@@ -29,11 +29,18 @@ def no_remote_models() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def scan_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the scan caches of the run's workspaces, never the user's own cache."""
+    return tmp_path_factory.mktemp("aios-cache")
+
+
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_environ(monkeypatch: pytest.MonkeyPatch, scan_cache_dir: Path) -> None:
     """No real keys, no outside workspace, no debug re-raise leak into a test."""
     for name in (*_PROVIDER_ENV, "AIOS_ROOT", "AIOS_ACTOR", "AIOS_DEBUG", "EDITOR", "VISUAL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AIOS_CACHE_DIR", str(scan_cache_dir))
     monkeypatch.setenv("AIOS_MODEL", "fake")  # workflows name real models; tests script a fake
     monkeypatch.setenv("GIT_AUTHOR_NAME", "test")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.com")

@@ -225,12 +225,31 @@ def list_(
     if not rows:
         typer.echo("No tasks.")
         return
+    if len(rows) > _RICH_ROWS:
+        typer.echo(_plain_table([[safe(r[k]) for k in _COLUMNS] for r in rows]))
+        return
     from rich.table import Table
 
     table = Table("id", "status", "queue", "prio", "title", box=None, pad_edge=False)
     for r in rows:
-        table.add_row(*(safe(r[k], markup=True) for k in ("id", "status", "queue", "priority", "title")))
+        table.add_row(*(safe(r[k], markup=True) for k in _COLUMNS))
     console().print(table)
+
+
+_COLUMNS = ("id", "status", "queue", "priority", "title")
+#: Longer lists print as plain aligned columns: rich lays a table out at about 0.3 ms a row (3 s
+#: for 10,000 tasks, ten times the scan behind it), and nobody reads that many rows wrapped.
+_RICH_ROWS = 500
+
+
+def _plain_table(cells: list[list[str]]) -> str:
+    """``cells`` under the list's headers, columns two spaces apart, as rich prints a short list."""
+    cells = [["id", "status", "queue", "prio", "title"], *cells]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(_COLUMNS) - 1)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
+        for row in cells
+    )
 
 
 @app.command("triage")

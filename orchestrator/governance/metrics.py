@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from orchestrator.state import scan
 from orchestrator.state import sessions as session_store
 from orchestrator.state.workspace import Workspace
 
@@ -96,7 +97,7 @@ class Metrics:
 def compute(ws: Workspace, *, since: date | None = None, today: date | None = None) -> Metrics:
     """The figures from ``since`` (a date, inclusive; default: everything recorded) to ``today``."""
     start = datetime.combine(since, datetime.min.time(), UTC) if since else None
-    trails = [read_trail(path) for path in _trail_files(ws)]
+    trails = read_trails(ws, _trail_files(ws))
     done = [t for t in trails if t.done and (start is None or t.done >= start)]
     first = start or min((t.done for t in done if t.done), default=None)
     weeks = _weeks(first.date() if first else None, today or datetime.now(UTC).date())
@@ -156,6 +157,50 @@ def read_trail(path: Path) -> Trail:
                 if len(parts) > 4 and parts[4].startswith("session "):
                     trail.violation_sessions.add(parts[4].split(" ", 2)[1])
     return trail
+
+
+def read_trails(ws: Workspace, paths: list[Path]) -> list[Trail]:
+    """``read_trail`` of each path; a trail unchanged since the last run comes from the scan cache."""
+    rows = scan.cached(ws, _TRAIL_KIND, paths, lambda path: _trail_json(read_trail(path)))
+    return [_trail_from_json(path, row) for path, row in zip(paths, rows, strict=True)]
+
+
+#: What the scan cache keeps of a trail for metrics (versioned by this module's source).
+_TRAIL_KIND = "metrics-trail"
+
+
+def _trail_json(trail: Trail) -> list[Any]:
+    def iso(at: datetime | None) -> str | None:
+        return at.isoformat() if at else None
+
+    return [
+        trail.task,
+        iso(trail.created),
+        iso(trail.done),
+        iso(trail.last),
+        [at.isoformat() for at in trail.violations],
+        sorted(trail.violation_sessions),
+    ]
+
+
+def _trail_from_json(path: Path, row: list[Any]) -> Trail:
+    def at(text: str | None) -> datetime | None:
+        return datetime.fromisoformat(text) if text else None
+
+    try:
+        task, created, done, last, violations, in_sessions = row
+        if task != path.stem:
+            raise ValueError(task)
+        return Trail(
+            path.stem,
+            created=at(created),
+            done=at(done),
+            last=at(last),
+            violations=[datetime.fromisoformat(v) for v in violations],
+            violation_sessions={str(s) for s in in_sessions},
+        )
+    except (TypeError, ValueError):
+        return read_trail(path)  # a damaged cache row: the trail itself is the truth
 
 
 def _trail_files(ws: Workspace) -> list[Path]:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import AiosError, StateError
-from orchestrator.state import agents, audit_chain, queues, refile, refiled, sessions
-from orchestrator.state.audit import check_actor
-from orchestrator.state.lifecycle import ACTIONS, ACTIVE, Status
-from orchestrator.state.records import Event, Index, TaskState
+from orchestrator.state import agents, audit_chain, queues, refile, refiled, scan, sessions
+from orchestrator.state.history import history_problems as history_problems  # re-exported
+from orchestrator.state.lifecycle import ACTIVE, Status
+from orchestrator.state.records import Index, TaskState
 from orchestrator.state.store import REBUILD_ACTOR, Rebuilt, Store
 from orchestrator.state.workspace import Workspace
 
@@ -33,6 +33,9 @@ def check_state(ws: Workspace) -> list[AiosError]:
 def check_report(ws: Workspace) -> StateReport:
     """Every problem in project.yaml, the index, agents/sessions files and each task file.
 
+    Unchanged task files and trails are not read again (``state.scan``): at 50,000 tasks the
+    check takes about a second.
+
     Beyond each file's own validity, the event sequence numbers across all tasks must be unique
     and run 1, 2, 3, ... without a gap, and the index's ``seq`` must not be behind them: a
     number used twice means two events whose order is lost. Each task's events must chain into
@@ -50,25 +53,22 @@ def check_report(ws: Workspace) -> StateReport:
         problems += _session_problems(ws, roster, held)
     interrupted = {r.old: r for r in _collect(problems, lambda: refile.half_done(ws)) or []}
     problems += [_interrupted_refile(ws, r) for r in interrupted.values()]
+    pending = store.pending_recovery()
+    # Unchanged task files and trails come from the scan cache: no YAML parsed, no line hashed.
+    found = scan.scan(ws, trails=True, pending=pending)
+    problems += found.errors
     # An interrupted re-file's old task shares its events with the new one, once that exists: the
     # re-file is reported above, not its events as used twice.
     shared = {old for old, r in interrupted.items() if ws.task_file(r.new).exists()}
-    task_list = [
-        t
-        for p in sorted(ws.tasks_dir.glob("TASK_*.yaml"))
-        if p.stem not in shared and (t := _collect(problems, lambda p=p: store.read_task(p.stem)))
-    ]
-    problems += sequence_problems(ws, task_list, index, pending=store.pending_recovery())
-    forged = {task.id: _actor_problems(ws, task) for task in task_list}
-    problems += [p for found in forged.values() for p in found]
-    problems += [p for task in task_list for p in history_problems(ws, task)]
-    pending = store.pending_recovery()
-    trails = [audit_chain.verify(ws, task, pending=task.id in pending) for task in task_list]
-    for trail in trails:
+    kept = [(t, trail) for t, trail in zip(found.tasks, found.trails, strict=True) if t.id not in shared]
+    task_list, trails = [t for t, _ in kept], [trail for _, trail in kept]
+    problems += sequence_problems(ws, task_list, index, pending=pending)
+    problems += [p for task in task_list for p in task.forged]
+    problems += [p for task in task_list for p in task.history]
+    for trail, task in zip(trails, task_list, strict=True):
         # An event already reported for its forged actor (whose fix is to compare it with the
         # trail) is not reported a second time as an altered line.
-        fields = [p.field for p in forged[trail.task] if p.field]
-        flagged = {int(f.split("]")[0].removeprefix("events[")) + 1 for f in fields}
+        flagged = {int(p.field.split("]")[0].removeprefix("events[")) + 1 for p in task.forged if p.field}
         trail.altered = [(n, why) for n, why in trail.altered if n not in flagged]
     problems += [p for trail in trails for p in audit_chain.problems(ws, trail)]
     problems += _collect(problems, lambda: _refiled_trail_problems(ws, set(interrupted))) or []
@@ -129,7 +129,9 @@ def _session_problems(
     return problems
 
 
-def index_problems(ws: Workspace, index: Index, task_files: dict[str, TaskState]) -> list[AiosError]:
+def index_problems(
+    ws: Workspace, index: Index, task_files: Mapping[str, TaskState | scan.TaskFacts]
+) -> list[AiosError]:
     """Entries of the index whose status or queue their task file contradicts (a hand edit).
 
     A ``status: blocked`` set by hand is an emergency stop the next command records; anything
@@ -181,117 +183,25 @@ def _index_fix(tid: str, key: str, said: object, truth: object) -> str:
     )
 
 
-def history_problems(ws: Workspace, task: TaskState) -> list[AiosError]:
-    """Events that do not chain into lifecycle moves, and a status that is not where they end.
-
-    Both come from hand edits: the audit trail in ``ops/audit/`` holds what really happened.
-    """
-    problems: list[AiosError] = []
-    before: Status | None = None
-    blocked_from: Status | None = None
-    for i, event in enumerate(task.events):
-        if (why := _bad_move(before, event, blocked_from)) is not None:
-            rel, trail = _where(ws, task)
-            problems.append(
-                StateError(
-                    why,
-                    file=rel,
-                    field=f"events[{i}]",
-                    fix=f"a hand edit skipped lifecycle steps: restore the file from git, compare it with "
-                    f"{trail}, and make each move with `aios task ...` or `aios review ...`",
-                )
-            )
-        blocked_from = before if event.to is Status.BLOCKED and before is not Status.BLOCKED else blocked_from
-        before = event.to
-    if before is not None and task.status is not before:
-        rel, trail = _where(ws, task)
-        skipped = " (so its review and merge were skipped)" if task.status is Status.DONE else ""
-        problems.append(
-            StateError(
-                f"status is {task.status.value}, but its last event left it {before.value}: the status "
-                f"was changed by hand, with no event on the audit trail{skipped}",
-                file=rel,
-                field="status",
-                fix=f"set status back to {before.value}, then move the task with `aios task ...` or "
-                f"`aios review ...`, which record the move in {trail}",
-            )
-        )
-    return problems
-
-
-def _where(ws: Workspace, task: TaskState) -> tuple[str, str]:
-    """The task file and its trail, as problems name them (only then: ``health`` checks every task)."""
-    return ws.rel(ws.task_file(task.id)), ws.rel(ws.audit_file(task.id))
-
-
-def _bad_move(before: Status | None, event: Event, blocked_from: Status | None) -> str | None:
-    """Why ``event`` is not a lifecycle move from ``before`` (None when it is one)."""
-    if before is None:
-        ok = event.from_ is None and event.to is Status.INBOX
-        return None if ok else "the first event must create the task (no `from`, to inbox)"
-    if event.from_ is not before:
-        shown = event.from_.value if event.from_ else "nothing"
-        return (
-            f"event seq {event.seq} moves from {shown}, but the event before it left the task {before.value}"
-        )
-    if event.to is before:
-        return None  # a note: no move
-    if _is_move(before, event.to, blocked_from):
-        return None
-    return f"event seq {event.seq} moves {before.value} → {event.to.value}, which is not a lifecycle move"
-
-
-def _is_move(before: Status, after: Status, blocked_from: Status | None) -> bool:
-    if before is Status.BLOCKED:
-        return after is (blocked_from or after) and after in ACTIVE
-    if after is Status.BLOCKED:
-        return before in ACTIVE
-    return any(moves.get(before) is after for moves in ACTIONS.values())
-
-
-def _actor_problems(ws: Workspace, task: TaskState) -> list[AiosError]:
-    """Events recorded (before names were checked) by an actor that could forge audit lines."""
-    problems: list[AiosError] = []
-    for number, event in enumerate(task.events, 1):
-        try:
-            check_actor(event.actor)
-        except AiosError as exc:
-            problems.append(
-                StateError(
-                    exc.message,
-                    file=ws.rel(ws.task_file(task.id)),
-                    field=f"events[{number - 1}].actor",
-                    fix=f"compare {ws.rel(ws.audit_file(task.id))} with the task file: a line after event "
-                    f"#{number} there may be forged",
-                )
-            )
-    return problems
-
-
 def sequence_problems(
-    ws: Workspace, task_list: list[TaskState], index: Index | None, *, pending: set[str] | None = None
+    ws: Workspace,
+    task_list: Sequence[TaskState | scan.TaskFacts],
+    index: Index | None,
+    *,
+    pending: set[str] | None = None,
 ) -> list[AiosError]:
     """Duplicate or missing event seq numbers across ``task_list``, and an index ``seq`` behind them.
 
     Tasks in ``pending`` (an interrupted commit's journal) may be ahead of the index: the next
     write recovers them, so only the other tasks must not be.
     """
-    owners: dict[int, list[str]] = {}
-    for task in task_list:
-        for number, event in enumerate(task.events, 1):
-            owners.setdefault(event.seq, []).append(f"{task.id} event {number}")
-    problems: list[AiosError] = [
-        StateError(
-            f"event seq {seq} is used {len(where)} times ({', '.join(where)}), so their order is lost",
-            file=ws.rel(ws.tasks_dir),
-            fix="give the later event the next free seq by hand (see the audit trails in ops/audit/), "
-            "then run `aios state rebuild`",
-        )
-        for seq, where in sorted(owners.items())
-        if len(where) > 1
-    ]
-    top = max(owners, default=0)
-    missing = sorted(set(range(1, top + 1)) - owners.keys())
+    numbers = [(task.id, _seqs(task)) for task in task_list]
+    seen = {seq for _, seqs in numbers for seq in seqs}
+    problems: list[AiosError] = []
+    if len(seen) < sum(len(seqs) for _, seqs in numbers):  # a seq used twice: say where (rare)
+        problems += _duplicates(ws, numbers)
+    top = max(seen, default=0)
+    missing = sorted(set(range(1, top + 1)) - seen)
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
         problems.append(
@@ -302,7 +212,7 @@ def sequence_problems(
                 "lists the events it held)",
             )
         )
-    settled = max((e.seq for t in task_list if t.id not in (pending or set()) for e in t.events), default=0)
+    settled = max((seq for tid, seqs in numbers if tid not in (pending or set()) for seq in seqs), default=0)
     if index is not None and index.seq < settled:
         problems.append(
             StateError(
@@ -313,6 +223,27 @@ def sequence_problems(
             )
         )
     return problems
+
+
+def _seqs(task: TaskState | scan.TaskFacts) -> Sequence[int]:
+    return task.seqs if isinstance(task, scan.TaskFacts) else [e.seq for e in task.events]
+
+
+def _duplicates(ws: Workspace, numbers: list[tuple[str, Sequence[int]]]) -> list[AiosError]:
+    owners: dict[int, list[str]] = {}
+    for tid, seqs in numbers:
+        for number, seq in enumerate(seqs, 1):
+            owners.setdefault(seq, []).append(f"{tid} event {number}")
+    return [
+        StateError(
+            f"event seq {seq} is used {len(where)} times ({', '.join(where)}), so their order is lost",
+            file=ws.rel(ws.tasks_dir),
+            fix="give the later event the next free seq by hand (see the audit trails in ops/audit/), "
+            "then run `aios state rebuild`",
+        )
+        for seq, where in sorted(owners.items())
+        if len(where) > 1
+    ]
 
 
 def rebuild(ws: Workspace) -> Rebuilt:

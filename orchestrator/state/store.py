@@ -40,7 +40,7 @@ from orchestrator._lock import exclusive
 from orchestrator._text import visible
 from orchestrator.errors import StateError
 from orchestrator.redact import redact
-from orchestrator.state import audit
+from orchestrator.state import audit, scan
 from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import ACTIVE, Status
 from orchestrator.state.records import (
@@ -235,9 +235,8 @@ class Store:
             return set()
 
     def all_tasks(self) -> Iterator[TaskState]:
-        """Every task file, in id order (slow at scale: never on a hot path)."""
-        for path in sorted(self.ws.tasks_dir.glob("TASK_*.yaml")):
-            yield self._parse_task(read_text(path, file=self.ws.rel(path)), path)
+        """Every task file, in id order (an unchanged file comes from the scan cache: ``scan.tasks``)."""
+        return scan.tasks(self.ws)
 
     # ---- writes ----
 
@@ -271,8 +270,11 @@ class Store:
             self._reconcile_before_rebuild()
             locks, salvaged = self._locks_to_keep()
             index = Index(queues=locks)
-            for task in self.all_tasks():
-                self._absorb(index, task)
+            found = scan.scan(self.ws)
+            if found.errors:
+                raise found.errors[0]
+            for facts in found.tasks:
+                _absorb_facts(index, facts)
             self._write_index(index)
             self._journal.unlink(missing_ok=True)
             return Rebuilt(index, salvaged)
@@ -280,17 +282,7 @@ class Store:
     # ---- internals ----
 
     def _parse_task(self, text: str, path: Path) -> TaskState:
-        rel = self.ws.rel(path)
-        data = _yaml.load(text, file=rel, error=StateError)
-        task = _yaml.validate(TaskState, data, file=rel, text=text, error=StateError)
-        if path.stem != task.id:
-            raise StateError(
-                f"the file holds task {task.id}",
-                file=rel,
-                field="id",
-                fix=f"set id back to {path.stem}, or rename the file to {task.id}.yaml",
-            )
-        return task
+        return scan.parse_task(self.ws, text, path)
 
     def _commit(self, txn: Txn) -> None:
         if not txn._dirty and not txn.index_dirty:
@@ -481,6 +473,22 @@ class Store:
             )
             self._index_task(edits.index, task)
             edits.index_dirty = True
+
+
+def _absorb_facts(index: Index, facts: scan.TaskFacts) -> None:
+    """``Store._absorb`` from a scan's facts (no task parsed): the same entry and counters."""
+    if facts.status is not Status.DONE:
+        index.tasks[facts.id] = IndexEntry(
+            status=facts.status,
+            queue=facts.queue,
+            priority=facts.priority,
+            title=facts.title,
+            mtime=facts.mtime,
+        )
+    index.seq = max([index.seq, *facts.seqs])
+    number = int(TASK_ID.match(facts.id).group(2))  # type: ignore[union-attr]
+    key = facts.queue.upper()
+    index.next_number[key] = max(index.next_number.get(key, 1), number + 1)
 
 
 def _digest(text: str) -> str:

@@ -16,7 +16,7 @@ from orchestrator._files import atomic_write, make_dirs, read_text
 from orchestrator.errors import ConfigError, StateError, TransitionError
 from orchestrator.redact import redact
 from orchestrator.sandbox import git
-from orchestrator.state import lifecycle, queues, refiled, taskcard
+from orchestrator.state import lifecycle, queues, refiled, scan, taskcard
 from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import ACTIVE, Status
 from orchestrator.state.records import EventKind, Index, TaskState, now
@@ -442,7 +442,10 @@ def listing(ws: Workspace, *, include_done: bool = False) -> list[dict[str, obje
     """
     store = Store(ws)
     if include_done:
-        return [_summary(t.id, t.status, t.queue, t.priority, t.title) for t in store.all_tasks()]
+        found = scan.scan(ws)  # unchanged files come from the scan cache
+        if found.errors:
+            raise found.errors[0]
+        return [_summary(t.id, t.status, t.queue, t.priority, t.title) for t in found.tasks]
     index = store.index()
     rows = []
     for tid, e in sorted(index.tasks.items()):

@@ -15,10 +15,15 @@ Every file and folder aios keeps in a workspace is named here once; other module
     ops/decision-log/ proposals/ deviations/      <date>-DEC|PROP|DEV-NNNN.md governance records
     .aios/worktrees/<ID>                          task worktrees (laid out by ``sandbox.git``)
     backups/state-<date>[-n]/                     copies of state/ (``aios state backup``)
+
+Outside it, in the user's cache folder (``cache_home``): ``scan-<digest of the root>.sqlite``, what
+full scans derived from each task file (``state.scan``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +34,15 @@ from orchestrator.state.project import Project, load_project
 
 #: The folders under ``ops/`` a workspace starts with (the operating model's records).
 OPS_DIRS = ("audit", "decision-log", "proposals", "deviations", "freeze", "archive")
+
+
+def cache_home() -> Path:
+    """The user's cache folder for aios: ``$AIOS_CACHE_DIR``, else ``$XDG_CACHE_HOME/aios``, else
+    ``~/.cache/aios``."""
+    if explicit := os.environ.get("AIOS_CACHE_DIR"):
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "aios"
 
 
 @dataclass(frozen=True)
@@ -179,6 +193,19 @@ class Workspace:
     def secret_hashes_file(self, task_id: str) -> Path:
         """Salted hashes of the secrets found in the task's change (``orchestrator.redact.save_hashes``)."""
         return self.reviews_dir(task_id) / "secret-hashes.json"
+
+    # ---- outside the workspace: the user's cache ----
+
+    @property
+    def scan_cache(self) -> Path:
+        """What full scans derived from each task file and trail, reused while it is unchanged
+        (``state.scan``; deleting it only makes the next scan slower).
+
+        In the user's cache folder, one file per workspace, not in the workspace: a command that
+        only reads (``aios state check``) leaves every workspace file as it was.
+        """
+        digest = hashlib.sha256(os.fsencode(os.path.realpath(self.root))).hexdigest()[:16]
+        return cache_home() / f"scan-{digest}.sqlite"
 
     # ---- .aios/: working copies ----
 

@@ -13,19 +13,26 @@ from pathlib import Path
 
 from orchestrator._files import read_text
 from orchestrator.errors import AiosError, ConfigError
-from orchestrator.llm.settings import load_models_file
-from orchestrator.llm.usage import load_prices
-from orchestrator.review.personas import load_dimensions, load_persona
 from orchestrator.state.workspace import Workspace
-from orchestrator.workflow.settings import WORKFLOW_FILE, load_workflow
 
-#: Files with a dedicated loader, by ``<kind>/<name>``: ``check(workspace_root)`` raises on a problem.
-_LOADERS: dict[str, Callable[[Path], object]] = {
-    "prompts/dimensions.yaml": lambda root: load_dimensions(workspace=root),
-    f"workflows/{WORKFLOW_FILE}": lambda root: load_workflow(workspace=root),
-    "workflows/models.yaml": lambda root: load_models_file(root),
-    "workflows/prices.yaml": lambda root: load_prices(root),
-}
+
+def _loaders() -> dict[str, Callable[[Path], object]]:
+    """Files with a dedicated loader, by ``<kind>/<name>``: ``check(workspace_root)`` raises on a problem.
+
+    Imported here, not at the top: the loaders bring the workflow, review and model settings
+    (about 0.1 s), which ``aios state check`` needs only in a workspace with files of its own.
+    """
+    from orchestrator.llm.settings import load_models_file
+    from orchestrator.llm.usage import load_prices
+    from orchestrator.review.personas import load_dimensions
+    from orchestrator.workflow.settings import WORKFLOW_FILE, load_workflow
+
+    return {
+        "prompts/dimensions.yaml": lambda root: load_dimensions(workspace=root),
+        f"workflows/{WORKFLOW_FILE}": lambda root: load_workflow(workspace=root),
+        "workflows/models.yaml": lambda root: load_models_file(root),
+        "workflows/prices.yaml": lambda root: load_prices(root),
+    }
 
 
 def check_overrides(ws: Workspace) -> list[AiosError]:
@@ -50,9 +57,12 @@ def _override_files(root: Path) -> list[Path]:
 
 def _check_file(root: Path, path: Path) -> None:
     key = f"{path.parent.name}/{path.name}"
-    if key in _LOADERS:
-        _LOADERS[key](root)
+    loaders = _loaders()
+    if key in loaders:
+        loaders[key](root)
     elif path.parent.name == "personas" and path.suffix == ".yaml":
+        from orchestrator.review.personas import load_persona
+
         load_persona(path.stem, workspace=root)
     else:
         read_text(path, error=ConfigError)  # prompts and READMEs: text a run may read

@@ -156,3 +156,19 @@ def test_triage_needs_a_priority_or_a_queue(ws: Workspace, cli) -> None:
 
     done = cli("task", "triage", new_task(ws, "dev"))
     assert done.exit_code == 2 and "give --priority, --queue, or both" in done.output
+
+
+def test_a_long_list_prints_as_plain_columns_like_a_short_one(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.cli import task as task_cli
+
+    cli("task", "new", "--queue", "dev", "--title", "Add login", "--criterion", "a")
+    cli("task", "new", "--queue", "dev", "--title", "Fix [bold]x\x1b[2J", "--criterion", "a")
+    short = cli("task", "list").stdout
+    monkeypatch.setattr(task_cli, "_RICH_ROWS", 1)  # rich lays out 0.3 ms a row: 3 s for 10,000
+    long = cli("task", "list").stdout
+    assert long == (
+        "id             status  queue  prio  title\n"
+        "TASK_DEV_0001  inbox   dev    3     Add login\n"
+        "TASK_DEV_0002  inbox   dev    3     Fix [bold]x\\x1b[2J\n"
+    )
+    assert [line.rstrip() for line in short.splitlines()] == long.splitlines()

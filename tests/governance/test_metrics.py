@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from orchestrator.governance import metrics
 from orchestrator.governance.metrics import compute, p90
-from orchestrator.state import audit
+from orchestrator.state import _cache, audit
 from orchestrator.state import sessions as session_store
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import Event, EventKind, TaskState
@@ -129,6 +131,28 @@ def test_since_counts_only_what_happened_from_that_date(fixture_ws: Workspace) -
     assert (m.cycle_days_avg, m.violations, m.violations_in_log) == (2.0, 1, 0)
     assert (m.sessions_ended, m.sessions_failed) == (1, 1)  # only the one opened on 11-10 that ended
     assert (m.reviewed_tasks, m.verdicts, m.tokens) == (1, {"APPROVED": 1}, 500)
+
+
+def test_cached_trails_give_the_same_figures_and_a_new_line_is_seen_at_once(
+    fixture_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_cache, "RACY_NS", 0)  # cache the trails written a moment ago
+    first = compute(fixture_ws, today=TODAY)
+    read: list[str] = []
+    real_read = metrics.read_trail
+
+    def counting(path: Path) -> metrics.Trail:
+        read.append(path.stem)
+        return real_read(path)
+
+    monkeypatch.setattr(metrics, "read_trail", counting)
+    assert compute(fixture_ws, today=TODAY) == first and read == []  # every trail from the cache
+    trail = fixture_ws.audit_file("TASK_DEV_0004")
+    created = trail.read_text().splitlines(keepends=True)[-1]
+    done = created.replace("#1 ", "#2 ").replace("created → inbox", "inbox → done")
+    trail.write_text(trail.read_text() + done.replace("2026-11-10", "2026-11-12"))
+    assert compute(fixture_ws, today=TODAY).completed == first.completed + 1
+    assert read == ["TASK_DEV_0004"]  # only the changed trail was read again
 
 
 def test_p90_is_the_nearest_rank() -> None:
