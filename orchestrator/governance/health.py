@@ -34,9 +34,8 @@ from typing import Any, TypeAlias
 from pydantic import BaseModel
 
 from orchestrator.errors import AiosError
-from orchestrator.state import audit_chain, deviations, proposals, queues
+from orchestrator.state import audit_chain, deviations, proposals, queues, scan
 from orchestrator.state import escalations as escalation_store
-from orchestrator.state.check import history_problems
 from orchestrator.state.deviations import DeviationState, parse_time
 from orchestrator.state.escalations import EscalationState
 from orchestrator.state.lifecycle import Status
@@ -110,7 +109,7 @@ def check(ws: Workspace, *, now: datetime, unanswered: Unanswered) -> HealthRepo
     task_list, found = _tasks(ws)
     found += _queues(ws)
     found += _blocked(task_list, now)
-    found += _unaudited(ws, task_list)
+    found += _unaudited(ws)
     found += _proposals(ws)
     found += _deviations(ws, now)
     found += _escalations(ws)
@@ -122,6 +121,10 @@ def check(ws: Workspace, *, now: datetime, unanswered: Unanswered) -> HealthRepo
 
 def _tasks(ws: Workspace) -> tuple[list[TaskState], list[Reason]]:
     """Every task file; one that cannot be read is a red reason (it could hide anything)."""
+    try:
+        return list(scan.tasks(ws)), []  # unchanged files from the scan cache, without YAML
+    except AiosError:
+        pass  # a broken file: read them one by one, so that each broken one is named
     store = Store(ws)
     task_list, found = [], []
     for path in sorted(ws.tasks_dir.glob("TASK_*.yaml")):
@@ -219,25 +222,23 @@ def _blocked(task_list: Iterable[TaskState], now: datetime) -> list[Reason]:
     return found
 
 
-def _unaudited(ws: Workspace, task_list: Iterable[TaskState]) -> list[Reason]:
+def _unaudited(ws: Workspace) -> list[Reason]:
     """Trails that no longer match their task's events, and statuses changed with no event."""
-    pending = Store(ws).pending_recovery()
-    found = []
-    for task in task_list:
-        trail = audit_chain.verify(ws, task, pending=task.id in pending)
-        errors: list[AiosError] = [] if trail.ok else [*audit_chain.problems(ws, trail)]
-        errors += history_problems(ws, task)
-        found += [
-            Reason(
-                colour=Colour.RED,
-                check=Check.UNAUDITED,
-                subject=task.id,
-                text=f"unaudited or altered: {e.file}: {f'{e.field}: ' if e.field else ''}{e.message}",
-                fix=e.fix,
-            )
-            for e in errors
-        ]
-    return found
+    found = scan.scan(ws, trails=True, pending=Store(ws).pending_recovery())  # verdicts cached
+    errors: list[tuple[str, AiosError]] = [
+        (t.task, e) for t in found.trails if not t.ok for e in audit_chain.problems(ws, t)
+    ]
+    errors += [(task.id, e) for task in found.tasks for e in task.history]
+    return [
+        Reason(
+            colour=Colour.RED,
+            check=Check.UNAUDITED,
+            subject=tid,
+            text=f"unaudited or altered: {e.file}: {f'{e.field}: ' if e.field else ''}{e.message}",
+            fix=e.fix,
+        )
+        for tid, e in errors
+    ]
 
 
 def _proposals(ws: Workspace) -> list[Reason]:
