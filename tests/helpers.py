@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -188,3 +188,30 @@ def agent_session(ws: Workspace, name: str, mode: str = "builder", scope: list[s
         ws, agent_id=name, role_mode=RoleMode(mode), task_scope=scope or [], actor="alice"
     )
     return opened
+
+
+#: A small project for review tests: ``add`` and its test.
+CALC = {
+    "src/__init__.py": "",
+    "tests/__init__.py": "",
+    "src/calc.py": '"""Small arithmetic."""\n\n\ndef add(a, b):\n    return a + b\n',
+    "tests/test_calc.py": "from src.calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+}
+#: The acceptance check of ``calc_change``'s ``mul``.
+MUL_CHECK = 'python -c "from src.calc import mul; assert mul(2, 3) == 6"'
+
+
+def calc_change(body: str = "a * b", *, before: str = "") -> dict[str, str]:
+    """``CALC`` plus ``mul`` returning ``body`` (after ``before``'s lines) and a test of it."""
+    return {
+        "src/calc.py": CALC["src/calc.py"] + f"\n\n{before}def mul(a, b):\n    return {body}\n",
+        "tests/test_calc.py": CALC["tests/test_calc.py"].replace("import add", "import add, mul")
+        + "\n\ndef test_mul():\n    assert mul(2, 3) == 6\n",
+    }
+
+
+def write(root: Path, files: Mapping[str, str]) -> None:
+    """Write ``files`` (path relative to ``root`` -> text), making folders as needed."""
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)

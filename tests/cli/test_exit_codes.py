@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 import typer
-from helpers import run_aios
+from helpers import CALC, MUL_CHECK, calc_change, run_aios, write
 from typer.testing import CliRunner
 
 from orchestrator import __version__, _yaml, resources
@@ -27,27 +26,12 @@ from orchestrator.state.taskcard import Criterion, TaskCard
 from orchestrator.state.workspace import Workspace
 
 SANDBOX_ARGS = [] if bwrap_available() else ["--no-sandbox"]
-BASE = {
-    "src/__init__.py": "",
-    "tests/__init__.py": "",
-    "src/calc.py": '"""Small arithmetic."""\n\n\ndef add(a, b):\n    return a + b\n',
-    "tests/test_calc.py": "from src.calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
-}
-CHANGE = {
-    "src/calc.py": BASE["src/calc.py"] + "\n\ndef mul(a, b):\n    return a * b\n",
-    "tests/test_calc.py": BASE["tests/test_calc.py"].replace("import add", "import add, mul")
-    + "\n\ndef test_mul():\n    assert mul(2, 3) == 6\n",
-}
-PASSING = 'python -c "from src.calc import mul; assert mul(2, 3) == 6"'
+BASE = CALC
+CHANGE = calc_change()
+PASSING = MUL_CHECK
 FAILING = 'python -c "from src.calc import mul; assert mul(2, 3) == 7"'
 CANNOT_RUN = "no-such-tool-aios-test --check"
 ERROR_KEYS = ["error", "fix", "file", "field", "line"]
-
-
-def write(root: Path, files: Mapping[str, str]) -> None:
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
 
 
 def reviewable(ws: Workspace, check: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import plain_git
+from helpers import CALC, MUL_CHECK, calc_change, plain_git, write
 
 from orchestrator.governance import actions
 from orchestrator.mcp._shell import Shell
@@ -47,26 +47,11 @@ async def refused(client: Any, tool: str, **args: Any) -> str:
     return result.content[0].text
 
 
-BASE = {
-    "src/__init__.py": "",
-    "tests/__init__.py": "",
-    "src/calc.py": '"""Small arithmetic."""\n\n\ndef add(a, b):\n    return a + b\n',
-    "tests/test_calc.py": "from src.calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
-}
+BASE = CALC
 #: The agent's first attempt: ``mul`` adds, so its test and the acceptance check fail.
-BROKEN = {
-    "src/calc.py": BASE["src/calc.py"] + "\n\ndef mul(a, b):\n    return a + b\n",
-    "tests/test_calc.py": BASE["tests/test_calc.py"].replace("import add", "import add, mul")
-    + "\n\ndef test_mul():\n    assert mul(2, 3) == 6\n",
-}
-FIXED = {**BROKEN, "src/calc.py": BASE["src/calc.py"] + "\n\ndef mul(a, b):\n    return a * b\n"}
-CHECK = 'python -c "from src.calc import mul; assert mul(2, 3) == 6"'
-
-
-def write(root: Path, files: Mapping[str, str]) -> None:
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
+BROKEN = calc_change("a + b")
+FIXED = calc_change()
+CHECK = MUL_CHECK
 
 
 def reviewable_task(ws: Workspace, *, mode: RoleMode = RoleMode.BUILDER) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
 
 import pytest
+from helpers import CALC, MUL_CHECK, calc_change, write
 from starlette.testclient import TestClient
 
 from orchestrator.governance import actions
@@ -19,27 +19,12 @@ from orchestrator.web.app import create_app
 from orchestrator.web.auth import Gate
 
 LINK_TOKEN = "test-link-token"
-BASE = {
-    "src/__init__.py": "",
-    "tests/__init__.py": "",
-    "src/calc.py": '"""Small arithmetic."""\n\n\ndef add(a, b):\n    return a + b\n',
-    "tests/test_calc.py": "from src.calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
-}
+BASE = CALC
 #: ``mul`` works and is tested, so the review approves it; the unused import on new line 7 is a
 #: minor ruff finding (F401), which does not hold the approval back: it shows at its line.
-CHANGE = {
-    "src/calc.py": BASE["src/calc.py"] + "\n\nimport os\n\n\ndef mul(a, b):\n    return a * b\n",
-    "tests/test_calc.py": BASE["tests/test_calc.py"].replace("import add", "import add, mul")
-    + "\n\ndef test_mul():\n    assert mul(2, 3) == 6\n",
-}
+CHANGE = calc_change(before="import os\n\n\n")
 FINDING_LINE = 8
-CHECK = 'python -c "from src.calc import mul; assert mul(2, 3) == 6"'
-
-
-def write(root: Path, files: Mapping[str, str]) -> None:
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
+CHECK = MUL_CHECK
 
 
 def started_task(ws: Workspace, *, title: str = "Add mul", change: Mapping[str, str] = CHANGE) -> str:

@@ -7,11 +7,9 @@ repository: a passing check is APPROVED, a check that cannot run is BLOCKED (an 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from pathlib import Path
 
 import pytest
-from helpers import add_member
+from helpers import CALC, MUL_CHECK, add_member, calc_change, write
 
 from orchestrator.errors import PermissionDenied, StateError
 from orchestrator.governance import actions, decisions
@@ -29,25 +27,10 @@ from orchestrator.workflow.gates import Gate
 from orchestrator.workflow.options import RunOptions
 
 OPTIONS = RunOptions(builder_mode="external", reviewer_mode="static", sandbox=bwrap_available())
-BASE = {
-    "src/__init__.py": "",
-    "tests/__init__.py": "",
-    "src/calc.py": '"""Small arithmetic."""\n\n\ndef add(a, b):\n    return a + b\n',
-    "tests/test_calc.py": "from src.calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
-}
-CHANGE = {
-    "src/calc.py": BASE["src/calc.py"] + "\n\ndef mul(a, b):\n    return a * b\n",
-    "tests/test_calc.py": BASE["tests/test_calc.py"].replace("import add", "import add, mul")
-    + "\n\ndef test_mul():\n    assert mul(2, 3) == 6\n",
-}
-PASSING = 'python -c "from src.calc import mul; assert mul(2, 3) == 6"'
+BASE = CALC
+CHANGE = calc_change()
+PASSING = MUL_CHECK
 CANNOT_RUN = "no-such-tool-aios-test --check"
-
-
-def write(root: Path, files: Mapping[str, str]) -> None:
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
 
 
 def started(ws: Workspace, check: str = PASSING) -> str:
