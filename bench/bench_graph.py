@@ -44,6 +44,7 @@ from orchestrator.state.setup import init
 from orchestrator.state.taskcard import Criterion, TaskCard
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow import graph as graph_module
+from orchestrator.workflow import runs
 from orchestrator.workflow.checkpoint import ReviewState
 from orchestrator.workflow.graph import RunContext, build_graph
 from orchestrator.workflow.settings import WorkflowSettings
@@ -112,7 +113,9 @@ def committing_builder(commits: list[float]) -> Callable[[RunContext, ReviewStat
     def build(ctx: RunContext, state: ReviewState) -> None:
         start = time.perf_counter()
         worktree = git.worktree_path(ctx.ws.root, ctx.card.id)
-        (worktree / "feature.py").write_text(f"X = {state['round']}\n")
+        # A new line every round (round 1 included: the task's own commit already holds X = 1), or
+        # the round brings no new commit and escalates instead of being reviewed.
+        (worktree / "feature.py").write_text(f"X = {state['round']}\nROUND_{len(commits)} = True\n")
         git.commit_all(worktree, f"round {state['round']}")
         commits.append(time.perf_counter() - start)
 
@@ -144,7 +147,8 @@ def round_times(kind: str, delay: float, rounds: int) -> list[float]:
             graph = build_graph(saver)
             # durability="sync" as runs.run; LangGraph rejects it without a checkpointer.
             durability = {"durability": "sync"} if saver is not None else {}
-            graph.invoke(start, {"configurable": {"thread_id": card.id}}, context=ctx, **durability)
+            with runs.run_agents(ws, card, by="bench") as ctx.sessions:  # agents act through sessions
+                graph.invoke(start, {"configurable": {"thread_id": card.id}}, context=ctx, **durability)
         assert len(starts) == rounds, f"expected {rounds} rounds, saw {len(starts)}"
         return [b - a - c for a, b, c in zip(starts, starts[1:], commits, strict=False)]
 
