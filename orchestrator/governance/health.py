@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TypeAlias
 
 from pydantic import BaseModel
@@ -106,33 +107,40 @@ class HealthReport(BaseModel):
 
 def check(ws: Workspace, *, now: datetime, unanswered: Unanswered) -> HealthReport:
     """The workspace's health at ``now``; ``unanswered`` finds a task's open violations."""
-    task_list, found = _tasks(ws)
+    # One scan (cached: unchanged files and trails are not read again) gives every task's status,
+    # its history and its trail's verdict; only live tasks are read whole (blocked, violations).
+    scanned = scan.scan(ws, trails=True, pending=Store(ws).pending_recovery())
+    found = [_unreadable(e, Colour.RED, subject=_task_of(e)) for e in scanned.errors]
+    live = _live_tasks(ws, {t.id for t in scanned.tasks if t.status is not Status.DONE}, found)
     found += _queues(ws)
-    found += _blocked(task_list, now)
-    found += _unaudited(ws)
+    found += _blocked(live, now)
+    found += _unaudited(ws, scanned)
     found += _proposals(ws)
     found += _deviations(ws, now)
     found += _escalations(ws)
-    found += _violations(ws, task_list, unanswered)
+    found += _violations(ws, live, unanswered)
     found.sort(key=lambda r: r.colour is not Colour.RED)  # stable: red first, each in check order
     status = found[0].colour if found else Colour.GREEN
     return HealthReport(status=status, reasons=[r.text for r in found], details=found, checked_at=_stamp(now))
 
 
-def _tasks(ws: Workspace) -> tuple[list[TaskState], list[Reason]]:
-    """Every task file; one that cannot be read is a red reason (it could hide anything)."""
+def _task_of(error: AiosError) -> str | None:
+    return Path(error.file).name.removesuffix(".yaml") if error.file else None
+
+
+def _live_tasks(ws: Workspace, ids: set[str], found: list[Reason]) -> list[TaskState]:
+    """The tasks of ``ids``; one that cannot be read (changed since the scan) is a red reason."""
     try:
-        return list(scan.tasks(ws)), []  # unchanged files from the scan cache, without YAML
+        return list(scan.tasks(ws, ids))
     except AiosError:
-        pass  # a broken file: read them one by one, so that each broken one is named
-    store = Store(ws)
-    task_list, found = [], []
-    for path in sorted(ws.tasks_dir.glob("TASK_*.yaml")):
+        pass  # a file changed since the scan: read them one by one, so that each broken one is named
+    store, task_list = Store(ws), []
+    for tid in sorted(ids):
         try:
-            task_list.append(store.read_task(path.stem))
+            task_list.append(store.read_task(tid))
         except AiosError as exc:
-            found.append(_unreadable(exc, Colour.RED, subject=path.stem))
-    return task_list, found
+            found.append(_unreadable(exc, Colour.RED, subject=tid))
+    return task_list
 
 
 def _unreadable(exc: AiosError, colour: Colour, *, subject: str | None = None) -> Reason:
@@ -222,9 +230,8 @@ def _blocked(task_list: Iterable[TaskState], now: datetime) -> list[Reason]:
     return found
 
 
-def _unaudited(ws: Workspace) -> list[Reason]:
+def _unaudited(ws: Workspace, found: scan.Scan) -> list[Reason]:
     """Trails that no longer match their task's events, and statuses changed with no event."""
-    found = scan.scan(ws, trails=True, pending=Store(ws).pending_recovery())  # verdicts cached
     errors: list[tuple[str, AiosError]] = [
         (t.task, e) for t in found.trails if not t.ok for e in audit_chain.problems(ws, t)
     ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,16 +105,19 @@ def scan(ws: Workspace, *, trails: bool = False, pending: set[str] | None = None
         return scanner.scan(trails=trails, pending=pending or set())
 
 
-def tasks(ws: Workspace) -> Iterator[TaskState]:
-    """Every task, in id order (an unchanged file's task comes from the cache, without YAML).
+def tasks(ws: Workspace, ids: Collection[str] | None = None) -> Iterator[TaskState]:
+    """Every task (or those of ``ids``), in id order (an unchanged file's task comes from the
+    cache, without YAML).
 
     Raises:
         StateError: a task file does not read as a task (the first, in id order).
     """
+    names = None if ids is None else {f"{tid}.yaml" for tid in ids}
     scanner = _Scanner(ws)  # not `with`: the garbage collector stays on while the caller works
     try:
         for name, st in scanner.files.items():
-            yield scanner.task(name, st, bulk=True)
+            if names is None or name in names:
+                yield scanner.task(name, st, bulk=True)
     except BaseException:
         scanner.cache.close()
         raise
