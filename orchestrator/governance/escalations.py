@@ -160,6 +160,38 @@ def answer(
     return held
 
 
+def resolve_security(
+    ws: Workspace, task_id: str, *, source: str, actor: str, session: Session | None = None
+) -> list[str]:
+    """Close the ``security`` escalations ``actor`` (the review) raised on the task once a later
+    round (``source``) finds no critical security finding: the fix answers them, so a fixed
+    finding does not run on to a freeze. One a person raised is left for a person to answer.
+
+    Returns the ids closed.
+    """
+
+    def mine(held: Escalation) -> bool:
+        return (
+            held.task_id == task_id and held.raised_by == actor
+            and held.type is EscalationType.SECURITY and held.state is EscalationState.OPEN
+        )  # fmt: skip
+
+    if not any(mine(e) for e in store.load(ws).escalations):
+        return []  # the common case: nothing to close, nothing written
+    note = f"{source} finds no critical security finding: fixed"
+    closed: list[str] = []
+    with store.editing(ws) as roster:
+        for held in roster.escalations:
+            if mine(held):
+                held.state, held.due_at = EscalationState.ANSWERED, None
+                held.answered_by, held.answered_at, held.note = actor, store.stamp(store.clock()), note
+                closed.append(held.id)
+    for escalation_id in closed:
+        text = f"escalation {escalation_id} answered: {note}"
+        store.record_event(ws, task_id, actor=actor, text=text, session=session and session.id)
+    return closed
+
+
 def listing(ws: Workspace, *, open_only: bool = False) -> list[Routed]:
     """Every escalation (or only the open ones), with who must answer each now."""
     project = ws.project

@@ -233,11 +233,16 @@ def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
 
 def escalate_critical_security(ctx: RunContext, tid: str, round_: int, findings: list[Finding]) -> None:
     """A critical security finding escalates as ``security`` by itself (the matrix's route: L1, L0,
-    then a freeze); once per task while it is open, so a re-run node opens no second one."""
+    then a freeze); once per task while it is open, so a re-run node opens no second one. A round
+    that finds none closes the one the review opened: the finding was fixed."""
     critical = [
         f for f in findings if f.severity is Severity.CRITICAL and is_security(f, ctx.workflow.policy)
     ]
-    if critical:
+    if not critical:
+        escalations.resolve_security(
+            ctx.ws, tid, source=f"review round {round_}", actor=REVIEWER, session=ctx.session_of(REVIEWER)
+        )
+    else:
         escalations.raise_security(
             ctx.ws,
             tid,

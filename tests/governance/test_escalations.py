@@ -193,6 +193,23 @@ def test_a_critical_security_finding_escalates_once_per_open_escalation(team) ->
     assert again is None and len(store.load(team).escalations) == 1
 
 
+def test_a_fixed_finding_closes_only_the_security_escalation_the_review_raised(team) -> None:
+    tid, other = new_task(team), new_task(team)
+    assert escalations.resolve_security(team, tid, source="review round 1", actor="lee") == []
+    assert not team.escalations_file.exists()  # nothing open: nothing written
+    mine = escalations.raise_security(team, tid, refs=["Q S608 a.py:1"], source="r1", actor="lee")
+    theirs = escalations.escalate(team, other, kind=EscalationType.SECURITY, reason="seen", actor="bob")
+    assert mine is not None
+    closed = escalations.resolve_security(team, tid, source="review round 2", actor="lee")
+    assert closed == [mine.escalation.id]
+    assert escalations.resolve_security(team, other, source="review round 2", actor="lee") == []
+    states = {e.id: e.state for e in store.load(team).escalations}
+    assert states == {
+        mine.escalation.id: EscalationState.ANSWERED,
+        theirs.escalation.id: EscalationState.OPEN,
+    }
+
+
 def test_overdue_reads_only_due_times(team) -> None:
     assert not store.overdue(team, T0)  # no file yet
     _open(team, EscalationType.SECURITY)

@@ -385,3 +385,29 @@ def test_a_critical_security_finding_escalates_by_itself_once(started) -> None:
     ]  # two rounds found it; one escalation is open, and the non-security critical one raised none
     assert opened[0].reason == "review round 1: 1 critical security finding(s): Q secret feature.py:1"
     assert "a key" not in opened[0].reason  # the finding's words stay out of the append-only trail
+
+
+def test_a_round_that_finds_the_critical_security_finding_fixed_closes_its_escalation(started) -> None:
+    """Else a fixed finding's escalation would run on to a freeze hours after the merge."""
+    from orchestrator.state import escalations as escalation_store
+    from orchestrator.state.escalations import EscalationState
+
+    ws, card = started
+    leaked = Finding(
+        dimension=Dimension.QUALITY, severity=Severity.CRITICAL, file="feature.py", line=1,
+        rule="secret", message="a key", source="detect-secrets",
+    )  # fmt: skip
+    script = Script(["NEEDS_REVISION", "APPROVED"])
+    scripted = script.aggregate
+
+    def aggregate(ctx: RunContext, state: dict[str, Any], checks: list[CheckResult]) -> dict[str, Any]:
+        out = scripted(ctx, state, checks)
+        return {**out, "findings": [leaked] if out["verdict"] == "NEEDS_REVISION" else []}
+
+    script.aggregate = aggregate  # type: ignore[method-assign]
+    out = _run(ws, card, script, _start(card, ws))
+    assert out["pending"][0]["kind"] == "human_review"
+    [closed] = escalation_store.load(ws).escalations
+    assert (closed.state, closed.due_at) == (EscalationState.ANSWERED, None)
+    assert closed.note == "review round 2 finds no critical security finding: fixed"
+    assert f"escalation {closed.id} answered: review round 2" in ws.audit_file(card.id).read_text()
