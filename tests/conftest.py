@@ -81,3 +81,35 @@ def cli(ws: Workspace):
         return runner.invoke(app, list(args), env=env, input=input, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The URL of the throwaway PostgreSQL cluster ``.ci/postgres`` started (``AIOS_TEST_POSTGRES_URL``).
+
+    Outside CI a test that needs it skips, saying how to start one; under CI its absence fails.
+    """
+    import os
+
+    url = os.environ.get("AIOS_TEST_POSTGRES_URL")
+    if url:
+        return url
+    why = "no PostgreSQL: run `export AIOS_TEST_POSTGRES_URL=$(.ci/postgres start)` first"
+    if os.environ.get("CI"):
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty database on the test cluster for one test; dropped after it."""
+    import uuid
+
+    import psycopg
+
+    name = f"aios_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
