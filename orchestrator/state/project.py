@@ -10,6 +10,11 @@ table in ``governance.matrix``, not written in the file::
     - {name: alice, role: owner, email: alice@example.com}
     - {name: bob, role: operator}
     queues: {dev: {max_concurrent: 3}}
+    id: 3f9c2a7d1e04                 # written by `aios init`: names this workspace in shared servers
+    backends:                        # optional: beyond one machine (each overridden by its variable)
+      state: postgresql://db.example/aios        # AIOS_STATE_URL
+      checkpoints: postgresql://db.example/aios  # AIOS_CHECKPOINT_URL
+      langgraph: http://127.0.0.1:2024           # AIOS_LANGGRAPH_URL
 
 A schema_version 1 file (members with ``roles: [project_owner]`` and a ``roles:`` permission table)
 is migrated on read (`m002_levels`); the next ``aios member add|remove`` writes it back as version 2.
@@ -18,6 +23,7 @@ is migrated on read (`m002_levels`); the next ``aios member add|remove`` writes 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
@@ -80,6 +86,51 @@ class QueuePolicy(BaseModel):
     """Only a human member with ``approve_task`` may start tasks in this queue."""
 
 
+WORKSPACE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class Backends(BaseModel):
+    """Where a workspace keeps what it shares beyond one machine; unset means the embedded default
+    (YAML files in ``state/``, ``state/checkpoints.sqlite``, the graph run in-process)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: str | None = None
+    """``postgresql://...``: tasks, events, queues, agents and sessions in PostgreSQL."""
+    checkpoints: str | None = None
+    """``postgresql://...``: the review graph's checkpoints in PostgreSQL."""
+    langgraph: str | None = None
+    """``http(s)://...``: a LangGraph Server that runs the review graph."""
+
+    @field_validator("state", "checkpoints")
+    @classmethod
+    def _postgres_url(cls, url: str | None) -> str | None:
+        return url if url is None else check_postgres_url(url)
+
+    @field_validator("langgraph")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^https?://[^\s/]+", url):
+            raise ValueError(f"{url!r} is not a server address: write http://HOST:PORT")
+        return url
+
+
+def check_postgres_url(url: str) -> str:
+    """``url`` if it names a PostgreSQL database without a password in it.
+
+    A password in a committed file (or a logged URL) is a leaked secret: libpq reads it from
+    ``PGPASSWORD`` or ``~/.pgpass`` instead.
+    """
+    if not re.match(r"^postgres(ql)?://", url):
+        raise ValueError(f"{url!r} is not a PostgreSQL URL: write postgresql://USER@HOST:PORT/DATABASE")
+    if re.match(r"^postgres(ql)?://[^/@]*:[^/@]*@", url) or re.search(r"[?&]password=", url):
+        raise ValueError(
+            "the URL holds a password: remove it and put it in PGPASSWORD or ~/.pgpass, "
+            "where PostgreSQL's client reads it"
+        )
+    return url
+
+
 class Member(BaseModel):
     """A human member: who they are, their role, and the git email that identifies them."""
 
@@ -136,6 +187,10 @@ class Project(BaseModel):
     name: str = Field(min_length=1)
     members: list[Member]
     queues: dict[str, QueuePolicy] = Field(min_length=1)
+    id: str | None = None
+    """Names this workspace in a database or server it shares with others (rows, thread ids): ``aios
+    init`` writes a random one. A workspace without it is named by its project name."""
+    backends: Backends = Field(default_factory=Backends)
     _read_version: int = PrivateAttr(default=SCHEMA_VERSION)
 
     @field_validator("queues")
@@ -145,6 +200,18 @@ class Project(BaseModel):
             if not QUEUE_NAME.match(name):
                 raise ValueError(f"queue name {name!r} must be lowercase letters and digits")
         return queues
+
+    @field_validator("id")
+    @classmethod
+    def _plain_id(cls, value: str | None) -> str | None:
+        if value is not None and not WORKSPACE_ID.match(value):
+            raise ValueError(f"id {value!r} must be lowercase letters, digits, - and _ (at most 63)")
+        return value
+
+    @property
+    def workspace_id(self) -> str:
+        """``id``, or the project name made into one (lowercase, other characters as ``-``)."""
+        return self.id or re.sub(r"[^a-z0-9_-]+", "-", self.name.casefold()).strip("-")[:63] or "workspace"
 
     @field_validator("members")
     @classmethod
@@ -181,12 +248,17 @@ class Project(BaseModel):
 
     def data(self) -> dict[str, Any]:
         """The project as written in ``project.yaml`` (schema_version 2)."""
-        return {
+        data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "name": self.name,
             "members": [m.data() for m in self.members],
             "queues": {name: q.model_dump(exclude_unset=True) for name, q in self.queues.items()},
         }
+        if self.id is not None:
+            data["id"] = self.id
+        if backends := self.backends.model_dump(exclude_none=True):
+            data["backends"] = backends
+        return data
 
 
 DEFAULT_QUEUES: dict[str, dict[str, object]] = {
@@ -211,6 +283,7 @@ def default_project(name: str, owner: str, email: str | None = None) -> dict[str
         "name": name,
         "members": [member.data()],
         "queues": DEFAULT_QUEUES,
+        "id": secrets.token_hex(6),
     }
 
 
