@@ -1,4 +1,4 @@
-"""``aios init`` and ``aios state check|rebuild``."""
+"""``aios init`` and ``aios state check|rebuild|backup|restore|export|migrate``."""
 
 from __future__ import annotations
 
@@ -172,3 +172,47 @@ def rebuild(ctx: typer.Context) -> None:
             f"  fix: check why it was locked ({history}), then `aios queue unlock {name}`",
             err=True,
         )
+
+
+@state_app.command("export")
+def export(
+    ctx: typer.Context,
+    to: Annotated[
+        Path | None, typer.Option("--to", help="The folder to write (default: export/ in the workspace).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write the state as YAML files (state/tasks/*.yaml, tasks.yaml, agents.yaml, sessions.yaml, trails)."""
+    from orchestrator.state.migrate import export as write_view
+
+    ws = state(ctx).workspace()
+    folder = (to if to is None or to.is_absolute() else Path.cwd() / to) or ws.root / "export"
+    done = write_view(ws, folder)
+    if as_json:
+        print_json({"folder": str(folder), "tasks": done.tasks})
+    else:
+        typer.echo(
+            f"Wrote {done.tasks} task(s) with the index, agents, sessions and audit trails to {folder}."
+        )
+
+
+@state_app.command("migrate")
+def migrate(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option("--to", help="postgresql://USER@HOST:PORT/DATABASE, or yaml.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Move the workspace's state into PostgreSQL, or back into the YAML files, losing nothing."""
+    from orchestrator.cli._output import safe
+    from orchestrator.state import migrate as move
+
+    ws = state(ctx).workspace()
+    done = move.to_yaml(ws) if to.strip().lower() == "yaml" else move.to_postgres(ws, to)
+    if as_json:
+        print_json({"tasks": done.tasks, "to": done.where, "kept": done.kept, "next": done.setting})
+        return
+    target = "the YAML files" if to.strip().lower() == "yaml" else f"PostgreSQL (workspace {done.where})"
+    typer.echo(f"Moved {done.tasks} task(s) with their events, queues, agents and sessions to {target}.")
+    if done.kept:
+        typer.echo(f"The YAML files are kept in {done.kept}/ (no command reads them).")
+    typer.echo(f"next: {safe(done.setting)}")

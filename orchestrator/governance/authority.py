@@ -20,7 +20,7 @@ from orchestrator.state.lifecycle import Status
 from orchestrator.state.project import Level
 from orchestrator.state.records import TaskState
 from orchestrator.state.sessions import Session
-from orchestrator.state.store import Store
+from orchestrator.state.stores import open_store
 from orchestrator.state.workspace import Workspace
 
 LEVEL_NAMES: dict[Level, str] = {
@@ -206,7 +206,7 @@ _WHILE_STOPPED = frozenset({Op.READ, Op.TERMINATE_SESSION, Op.ESCALATE})
 
 def _not_stopped(ws: Workspace, actor: str, doing: str, queue: str | None) -> None:
     """A freeze, or a lock of the queue it works in, stops every agent (people still act)."""
-    locks = Store(ws).peek_locks()  # no lock taken: this runs inside the state transaction too
+    locks = open_store(ws).peek_locks()  # no lock taken: this runs inside the state transaction too
     if locks.frozen is not None:
         raise PermissionDenied(
             f"{actor} may not {doing}: {queues.frozen_text(locks.frozen)}",

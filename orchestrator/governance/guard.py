@@ -28,7 +28,7 @@ from orchestrator.state import queues
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import Event, EventKind, Index, TaskState
 from orchestrator.state.sessions import Session
-from orchestrator.state.store import Store
+from orchestrator.state.stores import open_store
 from orchestrator.state.workspace import Workspace
 
 
@@ -62,7 +62,7 @@ class RunGuard:
     @classmethod
     def begin(cls, ws: Workspace, task_id: str, *, own: Iterable[str], resume: str | None = None) -> RunGuard:
         """A guard for an invocation starting now: moves recorded from here on by others stop it."""
-        task = Store(ws).read_task(task_id)
+        task = open_store(ws).read_task(task_id)
         return cls(ws, task_id, own=own, last_seq=_last_seq(task.events), resume=resume)
 
     def watch(self, sessions: Iterable[Session]) -> None:
@@ -89,7 +89,7 @@ class RunGuard:
             RunStopped: saying who stopped the run and why, and how to go on.
         """
         self.sessions_live(doing)
-        store = Store(self.ws)
+        store = open_store(self.ws)
         index = store.read_locks()  # records a hand edit of the index first: a stop written by hand
         self.inspect(index, store.read_task(self.task_id), doing=doing)
 

@@ -42,7 +42,7 @@ from orchestrator.state.escalations import EscalationState
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.proposals import ProposalStatus
 from orchestrator.state.records import Event, TaskState
-from orchestrator.state.store import Store
+from orchestrator.state.stores import open_store
 from orchestrator.state.workspace import Workspace
 
 #: The task's violations still unanswered, numbered as on its trail (``gates.unanswered_violations``:
@@ -109,7 +109,7 @@ def check(ws: Workspace, *, now: datetime, unanswered: Unanswered) -> HealthRepo
     """The workspace's health at ``now``; ``unanswered`` finds a task's open violations."""
     # One scan (cached: unchanged files and trails are not read again) gives every task's status,
     # its history and its trail's verdict; only live tasks are read whole (blocked, violations).
-    scanned = scan.scan(ws, trails=True, pending=Store(ws).pending_recovery())
+    scanned = scan.scan(ws, trails=True, pending=open_store(ws).pending_recovery())
     found = [_unreadable(e, Colour.RED, subject=_task_of(e)) for e in scanned.errors]
     live = _live_tasks(ws, {t.id for t in scanned.tasks if t.status is not Status.DONE}, found)
     found += _queues(ws)
@@ -134,7 +134,7 @@ def _live_tasks(ws: Workspace, ids: set[str], found: list[Reason]) -> list[TaskS
         return list(scan.tasks(ws, ids))
     except AiosError:
         pass  # a file changed since the scan: read them one by one, so that each broken one is named
-    store, task_list = Store(ws), []
+    store, task_list = open_store(ws), []
     for tid in sorted(ids):
         try:
             task_list.append(store.read_task(tid))

@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pydantic import BaseModel, Field
 
@@ -38,7 +38,10 @@ from orchestrator.state.deviations import DeviationState, parse_time
 from orchestrator.state.lifecycle import HOLDS_SLOT, Status
 from orchestrator.state.proposals import ProposalStatus
 from orchestrator.state.records import TaskState
-from orchestrator.state.store import Store
+from orchestrator.state.stores import open_store
+
+if TYPE_CHECKING:
+    from orchestrator.state.stores import StateStore
 from orchestrator.state.workspace import Workspace
 
 #: The spec gate on one task: its problems (none: card, state and branch agree). The workflow
@@ -105,7 +108,7 @@ def standup(ws: Workspace, *, since: datetime, now: datetime) -> Standup:
     """The morning standup: activity from ``since`` to ``now``, the inbox, running and waiting work."""
     activity = _activity(ws, since)
     live = tasks.listing(ws)
-    store = Store(ws)
+    store = open_store(ws)
     inbox = sorted(
         (_row(r) for r in live if r["status"] == Status.INBOX.value), key=lambda t: (t.priority, t.id)
     )
@@ -194,7 +197,7 @@ def _governance_lines(ws: Workspace, since: datetime) -> list[str]:
     ]
 
 
-def _row(row: dict[str, object], store: Store | None = None) -> TaskRow:
+def _row(row: dict[str, object], store: StateStore | None = None) -> TaskRow:
     task = TaskRow(
         id=str(row["id"]),
         status=str(row["status"]),
@@ -219,7 +222,7 @@ def entered_at(task: TaskState, statuses: frozenset[Status] | None = None) -> st
     return first
 
 
-def _waiting(ws: Workspace, live: list[dict[str, object]], store: Store) -> list[Waiting]:
+def _waiting(ws: Workspace, live: list[dict[str, object]], store: StateStore) -> list[Waiting]:
     waiting = [_human_review(store.read_task(str(r["id"]))) for r in live if r["status"] == "reviewing"]
     waiting += _open_escalations(ws)
     for r in live:
@@ -376,7 +379,7 @@ def _deviations(ws: Workspace, now: datetime) -> Item:
 
 def _orphaned(ws: Workspace, live: list[dict[str, object]], now: datetime) -> Item:
     def make() -> tuple[str, list[str], list[str], str]:
-        store, details, ids = Store(ws), [], []
+        store, details, ids = open_store(ws), [], []
         for row in live:
             if row["status"] not in {s.value for s in HOLDS_SLOT}:
                 continue
@@ -434,7 +437,7 @@ def _sessions(ws: Workspace, live: list[dict[str, object]], now: datetime) -> It
 def _consistency(ws: Workspace, live: list[dict[str, object]], spec_check: SpecCheck) -> Item:
     def make() -> tuple[str, list[str], list[str], str]:
         details = [p.render().split("\n", 1)[0] for p in check_report(ws).problems]
-        store, ids = Store(ws), []
+        store, ids = open_store(ws), []
         for row in live:
             found = spec_check(ws, store.read_task(str(row["id"])))
             details += [f"{row['id']}: spec gate: {why}" for why in found]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from orchestrator import _yaml
 from orchestrator._files import atomic_write, read_text
+from orchestrator._lock import exclusive
 from orchestrator.errors import StateError
 from orchestrator.state.workspace import Workspace
 
@@ -40,3 +43,27 @@ def load(ws: Workspace, path: Path, model: type[R]) -> R:
 def save(path: Path, header: str, roster: BaseModel) -> None:
     """Write the file atomically: ``header`` (comments) then the YAML, without empty fields."""
     atomic_write(path, header + _yaml.dump(roster.model_dump(mode="json", exclude_none=True)))
+
+
+def validated(model: type[R], data: dict[str, Any], file: str) -> R:
+    """Validate rows read from the state database (``file`` names the table in a refusal)."""
+    return _yaml.validate(model, data, file=file, error=StateError)
+
+
+def docs(items: list[Any]) -> list[dict[str, Any]]:
+    """Each entry as ``save`` writes it to a file: JSON types, no empty fields."""
+    return [item.model_dump(mode="json", exclude_none=True) for item in items]
+
+
+def locked(ws: Workspace) -> AbstractContextManager[object]:
+    """The state lock: the file lock, or the workspace's row lock in the state database."""
+    from orchestrator.state.stores import shared_store  # stores imports the task store: only here
+
+    shared = shared_store(ws)
+    return shared.locked() if shared is not None else _file_lock(ws)
+
+
+@contextmanager
+def _file_lock(ws: Workspace) -> Iterator[object]:
+    with exclusive(ws.state_lock):
+        yield None

@@ -13,12 +13,13 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator._lock import exclusive
 from orchestrator.state import _roster
+from orchestrator.state.stores import shared_store
 from orchestrator.state.taskcard import RoleMode
 from orchestrator.state.workspace import Workspace
 
@@ -84,17 +85,28 @@ _HEADER = """\
 
 def load(ws: Workspace) -> AgentsFile:
     """Read and validate ``state/agents.yaml`` (none yet: no agents)."""
+    if (shared := shared_store(ws)) is not None:  # PostgreSQL: aios_agents
+        return _roster.validated(AgentsFile, {"agents": shared.load_roster("agents")}, shared.where("agents"))
     return _roster.load(ws, ws.agents_file, AgentsFile)
 
 
 def save(ws: Workspace, roster: AgentsFile) -> None:
-    _roster.save(ws.agents_file, _HEADER, roster)
+    if (shared := shared_store(ws)) is not None:
+        with shared.locked():
+            shared.save_roster("agents", _roster.docs(roster.agents))
+        return
+    write_file(ws.agents_file, roster)
+
+
+def write_file(path: Path, roster: AgentsFile) -> None:
+    """Write ``roster`` as ``state/agents.yaml`` is written (``aios state export`` writes it anywhere)."""
+    _roster.save(path, _HEADER, roster)
 
 
 @contextmanager
 def editing(ws: Workspace) -> Iterator[AgentsFile]:
     """The agents file under the state lock, written back when the block ends without error."""
-    with exclusive(ws.state_lock):
+    with _roster.locked(ws):
         roster = load(ws)
         yield roster
         save(ws, roster)

@@ -12,7 +12,8 @@ from orchestrator.state import agents, audit_chain, queues, refile, refiled, sca
 from orchestrator.state.history import history_problems as history_problems  # re-exported
 from orchestrator.state.lifecycle import ACTIVE, Status
 from orchestrator.state.records import Index, TaskState
-from orchestrator.state.store import REBUILD_ACTOR, Rebuilt, Store
+from orchestrator.state.store import REBUILD_ACTOR, Rebuilt
+from orchestrator.state.stores import open_store
 from orchestrator.state.workspace import Workspace
 
 
@@ -43,7 +44,7 @@ def check_report(ws: Workspace) -> StateReport:
     skipping the review and the merge) is reported. Each task's audit trail must match its events
     (``audit_chain``): an unaudited event, an altered or misnumbered line is a problem.
     """
-    store = Store(ws)
+    store = open_store(ws)
     problems: list[AiosError] = []
     _collect(problems, lambda: ws.project)
     index = _collect(problems, store.read_index)
@@ -249,7 +250,7 @@ def _duplicates(ws: Workspace, numbers: list[tuple[str, Sequence[int]]]) -> list
 def rebuild(ws: Workspace) -> Rebuilt:
     """Rebuild the index (``Store.rebuild``); a queue kept locked for want of a readable lock is
     recorded in ``ops/freeze/queue-locks.md``, so the history of locks says why it is frozen."""
-    result = Store(ws).rebuild()
+    result = open_store(ws).rebuild()
     if result.salvaged:
         queues.record_freeze(
             ws,

@@ -41,7 +41,7 @@ from orchestrator.state.audit import check_actor
 from orchestrator.state.project import ROLES, Level
 from orchestrator.state.records import EventKind, TaskState
 from orchestrator.state.sessions import parse_time, parse_ttl
-from orchestrator.state.store import Store
+from orchestrator.state.stores import open_store
 from orchestrator.state.workspace import Workspace
 
 MATRIX_FILE = "escalation.yaml"
@@ -285,7 +285,7 @@ def record_event(
 ) -> TaskState:
     """An escalation event (a note of kind ``escalation``) on the task's audit trail."""
     check_actor(actor)
-    with Store(ws).transaction() as txn:
+    with open_store(ws).transaction() as txn:
         task = txn.task(task_id)
         txn.record(task, actor=actor, to=task.status, reason=text, session=session, kind=EventKind.ESCALATION)
     return task

@@ -20,7 +20,7 @@ from orchestrator.redact import redact
 from orchestrator.state import audit
 from orchestrator.state.audit import check_actor
 from orchestrator.state.records import SYSTEM_LOCK, Freeze, QueueState, now
-from orchestrator.state.store import Store
+from orchestrator.state.stores import open_store
 from orchestrator.state.workspace import Workspace
 
 #: Refuses (raises ``PermissionDenied``) unless an actor may freeze or unfreeze the system:
@@ -42,7 +42,7 @@ class FreezeResult:
 
 def current(ws: Workspace) -> Freeze | None:
     """The freeze in force, if any (hand edits of the index recorded first)."""
-    return Store(ws).index().frozen
+    return open_store(ws).index().frozen
 
 
 def freeze(ws: Workspace, *, actor: str, reason: str, authorise: AuthoriseFreeze) -> FreezeResult:
@@ -60,7 +60,7 @@ def freeze(ws: Workspace, *, actor: str, reason: str, authorise: AuthoriseFreeze
         )
     reason = redact(reason)  # the record and the governance log are append-only
     names = list(ws.project.queues)
-    with Store(ws).transaction() as txn:
+    with open_store(ws).transaction() as txn:
         if txn.index.frozen is not None:
             return FreezeResult(txn.index.frozen, False, [])
         stamp = now()
@@ -95,7 +95,7 @@ def unfreeze(
     check_actor(actor)
     authorise(ws, actor, "unfreeze the system")
     reason = redact(reason) if reason else None
-    with Store(ws).transaction() as txn:
+    with open_store(ws).transaction() as txn:
         frozen = txn.index.frozen
         if frozen is None:
             return None

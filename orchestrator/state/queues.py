@@ -9,7 +9,7 @@ from orchestrator.errors import QueueError, StateError
 from orchestrator.state import audit
 from orchestrator.state.project import QueuePolicy
 from orchestrator.state.records import HAND_EDIT_ACTOR, SYSTEM_LOCK, Freeze, Index, QueueState, TaskState, now
-from orchestrator.state.store import Store
+from orchestrator.state.stores import open_store
 from orchestrator.state.workspace import Workspace
 
 #: Refuses (raises ``PermissionDenied``) unless an actor may lock (True) or unlock (False) queues:
@@ -73,7 +73,7 @@ def locked_text(state: QueueState) -> str:
 
 def status(ws: Workspace) -> list[dict[str, object]]:
     """Each queue's limit, lock and running tasks; ``frozen`` is the freeze in force (or None)."""
-    index = Store(ws).index()
+    index = open_store(ws).index()
     frozen = index.frozen.model_dump() if index.frozen else None
     out = []
     for name, pol in ws.project.queues.items():
@@ -113,7 +113,7 @@ def set_lock(
     for name in names:
         policy(ws, name)
     changed = []
-    with Store(ws).transaction() as txn:
+    with open_store(ws).transaction() as txn:
         if not locked and txn.index.frozen is not None:
             raise QueueError(
                 f"{frozen_text(txn.index.frozen)}: its queues stay locked until it is lifted",

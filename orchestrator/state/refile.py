@@ -34,7 +34,7 @@ from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import EventKind, TaskState, now
 from orchestrator.state.refiled import Refiled
-from orchestrator.state.store import Store
+from orchestrator.state.stores import open_store
 from orchestrator.state.workspace import Workspace
 
 #: Refuses (raises ``PermissionDenied``) unless an actor may re-file ``task`` into ``queue``:
@@ -69,7 +69,7 @@ def refile(
         return finish(ws, started)
     _check_queue(ws, queue)
     _no_open_escalation(ws, tid)
-    with Store(ws).transaction() as txn:
+    with open_store(ws).transaction() as txn:
         task = txn.task(tid)
         authorise(ws, task, queue, actor)
         if task.status is not Status.INBOX:
@@ -102,7 +102,7 @@ def refile(
 def finish(ws: Workspace, record: Refiled) -> TaskState:
     """Carry out (or finish) ``record``'s re-file, each step skipped once done; returns the new task."""
     if ws.task_file(record.old).exists():
-        with Store(ws).transaction() as txn:
+        with open_store(ws).transaction() as txn:
             old = txn.task(record.old)
             if not _refile_recorded(old, record):
                 why = describe(record) + (f"; {record.reason}" if record.reason else "")
@@ -118,10 +118,10 @@ def finish(ws: Workspace, record: Refiled) -> TaskState:
             _write_card(ws, record)
             if not ws.task_file(record.new).exists():
                 txn.add(_moved(old, record))
-        with Store(ws).transaction() as txn:
+        with open_store(ws).transaction() as txn:
             if txn.index.tasks.pop(record.old, None) is not None:
                 txn.index_dirty = True
-    with Store(ws).transaction():
+    with open_store(ws).transaction():
         _remove_old(ws, record)
     return tasks.get(ws, record.new)
 

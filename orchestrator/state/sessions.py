@@ -15,15 +15,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator._lock import exclusive
 from orchestrator.redact import redact
 from orchestrator.state import _roster
 from orchestrator.state.audit import append_governance
 from orchestrator.state.records import now
+from orchestrator.state.stores import shared_store
 from orchestrator.state.taskcard import RoleMode
 from orchestrator.state.workspace import Workspace
 
@@ -114,11 +115,24 @@ def parse_time(stamp: str) -> datetime:
 
 def load(ws: Workspace) -> SessionsFile:
     """Read and validate ``state/sessions.yaml`` (none yet: no sessions)."""
+    if (shared := shared_store(ws)) is not None:  # PostgreSQL: aios_sessions
+        return _roster.validated(
+            SessionsFile, {"sessions": shared.load_roster("sessions")}, shared.where("sessions")
+        )
     return _roster.load(ws, ws.sessions_file, SessionsFile)
 
 
 def save(ws: Workspace, roster: SessionsFile) -> None:
-    _roster.save(ws.sessions_file, _HEADER, roster)
+    if (shared := shared_store(ws)) is not None:
+        with shared.locked():
+            shared.save_roster("sessions", _roster.docs(roster.sessions))
+        return
+    write_file(ws.sessions_file, roster)
+
+
+def write_file(path: Path, roster: SessionsFile) -> None:
+    """Write ``roster`` as ``state/sessions.yaml`` is written (``aios state export`` writes it anywhere)."""
+    _roster.save(path, _HEADER, roster)
 
 
 @contextmanager
@@ -127,7 +141,7 @@ def editing(ws: Workspace) -> Iterator[SessionsFile]:
 
     Sessions terminated by hand get their ``terminated_at`` and ``terminated_by`` stamped here.
     """
-    with exclusive(ws.state_lock):
+    with _roster.locked(ws):
         roster = load(ws)
         for session in roster.unrecorded_hand_terminations():
             stamp_terminated(session, by=HAND_EDIT, reason=session.reason or "terminated by hand")

@@ -16,7 +16,7 @@ from orchestrator._files import append_text, atomic_write, make_dirs
 from orchestrator.errors import AiosError, StateError
 from orchestrator.sandbox import git
 from orchestrator.state.project import HEADER, default_project
-from orchestrator.state.store import Store
+from orchestrator.state.stores import open_store
 from orchestrator.state.workspace import OPS_DIRS, Workspace
 
 
@@ -30,7 +30,7 @@ def init(path: Path, *, owner: str, email: str | None = None) -> tuple[Workspace
     ws = Workspace(git.toplevel(path).resolve())
     created = _folders(ws) + _files(ws, owner=owner, email=email)
     if not ws.index_file.exists():
-        Store(ws).rebuild_index()
+        open_store(ws).rebuild_index()
         created.append(ws.rel(ws.index_file))
     return ws, created + _gitignore(ws)
 
@@ -112,7 +112,7 @@ def damage(ws: Workspace) -> list[StateError]:
     problems: list[StateError] = []
     for check in (
         lambda: ws.project,
-        Store(ws).read_index,
+        open_store(ws).read_index,
         lambda: agents.load(ws),
         lambda: sessions.load(ws),
     ):
@@ -142,7 +142,7 @@ def repair(ws: Workspace, *, owner: str, email: str | None = None) -> tuple[list
     except AiosError:
         created = []  # a file init needs does not read: the check below names it
     try:
-        Store(ws).read_index()
+        open_store(ws).read_index()
     except StateError:
         try:
             rebuild(ws)

@@ -21,6 +21,7 @@ from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import ACTIVE, Status
 from orchestrator.state.records import EventKind, Index, TaskState, now
 from orchestrator.state.store import Store, Txn
+from orchestrator.state.stores import open_store
 from orchestrator.state.taskcard import TaskCard, check_commands, render, task_id
 from orchestrator.state.workspace import Workspace
 
@@ -105,7 +106,7 @@ def _register(
     written: list[Path],
     session: str | None,
 ) -> TaskState:
-    with Store(ws).transaction() as txn:
+    with open_store(ws).transaction() as txn:
         if card_file is None:
             card = card.model_copy(update={"id": free_id(ws, txn, card.queue)})
             card_file = ws.inbox_dir / f"{card.id}.md"
@@ -158,7 +159,7 @@ def transition(
     """
     check_actor(actor)
     require_here(ws, tid)
-    with Store(ws).transaction() as txn:
+    with open_store(ws).transaction() as txn:
         task = txn.task(tid)
         _apply(
             ws,
@@ -197,9 +198,9 @@ def advance(
     task = get(ws, tid)
     if task.status is want:
         if check is not None:
-            check(Store(ws).read_index(), task)
+            check(open_store(ws).read_index(), task)
         return task
-    with Store(ws).transaction() as txn:
+    with open_store(ws).transaction() as txn:
         task = txn.task(tid)
         if check is not None:
             check(txn.index, task)
@@ -258,7 +259,7 @@ def triage(
             f"priority {priority} is out of range", field="priority", fix="use 1 (most urgent) to 5"
         )
     require_here(ws, tid)
-    with Store(ws).transaction() as txn:
+    with open_store(ws).transaction() as txn:
         task = txn.task(tid)
         authorise(ws, task, "approve", actor)
         if task.status is not Status.INBOX:
@@ -306,7 +307,7 @@ def stop(ws: Workspace, tid: str, *, actor: str, reason: str, authorise: Authori
     check_actor(actor)
     if not reason.strip():
         raise StateError(f"stopping {tid} needs a reason", fix="pass --reason TEXT")
-    with Store(ws).transaction() as txn:
+    with open_store(ws).transaction() as txn:
         task = txn.task(tid)
         authorise(ws, task, "block", actor)
         if task.status not in (*ACTIVE, Status.BLOCKED):
@@ -338,7 +339,7 @@ def note(
     after the step had also moved the task on (the round's review note, then its verdict's move).
     """
     check_actor(actor)
-    with Store(ws).transaction() as txn:
+    with open_store(ws).transaction() as txn:
         task = txn.task(tid)
         if not _noted_in_this_step(task, actor=actor, reason=reason, artifacts=artifacts or []):
             txn.record(
@@ -365,7 +366,7 @@ def dismiss(
     words, which any reader of the task may add, dismisses nothing.
     """
     check_actor(actor)
-    with Store(ws).transaction() as txn:
+    with open_store(ws).transaction() as txn:
         task = txn.task(tid)
         text = f"{DISMISSED}{finding_id}: {reason}"
         txn.record(task, actor=actor, to=task.status, reason=text, session=session, kind=EventKind.DISMISSAL)
@@ -385,7 +386,7 @@ def dismissed_findings(task: TaskState) -> dict[str, str]:
 def violation(ws: Workspace, tid: str, *, actor: str, reason: str, session: str | None = None) -> None:
     """Record a refused attempt on ``tid``'s audit trail (every one: unlike ``note``, never merged)."""
     check_actor(actor)
-    with Store(ws).transaction() as txn:
+    with open_store(ws).transaction() as txn:
         task = txn.task(tid)
         txn.record(
             task, actor=actor, to=task.status, reason=reason, session=session, kind=EventKind.VIOLATION
@@ -412,7 +413,7 @@ def get(ws: Workspace, tid: str) -> TaskState:
     Raises:
         StateError: no such task; for an id re-filed into another queue, naming its new id.
     """
-    store = Store(ws)
+    store = open_store(ws)
     store.settle()
     require_here(ws, tid)
     return store.read_task(tid)
@@ -440,7 +441,9 @@ def listing(ws: Workspace, *, include_done: bool = False) -> list[dict[str, obje
     A task file edited by hand since it was indexed is read: the list never shows a status its
     task file contradicts.
     """
-    store = Store(ws)
+    store = open_store(ws)
+    if not isinstance(store, Store):  # PostgreSQL: the columns say it, no task document read
+        return store.summaries(include_done=include_done)
     if include_done:
         found = scan.scan(ws)  # unchanged files come from the scan cache
         if found.errors:

@@ -39,7 +39,7 @@ from orchestrator.state.check import history_problems, index_problems
 from orchestrator.state.deviations import Deviation, DeviationState
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import Event, EventKind, TaskState
-from orchestrator.state.store import Store
+from orchestrator.state.stores import open_store
 from orchestrator.state.workspace import Workspace
 
 
@@ -142,7 +142,7 @@ def spec(ws: Workspace, task: TaskState) -> GateResult:
     """The card and the state agree, the history chains, the card and the branch are where they belong."""
     problems = _card_problems(ws, task)
     problems += [p.render() for p in history_problems(ws, task)]
-    index = Store(ws).read_index()
+    index = open_store(ws).read_index()
     problems += [p.render() for p in index_problems(ws, index, {task.id: task})]
     if task.status is not Status.DONE and task.id not in index.tasks:
         problems.append(f"{ws.rel(ws.index_file)}: {task.id} is {task.status.value} but not in the index: "
@@ -340,7 +340,7 @@ def _card_file_problems(ws: Workspace) -> list[AiosError]:
 
 
 def _tasks(ws: Workspace) -> list[TaskState]:
-    store, found = Store(ws), []
+    store, found = open_store(ws), []
     for path in sorted(ws.tasks_dir.glob("TASK_*.yaml")):
         try:
             found.append(store.read_task(path.stem))

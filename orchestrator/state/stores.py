@@ -1,0 +1,35 @@
+"""Which store holds a workspace's state: the YAML files, or PostgreSQL when a URL is set.
+
+Every service opens the store through ``open_store``; ``backends.state_url`` decides (the
+``AIOS_STATE_URL`` variable, else ``backends.state`` in ``state/project.yaml``). The PostgreSQL
+store is imported only then, so the embedded default never loads psycopg.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeAlias
+
+from orchestrator.state import backends
+from orchestrator.state.store import Store
+from orchestrator.state.workspace import Workspace
+
+if TYPE_CHECKING:
+    from orchestrator.state.postgres import PgStore
+
+    StateStore: TypeAlias = Store | PgStore
+
+
+def open_store(ws: Workspace) -> StateStore:
+    """The workspace's store: ``PgStore`` when a state URL is configured, else the YAML ``Store``."""
+    shared = shared_store(ws)
+    return shared if shared is not None else Store(ws)
+
+
+def shared_store(ws: Workspace) -> PgStore | None:
+    """The PostgreSQL store when one is configured, else None (the YAML files)."""
+    url = backends.state_url(ws)
+    if url is None:
+        return None
+    from orchestrator.state.postgres import PgStore
+
+    return PgStore(ws, url)
