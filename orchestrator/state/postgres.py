@@ -80,6 +80,16 @@ _SEQ = "seq"  # the counter row of the event seq; the others are named for their
 # One connection per thread of each process: a transaction is the connection's, so two threads
 # (the web server's) must not interleave theirs, and a forked writer must not reuse its parent's.
 _local = threading.local()
+_inherited: list[Any] = []
+
+
+def _forget_in_child() -> None:
+    # A forked child must not talk on its parent's sockets, nor close them (closing says goodbye
+    # to the server on the parent's behalf): keep the objects alive, unused, and connect anew.
+    _inherited.append(_local.__dict__.pop("conns", None))
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
