@@ -18,16 +18,19 @@ import sys
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator import _yaml
 from orchestrator._files import read_text
 from orchestrator.errors import StateError
-from orchestrator.state import audit_chain, history
+from orchestrator.state import audit, audit_chain, history
 from orchestrator.state._cache import FileCache, source_digest, stat_key
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import TaskState
 from orchestrator.state.workspace import Workspace
+
+if TYPE_CHECKING:
+    from orchestrator.state.postgres import PgStore
 
 #: What the cache keeps of a task file: its facts; the task itself (for ``tasks``); its facts with
 #: the verdict on its trail (for ``state check``), kept under both files' keys.
@@ -101,8 +104,31 @@ def scan(ws: Workspace, *, trails: bool = False, pending: set[str] | None = None
     ``pending``: task ids of an interrupted commit (``Store.pending_recovery``), whose last events
     may still lack their trail lines; their trails are verified afresh, never from the cache.
     """
+    if (shared := _shared(ws)) is not None:
+        return _scan_shared(ws, shared, trails=trails)
     with _Scanner(ws) as scanner:
         return scanner.scan(trails=trails, pending=pending or set())
+
+
+def _shared(ws: Workspace) -> PgStore | None:
+    """The PostgreSQL store when the state is there: scans read its tables, not task files."""
+    from orchestrator.state.stores import shared_store  # the stores import this module
+
+    return shared_store(ws)
+
+
+def _scan_shared(ws: Workspace, store: PgStore, *, trails: bool) -> Scan:
+    """``scan`` over the database's tasks. Each task's trail is the events table's; this machine's
+    view of it (``ops/audit/``) is brought up to the events before it is verified."""
+    result = Scan([], [])
+    for task in store.all_tasks():
+        facts = _from_json(f"{task.id}.yaml", None, _facts_json(ws, task))
+        assert isinstance(facts, TaskFacts)  # made from a valid task just now
+        result.tasks.append(facts)
+        if trails:
+            audit.append(ws, task, start=min(audit.recorded_count(ws, task.id), len(task.events)))
+            result.trails.append(audit_chain.verify(ws, task))
+    return result
 
 
 def tasks(ws: Workspace, ids: Collection[str] | None = None) -> Iterator[TaskState]:
@@ -112,6 +138,9 @@ def tasks(ws: Workspace, ids: Collection[str] | None = None) -> Iterator[TaskSta
     Raises:
         StateError: a task file does not read as a task (the first, in id order).
     """
+    if (shared := _shared(ws)) is not None:
+        yield from (t for t in shared.all_tasks() if ids is None or t.id in ids)
+        return
     names = None if ids is None else {f"{tid}.yaml" for tid in ids}
     scanner = _Scanner(ws)  # not `with`: the garbage collector stays on while the caller works
     try:

@@ -39,6 +39,7 @@ from orchestrator.state.check import history_problems, index_problems
 from orchestrator.state.deviations import Deviation, DeviationState
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import Event, EventKind, TaskState
+from orchestrator.state.store import Store
 from orchestrator.state.stores import open_store
 from orchestrator.state.workspace import Workspace
 
@@ -341,6 +342,8 @@ def _card_file_problems(ws: Workspace) -> list[AiosError]:
 
 def _tasks(ws: Workspace) -> list[TaskState]:
     store, found = open_store(ws), []
+    if not isinstance(store, Store):  # PostgreSQL: no task files to skip one by one
+        return list(store.all_tasks())
     for path in sorted(ws.tasks_dir.glob("TASK_*.yaml")):
         try:
             found.append(store.read_task(path.stem))

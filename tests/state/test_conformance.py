@@ -6,6 +6,7 @@ outside CI when no test cluster is running, see ``postgres_url`` in conftest).
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import random
 from pathlib import Path
@@ -17,6 +18,7 @@ from orchestrator.errors import AiosError, QueueError, StateError, TransitionErr
 from orchestrator.governance import actions
 from orchestrator.governance import sessions as session_service
 from orchestrator.state import agents, freeze, queues, sessions, tasks
+from orchestrator.state.check import check_state
 from orchestrator.state.lifecycle import HOLDS_SLOT, Status
 from orchestrator.state.stores import open_store
 from orchestrator.state.workspace import Workspace
@@ -165,3 +167,29 @@ def test_concurrent_writer_processes_never_exceed_a_queue_limit(sws: Workspace) 
         assert len(running) <= 1, f"data ran {sorted(running)} at once"
         starts[tid] = starts.get(tid, 0) + (to is Status.RUNNING)
     assert max(starts.values()) == 1  # no task started twice
+
+
+def test_state_check_and_the_full_listing_read_every_task(sws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    done = ready_task(sws, "data")
+    for action in ("start", "finish", "merge"):
+        actions.transition(sws, done, action, actor="alice")
+    live = new_task(sws)
+
+    assert check_state(sws) == []
+    listed = cli("task", "list", "--all", "--json")
+    assert [(r["id"], r["status"]) for r in json.loads(listed.output)] == [
+        (done, "done"),
+        (live, "inbox"),
+    ]
+    assert [r["id"] for r in tasks.listing(sws)] == [live]  # done tasks only with --all
+
+
+def test_the_trail_is_written_from_the_events(sws: Workspace, backend: str) -> None:
+    tid = ready_task(sws)
+    trail = sws.audit_file(tid).read_text()
+    sws.audit_file(tid).unlink()  # another machine's view: it never wrote this task
+    if backend == "postgresql":
+        assert check_state(sws) == []  # the view is brought up to the events table, then verified
+        assert sws.audit_file(tid).read_text() == trail
+    else:
+        assert any("audit" in p.render() for p in check_state(sws))  # the file is the trail

@@ -31,7 +31,9 @@ def _seed(ws: Workspace, n: int) -> None:
         events = []
         for before, after in zip([None, *path], path, strict=False):
             seq += 1
-            extra = {"artifacts": [f"ops/reviews/r{i}.md"], "session": "SES-0123456789ab"} if i % 7 == 0 else {}
+            extra = (
+                {"artifacts": [f"ops/reviews/r{i}.md"], "session": "SES-0123456789ab"} if i % 7 == 0 else {}
+            )
             events.append(
                 Event(seq=seq, at=now(), actor="alice", from_=before, to=after, reason=f"step {seq}", **extra)
             )
