@@ -42,11 +42,12 @@ def gate_check(
     as_json: JsonFlag = False,
 ) -> None:
     """Print each gate's result (pass/fail and why); exits 1 when one fails."""
+    from orchestrator.state.stores import task_ids
     from orchestrator.workflow import gates
 
     ws = state(ctx).workspace()
     chosen = list(gates.Gate) if gate is GateChoice.ALL else [gates.Gate(gate.value)]
-    ids = task_id or sorted(p.stem for p in ws.tasks_dir.glob("TASK_*.yaml"))
+    ids = task_id or task_ids(ws)
     reports = [gates.check(ws, tid, chosen, approver=approver) for tid in ids]
     if as_json:
         print_json({"ok": all(r.ok for r in reports), "tasks": [r.model_dump(mode="json") for r in reports]})

@@ -307,9 +307,10 @@ def triage(
 def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> None:
     """Show a task: its fields, status and every event (or, for a re-filed id, where it went)."""
     from orchestrator.state import refiled, tasks
+    from orchestrator.state.stores import task_exists
 
     ws = state(ctx).workspace()
-    if not ws.task_file(task_id).exists() and (record := refiled.find(ws, task_id)) is not None:
+    if not task_exists(ws, task_id) and (record := refiled.find(ws, task_id)) is not None:
         _show_refiled(record, refiled.current_id(ws, task_id), as_json)
         return
     task = tasks.get(ws, task_id)

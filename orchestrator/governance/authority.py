@@ -20,7 +20,7 @@ from orchestrator.state.lifecycle import Status
 from orchestrator.state.project import Level
 from orchestrator.state.records import TaskState
 from orchestrator.state.sessions import Session
-from orchestrator.state.stores import open_store
+from orchestrator.state.stores import open_store, task_exists
 from orchestrator.state.workspace import Workspace
 
 LEVEL_NAMES: dict[Level, str] = {
@@ -321,7 +321,7 @@ def record_refusal(
 ) -> None:
     """Write the refusal on ``task_id``'s trail as a violation, else in the governance log."""
     reason = f"refused ({exc.rule}): {what}: {exc.message}"
-    if task_id is not None and ws.task_file(task_id).exists():
+    if task_id is not None and task_exists(ws, task_id):
         try:
             tasks.violation(ws, task_id, actor=actor, reason=reason, session=session and session.id)
             return

@@ -24,6 +24,7 @@ from orchestrator.state.audit import actor_kind, append_governance
 from orchestrator.state.deviations import Deviation, DeviationState
 from orchestrator.state.records import EventKind
 from orchestrator.state.sessions import Session
+from orchestrator.state.stores import task_exists
 from orchestrator.state.workspace import Workspace
 
 #: How long a deviation declared at a merge (``--override-reason`` without ``--expires``) lasts:
@@ -89,7 +90,7 @@ def resolve(
         StateError: no such deviation, or it is resolved already.
     """
     deviation = deviations.get(ws, deviation_id)
-    scoped = [tasks.get(ws, tid) for tid in deviation.tasks if ws.task_file(tid).exists()]
+    scoped = [tasks.get(ws, tid) for tid in deviation.tasks if task_exists(ws, tid)]
     first = scoped[0].id if scoped else None
     with audited(ws, actor=actor, what=f"resolve deviation {deviation_id}", task_id=first, session=session):
         for task in scoped or [None]:

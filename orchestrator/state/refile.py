@@ -34,7 +34,7 @@ from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import EventKind, TaskState, now
 from orchestrator.state.refiled import Refiled
-from orchestrator.state.stores import open_store
+from orchestrator.state.stores import open_store, shared_store
 from orchestrator.state.workspace import Workspace
 
 #: Refuses (raises ``PermissionDenied``) unless an actor may re-file ``task`` into ``queue``:
@@ -63,6 +63,13 @@ def refile(
         StateError: no such task, or it was re-filed already.
     """
     check_actor(actor)
+    if shared_store(ws) is not None:
+        # A re-file moves a task file to a new id in three recoverable steps; on the database it
+        # would be one transaction, not written yet. Refused, rather than half done.
+        raise StateError(
+            "re-filing a task into another queue is not supported on PostgreSQL state yet",
+            fix="create the task anew in the other queue (`aios task new --queue ...`) and block this one",
+        )
     if (started := refiled.find(ws, tid)) is not None:
         task = tasks.get(ws, tid)  # gone: says where the task went
         authorise(ws, task, started.to_queue, actor)

@@ -16,7 +16,7 @@ from orchestrator._files import append_text, atomic_write, make_dirs
 from orchestrator.errors import AiosError, StateError
 from orchestrator.sandbox import git
 from orchestrator.state.project import HEADER, default_project
-from orchestrator.state.stores import open_store
+from orchestrator.state.stores import open_store, shared_store
 from orchestrator.state.workspace import OPS_DIRS, Workspace
 
 
@@ -29,7 +29,9 @@ def init(path: Path, *, owner: str, email: str | None = None) -> tuple[Workspace
     """
     ws = Workspace(git.toplevel(path).resolve())
     created = _folders(ws) + _files(ws, owner=owner, email=email)
-    if not ws.index_file.exists():
+    if shared_store(ws) is not None:
+        open_store(ws).rebuild_index()  # the workspace's rows in the database: nothing in state/
+    elif not ws.index_file.exists():
         open_store(ws).rebuild_index()
         created.append(ws.rel(ws.index_file))
     return ws, created + _gitignore(ws)

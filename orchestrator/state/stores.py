@@ -41,3 +41,17 @@ def shared_store(ws: Workspace) -> PgStore | None:
     from orchestrator.state.postgres import PgStore
 
     return PgStore(ws, url)
+
+
+def task_exists(ws: Workspace, task_id: str) -> bool:
+    """Whether the workspace holds task ``task_id`` (its file, or its row in the database)."""
+    shared = shared_store(ws)
+    return shared.has_task(task_id) if shared is not None else ws.task_file(task_id).exists()
+
+
+def task_ids(ws: Workspace) -> list[str]:
+    """Every task id, in order."""
+    shared = shared_store(ws)
+    if shared is not None:
+        return [str(row["id"]) for row in shared.summaries(include_done=True)]
+    return sorted(p.stem for p in ws.tasks_dir.glob("TASK_*.yaml"))

@@ -21,7 +21,7 @@ from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import ACTIVE, Status
 from orchestrator.state.records import EventKind, Index, TaskState, now
 from orchestrator.state.store import Store, Txn
-from orchestrator.state.stores import open_store
+from orchestrator.state.stores import open_store, task_exists
 from orchestrator.state.taskcard import TaskCard, check_commands, render, task_id
 from orchestrator.state.workspace import Workspace
 
@@ -113,7 +113,7 @@ def _register(
             make_dirs(card_file.parent)
             atomic_write(card_file, render(card))
             written.append(card_file)
-        elif ws.task_file(card.id).exists() or card.id in refiled.taken(ws):
+        elif task_exists(ws, card.id) or card.id in refiled.taken(ws):
             raise ConfigError(
                 f"task {card.id} already exists",
                 file=card_file,
@@ -425,7 +425,7 @@ def require_here(ws: Workspace, tid: str) -> None:
     Raises:
         StateError: ``tid`` was re-filed (``aios task triage --queue``) and its task file is gone.
     """
-    if ws.task_file(tid).exists() or (record := refiled.find(ws, tid)) is None:
+    if task_exists(ws, tid) or (record := refiled.find(ws, tid)) is None:
         return
     now_id = refiled.current_id(ws, tid)
     raise StateError(

@@ -193,3 +193,15 @@ def test_the_trail_is_written_from_the_events(sws: Workspace, backend: str) -> N
         assert sws.audit_file(tid).read_text() == trail
     else:
         assert any("audit" in p.render() for p in check_state(sws))  # the file is the trail
+
+
+def test_task_commands_find_the_task(sws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    tid = ready_task(sws)
+    shown = cli("task", "status", tid, "--json")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["status"] == "ready"
+    started = cli("task", "start", tid)
+    assert started.output == f"{tid}: ready → running\n"
+    missing = cli("task", "status", "TASK_DEV_0042")
+    assert missing.exit_code == 1
+    assert "no task TASK_DEV_0042" in missing.output

@@ -156,3 +156,13 @@ def test_a_task_with_an_open_escalation_is_not_refiled(ws: Workspace) -> None:
     with pytest.raises(StateError, match=f"has an open escalation \\({opened.escalation.id}\\)"):
         actions.triage(ws, tid, queue="data", actor="alice")
     assert ws.task_file(tid).exists() and not ws.refiled_file.exists()
+
+
+def test_refiling_on_postgresql_state_is_refused_before_anything_changes(
+    ws: Workspace, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIOS_STATE_URL", postgres_url)
+    tid = new_task(ws)
+    with pytest.raises(StateError, match="re-filing a task into another queue is not supported"):
+        actions.triage(ws, tid, queue="data", actor="alice")
+    assert tasks.get(ws, tid).queue == "dev"
