@@ -97,7 +97,7 @@ def connect(url: str) -> psycopg.Connection[Any]:
     cache: dict[tuple[int, str], psycopg.Connection[Any]] = _local.__dict__.setdefault("conns", {})
     key = (os.getpid(), url)
     conn = cache.get(key)
-    if conn is None or conn.closed:
+    if conn is None or conn.closed or conn.broken:  # a server restart: connect again
         conn = cache[key] = _open(url)
     return conn
 
@@ -116,6 +116,8 @@ def _open(url: str) -> psycopg.Connection[Any]:
 
 
 def _create_schema(conn: psycopg.Connection[Any]) -> None:
+    if _schema_version(conn) == SCHEMA_VERSION:
+        return  # the usual case: one query, no DDL for every process that connects
     with conn.transaction():
         # Two processes creating the tables at once would collide on the catalog: one at a time.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('aios schema'))")
@@ -129,6 +131,15 @@ def _create_schema(conn: psycopg.Connection[Any]) -> None:
                 f"the state database has schema version {found}; this aios knows {SCHEMA_VERSION}",
                 fix="upgrade aios on this machine (`pip install -U ai-workflow-os`)",
             )
+
+
+def _schema_version(conn: psycopg.Connection[Any]) -> int | None:
+    """The database's schema version; None before the tables exist."""
+    exists = conn.execute("SELECT to_regclass('aios_schema') IS NOT NULL").fetchone()
+    if not (exists and exists[0]):
+        return None
+    row = conn.execute("SELECT max(version) FROM aios_schema").fetchone()
+    return row[0] if row else None
 
 
 class PgTxn(Txn):
