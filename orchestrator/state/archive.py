@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from orchestrator._files import make_dirs
 from orchestrator._lock import exclusive
 from orchestrator.state.lifecycle import Status
-from orchestrator.state.store import Store
+from orchestrator.state.stores import open_store, task_exists
 from orchestrator.state.workspace import Workspace
 
 
@@ -23,10 +23,10 @@ def archive_audits(ws: Workspace, *, older_than_days: int, now: datetime | None 
     the task ids moved. The index lists live tasks only, so each candidate's task file is read."""
     cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
     moved: list[str] = []
-    store = Store(ws)
+    store = open_store(ws)
     with exclusive(ws.state_lock):
         for trail in sorted(ws.audit_dir.glob("TASK_*.md")):
-            if not ws.task_file(trail.stem).exists():
+            if not task_exists(ws, trail.stem):
                 continue
             task = store.read_task(trail.stem)
             last = datetime.fromisoformat(task.updated_at.replace("Z", "+00:00"))
