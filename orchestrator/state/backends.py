@@ -22,6 +22,17 @@ def state_url(ws: Workspace) -> str | None:
     return _postgres("AIOS_STATE_URL", ws.project.backends.state)
 
 
+def shared_state_url(ws: Workspace) -> str | None:
+    """``state_url``, or None when the project file does not read (and no variable is set): its
+    own check says why, and the files are the state then."""
+    try:
+        return state_url(ws)
+    except StateError:
+        if os.environ.get("AIOS_STATE_URL"):
+            raise  # a bad URL in the variable: say so
+        return None
+
+
 def checkpoint_url(ws: Workspace) -> str | None:
     """The PostgreSQL URL of the graph's checkpoints, or None for ``state/checkpoints.sqlite``."""
     return _postgres("AIOS_CHECKPOINT_URL", ws.project.backends.checkpoints)

@@ -18,19 +18,16 @@ import sys
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestrator import _yaml
 from orchestrator._files import read_text
 from orchestrator.errors import StateError
-from orchestrator.state import audit, audit_chain, history
+from orchestrator.state import audit, audit_chain, backends, history
 from orchestrator.state._cache import FileCache, source_digest, stat_key
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import TaskState
 from orchestrator.state.workspace import Workspace
-
-if TYPE_CHECKING:
-    from orchestrator.state.postgres import PgStore
 
 #: What the cache keeps of a task file: its facts; the task itself (for ``tasks``); its facts with
 #: the verdict on its trail (for ``state check``), kept under both files' keys.
@@ -110,18 +107,21 @@ def scan(ws: Workspace, *, trails: bool = False, pending: set[str] | None = None
         return scanner.scan(trails=trails, pending=pending or set())
 
 
-def _shared(ws: Workspace) -> PgStore | None:
-    """The PostgreSQL store when the state is there: scans read its tables, not task files."""
-    from orchestrator.state.stores import shared_store  # the stores import this module
+def _shared(ws: Workspace) -> Callable[[], Iterator[TaskState]] | None:
+    """The tasks in PostgreSQL when the state is there: scans read its tables, not task files."""
+    url = backends.shared_state_url(ws)
+    if url is None:
+        return None
+    from orchestrator.state import _pg  # psycopg: only when a URL is set
 
-    return shared_store(ws)
+    return lambda: _pg.all_tasks(url, backends.workspace_id(ws))
 
 
-def _scan_shared(ws: Workspace, store: PgStore, *, trails: bool) -> Scan:
+def _scan_shared(ws: Workspace, all_tasks: Callable[[], Iterator[TaskState]], *, trails: bool) -> Scan:
     """``scan`` over the database's tasks. Each task's trail is the events table's; this machine's
     view of it (``ops/audit/``) is brought up to the events before it is verified."""
     result = Scan([], [])
-    for task in store.all_tasks():
+    for task in all_tasks():
         facts = _from_json(f"{task.id}.yaml", None, _facts_json(ws, task))
         assert isinstance(facts, TaskFacts)  # made from a valid task just now
         result.tasks.append(facts)
@@ -139,7 +139,7 @@ def tasks(ws: Workspace, ids: Collection[str] | None = None) -> Iterator[TaskSta
         StateError: a task file does not read as a task (the first, in id order).
     """
     if (shared := _shared(ws)) is not None:
-        yield from (t for t in shared.all_tasks() if ids is None or t.id in ids)
+        yield from (t for t in shared() if ids is None or t.id in ids)
         return
     names = None if ids is None else {f"{tid}.yaml" for tid in ids}
     scanner = _Scanner(ws)  # not `with`: the garbage collector stays on while the caller works

@@ -7,10 +7,8 @@ store is imported only then, so the embedded default never loads psycopg.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, TypeAlias
 
-from orchestrator.errors import StateError
 from orchestrator.state import backends
 from orchestrator.state.store import Store
 from orchestrator.state.workspace import Workspace
@@ -29,13 +27,7 @@ def open_store(ws: Workspace) -> StateStore:
 
 def shared_store(ws: Workspace) -> PgStore | None:
     """The PostgreSQL store when one is configured, else None (the YAML files)."""
-    try:
-        url = backends.state_url(ws)
-    except StateError:
-        if os.environ.get("AIOS_STATE_URL"):
-            raise  # a bad URL in the variable: say so
-        # The project file does not read: its own check says why, and the files are the state.
-        return None
+    url = backends.shared_state_url(ws)
     if url is None:
         return None
     from orchestrator.state.postgres import PgStore

@@ -7,7 +7,7 @@ from helpers import ready_task
 
 from orchestrator.errors import StateError
 from orchestrator.governance import actions
-from orchestrator.state import postgres
+from orchestrator.state import _pg as postgres
 from orchestrator.state.workspace import Workspace
 
 
