@@ -83,15 +83,11 @@ class PgStore:
         return bool(row and row[0])
 
     def read_task(self, task_id: str) -> TaskState:
-        row = self.conn.execute(
-            "SELECT doc FROM aios_tasks WHERE ws = %s AND id = %s", (self.key, task_id)
-        ).fetchone()
+        """One task with its events, read in one statement (one snapshot: a commit cannot fall between)."""
+        row = self.conn.execute(_pg.TASKS + " AND t.id = %s", (self.key, task_id)).fetchone()
         if row is None:
             raise StateError(f"no task {task_id}", fix="check the id with `aios task list --all`")
-        events = self.conn.execute(
-            "SELECT data FROM aios_events WHERE ws = %s AND task_id = %s ORDER BY n", (self.key, task_id)
-        ).fetchall()
-        return TaskState.model_validate({**row[0], "events": [e[0] for e in events]})
+        return TaskState.model_validate({**row[1], "events": row[2]})
 
     def all_tasks(self) -> Iterator[TaskState]:
         """Every task, in id order: two queries, however many tasks."""
