@@ -126,9 +126,9 @@ def main() -> None:
     args = parser.parse_args()
     moves = 6 if args.smoke else args.moves
     counts = [int(n) for n in args.writers.split(",")]
-    os.environ.setdefault("AIOS_CACHE_DIR", tempfile.mkdtemp(prefix="aios-bench-cache-"))
     results: dict[tuple[str, int], float] = {}
-    with postgres() as server:
+    with tempfile.TemporaryDirectory(prefix="aios-bench-cache-") as cache, postgres() as server:
+        os.environ.setdefault("AIOS_CACHE_DIR", cache)
         for writers in counts:
             results["yaml", writers] = measure("yaml", None, writers, moves)
             with database(server) as url:
