@@ -20,14 +20,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import CALC, MUL_CHECK, calc_change, git_repo, run_aios, write
+from helpers import git_repo, merges_of, run_aios, started_calc_task
 
-from orchestrator.governance import actions
 from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import bwrap_available
-from orchestrator.state import tasks
 from orchestrator.state.setup import init
-from orchestrator.state.taskcard import Criterion, TaskCard
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow import engines, runs, served
 from orchestrator.workflow.options import RunOptions
@@ -112,38 +109,12 @@ def _wait_ok(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"langgraph dev did not answer GET /ok in 90 s:\n{log.read_text()[-3000:]}")
 
 
-def started_task(ws: Workspace) -> str:
-    """A started task whose working ``mul`` and its test are committed on the task branch."""
-    write(ws.root, CALC)
-    git.commit_all(ws.root, "calc")
-    card = TaskCard(
-        id="TASK_DEV_0000",
-        title="Add mul",
-        queue="dev",
-        paths=["src/", "tests/"],
-        acceptance_criteria=[Criterion(id="AC1", text="mul multiplies", check=MUL_CHECK)],
-    )
-    tid = tasks.create(ws, card, actor="alice").id
-    actions.transition(ws, tid, "approve", actor="alice")
-    actions.transition(ws, tid, "start", actor="alice")
-    worktree = git.ensure_worktree(ws.root, tid, "main")
-    write(worktree, calc_change())
-    git.commit_all(worktree, "Add mul")
-    return tid
-
-
-def merges_of(ws: Workspace, tid: str) -> list[str]:
-    """The merge commits of ``tid`` on main."""
-    out = git.run(ws.root, "log", "--merges", "--format=%s", "main").stdout.decode()
-    return [line for line in out.splitlines() if tid in line]
-
-
 def test_a_review_runs_on_the_server_and_another_process_approves_it_once(
     ws: Workspace, server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from langgraph_sdk import get_sync_client
 
-    tid = started_task(ws)
+    tid = started_calc_task(ws)
     monkeypatch.setenv("AIOS_LANGGRAPH_URL", server)
     result = runs.run(ws, tid, OPTIONS, actor="alice")
     assert (result.verdict, result.waiting_for, result.status) == ("APPROVED", "human_review", "reviewing")
@@ -156,6 +127,8 @@ def test_a_review_runs_on_the_server_and_another_process_approves_it_once(
     assert not ws.checkpoints_db.exists()
     runs_made = client.runs.list(engines.thread_id(ws, tid))
     assert runs_made and all(r["kwargs"]["context"]["task_id"] == tid for r in runs_made)
+    stored = json.dumps([r["kwargs"] for r in runs_made])  # the server keeps and shows this
+    assert "aios_st_" not in stored and "token" not in stored
     client.close()
 
     env = {"AIOS_LANGGRAPH_URL": server}
@@ -178,7 +151,7 @@ def test_authority_is_checked_before_the_server_is_asked(
     """bob (an operator) may not merge: refused here, so the server's interrupt still waits."""
     from orchestrator.errors import PermissionDenied
 
-    tid = started_task(ws)
+    tid = started_calc_task(ws)
     monkeypatch.setenv("AIOS_LANGGRAPH_URL", server)
     assert runs.run(ws, tid, OPTIONS, actor="alice").waiting_for == "human_review"
     with pytest.raises(PermissionDenied):
