@@ -16,7 +16,9 @@ only the transport differs. psycopg and langgraph_sdk are imported only when con
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -169,11 +171,17 @@ def _served_class() -> Any:
             except httpx.TransportError as exc:
                 raise self._failed(exc) from None
 
-        def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        def invoke(self, start: Any, config: Any, **kwargs: Any) -> Any:
             try:
-                return super().invoke(*args, **kwargs)
+                return super().invoke(start, config, **kwargs)
             except RemoteException as exc:
-                raise _node_error(exc.args[0] if exc.args else {}) from None
+                # The run's error event hides the message; the failed task in the thread keeps it.
+                data = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+                failed = [t.error for t in self.get_state(config).tasks if t.error is not None]
+                task = (kwargs.get("context") or {}).get("task_id", "the task")
+                raise node_error(
+                    str(data.get("error") or ""), str(failed[0]) if failed else "", task
+                ) from None
             except httpx.HTTPError as exc:
                 raise self._failed(exc) from None
 
@@ -194,14 +202,30 @@ def _served_class() -> Any:
     return ServedGraph
 
 
-def _node_error(data: Any) -> AiosError:
-    """The error a node raised on the server, as the same ``AiosError`` class when it is one of ours."""
-    data = data if isinstance(data, dict) else {"message": str(data)}
-    name, message = str(data.get("error") or ""), redact(str(data.get("message") or data))
+def node_error(name: str, shown: str, task: str) -> AiosError:
+    """The error a node raised on the server: ``shown`` is how the server keeps it (``Name('message')``).
+
+    One of ``orchestrator.errors``' classes comes back as itself; any other as an ``AiosError``
+    naming it. The message is masked; its fix (not kept by the server) says where to look.
+    """
+    found = re.fullmatch(r"(\w+)\((.*)\)", shown.strip(), flags=re.DOTALL)
+    name = name or (found.group(1) if found else "")
+    message = _literal(found.group(2)) if found else shown
+    message = redact(message or "the server did not say why")
+    fix = f"`aios review status {task}` shows where the run stopped; the server's log has the details"
     kind = getattr(errors, name, None)
     if isinstance(kind, type) and issubclass(kind, AiosError):
         try:
-            return kind(message, fix="the server's log has the details")
-        except TypeError:  # a subclass with other required arguments
+            return kind(message, fix=fix)
+        except TypeError:  # a class with other required arguments
             pass
-    return AiosError(f"the review failed on the LangGraph Server: {name or 'error'}: {message}")
+    return AiosError(f"{name or 'an error'} on the LangGraph Server: {message}", fix=fix)
+
+
+def _literal(text: str) -> str:
+    """The message inside an exception's repr (``'...'``); the text itself when it is not one literal."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    return value if isinstance(value, str) else text

@@ -185,3 +185,39 @@ def test_the_repository_langgraph_json_names_the_served_graph() -> None:
     config = json.loads(config_file.read_text())
     module, _, name = config["graphs"][engines.GRAPH_ID].partition(":")
     assert (REPO / module).resolve() == Path(served.__file__).resolve() and name == "graph"
+
+
+def test_a_merge_refused_on_the_server_comes_back_as_a_clear_error(
+    ws: Workspace, server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.errors import AiosError
+
+    tid = started_calc_task(ws)
+    monkeypatch.setenv("AIOS_LANGGRAPH_URL", server)
+    assert runs.run(ws, tid, OPTIONS, actor="alice").waiting_for == "human_review"
+    (ws.root / "src" / "calc.py").write_text("def mul(a, b):\n    return 0\n")  # a conflict on main
+    git.commit_all(ws.root, "conflicting mul")
+    with pytest.raises(AiosError) as caught:
+        runs.answer(ws, tid, "approve", actor="alice", options=OPTIONS)
+    assert caught.value.message == (
+        f"MergeConflict on the LangGraph Server: task/{tid} conflicts with main in: src/calc.py"
+    )
+    assert caught.value.fix == (
+        f"`aios review status {tid}` shows where the run stopped; the server's log has the details"
+    )
+    assert merges_of(ws, tid) == [] and runs.status(ws, tid).note == (
+        f"{tid}'s merge was approved but did not happen: fix what it reported and `aios review approve "
+        f'{tid}` again, or send the change back with `aios review reject {tid} --feedback "..."`'
+    )
+
+
+def test_an_error_of_ours_on_the_server_comes_back_as_its_class() -> None:
+    from orchestrator.errors import RunStopped
+
+    back = engines.node_error("RunStopped", "RunStopped('the run stopped: frozen')", "TASK_DEV_0001")
+    assert isinstance(back, RunStopped) and back.message == "the run stopped: frozen"
+    other = engines.node_error("", "weird text", "TASK_DEV_0001")
+    assert (
+        type(other).__name__ == "AiosError"
+        and other.message == "an error on the LangGraph Server: weird text"
+    )
