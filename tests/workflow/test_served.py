@@ -24,6 +24,7 @@ from helpers import git_repo, merges_of, run_aios, started_calc_task
 
 from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import bwrap_available
+from orchestrator.state import tasks
 from orchestrator.state.setup import init
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow import engines, runs, served
@@ -221,3 +222,30 @@ def test_an_error_of_ours_on_the_server_comes_back_as_its_class() -> None:
         type(other).__name__ == "AiosError"
         and other.message == "an error on the LangGraph Server: weird text"
     )
+
+
+def test_the_web_page_rejects_through_the_server(
+    ws: Workspace, server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's buttons call the same service: the decision resumes the server's interrupt."""
+    import re
+
+    from starlette.testclient import TestClient
+
+    from orchestrator.web.app import create_app
+    from orchestrator.web.auth import Gate
+
+    tid = started_calc_task(ws)
+    monkeypatch.setenv("AIOS_LANGGRAPH_URL", server)
+    assert runs.run(ws, tid, OPTIONS, actor="alice").waiting_for == "human_review"
+    app = create_app(ws.root, gate=Gate("link-token"), sandbox=bwrap_available())
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        opened = client.get("/login?token=link-token")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', opened.text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"member": "bob", "csrf": csrf})  # rejecting is an operator's right
+        client.post(f"/tasks/{tid}/reject", data={"csrf": csrf, "feedback": "name it times"})
+    assert tasks.get(ws, tid).status.value == "running"
+    with runs.open_graph(ws) as graph:  # the server's thread: the builder's next round gets the feedback
+        snapshot = graph.get_state(engines.config(ws, tid))
+    asked = [i.value for t in snapshot.tasks for i in t.interrupts]
+    assert asked[0]["kind"] == "builder" and asked[0]["feedback"] == ["Human reviewer (bob): name it times"]
