@@ -215,3 +215,34 @@ def write(root: Path, files: Mapping[str, str]) -> None:
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
+
+
+def started_calc_task(ws: Workspace) -> str:
+    """A started task whose working ``mul`` and its test are committed on its branch (the static
+    reviewer approves it); returns its id."""
+    from orchestrator.sandbox import git
+
+    write(ws.root, CALC)
+    git.commit_all(ws.root, "calc")
+    card = TaskCard(
+        id="TASK_DEV_0000",
+        title="Add mul",
+        queue="dev",
+        paths=["src/", "tests/"],
+        acceptance_criteria=[Criterion(id="AC1", text="mul multiplies", check=MUL_CHECK)],
+    )
+    tid = tasks.create(ws, card, actor="alice").id
+    actions.transition(ws, tid, "approve", actor="alice")
+    actions.transition(ws, tid, "start", actor="alice")
+    worktree = git.ensure_worktree(ws.root, tid, "main")
+    write(worktree, calc_change())
+    git.commit_all(worktree, "Add mul")
+    return tid
+
+
+def merges_of(ws: Workspace, tid: str, branch: str = "main") -> list[str]:
+    """The subjects of ``tid``'s merge commits on ``branch``."""
+    from orchestrator.sandbox import git
+
+    out = git.run(ws.root, "log", "--merges", "--format=%s", branch).stdout.decode()
+    return [line for line in out.splitlines() if tid in line]

@@ -10,8 +10,9 @@
        ├──────retry──────  escalate (interrupt)                 │
        └────────────────────────────────────────────────────────┘
 
-Thread id = task id. Nodes get the workspace, models and settings from the run context
-(``RunContext``), never from globals. Every side effect is idempotent (a task status is
+Nodes get the workspace, models and settings from the run context, never from globals: the graph
+is invoked with a plain-data ``RunSpec`` (so LangGraph Server can run it too) and ``context_of``
+builds the ``RunContext`` from it once per process. Every side effect is idempotent (a task status is
 *ensured*, a report rewritten with the same content, a merge done once) or sits after
 ``interrupt()``, so a resumed node never repeats one.
 """
@@ -19,7 +20,6 @@ Thread id = task id. Nodes get the workspace, models and settings from the run c
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +29,6 @@ from langgraph.types import interrupt
 
 from orchestrator.errors import AiosError, RunStopped, StateError
 from orchestrator.governance import actions, escalations
-from orchestrator.governance.guard import RunGuard
 from orchestrator.redact import redact
 from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.policy import is_security
@@ -38,7 +37,6 @@ from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import SandboxUnavailable
 from orchestrator.state import tasks
 from orchestrator.state.lifecycle import Status
-from orchestrator.state.sessions import Session
 from orchestrator.state.taskcard import TaskCard
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow.checkpoint import (
@@ -50,58 +48,28 @@ from orchestrator.workflow.checkpoint import (
     load_decision,
     load_findings,
 )
-from orchestrator.workflow.settings import WorkflowSettings
+from orchestrator.workflow.context import BUILDER, REVIEWER, RunContext, RunSpec
+from orchestrator.workflow.context import RUN_ACTORS as RUN_ACTORS  # where callers have imported it from
 
+#: A node's runtime: its context is a ``RunSpec`` (or, in tests and benchmarks, a ``RunContext``).
+Ctx = Runtime[Any]
 CHECKS = {f"check_{d.value}": d for d in Dimension}
-BUILDER, REVIEWER = "agent:builder", "agent:reviewer"
-#: The actors a run moves its task as, besides the person whose decision it carries out.
-RUN_ACTORS = (BUILDER, REVIEWER)
 
 
-@dataclass
-class RunContext:
-    """What the nodes need for one run; never checkpointed (a resumed run passes a fresh one)."""
+def context_of(runtime: Ctx) -> RunContext:
+    """The run's ``RunContext``: built from the plain-data ``RunSpec`` the graph was invoked with
+    (once per process per spec), or the one a test or benchmark wired by hand and passed as is."""
+    given = runtime.context
+    if isinstance(given, RunContext):
+        return given
+    from orchestrator.workflow.spec import resolve
 
-    ws: Workspace
-    card: TaskCard
-    workflow: WorkflowSettings
-    builder: Callable[[RunContext, ReviewState], str | None]
-    """Makes the round's change in the worktree; returns a summary (None: reviews what is there)."""
-    check: Callable[[RunContext, ReviewState, Dimension], CheckResult]
-    """Runs one dimension's check."""
-    aggregate: Callable[[RunContext, ReviewState, list[CheckResult]], dict[str, Any]]
-    """Decides the round from the checks: ``verdict``, ``reasons``, ``findings`` (``Finding``s),
-    ``feedback``, and optionally ``report``, ``usage`` and ``usage_total``."""
-    external: bool = False
-    """The builder is a person or another agent: revisions wait for them to submit again."""
-    progress: Callable[[str], None] = field(default=lambda message: None)
-    sessions: dict[str, Session] = field(default_factory=dict)
-    """The sessions the run's own agents act in, by actor (``agent:builder``, ``agent:reviewer``)."""
-
-    def session_of(self, actor: str) -> Session | None:
-        """The run's session for one of its own agents; None for a person."""
-        return self.sessions.get(actor)
-
-    guard: RunGuard | None = None
-    """Stops the run at its next step when a person stopped it (a freeze, a lock, a stop); None:
-    one begun for the task as the context is made, i.e. just before the graph is invoked."""
-
-    def __post_init__(self) -> None:
-        if self.guard is None:
-            self.guard = RunGuard.begin(self.ws, self.card.id, own=RUN_ACTORS)
-
-    def go_on(self, doing: str) -> None:
-        """Raise ``RunStopped`` unless the run may go on ``doing`` (``RunGuard.check``)."""
-        assert self.guard is not None  # set by __post_init__
-        self.guard.check(doing)
-
-
-Ctx = Runtime[RunContext]
+    return resolve(given)
 
 
 def build_graph(checkpointer: Any = None) -> Any:
     """Compile the workflow; ``checkpointer`` is SQLite for the CLI, None under LangGraph Server."""
-    graph = StateGraph(ReviewState, context_schema=RunContext)
+    graph = StateGraph(ReviewState, context_schema=RunSpec)
     graph.add_node("builder", builder)
     graph.add_node("submit", submit)
     for name, dimension in CHECKS.items():
@@ -126,7 +94,7 @@ def build_graph(checkpointer: Any = None) -> Any:
 
 
 def builder(state: ReviewState, runtime: Ctx) -> ReviewState:
-    ctx, tid = runtime.context, state["task_id"]
+    ctx, tid = context_of(runtime), state["task_id"]
     decision = load_decision(state.get("decision"))
     actor = decision.actor if decision else BUILDER
     round_ = state.get("round", 0) + 1
@@ -185,7 +153,7 @@ def after_builder(state: ReviewState) -> Literal["submit", "escalate"]:
 
 
 def submit(state: ReviewState, runtime: Ctx) -> ReviewState:
-    ctx = runtime.context
+    ctx = context_of(runtime)
     ensure_status(
         ctx, state["task_id"], Status.CODE_REVIEW, actor=BUILDER, reason=f"submitted {state['head'][:10]}"
     )
@@ -195,9 +163,10 @@ def submit(state: ReviewState, runtime: Ctx) -> ReviewState:
 
 def _check_node(dimension: Dimension) -> Callable[[ReviewState, Ctx], ReviewState]:
     def check(state: ReviewState, runtime: Ctx) -> ReviewState:
-        runtime.context.go_on(f"run check {dimension.value} of round {state['round']}")
-        result = runtime.context.check(runtime.context, state, dimension)
-        runtime.context.progress(_check_summary(dimension, result))
+        ctx = context_of(runtime)
+        ctx.go_on(f"run check {dimension.value} of round {state['round']}")
+        result = ctx.check(ctx, state, dimension)
+        ctx.progress(_check_summary(dimension, result))
         return {"checks": {f"{state['round']}:{dimension.value}": dump_check(result)}}
 
     check.__name__ = f"check_{dimension.value}"
@@ -205,7 +174,7 @@ def _check_node(dimension: Dimension) -> Callable[[ReviewState, Ctx], ReviewStat
 
 
 def aggregate(state: ReviewState, runtime: Ctx) -> ReviewState:
-    ctx, round_ = runtime.context, state["round"]
+    ctx, round_ = context_of(runtime), state["round"]
     checks = [load_check(state["checks"][f"{round_}:{d.value}"]) for d in Dimension]
     ctx.go_on(f"conclude round {round_}")
     outcome = ctx.aggregate(ctx, state, checks)
@@ -256,13 +225,13 @@ def escalate_critical_security(ctx: RunContext, tid: str, round_: int, findings:
 def after_aggregate(state: ReviewState, runtime: Ctx) -> Literal["builder", "human_review", "escalate"]:
     if state["verdict"] == "APPROVED":
         return "human_review"
-    if state["verdict"] == "NEEDS_REVISION" and state["round"] < runtime.context.workflow.rounds.max:
+    if state["verdict"] == "NEEDS_REVISION" and state["round"] < context_of(runtime).workflow.rounds.max:
         return "builder"
     return "escalate"
 
 
 def escalate(state: ReviewState, runtime: Ctx) -> ReviewState:
-    ctx, tid = runtime.context, state["task_id"]
+    ctx, tid = context_of(runtime), state["task_id"]
     why = "; ".join(state.get("reasons") or [])
     if state["verdict"] == "NEEDS_REVISION":
         why = f"{ctx.workflow.rounds.max} review rounds used up; last: {why}"
@@ -310,7 +279,7 @@ def after_decision(state: ReviewState) -> str:
 
 
 def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
-    ctx, tid = runtime.context, state["task_id"]
+    ctx, tid = context_of(runtime), state["task_id"]
     decision = load_decision(state.get("decision"))
     if decision is None:
         raise AiosError(f"{tid} reached the merge without a human decision")

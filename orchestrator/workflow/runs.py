@@ -60,6 +60,24 @@ def load_found_secrets(ws: Workspace, tid: str) -> None:
 
 @contextmanager
 def open_graph(ws: Workspace) -> Iterator[Any]:
+    """The compiled graph with the workspace's checkpointer (closed on exit): SQLite by default,
+    PostgreSQL or a LangGraph Server when configured (``engines``; ``state.backends``)."""
+    from orchestrator.state import backends
+    from orchestrator.workflow import engines
+
+    if served := backends.langgraph_url(ws):
+        with engines.served_graph(ws, served) as graph:
+            yield graph
+    elif shared := backends.checkpoint_url(ws):
+        with engines.postgres_graph(ws, shared) as graph:
+            yield graph
+    else:
+        with _sqlite_graph(ws) as graph:
+            yield graph
+
+
+@contextmanager
+def _sqlite_graph(ws: Workspace) -> Iterator[Any]:
     """The compiled graph with its SQLite checkpointer (closed on exit)."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -76,6 +94,12 @@ def open_graph(ws: Workspace) -> Iterator[Any]:
         yield build_graph(saver)
     finally:
         conn.close()
+
+
+def _config(ws: Workspace, tid: str) -> dict[str, Any]:
+    from orchestrator.workflow import engines
+
+    return engines.config(ws, tid)
 
 
 def _connect(ws: Workspace) -> sqlite3.Connection:
@@ -121,14 +145,12 @@ def run(
     """
     from langgraph.types import Command
 
-    from orchestrator.workflow.wiring import make_context
-
     actions.require(ws, Op.SUBMIT, actor=actor, session=session, task_id=tid)
     options = options or RunOptions()
     card = load_card(ws, tid)
     if options.sandbox:
         require_sandbox()
-    config = {"configurable": {"thread_id": tid}}
+    config = _config(ws, tid)
     with _driving(ws, tid) as graph:
         snapshot = graph.get_state(config)
         waiting = (_waiting(snapshot) or {}).get("kind")
@@ -143,11 +165,7 @@ def run(
                     return _status(ws, tid, snapshot).noted(_nothing_new(tid, snapshot.values))
                 start = Command(resume={"action": "submitted"})
             # A merge calls no model, so finishing one needs no key.
-            with run_agents(ws, card, by=actor) as agents:
-                ctx = make_context(
-                    ws, card, resumed, progress=progress, check_models=not merging, sessions=agents
-                )
-                graph.invoke(start, config, context=ctx, durability="sync")
+            _invoke(graph, start, ws, card, resumed, actor=actor, progress=progress, check_models=not merging)
         return _status(ws, tid, graph.get_state(config))
 
 
@@ -177,8 +195,6 @@ def answer(
     """
     from langgraph.types import Command
 
-    from orchestrator.workflow.wiring import make_context
-
     options = options or RunOptions()
     if action == "reject" and not (feedback and feedback.strip()):
         raise StateError("rejecting needs feedback for the builder", fix="pass --feedback TEXT")
@@ -188,7 +204,7 @@ def answer(
     card = load_card(ws, tid)
     if action != "approve" and options.sandbox:  # a merge runs no command
         require_sandbox()
-    config = {"configurable": {"thread_id": tid}}
+    config = _config(ws, tid)
     with _driving(ws, tid) as graph:
         snapshot = graph.get_state(config)
         waiting = (_waiting(snapshot) or {}).get("kind")
@@ -206,11 +222,16 @@ def answer(
                 return _status(ws, tid, snapshot).noted(_merge_pending(ws, tid, card))
             else:  # nothing was merged: rejecting is the way out, as at the human checkpoint
                 graph.update_state(config, _decision(action, actor, feedback), as_node="human_review")
-            with run_agents(ws, card, by=actor) as agents:
-                ctx = make_context(
-                    ws, card, _resumed(snapshot, options), progress=progress, sessions=agents, guard=guard
-                )
-                graph.invoke(None, config, context=ctx, durability="sync")
+            _invoke(
+                graph,
+                None,
+                ws,
+                card,
+                _resumed(snapshot, options),
+                actor=actor,
+                progress=progress,
+                guard=guard,
+            )
             return _status(ws, tid, graph.get_state(config))
         if waiting not in ("human_review", "escalation"):
             return _status(ws, tid, snapshot).noted(_nothing_waiting(ws, tid))
@@ -221,12 +242,55 @@ def answer(
             _require_reviewed_head(ws, tid, snapshot.values)
             _gate_merge(ws, tid, snapshot.values, actor=actor, override=override)
         resume = dump_decision(_human(action, actor, feedback))
-        with run_agents(ws, card, by=actor) as agents:
-            ctx = make_context(
-                ws, card, _resumed(snapshot, options), progress=progress, sessions=agents, guard=guard
-            )
-            graph.invoke(Command(resume=resume), config, context=ctx, durability="sync")
+        _invoke(
+            graph,
+            Command(resume=resume),
+            ws,
+            card,
+            _resumed(snapshot, options),
+            actor=actor,
+            progress=progress,
+            guard=guard,
+        )
         return _status(ws, tid, graph.get_state(config))
+
+
+def _invoke(
+    graph: Any,
+    start: Any,
+    ws: Workspace,
+    card: TaskCard,
+    options: RunOptions,
+    *,
+    actor: str,
+    progress: Callable[[str], None] | None,
+    check_models: bool = False,
+    guard: RunGuard | None = None,
+) -> None:
+    """Invoke the graph on the task's thread from ``start`` (input, resume command or None), with
+    its agents' sessions open, under ``guard`` (begun now when None).
+
+    The graph's context is the plain-data ``RunSpec``. In-process, the context wired here (with
+    ``progress``; every model built first when ``check_models``, so a missing key fails before
+    anything runs) serves it; on a server the nodes build theirs from the spec, and the server's
+    environment holds the keys.
+    """
+    from orchestrator.workflow import engines, spec
+    from orchestrator.workflow.graph import RUN_ACTORS
+    from orchestrator.workflow.wiring import make_context
+
+    config = engines.config(ws, card.id)
+    with run_agents(ws, card, by=actor) as agents:
+        guard = guard or RunGuard.begin(ws, card.id, own=RUN_ACTORS)  # as the graph is invoked
+        data = spec.spec_for(ws, card.id, options, sessions=agents, guard=guard)
+        if engines.is_remote(graph):
+            graph.invoke(start, config, context=data, durability="sync")
+            return
+        ctx = make_context(
+            ws, card, options, progress=progress, check_models=check_models, sessions=agents, guard=guard
+        )
+        with spec.running(data, ctx):
+            graph.invoke(start, config, context=data, durability="sync")
 
 
 @contextmanager
@@ -270,7 +334,7 @@ def status(ws: Workspace, tid: str) -> RunStatus:
     """Where the task's run stands."""
     load_found_secrets(ws, tid)
     with open_graph(ws) as graph:
-        snapshot = graph.get_state({"configurable": {"thread_id": tid}})
+        snapshot = graph.get_state(_config(ws, tid))
         found = _status(ws, tid, snapshot)
         if not _merge_unfinished(snapshot):
             return found

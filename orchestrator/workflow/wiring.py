@@ -36,7 +36,7 @@ from orchestrator.state.sessions import Session
 from orchestrator.state.taskcard import TaskCard, render
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow.checkpoint import ReviewState, load_findings
-from orchestrator.workflow.graph import BUILDER, REVIEWER, RUN_ACTORS, RunContext
+from orchestrator.workflow.context import BUILDER, REVIEWER, RUN_ACTORS, RunContext
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.settings import WorkflowSettings, load_workflow
 
