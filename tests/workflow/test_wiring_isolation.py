@@ -23,7 +23,7 @@ from orchestrator.state.workspace import Workspace
 from orchestrator.workflow import runs
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.settings import WorkflowSettings
-from orchestrator.workflow.wiring import SandboxRunners, project_variables
+from orchestrator.workflow.wiring import SandboxRunners, project_environment, project_variables
 
 SANDBOX = bwrap_available()
 AIOS_ONLY = ("langsmith", "anyio")
@@ -73,6 +73,23 @@ def test_the_projects_own_pytest_keeps_the_projects_plugins(tmp_path: Path) -> N
     assert project_variables(root, WorkflowSettings()) == {}
     (venv / "bin" / "pytest").unlink()
     assert project_variables(root, WorkflowSettings()) == {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
+def test_the_projects_own_pytest_runs_the_check_with_autoload_left_on(tmp_path: Path) -> None:
+    """With a project environment the check runs there: its pytest, its interpreter, its plugins."""
+    root = git_repo(tmp_path / "repo")
+    venv = project_venv(root / ".venv")
+    script = venv / "bin" / "pytest"  # stands for the project's pytest: says who it is and what it got
+    script.write_text(
+        f"#!{venv}/bin/python\nimport os, sys\n"
+        "print('project pytest', sys.prefix, os.environ.get('PYTEST_DISABLE_PLUGIN_AUTOLOAD'))\n"
+    )
+    script.chmod(0o755)
+    workflow = WorkflowSettings()
+    env = project_environment(root, workflow)
+    runners = SandboxRunners(root, SANDBOX, environment=env, variables=project_variables(root, workflow))
+    done = runners.project(30)(CHECK.split())
+    assert done.stdout.strip() == f"project pytest {venv} None", done.stderr
 
 
 @pytest.mark.parametrize("sandbox", [False, pytest.param(True, marks=pytest.mark.skipif(
