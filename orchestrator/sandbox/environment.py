@@ -49,7 +49,7 @@ and doubles pytest's memory on each run; anyio's changes how async tests run), n
 project asked for. Turning entry-point autoloading off, rather than hiding aios's packages from
 the import path, keeps what the project's tests could import before (aios's dependencies, with
 no environment of their own) while dropping only the plugins; a plugin the project does rely on
-it still loads by name (``-p NAME`` in its pytest configuration, or ``pytest_plugins`` in a
+still loads by name (``-p NAME`` in its pytest configuration, or ``pytest_plugins`` in a
 conftest). Coverage needs no plugin: the test driver (``_covdriver``) calls its API itself.
 """
 
@@ -133,7 +133,7 @@ def pytest_variables(environment: ProjectEnvironment | None, *, shares: bool = F
 
     `STAND_IN_VARIABLES` when the pytest those commands get is aios's own standing in for the
     project's: no project environment (``environment`` None and not ``shares``), or one without
-    pytest (``pytest`` then resolves to aios's, next on PATH). None when the project's own pytest
+    pytest (``pytest`` then resolves to aios's, next on PATH). Empty when the project's own pytest
     runs, with every plugin the project installed.
 
     Args:
