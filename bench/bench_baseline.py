@@ -4,7 +4,8 @@ The target branch has a failing test and the change a ruff finding, so the basel
 to compare: with a cold cache the merge base's tests and ruff run once more; warm, they are read
 from the cache (one file per base commit and check).
 
-Run: ``.venv/bin/python bench/bench_baseline.py [--runs N]``. Unsandboxed; prints figures, asserts nothing.
+Run: ``.venv/bin/python bench/bench_baseline.py [--runs N] [--smoke]``. Unsandboxed; prints figures,
+asserts nothing. ``--smoke``: a two-module change, one run each.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from orchestrator.review.evidence import Runner, support_paths
 from orchestrator.review.round import RoundOutcome, review_static
 from orchestrator.review.settings import ReviewSettings
 from orchestrator.sandbox.bwrap import Limits, run_command
+from orchestrator.sandbox.environment import STAND_IN_VARIABLES
 
 MODULES = 16  # ~85 lines per module and ~45 per test file: ~2,100 added lines
 
@@ -37,14 +39,19 @@ class PlainRunners:
     def __call__(self, timeout_s: float) -> Runner:
         limits = Limits(timeout_s=timeout_s)
         return lambda argv: run_command(
-            argv, worktree=self.worktree, limits=limits, sandbox=False, read_only_paths=support_paths()
+            argv,
+            worktree=self.worktree,
+            limits=limits,
+            sandbox=False,
+            read_only_paths=support_paths(),
+            env=STAND_IN_VARIABLES,  # as the review runs them: aios's pytest without aios's plugins
         )
 
     def at(self, worktree: Path) -> PlainRunners:
         return PlainRunners(worktree)
 
 
-def make_repo(root: Path) -> tuple[Path, str]:
+def make_repo(root: Path, modules: int = MODULES) -> tuple[Path, str]:
     repo = root / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
@@ -52,8 +59,8 @@ def make_repo(root: Path) -> tuple[Path, str]:
     base |= {"pkg/__init__.py": "", "tests/test_old.py": "def test_old_bug():\n    assert 1 == 2\n"}
     base_id = commit(repo, base, "base")
     git(repo, "checkout", "-q", "-b", "task/BENCH")
-    change = {f"pkg/new{n}.py": module(n, 10) for n in range(MODULES)}
-    change |= {f"tests/test_new{n}.py": test_module(n, 10) for n in range(MODULES)}
+    change = {f"pkg/new{n}.py": module(n, 10) for n in range(modules)}
+    change |= {f"tests/test_new{n}.py": test_module(n, 10) for n in range(modules)}
     change["pkg/new0.py"] += "\n\ndef load(text):\n    return eval(text)\n"
     commit(repo, change, "add modules")
     return repo, base_id
@@ -74,9 +81,12 @@ def timed(repo: Path, runs: int, review: Callable[[], RoundOutcome]) -> tuple[fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds (CI smoke test)")
     args = parser.parse_args()
+    if args.smoke:
+        args.runs = 1
     with tempfile.TemporaryDirectory() as tmp:
-        repo, base = make_repo(Path(tmp))
+        repo, base = make_repo(Path(tmp), 2 if args.smoke else MODULES)
         cache = Path(tmp) / "baseline-cache"
         diff = git_diff(repo, base, "HEAD")
         print(f"change: {diff.added} added lines in {len(diff.files)} files")

@@ -3,8 +3,8 @@
 Also a size proxy for round 2: the diff-and-findings part of the reviewer's prompt with incremental
 re-review (delta since the last reviewed commit + open findings) against a full re-review.
 
-Run: ``.venv/bin/python bench/bench_evidence.py [--runs N] [--no-sandbox]``. Prints figures,
-asserts nothing.
+Run: ``.venv/bin/python bench/bench_evidence.py [--runs N] [--no-sandbox] [--smoke]``. Prints
+figures, asserts nothing. ``--smoke``: a small repository, one run each, unsandboxed.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from orchestrator.review.evidence import RunnerFactory, support_paths
 from orchestrator.review.round import RoundOutcome, review_static
 from orchestrator.review.tracking import rereview_view
 from orchestrator.sandbox.bwrap import Limits, bwrap_available, run_command
+from orchestrator.sandbox.environment import STAND_IN_VARIABLES
 from orchestrator.state.taskcard import Criterion
 
 CRITERIA = [
@@ -74,17 +75,17 @@ def test_module(n: int, functions: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_repo(root: Path) -> tuple[Path, str]:
-    """40 existing modules on main; the task branch adds four modules and their tests (~500 lines)."""
+def make_repo(root: Path, old: int = 40, new: int = 4) -> tuple[Path, str]:
+    """``old`` modules on main; the task branch adds ``new`` modules and their tests (4: ~500 lines)."""
     repo = root / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    base = {f"pkg/old{i}.py": module(100 + i, 7) for i in range(40)}
+    base = {f"pkg/old{i}.py": module(100 + i, 7) for i in range(old)}
     base |= {"pkg/__init__.py": "", "tests/test_smoke.py": "def test_smoke():\n    assert True\n"}
     base_id = commit(repo, base, "base")
     git(repo, "checkout", "-q", "-b", "task/BENCH")
-    change = {f"pkg/new{n}.py": module(n, 10) for n in range(4)}
-    change |= {f"tests/test_new{n}.py": test_module(n, 10) for n in range(4)}
+    change = {f"pkg/new{n}.py": module(n, 10) for n in range(new)}
+    change |= {f"tests/test_new{n}.py": test_module(n, 10) for n in range(new)}
     commit(repo, change, "add four modules")
     return repo, base_id
 
@@ -95,29 +96,37 @@ def runners(worktree: Path, *, sandbox: bool) -> RunnerFactory:
     def factory(timeout_s: float):
         limits = Limits(timeout_s=timeout_s)
         return functools.partial(
-            run_command, worktree=worktree, limits=limits, sandbox=sandbox, read_only_paths=support_paths()
+            run_command,
+            worktree=worktree,
+            limits=limits,
+            sandbox=sandbox,
+            read_only_paths=support_paths(),
+            env=STAND_IN_VARIABLES,  # as the review runs them: aios's pytest without aios's plugins
         )
 
     return factory
 
 
-def timed(fn: Callable[[], RoundOutcome], runs: int) -> tuple[float, RoundOutcome]:
-    """Median wall time in seconds of ``fn()`` after one warm-up, and the last report."""
-    report = fn()
+def timed(fn: Callable[[], RoundOutcome], runs: int, *, warm: bool = True) -> tuple[float, RoundOutcome]:
+    """Median wall time in seconds of ``fn()`` after a warm-up run (if ``warm``), and the last report."""
+    report = fn() if warm else None
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         report = fn()
         times.append(time.perf_counter() - start)
+    assert report is not None
     return statistics.median(times), report
 
 
-def compare(repo: Path, base: str, runners: RunnerFactory, label: str, runs: int) -> None:
+def compare(
+    repo: Path, base: str, runners: RunnerFactory, label: str, runs: int, *, warm: bool = True
+) -> None:
     def review(concurrent: bool) -> RoundOutcome:
         return review_static(repo, base=base, runners=runners, criteria=CRITERIA, concurrent=concurrent)
 
-    par, report = timed(lambda: review(True), runs)
-    seq, _ = timed(lambda: review(False), runs)
+    par, report = timed(lambda: review(True), runs, warm=warm)
+    seq, _ = timed(lambda: review(False), runs, warm=warm)
     print(f"\n[{label}] verdict {report.verdict.value}, {len(report.findings)} findings")
     print(f"  {'concurrent (4 threads)':<26}{par:7.2f} s")
     print(f"  {'sequential':<26}{seq:7.2f} s   (concurrent / sequential = {par / seq:.2f})")
@@ -145,15 +154,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-sandbox", action="store_true", help="only the unsandboxed runner")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds (CI smoke test)")
     args = parser.parse_args()
+    if args.smoke:
+        args.runs, args.no_sandbox = 1, True
     with tempfile.TemporaryDirectory() as tmp:
-        repo, base = make_repo(Path(tmp))
+        repo, base = make_repo(Path(tmp), *((2, 3) if args.smoke else (40, 4)))  # round 2 edits new2
         diff = git_diff(repo, base, "HEAD")
         files = len(list(repo.rglob("*.py")))
         print(
             f"change: {diff.added} added lines in {len(diff.files)} files; repository: {files} Python files"
         )
-        compare(repo, base, runners(repo, sandbox=False), "no sandbox", args.runs)
+        compare(repo, base, runners(repo, sandbox=False), "no sandbox", args.runs, warm=not args.smoke)
         if not args.no_sandbox and bwrap_available():
             compare(repo, base, runners(repo, sandbox=True), "bubblewrap sandbox", args.runs)
         elif not args.no_sandbox:

@@ -17,7 +17,9 @@ Prints, as medians over every round of every run:
 Runs default to the shipped ``rounds.max`` (3): the task file grows by two events a round, so
 very long runs would charge later rounds for a history no real task has.
 
-    python bench/bench_graph.py [--delay 0.2] [--rounds 3] [--repeat 10]
+    python bench/bench_graph.py [--delay 0.2] [--rounds 3] [--repeat 10] [--smoke]
+
+``--smoke``: no delay, two rounds, one run.
 """
 
 from __future__ import annotations
@@ -164,7 +166,10 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2, help="seconds each check sleeps")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per run (rounds.max, 2 to 20)")
     parser.add_argument("--repeat", type=int, default=10, help="runs per measurement")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds (CI smoke test)")
     args = parser.parse_args()
+    if args.smoke:
+        args.delay, args.rounds, args.repeat = 0.01, 2, 1
     n = (args.rounds - 1) * args.repeat
     print(f"One review round (4 checks): medians of {n} rounds ({args.repeat} runs of {args.rounds}).")
     print(f"{'':36}{'sqlite':>10}{'no checkpointer':>18}")

@@ -2,7 +2,9 @@
 the same read through the CLI (``aios task status --json``, a new process each time, as a script
 calls it). Each server is started once, as a client keeps it; the start-up is printed apart.
 
-    python bench/bench_mcp.py [--repeat 50]
+    python bench/bench_mcp.py [--repeat 50] [--smoke]
+
+``--smoke``: two calls each, one CLI read.
 """
 
 from __future__ import annotations
@@ -105,7 +107,9 @@ def ms(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=50)
-    repeat = parser.parse_args().repeat
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds (CI smoke test)")
+    args = parser.parse_args()
+    repeat = 2 if args.smoke else args.repeat
     with tempfile.TemporaryDirectory() as tmp:
         root, tid, token = workspace(Path(tmp) / "repo")
         params = StdioServerParameters(command=sys.executable, args=[*AIOS[1:], "--root", str(root), "mcp"],
@@ -118,7 +122,7 @@ def main() -> None:
         finally:
             os.kill(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
-        through_cli = cli(root, tid, max(10, repeat // 5))
+        through_cli = cli(root, tid, 1 if args.smoke else max(10, repeat // 5))
     print(f"task_status, median of {repeat} calls (one task):")
     print(f"  MCP over stdio  {ms(stdio)}   (server start + handshake {stdio_start * 1000:.0f} ms, once)")
     print(f"  MCP over HTTP   {ms(http)}   (client connect {http_start * 1000:.0f} ms, once)")

@@ -3,7 +3,9 @@
 Both sides share one SDK client (same connection pool), calls alternate so drift hits both, and
 the figure is the median of many paired differences, printed beside both medians.
 
-    .venv/bin/python bench/bench_providers.py [--calls 2000]
+    .venv/bin/python bench/bench_providers.py [--calls 2000] [--smoke]
+
+``--smoke``: 20 paired calls per case.
 """
 
 from __future__ import annotations
@@ -117,7 +119,9 @@ def layer_alone(calls: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000, help="paired calls per case (default 2000)")
-    calls = parser.parse_args().calls
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds (CI smoke test)")
+    args = parser.parse_args()
+    calls = 20 if args.smoke else args.calls
     print(f"provider layer vs bare SDK, stub server on 127.0.0.1, {calls} paired calls per case, medians")
     print(f"{'case':<30} {'bare SDK':>10} {'layer':>10} {'overhead':>10}")
     with StubServer() as oai, StubServer() as ant:

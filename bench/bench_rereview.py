@@ -4,11 +4,15 @@ Builds the real reviewer prompts (``round.change_text`` + ``reviewer.prompt_for`
 400-line change whose round 2 fixes two findings, and prints the prompt tokens of both (estimated
 at 4 characters a token, the usual rule for English and code) and their ratio.
 
-    python bench/bench_rereview.py
+    python bench/bench_rereview.py [--smoke]
+
+``--smoke`` changes nothing: the workload is already a few seconds (accepted so CI runs every
+benchmark alike).
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import tempfile
 from pathlib import Path
@@ -38,6 +42,9 @@ def module(n_funcs: int, fixed: bool) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds (CI smoke test)")
+    parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)

@@ -1,6 +1,7 @@
 """What the sandbox and the task worktrees cost: median wall time per call.
 
-Run: ``.venv/bin/python bench/bench_sandbox.py [--runs N]``. Prints figures, asserts nothing.
+Run: ``.venv/bin/python bench/bench_sandbox.py [--runs N] [--smoke]``. Prints figures, asserts nothing.
+``--smoke``: a 20-file repository, two runs each.
 
 ``bare`` is the command started with ``subprocess.run``; ``plain`` is `run_command` without the
 sandbox (limits and the disk watch only); ``old recipe`` is the sandbox before the allow-list
@@ -95,9 +96,11 @@ def make_repo(root: Path, files: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
-    runs = parser.parse_args().runs
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds (CI smoke test)")
+    args = parser.parse_args()
+    runs, files = (2, 20) if args.smoke else (args.runs, 200)
     with tempfile.TemporaryDirectory() as tmp:
-        repo = make_repo(Path(tmp) / "repo", 200)
+        repo = make_repo(Path(tmp) / "repo", files)
         wt = git.ensure_worktree(repo, "BENCH", "main")
         if not bwrap_available():
             print("bubblewrap unavailable: sandboxed figures skipped")
@@ -114,7 +117,7 @@ def main() -> None:
                 print(f"{name:<18} {label:<10} {ms:7.1f} ms{over}")
         create = median_ms(lambda i: git.ensure_worktree(repo, f"NEW{i + 1}", "main"), runs)
         again = median_ms(lambda _: git.ensure_worktree(repo, "BENCH", "main"), runs)
-        print(f"ensure_worktree    create     {create:7.1f} ms   (200-file repo)")
+        print(f"ensure_worktree    create     {create:7.1f} ms   ({files}-file repo)")
         print(f"ensure_worktree    existing   {again:7.1f} ms")
 
 

@@ -11,7 +11,8 @@ every rule on and with the shipped settings (which ignore S101 assert, S603/S607
 
 Run: ``.venv/bin/python bench/bench_security_recall.py BANDIT_SRC [--files]`` where BANDIT_SRC is
 an unpacked bandit 1.9.4 sdist (``pip download --no-deps --no-binary :all: bandit==1.9.4``), or set
-``BANDIT_SRC``. Unsandboxed (trusted example files); prints figures, asserts nothing.
+``BANDIT_SRC``. Unsandboxed (trusted example files); prints figures, asserts nothing. ``--smoke``:
+the first three example files only (without BANDIT_SRC it says so and stops, as always).
 """
 
 from __future__ import annotations
@@ -189,6 +190,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bandit_src", nargs="?", default=os.environ.get("BANDIT_SRC"))
     parser.add_argument("--files", action="store_true", help="also print the table per example file")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds (CI smoke test)")
     args = parser.parse_args()
     root = Path(args.bandit_src or "")
     functional = root / "tests/functional/test_functional.py"
@@ -198,6 +200,7 @@ def main() -> None:
     os.chdir(root)
     stated = stated_counts(functional)
     files = sorted(f"examples/{n}" for n in stated if (root / "examples" / n).is_file())
+    files = files[:3] if args.smoke else files
     runner = Runner(root)
     issues, bandit_s = timed(lambda: bandit_issues(runner, files))  # type: ignore[arg-type, return-value]
     expected = [Hit(i.file, i.line, i.end_line, i.test_id[1:]) for i in issues]

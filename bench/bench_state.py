@@ -3,7 +3,9 @@
 Prints the median of one start/finish transition in-process and of the whole `aios task status`
 command, beside `python -c pass` measured in the same run.
 
-    python bench/bench_state.py [--tasks 10000] [--live 200] [--repeat 40]
+    python bench/bench_state.py [--tasks 10000] [--live 200] [--repeat 40] [--smoke]
+
+``--smoke``: 30 tasks, 5 live, two runs each.
 """
 
 from __future__ import annotations
@@ -81,7 +83,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--live", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds (CI smoke test)")
     args = parser.parse_args()
+    if args.smoke:
+        args.tasks, args.live, args.repeat = 30, 5, 2
     with tempfile.TemporaryDirectory(prefix="aios-bench-") as tmp:
         t0 = time.perf_counter()
         root = build(Path(tmp), args.tasks, args.live)

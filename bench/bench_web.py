@@ -5,7 +5,9 @@ one task the static reviewer approved (a real diff, report and audit trail), the
 ``GET /``, ``GET /tasks/<ID>`` and ``GET /ping`` in-process with Starlette's TestClient, logged
 in; prints the median of each. Unsandboxed; prints figures, asserts nothing.
 
-    python bench/bench_web.py [--tasks 10000] [--live 200] [--repeat 15]
+    python bench/bench_web.py [--tasks 10000] [--live 200] [--repeat 15] [--smoke]
+
+``--smoke``: 30 tasks, 5 live, two requests each.
 """
 
 from __future__ import annotations
@@ -87,7 +89,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--live", type=int, default=200, help="tasks on the board (not done)")
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds (CI smoke test)")
     args = parser.parse_args()
+    if args.smoke:
+        args.tasks, args.live, args.repeat = 30, 5, 2
     os.environ.setdefault("AIOS_MODEL", "fake")
     for key in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
         os.environ.setdefault(key, "bench")

@@ -81,6 +81,20 @@ class RoundInputs:
         return self.evidence.diff
 
 
+def _shared_view(
+    worktree: Path, base: str, head: str, since: str | None
+) -> tuple[Diff, tuple[str, ...], Diff | None]:
+    # The graph starts a round's four checks at once: without the lock each would find the cache
+    # empty and run the same git diff and log, four processes competing with the evidence commands.
+    with _view_lock(worktree, base, head, since):
+        return _git_view(worktree, base, head, since)
+
+
+@functools.lru_cache(maxsize=16)
+def _view_lock(worktree: Path, base: str, head: str, since: str | None) -> threading.Lock:
+    return threading.Lock()
+
+
 @functools.lru_cache(maxsize=16)
 def _git_view(
     worktree: Path, base: str, head: str, since: str | None
@@ -124,7 +138,7 @@ def round_inputs(
     base's check results across rounds and tasks.
     """
     base, head = git.head(worktree, base), git.head(worktree, head)
-    diff, messages, delta = _git_view(worktree, base, head, since)
+    diff, messages, delta = _shared_view(worktree, base, head, since)
     settings = settings or ReviewSettings()
     memo, lock = _shared_memo(worktree, base, head, id(settings.evidence))
     evidence = EvidenceContext(

@@ -146,6 +146,10 @@ class TestsSettings(_Strict):
 class CoverageSettings(_Strict):
     """Coverage of the changed, executable, non-test lines."""
 
+    enabled: bool = True
+    """Measure it. False: the tests run without coverage's tracer (faster) and the ``coverage``
+    check reports "not measured"; the merge base's run and the re-run of failed tests never
+    measure it (only their outcome counts)."""
     min_changed: float = Field(0.8, ge=0, le=1)
     severity: Severity = Severity.MINOR
 

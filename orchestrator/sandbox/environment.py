@@ -31,14 +31,27 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
-__all__ = ["ProjectEnvironment", "resolve"]
+__all__ = ["STAND_IN_VARIABLES", "ProjectEnvironment", "pytest_variables", "resolve", "shares_aios"]
 
 _VENV_DIRS = (".venv", "venv")
 _POETRY_TIMEOUT_S = 20.0
+
+STAND_IN_VARIABLES: Mapping[str, str] = MappingProxyType({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+"""Set for the project's commands when aios's own pytest stands in for one the project lacks.
+
+Without it that pytest loads every plugin aios's environment installs (langsmith's costs 1-2 s
+and doubles pytest's memory on each run; anyio's changes how async tests run), none of which the
+project asked for. Turning entry-point autoloading off, rather than hiding aios's packages from
+the import path, keeps what the project's tests could import before (aios's dependencies, with
+no environment of their own) while dropping only the plugins; a plugin the project does rely on
+still loads by name (``-p NAME`` in its pytest configuration, or ``pytest_plugins`` in a
+conftest). Coverage needs no plugin: the test driver (``_covdriver``) calls its API itself.
+"""
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,13 @@ class ProjectEnvironment:
         """The variables an activated environment sets (besides PATH), for tools that read them."""
         return {"VIRTUAL_ENV": str(self.prefix)} if _is_venv(self.prefix) else {}
 
+    def has_pytest(self) -> bool:
+        """Whether the environment has a pytest of its own (its script, or the package installed)."""
+        if (self.bin_dir / "pytest").exists():
+            return True
+        patterns = ("lib*/python3*/site-packages/pytest", "lib*/python3*/dist-packages/pytest")
+        return any(p.is_dir() for pattern in patterns for p in self.prefix.glob(pattern))
+
     def describe(self) -> str:
         """One line for reports and notes: where the environment is and how it was found."""
         return f"{self.prefix} (from {self.source})"
@@ -91,13 +111,41 @@ def resolve(root: Path, *, python: Sequence[str] | None = None) -> ProjectEnviro
         The environment, or None when there is none to use (a bare command as the setting, no
         environment found, or the one found is the very environment aios runs in).
     """
-    found = _explicit(python) if python is not None else _detected(Path(root))
+    found = _found(root, python)
     if found is None or _same(found.prefix, Path(sys.prefix)):
         return None
     # pyvenv.cfg is the user's file, not ours: a `home` of ~/bin would show the whole home folder
     # (keys, tokens) to sandboxed code, one inside the workspace its untracked files.
     shown = tuple(p for p in found.read_only if not _too_wide(p, Path(root)))
     return dataclasses.replace(found, read_only=shown)
+
+
+def shares_aios(root: Path, *, python: Sequence[str] | None = None) -> bool:
+    """Whether the project's environment is the one aios runs in (aios installed into the project's
+    own venv), which `resolve` reports as None like no environment at all: its plugins are the
+    project's then, not aios's."""
+    found = _found(root, python)
+    return found is not None and _same(found.prefix, Path(sys.prefix))
+
+
+def pytest_variables(environment: ProjectEnvironment | None, *, shares: bool = False) -> dict[str, str]:
+    """Variables for the project's commands (tests, acceptance checks, the builder's checks).
+
+    `STAND_IN_VARIABLES` when the pytest those commands get is aios's own standing in for the
+    project's: no project environment (``environment`` None and not ``shares``), or one without
+    pytest (``pytest`` then resolves to aios's, next on PATH). Empty when the project's own pytest
+    runs, with every plugin the project installed.
+
+    Args:
+        environment: the project's environment (`resolve`), None for aios's own.
+        shares: aios is installed in the project's environment (`shares_aios`).
+    """
+    own = shares or (environment is not None and environment.has_pytest())
+    return {} if own else dict(STAND_IN_VARIABLES)
+
+
+def _found(root: Path, python: Sequence[str] | None) -> ProjectEnvironment | None:
+    return _explicit(python) if python is not None else _detected(Path(root))
 
 
 def _too_wide(path: Path, root: Path) -> bool:

@@ -27,7 +27,7 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -50,7 +50,7 @@ from orchestrator.sandbox.bwrap import (
     split_command,
 )
 from orchestrator.sandbox.confined_fs import ConfinedDir, FileToolError, PathEscape
-from orchestrator.sandbox.environment import ProjectEnvironment
+from orchestrator.sandbox.environment import ProjectEnvironment, pytest_variables
 from orchestrator.state.taskcard import TaskCard, render
 from orchestrator.workflow.settings import BuilderSettings
 
@@ -213,6 +213,9 @@ class BuilderTools:
         sandbox: run checks under bubblewrap.
         environment: the project's Python environment the checks run in (its ``python`` and
             ``pytest`` first on PATH, bound read-only); None: aios's own.
+        variables: extra environment variables for the checks; None: those
+            `orchestrator.sandbox.environment.pytest_variables` gives ``environment`` (a pytest of
+            aios's standing in for the project's loads none of aios's plugins).
 
     Attributes:
         files_written: worktree-relative paths written, in first-write order.
@@ -229,9 +232,11 @@ class BuilderTools:
         limits: Limits,
         sandbox: bool = True,
         environment: ProjectEnvironment | None = None,
+        variables: Mapping[str, str] | None = None,
     ) -> None:
         self.fs = ConfinedDir(worktree)
         self.environment = environment
+        self.variables = dict(pytest_variables(environment) if variables is None else variables)
         self.scope = tuple(_normal(p) + ("/" if p.endswith("/") else "") for p in paths)
         self.policy = policy
         self.limits = limits
@@ -372,7 +377,7 @@ class BuilderTools:
         argv = split_command(args.command)
         self.policy.check(argv)
         result = run_command(argv, worktree=self.fs.root, limits=self.limits, sandbox=self.sandbox,
-                             environment=self.environment)  # fmt: skip
+                             environment=self.environment, env=self.variables)  # fmt: skip
         self.checks_run.append(
             CheckRun(command=args.command, exit_code=result.returncode, timed_out=result.timed_out,
                      duration_s=round(result.duration_s, 3), limit_hit=result.limit_hit)
@@ -395,6 +400,7 @@ def run_builder(
     sandbox: bool = True,
     environment: ProjectEnvironment | None = None,
     before_tool: Callable[[], None] | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> BuilderResult:
     """Let the model implement ``card`` in ``worktree`` until it finishes, stops calling tools,
     or runs out of steps.
@@ -414,6 +420,7 @@ def run_builder(
             (`orchestrator.sandbox.environment.resolve`); None: aios's own.
         before_tool: called before each tool call; raising ends the round there (the run guard:
             a person stopped the run, so no further file is written or check run).
+        variables: extra environment variables for ``run_check`` (`BuilderTools`).
 
     Returns:
         What the round did. Nothing is committed: the orchestrator commits afterwards.
@@ -432,6 +439,7 @@ def run_builder(
         limits=settings.limits,
         sandbox=sandbox,
         environment=environment,
+        variables=variables,
     )
     messages = [
         Message.system(system_prompt(prompt_text, card, settings)),

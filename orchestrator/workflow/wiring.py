@@ -11,8 +11,8 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from orchestrator.review.reviewer import Panel, build_panel
 from orchestrator.review.round import CheckResult
 from orchestrator.sandbox import environment, git
 from orchestrator.sandbox.bwrap import CommandResult, Limits, run_command, writable_by_sandbox
-from orchestrator.sandbox.environment import ProjectEnvironment
+from orchestrator.sandbox.environment import ProjectEnvironment, pytest_variables
 from orchestrator.state import tasks
 from orchestrator.state.sessions import Session
 from orchestrator.state.taskcard import TaskCard, render
@@ -183,6 +183,7 @@ def _agent_builder(models: Models, sandbox: bool) -> Any:
             prompt_text=_prompt(ctx, "builder.md"),
             sandbox=sandbox,
             environment=project_environment(ctx.ws.root, ctx.workflow),
+            variables=project_variables(ctx.ws.root, ctx.workflow),
             before_tool=lambda: ctx.go_on("run the builder's next tool call"),
         )
         models.save_usage()
@@ -241,6 +242,7 @@ def _checker(models: Models | None, sandbox: bool) -> Any:
             sandbox,
             limits=ctx.workflow.builder.limits,
             environment=project_environment(ctx.ws.root, ctx.workflow),
+            variables=project_variables(ctx.ws.root, ctx.workflow),
         )
         result = review_round.check(dimension, inputs, runners, panel=_panel(ctx, models) if models else None)
         if models is not None:
@@ -287,6 +289,10 @@ class SandboxRunners:
     Each runner has its dimension's time limit and ``limits``' other limits (processes, memory,
     disk ...; the defaults when None), and may write reports into a folder outside the worktree
     (``reports``, a `ReportingRunner`), removed when this object goes.
+
+    ``variables`` go to the project's commands only (`project_variables`); None: the rule of
+    `environment.pytest_variables` for ``environment`` (a pytest of aios's standing in for the
+    project's loads none of aios's plugins).
     """
 
     def __init__(
@@ -296,8 +302,10 @@ class SandboxRunners:
         *,
         limits: Limits | None = None,
         environment: ProjectEnvironment | None = None,
+        variables: Mapping[str, str] | None = None,
     ) -> None:
         self.worktree, self.sandbox, self.environment = worktree, sandbox, environment
+        self.variables = dict(pytest_variables(environment) if variables is None else variables)
         self.base = limits or Limits()
         self.read_only = [*support_paths(), Path(git.toplevel(worktree)).resolve()]
         self.reports = Path(tempfile.mkdtemp(prefix="aios-reports-"))
@@ -310,11 +318,13 @@ class SandboxRunners:
 
     def at(self, worktree: Path) -> SandboxRunners:
         """The same runners in another folder (a `RelocatableRunners`: the checks' view of the change)."""
-        return SandboxRunners(worktree, self.sandbox, limits=self.base, environment=self.environment)
+        return SandboxRunners(
+            worktree, self.sandbox, limits=self.base, environment=self.environment, variables=self.variables
+        )
 
     def project(self, timeout_s: float) -> _SandboxRunner:
         limits = self.base.model_copy(update={"timeout_s": timeout_s})
-        return _SandboxRunner(self, limits, self.environment)
+        return _SandboxRunner(self, limits, self.environment, self.variables)
 
 
 @dataclass(frozen=True)
@@ -324,6 +334,8 @@ class _SandboxRunner:
     owner: SandboxRunners
     limits: Limits
     environment: ProjectEnvironment | None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """Extra environment variables (the project's commands': `project_variables`)."""
 
     @property
     def reports(self) -> Path:
@@ -338,6 +350,7 @@ class _SandboxRunner:
             read_only_paths=self.owner.read_only,
             environment=self.environment,
             writable_paths=[self.reports],
+            env=self.variables,
         )
 
 
@@ -345,6 +358,14 @@ def project_environment(root: Path, workflow: WorkflowSettings) -> ProjectEnviro
     """The reviewed project's Python environment (None: aios's own), found from the workspace
     root since an untracked venv lives only in the main checkout, never in a task's worktree."""
     return environment.resolve(root, python=workflow.evidence.completeness.tests.python)
+
+
+def project_variables(root: Path, workflow: WorkflowSettings) -> dict[str, str]:
+    """Environment variables for the project's commands: when the pytest they get is aios's own,
+    standing in for the project's, it loads none of aios's plugins (`environment.pytest_variables`)."""
+    python = workflow.evidence.completeness.tests.python
+    shares = environment.shares_aios(root, python=python)
+    return pytest_variables(project_environment(root, workflow), shares=shares)
 
 
 # ---- verdict ----

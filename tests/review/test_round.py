@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,30 @@ def test_a_round_computes_its_diff_log_and_delta_once(
     outcome = review_round.conclude(inputs(), results, ReviewSettings().policy)
     assert (len(diffs), len(deltas), len(logs)) == (1, 1, 1)
     assert outcome.head == round2 and {r.dimension for r in results} == set(Dimension)
+
+
+def test_four_checks_starting_at_once_compute_the_diff_once(
+    sample_repo: SampleRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The graph's four check nodes ask for the round's inputs at the same moment."""
+    head = sample_repo.commit({"app/users.py": DEFECTIVE_USERS}, "work")
+    review_round._git_view.cache_clear()
+    real, calls, ready = review_round.git_diff, [], threading.Barrier(4)
+
+    def slow_diff(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        time.sleep(0.2)  # long enough for every thread to ask before the first one has the answer
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(review_round, "git_diff", slow_diff)
+
+    def inputs(_: int) -> review_round.RoundInputs:
+        ready.wait()
+        return review_round.round_inputs(sample_repo.path, base=sample_repo.base, head=head)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(inputs, range(4)))
+    assert len(calls) == 1 and all(g.diff is got[0].diff for g in got)
 
 
 def test_the_static_reviewer_is_the_round_without_a_panel(

@@ -198,3 +198,39 @@ def test_the_rest_of_the_main_checkout_stays_hidden(project: tuple[Path, Project
     done = run_command(["ls", "-a", str(root)], worktree=worktree, limits=FAST, environment=env)
     assert done.returncode == 0
     assert set(done.stdout.split()) == {".", "..", ".git", ".aios", ".venv"}
+
+
+# --- a pytest of aios's standing in loads none of aios's plugins -----------------------------------
+
+AUTOLOAD_OFF = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
+def test_without_a_project_environment_aioss_pytest_stands_in_without_its_plugins() -> None:
+    assert environment.pytest_variables(None) == AUTOLOAD_OFF
+
+
+def test_an_environment_without_pytest_borrows_aioss_without_its_plugins(tmp_path: Path) -> None:
+    env = resolve(tmp_path, python=[str(fake_venv(tmp_path / ".venv") / "bin" / "python")])
+    assert env is not None and not env.has_pytest()
+    assert environment.pytest_variables(env) == AUTOLOAD_OFF
+
+
+@pytest.mark.parametrize("where", ["bin/pytest", "lib/python3.12/site-packages/pytest/"])
+def test_the_projects_own_pytest_loads_the_projects_plugins(tmp_path: Path, where: str) -> None:
+    venv = fake_venv(tmp_path / ".venv")
+    (venv / where).parent.mkdir(parents=True, exist_ok=True)
+    (venv / where).mkdir() if where.endswith("/") else (venv / where).write_text("")
+    env = resolve(tmp_path)
+    assert env is not None and env.has_pytest()
+    assert environment.pytest_variables(env) == {}
+
+
+def test_aios_installed_in_the_projects_environment_keeps_its_plugins(tmp_path: Path) -> None:
+    """There aios's plugins are the project's too (its tests may need anyio's): nothing is turned off."""
+    (tmp_path / ".venv").symlink_to(sys.prefix)
+    if not (tmp_path / ".venv" / "pyvenv.cfg").is_file():
+        pytest.skip("aios does not run from a venv here")
+    assert resolve(tmp_path) is None and environment.shares_aios(tmp_path)
+    assert environment.pytest_variables(None, shares=True) == {}
+    assert not environment.shares_aios(tmp_path / "elsewhere")
+    assert not environment.shares_aios(tmp_path, python=["python"])  # the setting: aios's own

@@ -16,7 +16,8 @@ the project's own versions always win. Nothing is installed anywhere.
 It writes nothing into the worktree (no ``.coverage`` file, no bytecode, no pytest cache: the
 orchestrator commits the worktree after each round) and imports only the standard library,
 coverage and pytest, because ``orchestrator`` need not be importable in the sandbox. Its exit code
-is pytest's; ``3`` with a ``MARKER-ERROR`` line when coverage or pytest are missing. Before the
+is pytest's; ``3`` with a ``MARKER-ERROR`` line when pytest is missing, or coverage with files to
+measure (without ``--include`` it is never imported). Before the
 tests it prints ``MARKER-ENV {"python": ..., "borrowed": [...]}`` (the interpreter, and the
 modules taken from ``--fallback``); the last stdout line is
 ``MARKER {"path": {"statements": [...], "missing": [...]}}``.
@@ -83,6 +84,15 @@ def _analyse(cov: object, includes: list[str]) -> dict[str, dict[str, list[int]]
     return out
 
 
+def _coverage(includes: list[str]) -> Any:
+    """The coverage module, or None with nothing to measure: an unmeasured run never imports it."""
+    if not includes:
+        return None
+    import coverage
+
+    return coverage
+
+
 def main(argv: list[str]) -> int:
     """Run pytest with coverage restricted to ``--include`` files and print the marker line."""
     sys.dont_write_bytecode = True
@@ -92,14 +102,14 @@ def main(argv: list[str]) -> int:
     fallback = _Fallback(places)
     sys.meta_path.append(fallback)  # after every normal finder: the project's modules come first
     try:
-        import coverage
+        coverage = _coverage(includes)
         import pytest
     except ImportError as exc:
         print(f"{MARKER}-ERROR cannot import {exc.name}: install coverage and pytest", flush=True)
         return 3
     env = {"python": sys.executable, "borrowed": sorted(set(fallback.borrowed) & {"coverage", "pytest"})}
     print(f"{MARKER}-ENV {json.dumps(env)}", flush=True)
-    if not includes:  # nothing to measure: skip the tracer's overhead
+    if coverage is None:  # nothing to measure: skip the tracer's overhead
         code = int(pytest.main(pytest_args))
         _emit({}, report)
         return code

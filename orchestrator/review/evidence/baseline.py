@@ -221,7 +221,7 @@ def _run_on_base(
     if kind == "tests":
         # Re-run as on the change's side: a test that is merely flaky on the base is no pre-existing
         # failure, or a real break of that test by the change would hide behind it.
-        tests, *_ = run_tests(base_ctx, project_runner(at, timeout))
+        tests, *_ = run_tests(base_ctx, project_runner(at, timeout), measure=False)
         findings = tests.findings if tests.status is EvidenceStatus.FAILED else []
     elif kind == "bandit":
         findings = _base_bandit(ctx, at, folder, timeout)

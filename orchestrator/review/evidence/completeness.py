@@ -59,25 +59,31 @@ def source_files(ctx: EvidenceContext) -> list[str]:
     return [p for p in ctx.diff.python_files() if not ctx.is_test(p)]
 
 
-def run_tests(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
+def run_tests(ctx: EvidenceContext, run: Runner, *, measure: bool = True) -> list[EvidenceResult]:
     """Run the tests; return the ``tests`` result and the ``coverage`` result of the same run.
 
     Failed tests are run once more (``evidence.baseline.rerun_failed``): one that passes then is
-    ``flaky``, reported but not the change's failure.
+    ``flaky``, reported but not the change's failure. ``measure``: see `run_tests_once`.
     """
-    tests, *rest = run_tests_once(ctx, run)
+    tests, *rest = run_tests_once(ctx, run, measure=measure)
     return [rerun_failed(ctx, run, tests), *rest]
 
 
-def run_tests_once(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
-    """One run of the tests: the ``tests`` result and the ``coverage`` result of that run."""
+def run_tests_once(ctx: EvidenceContext, run: Runner, *, measure: bool = True) -> list[EvidenceResult]:
+    """One run of the tests: the ``tests`` result and the ``coverage`` result of that run.
+
+    Coverage is measured only where it is asked for: ``measure`` (a re-run of failed tests, or the
+    merge base's run, reads only the tests' outcome) and ``evidence.completeness.coverage.enabled``.
+    Unmeasured, the driver runs pytest without importing coverage or starting its tracer.
+    """
     settings = ctx.settings.completeness.tests
     if settings.command is not None:
         att = attempt(run, [*settings.command, *ctx.test_paths])
         tests = _custom_result(ctx, att)
         note = "not measured: a custom test command replaces pytest"
         return [tests, local_result("coverage", C, [], note=note)]
-    includes = [arg for path in source_files(ctx) for arg in ("--include", path)]
+    measure = measure and ctx.settings.completeness.coverage.enabled
+    includes = [arg for path in source_files(ctx) if measure for arg in ("--include", path)]
     # Without a setting, `python` is the project's own when it has an environment: the runner
     # for the project's commands puts that environment first on PATH (orchestrator.sandbox.environment).
     python = settings.python or ["python"]
@@ -88,9 +94,14 @@ def run_tests_once(ctx: EvidenceContext, run: Runner) -> list[EvidenceResult]:
         att = attempt(run, [*argv, *ctx.test_paths])
         reports = _Reports.read(folder) if folder else None
     tests, data = _pytest_result(ctx, att, reports)
+    if not measure:
+        return [tests, local_result("coverage", C, [], note=_UNMEASURED)]
     if tests.status is EvidenceStatus.ERROR or data is None:
         return [tests, error_result("coverage", C, "the tests did not run", command=att.argv)]
     return [tests, coverage_result(ctx, data)]
+
+
+_UNMEASURED = "not measured: evidence.completeness.coverage.enabled is false"
 
 
 FLAKY = "flaky"
@@ -110,7 +121,8 @@ def rerun_failed(ctx: EvidenceContext, run: Runner, tests: EvidenceResult) -> Ev
     nodes = [n for f in tests.findings if (n := failed_node(f))]
     if not settings.rerun_failed or tests.status is not EvidenceStatus.FAILED or not nodes:
         return tests
-    again, *_ = run_tests_once(dataclasses.replace(ctx, test_paths=tuple(dict.fromkeys(nodes))), run)
+    rerun = dataclasses.replace(ctx, test_paths=tuple(dict.fromkeys(nodes)))
+    again, *_ = run_tests_once(rerun, run, measure=False)  # only the outcome counts here
     if again.status is EvidenceStatus.ERROR:
         return tests  # the re-run proves nothing: the first run's failures stand
     still = {n for f in again.findings if (n := failed_node(f))}

@@ -78,3 +78,45 @@ def test_a_custom_test_command(tmp_path: Path) -> None:
     tests, coverage = run_tests(ctx, plain_runner(tmp_path, 10))
     assert tests.status is EvidenceStatus.FAILED
     assert coverage.status is EvidenceStatus.PASSED and "not measured" in coverage.output_tail
+
+
+# ---- coverage only where it is asked for ----
+
+NO_COVERAGE_PROBE = "import sys\n\n\ndef test_unmeasured():\n    assert 'coverage' not in sys.modules\n"
+
+
+def _probe_repo(root: Path) -> Path:
+    (root / "app").mkdir()
+    (root / "app" / "x.py").write_text("import os\nx = 1\ny = 2\n")  # NEW_FILE's source file
+    (root / "test_probe.py").write_text(NO_COVERAGE_PROBE)
+    return root
+
+
+def test_with_coverage_off_the_tests_run_without_importing_coverage(tmp_path: Path) -> None:
+    repo = _probe_repo(tmp_path)
+    off = EvidenceSettings.model_validate({"completeness": {"coverage": {"enabled": False}}})
+    tests, coverage = run_tests(EvidenceContext(repo, NEW_FILE, off), plain_runner(repo, 60))
+    assert tests.status is EvidenceStatus.PASSED, tests.output_tail
+    assert "--include" not in (tests.command or [])
+    assert (coverage.status, coverage.output_tail) == (
+        EvidenceStatus.PASSED,
+        "not measured: evidence.completeness.coverage.enabled is false",
+    )
+    # The control: measured (the default), the same test sees coverage imported and fails.
+    on = EvidenceSettings.model_validate({"baseline": {"rerun_failed": False}})  # one run: no flaky pass
+    measured, _ = run_tests(EvidenceContext(repo, NEW_FILE, on), plain_runner(repo, 60))
+    assert measured.status is EvidenceStatus.FAILED and "--include" in (measured.command or [])
+
+
+def test_the_rerun_of_failed_tests_does_not_measure_coverage(tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+    out = "FAILED tests/test_a.py::test_one - AssertionError\n1 failed"
+    failing = _pytest_output(out, 1, {})
+
+    def run(argv):
+        seen.append(list(argv))
+        return failing(argv)
+
+    run_tests(ctx_for(tmp_path), run)
+    assert len(seen) == 2 and "--include" in seen[0]  # the change's run measures app/x.py
+    assert "--include" not in seen[1] and seen[1][-1] == "tests/test_a.py::test_one"
