@@ -4,11 +4,17 @@
     state/tasks.yaml             index: queue locks, live (not done) tasks, id counters, event seq
 
 Every write happens in a ``transaction``: take the state lock, recover an interrupted commit,
-record hand edits of the index, pick up hand edits of live task files (their mtime moved), apply
-changes, then write each file atomically. A commit first records the task ids it touches in
-``state/.journal``; a process killed midway leaves the journal behind and the next transaction
-re-derives those index entries, the event seq and task-number counters and the missing audit
-lines from the task files, which are always written first.
+record hand edits of the index, apply changes, then write each file atomically. A commit first
+records the task ids it touches in ``state/.journal``; a process killed midway leaves the journal
+behind and the next transaction re-derives those index entries, the event seq and task-number
+counters and the missing audit lines from the task files, which are always written first.
+
+A transition costs the same at any number of live tasks: it reads and writes its task's file and
+changes only its own entry of the index. The index is still rewritten whole (one file a person can
+edit), but the text each process last read or wrote is remembered parsed, with each entry's line
+(``_index``), and a task file read or written again skips PyYAML (``_taskfile``); hand edits of
+task files are taken in for the task moved and its queue's slot holders (their mtime moved), not
+by a look at every live task's file (``Store._refresh_hand_edits``).
 
 Hand edits of the index (the operating model's emergency procedures) are told from aios's own
 writes by a stamp: the index's last line, a comment holding the hash of the lines above it as
