@@ -12,6 +12,7 @@ the same run. A transition should cost the same whatever the number of live task
 from __future__ import annotations
 
 import argparse
+import gc
 import sqlite3
 import statistics
 import subprocess
@@ -139,8 +140,11 @@ def measure(n_tasks: int, n_live: int, repeat: int) -> list[float]:
     """Medians (ms) of one transition here and on SQLite (wall, CPU each), and of ``queue status``."""
     with tempfile.TemporaryDirectory(prefix="aios-bench-") as tmp:
         ws, made = build(Path(tmp) / "ws", n_tasks, n_live)
+        db = sqlite_baseline(Path(tmp) / "baseline.db", made)
         # Ten tasks take turns, so each task's own file grows alike at 10 and at 1,000 live.
         tids = [t.id for t in made[-min(10, n_live) :]]
+        del made  # 100,000 events held for nothing would make every garbage collection slow
+        gc.collect()
         for tid in tids:
             actions.transition(ws, tid, "start", actor="alice")  # running: each lap starts here
         moves = ((tid, action) for _ in range(repeat + 2) for action in LAP for tid in tids)
@@ -154,7 +158,6 @@ def measure(n_tasks: int, n_live: int, repeat: int) -> list[float]:
             move()
         ours = medians_ms(move, repeat)
         status = medians_ms(lambda: fresh_status(ws), max(5, repeat // 10))[0]
-        db = sqlite_baseline(Path(tmp) / "baseline.db", made)
         states = ((tid, to) for _ in range(repeat) for to in ("code_review", "running") for tid in tids)
         theirs = medians_ms(lambda: sqlite_transition(db, *next(states)), repeat)
         db.close()
