@@ -42,7 +42,7 @@ class FreezeResult:
 
 def current(ws: Workspace) -> Freeze | None:
     """The freeze in force, if any (hand edits of the index recorded first)."""
-    return open_store(ws).index().frozen
+    return open_store(ws).read_locks().frozen  # the index's head only, not its tasks
 
 
 def freeze(ws: Workspace, *, actor: str, reason: str, authorise: AuthoriseFreeze) -> FreezeResult:

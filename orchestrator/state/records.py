@@ -100,7 +100,9 @@ class TaskState(BaseModel):
 
 
 class IndexEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Frozen: an index read again shares its entries with the last one (``state._index``), so a
+    # change is a new entry, never an edit in place.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     status: Status
     queue: str
@@ -162,7 +164,7 @@ class Index(BaseModel):
 
     def running(self, queue: str) -> list[str]:
         """The queue's tasks that hold one of its slots, in id order."""
-        return sorted(tid for tid, e in self.tasks.items() if e.queue == queue and e.status in HOLDS_SLOT)
+        return sorted([tid for tid, e in self.tasks.items() if e.status in HOLDS_SLOT and e.queue == queue])
 
 
 def _queue_shorthand(entry: Any) -> Any:

@@ -4,11 +4,17 @@
     state/tasks.yaml             index: queue locks, live (not done) tasks, id counters, event seq
 
 Every write happens in a ``transaction``: take the state lock, recover an interrupted commit,
-record hand edits of the index, pick up hand edits of live task files (their mtime moved), apply
-changes, then write each file atomically. A commit first records the task ids it touches in
-``state/.journal``; a process killed midway leaves the journal behind and the next transaction
-re-derives those index entries, the event seq and task-number counters and the missing audit
-lines from the task files, which are always written first.
+record hand edits of the index, apply changes, then write each file atomically. A commit first
+records the task ids it touches in ``state/.journal``; a process killed midway leaves the journal
+behind and the next transaction re-derives those index entries, the event seq and task-number
+counters and the missing audit lines from the task files, which are always written first.
+
+A transition costs the same at any number of live tasks: it reads and writes its task's file and
+changes only its own entry of the index. The index is still rewritten whole (one file a person can
+edit), but the text each process last read or wrote is remembered parsed, with each entry's line
+(``_index``), and a task file read or written again skips PyYAML (``_taskfile``); hand edits of
+task files are taken in for the task moved and its queue's slot holders (their mtime moved), not
+by a look at every live task's file (``Store._refresh_hand_edits``).
 
 Hand edits of the index (the operating model's emergency procedures) are told from aios's own
 writes by a stamp: the index's last line, a comment holding the hash of the lines above it as
@@ -24,8 +30,6 @@ the hand edit is never silently overwritten.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -40,9 +44,10 @@ from orchestrator._lock import exclusive
 from orchestrator._text import visible
 from orchestrator.errors import StateError
 from orchestrator.redact import redact
-from orchestrator.state import audit, scan
+from orchestrator.state import _index, _taskfile, audit, scan
+from orchestrator.state._index import render_index as render_index  # the index's text: see there
 from orchestrator.state.audit import check_actor
-from orchestrator.state.lifecycle import ACTIVE, Status
+from orchestrator.state.lifecycle import ACTIVE, HOLDS_SLOT, Status
 from orchestrator.state.records import (
     HAND_EDIT_ACTOR,
     SYSTEM_LOCK,
@@ -83,11 +88,13 @@ class Txn:
         self._tasks: dict[str, TaskState] = {}
         self._dirty: dict[str, int] = {}  # task id -> number of events already on the audit trail
         self.index_dirty = False
+        self._fresh_queues: set[str] = set()  # queues whose slot holders were checked for hand edits
 
     def task(self, task_id: str) -> TaskState:
         """The task, read once per transaction."""
         if task_id not in self._tasks:
-            self._tasks[task_id] = self.store.read_task(task_id)
+            self._tasks[task_id] = task = self.store.read_task(task_id)
+            self.store._refresh_hand_edits(self, task)
         return self._tasks[task_id]
 
     def add(self, task: TaskState) -> None:
@@ -152,6 +159,7 @@ class Store:
         self.ws = ws
         self._lock_file = ws.state_lock
         self._journal = ws.journal_file
+        self._key = str(ws.index_file)  # the index texts this process knows (``_index.Known``)
 
     # ---- reads: no lock needed, files are replaced atomically ----
 
@@ -162,7 +170,7 @@ class Store:
             text = read_text(path, file=self.ws.rel(path))
         except FileNotFoundError:
             raise StateError(f"no task {task_id}", fix="check the id with `aios task list --all`") from None
-        return self._parse_task(text, path)
+        return _taskfile.read(path, text, lambda: self._parse_task(text, path))
 
     def read_index(self) -> Index:
         """Read and validate ``state/tasks.yaml`` as it is (a hand edit not recorded yet included)."""
@@ -182,9 +190,14 @@ class Store:
     def peek_locks(self) -> Index:
         """``read_locks`` without recording a hand edit first: safe under the state lock."""
         text = self._index_text()
+        known = _index.recall(self._key, text)
+        if known is not None:
+            index = _index.copy(known.index)
+            index.tasks = {}
+            return index
         head, sep, rest = text.partition("\ntasks:")
         if sep and not re.search(r"(?m)^(?:queues|frozen)\s*:", rest):  # else a hand edit moved them
-            text = head + "\n"
+            return self._load_index(head + "\n")
         return self._parse_index(text)
 
     def settle(self) -> None:
@@ -194,7 +207,7 @@ class Store:
             text = self._index_text()
         except StateError:
             return  # unreadable: the caller's own read says so, with its fix
-        if not _edited(text):
+        if not self._edited(text):
             return
         try:
             self._parse_index(text)
@@ -219,6 +232,26 @@ class Store:
             raise
 
     def _parse_index(self, text: str) -> Index:
+        """The index ``text`` holds: from memory when this process read or wrote it last, else
+        parsed (aios's own lines without YAML) and remembered."""
+        known = _index.recall(self._key, text)
+        if known is not None:
+            return _index.copy(known.index)
+        edited = _index.edited(text)
+        fast = None if edited else _index.parse_fast(text)
+        index, lines = fast if fast is not None else (self._load_index(text), {})
+        _index.remember(self._key, text, index, edited=edited, lines=lines)
+        return index
+
+    def _edited(self, text: str) -> bool:
+        known = _index.recall(self._key, text)
+        return known.edited if known is not None else _index.edited(text)
+
+    def _digest(self, text: str) -> str:
+        known = _index.recall(self._key, text)
+        return known.digest if known is not None else _index.digest(text)
+
+    def _load_index(self, text: str) -> Index:
         path = self.ws.index_file
         data = _yaml.load(text, file=self.ws.rel(path), error=StateError)
         try:
@@ -245,11 +278,10 @@ class Store:
         """Lock the state, yield a ``Txn`` and commit it when the block ends without error."""
         with exclusive(self._lock_file):
             text = self._index_text()
-            txn = Txn(self, self._parse_index(text), _digest(text))
+            txn = Txn(self, self._parse_index(text), self._digest(text))
             self._recover(txn)
-            if _edited(text):
-                self._reconcile(txn, _stamp(text))
-            self._refresh_hand_edits(txn)
+            if self._edited(text):
+                self._reconcile(txn, _index.stamp(text))
             yield txn
             self._commit(txn)
 
@@ -290,13 +322,15 @@ class Store:
         self._require_unedited(txn)
         atomic_write(self._journal, "".join(f"{tid}\n" for tid in txn._dirty))
         for number, tid in enumerate(txn._dirty):
-            task = txn._tasks[tid]
+            task, path = txn._tasks[tid], self.ws.task_file(tid)
+            text, chunks = _taskfile.render(path, task)
             try:
-                atomic_write(self.ws.task_file(tid), task.to_yaml())
+                atomic_write(path, text)
             except StateError:
                 if number == 0:  # nothing written yet (a full disk): no commit to recover later
                     self._journal.unlink(missing_ok=True)
                 raise
+            _taskfile.written(path, text, task, chunks)
             self._index_task(txn.index, task)
         txn.index_hash = self._write_index(txn.index)
         for tid, already in txn._dirty.items():
@@ -316,17 +350,32 @@ class Store:
         txn.index_hash = self._write_index(txn.index)
         self._journal.unlink(missing_ok=True)
 
-    def _refresh_hand_edits(self, txn: Txn) -> None:
-        for tid, entry in list(txn.index.tasks.items()):
-            try:
-                mtime = os.stat(self.ws.task_file(tid)).st_mtime_ns
-            except FileNotFoundError:
+    def _refresh_hand_edits(self, txn: Txn, task: TaskState) -> None:
+        """Take in hand edits of the task files a move relies on: ``task``'s own, and those of its
+        queue's slot holders (a slot freed or taken by hand). The other live tasks' files are not
+        looked at, so a move costs the same at any number of live tasks; their hand edits reach the
+        index when they are next moved or hold a slot here, or at `aios state rebuild`, while
+        `aios task list` shows each file's status at once and `aios state check` reports the edit."""
+        entry = txn.index.tasks.get(task.id)
+        if entry is not None and entry.mtime != _mtime(self.ws.task_file(task.id)):
+            self._absorb(txn.index, task)
+            txn.index_dirty = True
+        if task.queue in txn._fresh_queues:
+            return
+        txn._fresh_queues.add(task.queue)
+        queue = txn.index.queues.get(task.queue)
+        # The slot holders as the index was written (a list a few long), not a pass over every entry.
+        for tid in queue.running if queue is not None else []:
+            if tid in txn._tasks or tid not in txn.index.tasks:
+                continue
+            mtime = _mtime(self.ws.task_file(tid))
+            if not mtime:
                 raise StateError(
                     f"the index lists {tid} but its file is gone",
                     file=self.ws.rel(self.ws.task_file(tid)),
                     fix="restore it from a backup, or run `aios state rebuild` to drop it from the index",
-                ) from None
-            if mtime != entry.mtime:
+                )
+            if mtime != txn.index.tasks[tid].mtime:
                 self._absorb(txn.index, self.read_task(tid))
                 txn.index_dirty = True
 
@@ -373,25 +422,30 @@ class Store:
         """Write the index (stamped); returns the hash of what was written."""
         for name in self.ws.project.queues:
             index.queues.setdefault(name, QueueState())
+        running: dict[str, list[str]] = {}
+        for tid, entry in index.tasks.items():  # one pass, not one per queue
+            if entry.status in HOLDS_SLOT:
+                running.setdefault(entry.queue, []).append(tid)
         for name, queue in index.queues.items():
-            queue.running = index.running(name)
-        text = render_index(index)
+            queue.running = sorted(running.get(name, []))
+        text, lines = _index.render(index, _index.lines_of(self._key))
         atomic_write(self.ws.index_file, text)
-        return _digest(text)
+        _index.remember(self._key, text, index, edited=False, lines=lines)
+        return self._digest(text)
 
     # ---- hand edits of the index ----
 
     def _restamp(self, txn: Txn) -> None:
         """Keep the index as the hand edit left it, stamped as recorded (its text, a new last line)."""
-        body = _split(self._index_text())[0]
-        text = body + _stamp_line(body, txn.index)
+        body = _index.split(self._index_text())[0]
+        text = body + _index.stamp_line(body, txn.index)
         atomic_write(self.ws.index_file, text)
-        txn.index_hash = _digest(text)
+        txn.index_hash = _index.digest(text)
 
     def _require_unedited(self, txn: Txn) -> None:
         """Refuse to overwrite an index edited by hand since this transaction read it."""
         try:
-            current = _digest(self._index_text())
+            current = self._digest(self._index_text())
         except StateError:
             current = None
         if txn.index_hash and current != txn.index_hash:
@@ -419,11 +473,11 @@ class Store:
         """A rebuild keeps what a hand edit asked for: reconcile a readable, edited index first."""
         try:
             text = self._index_text()
-            txn = Txn(self, self._parse_index(text), _digest(text))
+            txn = Txn(self, self._parse_index(text), _index.digest(text))
         except StateError:
             return  # unreadable: the rebuild salvages its locks
-        if _edited(text):
-            self._reconcile(txn, _stamp(text))
+        if self._edited(text):
+            self._reconcile(txn, _index.stamp(text))
 
     def _reconcile_freeze(self, index: Index, stamp: dict[str, Any] | None) -> None:
         record = (stamp or {}).get("frozen")
@@ -491,48 +545,6 @@ def _absorb_facts(index: Index, facts: scan.TaskFacts) -> None:
     index.next_number[key] = max(index.next_number.get(key, 1), number + 1)
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-_STAMP = re.compile(r"^# aios-stamp: (\{.*\})\n?$")
-
-
-def _split(text: str) -> tuple[str, str | None]:
-    """The index's lines above its stamp, and the stamp line (None when there is none)."""
-    head, sep, last = text.rstrip("\n").rpartition("\n")
-    if sep and _STAMP.match(last):
-        return head + "\n", last
-    return text, None
-
-
-def _stamp(text: str) -> dict[str, Any] | None:
-    """The stamp aios wrote below the index: ``sha256`` of the lines above, ``locks``, ``frozen``."""
-    line = _split(text)[1]
-    if line is None:
-        return None
-    try:
-        data = json.loads(_STAMP.match(line)[1])  # type: ignore[index]
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _edited(text: str) -> bool:
-    """Whether the index is not as aios last wrote it (a hand edit, or an index from before stamps)."""
-    stamp = _stamp(text)
-    return stamp is None or stamp.get("sha256") != _digest(_split(text)[0])
-
-
-def _stamp_line(body: str, index: Index) -> str:
-    stamp = {
-        "sha256": _digest(body),
-        "locks": sorted(name for name, q in index.queues.items() if q.lock),
-        "frozen": index.frozen.record if index.frozen else None,
-    }
-    return f"# aios-stamp: {json.dumps(stamp)}\n"
-
-
 def _mtime(path: Path) -> int:
     try:
         return os.stat(path).st_mtime_ns
@@ -551,62 +563,6 @@ def _lock_line(names: list[str], verb: str, *, frozen: bool) -> str:
         " (no effect while the system is frozen: the project owner runs `aios unfreeze`)" if frozen else ""
     )
     return f"queue {queues} unlocked by a {HAND_EDIT_ACTOR}{still}"
-
-
-_HEADER = """\
-# Task index, derived from state/tasks/*.yaml; `aios state rebuild` regenerates it.
-# Task status lives in state/tasks/<TASK_ID>.yaml: change it there or with `aios task ...`.
-# Emergency stop of a queue by hand: set it to SYSTEM_LOCK (e.g. `  dev: SYSTEM_LOCK`).
-# Emergency stop of a task by hand: set its `status: blocked` here (add `event: emergency_stop`
-# and `reason: ...` if you like); the next aios command records it on the task's audit trail.
-"""
-
-
-def render_index(index: Index) -> str:
-    """The index as YAML, one flow-style line per queue and per live task.
-
-    Hand-rolled because PyYAML's dumper took 11 ms for 200 live tasks; this is one f-string a line.
-    """
-    lines = [
-        _HEADER.rstrip("\n"),
-        "schema_version: 1",
-        *([f"frozen: {_flow(index.frozen.model_dump(exclude_none=True))}"] if index.frozen else []),
-        f"seq: {index.seq}",
-        f"next_number: {_flow(index.next_number)}",
-        "queues:",
-        *(f"  {name}: {_flow(q.model_dump(exclude_none=True))}" for name, q in index.queues.items()),
-        "tasks:" if index.tasks else "tasks: {}",
-        *(f"  {tid}: {_flow(_entry(e))}" for tid, e in sorted(index.tasks.items())),
-    ]
-    body = "\n".join(lines) + "\n"
-    return body + _stamp_line(body, index)
-
-
-def _entry(entry: IndexEntry) -> dict[str, Any]:
-    # `event` and `reason` come only from a hand edit, which is recorded on the task's trail.
-    return entry.model_dump(mode="json", exclude={"event", "reason"})
-
-
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
-_YAML_WORDS = {"null", "true", "false", "yes", "no", "on", "off", "y", "n", "~"}
-
-
-def _flow(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_flow(v) for v in value) + "]"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    text = str(value)
-    if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
-        return text
-    # A JSON string is a valid YAML double-quoted scalar.
-    return json.dumps(text, ensure_ascii=False)
 
 
 # ---- salvaging locks from an index that does not parse ----
