@@ -168,8 +168,8 @@ def _write_yaml(view: Workspace, read: _State, *, queues: list[str]) -> None:
         if mtime := read.mtimes.get(task.id):
             os.utime(path, ns=(mtime, mtime))
     index = read.index
-    for tid, entry in index.tasks.items():
-        entry.mtime = os.stat(view.task_file(tid)).st_mtime_ns
+    for tid, entry in index.tasks.items():  # entries are frozen: each is replaced, not changed
+        index.tasks[tid] = entry.model_copy(update={"mtime": os.stat(view.task_file(tid)).st_mtime_ns})
     for name in queues:
         index.queues.setdefault(name, QueueState())
     for name, queue in index.queues.items():

@@ -44,7 +44,13 @@ _SEQ = "seq"  # the counter row of the event seq; the others are named for their
 
 
 class PgTxn(Txn):
-    """``Txn`` whose new tasks are checked against the database, not the task files."""
+    """``Txn`` whose tasks are read from and checked against the database, not the task files."""
+
+    def task(self, task_id: str) -> TaskState:
+        # No task file a person could have edited: the row is the task (no hand edits to take in).
+        if task_id not in self._tasks:
+            self._tasks[task_id] = self.store.read_task(task_id)
+        return self._tasks[task_id]
 
     def add(self, task: TaskState) -> None:
         store: PgStore = self.store  # type: ignore[assignment]
