@@ -18,10 +18,12 @@ One task, one worker: a claim is the ``start`` move, which only one process can 
 ``ready``; a second worker gets a ``TransitionError`` (or a full queue's ``QueueError``) and tries
 the next task. Adopting is checked again under the state lock (``_adopt``).
 
-Stopping. SIGTERM or SIGINT (``handling_signals``) stop the worker at once: the review in
-progress is interrupted (its checkpoint is kept, a killed evidence command with it), the task is
-handed back on its trail, and the worker exits. The next worker adopts the task and the run
-resumes from its checkpoint; it is not reviewed twice.
+Stopping. Each review runs in a child process (``_review_child``), so a worker is never
+stopped half-way through its own state writes. SIGTERM or SIGINT (``handling_signals``) stop the
+worker at once: the child and its process group are killed (a sandboxed evidence command dies
+with it; an unsandboxed one is left to its time limit), the task is handed back on its trail,
+and the worker exits 0. The next worker adopts the task and the run resumes from its checkpoint,
+as after any crash; it is not reviewed twice.
 
 A crashed worker (``kill -9``, a lost machine) leaves its claim on the trail with no hand-back.
 A worker on the same host sees the claimant's pid gone and the task's run lock free, and adopts
@@ -31,10 +33,14 @@ worker is gone runs ``aios worker release TASK_ID --reason ...``, which hands it
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,7 +50,7 @@ from types import FrameType
 from typing import Any
 
 from orchestrator._lock import exclusive
-from orchestrator.errors import AiosError, PermissionDenied, QueueError, StateError, TransitionError
+from orchestrator.errors import PermissionDenied, QueueError, StateError, TransitionError
 from orchestrator.governance import actions
 from orchestrator.governance.authority import audited, decide, is_agent
 from orchestrator.governance.matrix import Op
@@ -54,9 +60,11 @@ from orchestrator.state.records import Index, TaskState
 from orchestrator.state.sessions import Session
 from orchestrator.state.store import Store
 from orchestrator.state.workspace import Workspace
-from orchestrator.workflow import runs
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.status import RunStatus
+
+#: The error of a task a stopped worker handed back.
+HANDED_BACK = "stopped: handed back, its run resumes from its checkpoint"
 
 #: A worker's name: what the trail and the governance log call it.
 WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -167,14 +175,6 @@ class Outcome:
     error: str | None = None
 
 
-class WorkerStopped(BaseException):
-    """Raised in the main thread by SIGTERM/SIGINT while a review runs.
-
-    A ``BaseException``, as ``KeyboardInterrupt`` is, so no ``except Exception`` inside the run
-    swallows it.
-    """
-
-
 class Worker:
     """One worker process's loop. ``handling_signals`` makes SIGTERM/SIGINT stop it cleanly.
 
@@ -200,7 +200,7 @@ class Worker:
         self.me = Identity(check_name(name or f"w{os.getpid()}"))
         self.progress = progress
         self.stopping = False
-        self._interruptible = False
+        self._child: subprocess.Popen[str] | None = None  # the review running now
         self._skip: set[str] = set()  # tasks this worker may not take (refused to this member)
 
     # ---- the loop ----
@@ -231,11 +231,9 @@ class Worker:
                                     f"{done} task(s) taken")  # fmt: skip
 
     def stop(self) -> None:
-        """Stop taking tasks; a review in progress is interrupted and its task handed back."""
+        """Stop taking tasks; a review in progress is ended at once and its task handed back."""
         self.stopping = True
-        if self._interruptible:
-            self._interruptible = False  # one interruption, however many signals arrive
-            raise WorkerStopped
+        self._kill_child()
 
     def take(self, queues: tuple[str, ...]) -> Outcome | None:
         """Adopt an orphaned task, else claim the most urgent ready one, and run its review.
@@ -313,23 +311,66 @@ class Worker:
     # ---- running ----
 
     def _review(self, tid: str, *, adopted: bool) -> Outcome:
-        """Run ``tid``'s review to its next stop; the trail says how the worker let go of it."""
-        try:
-            self._interruptible = True
-            if self.stopping:
-                raise WorkerStopped
-            found = runs.run(self.ws, tid, self.options.run, actor=self.actor, progress=self.progress)
-            self._interruptible = False
-        except WorkerStopped:
-            self._interruptible = False
+        """Run ``tid``'s review to its next stop in a child process; the trail says how the worker let go.
+
+        A stop request kills the child (``stop``): the task is handed back, its checkpoint kept.
+        """
+        found, error = self._run_child(tid) if not self.stopping else (None, None)
+        if found is not None:
+            self._note(tid, Verb.LEAVES, f": {_where(found)}")
+            return Outcome(tid, adopted, status=found)
+        if self.stopping:
             self._note(tid, Verb.HANDS_BACK, ": stopped; its run resumes from its checkpoint")
-            return Outcome(tid, adopted, error="stopped: handed back, its run resumes from its checkpoint")
-        except AiosError as exc:
-            self._interruptible = False
-            self._note(tid, Verb.LEAVES, f": the run stopped: {exc.message}")
-            return Outcome(tid, adopted, error=exc.message)
-        self._note(tid, Verb.LEAVES, f": {_where(found)}")
-        return Outcome(tid, adopted, status=found)
+            return Outcome(tid, adopted, error=HANDED_BACK)
+        self._note(tid, Verb.LEAVES, f": the run stopped: {error}")
+        return Outcome(tid, adopted, error=error)
+
+    def _run_child(self, tid: str) -> tuple[RunStatus | None, str | None]:
+        """``runs.run`` in ``_review_child``: its status, else its error (None when it was killed)."""
+        request = {
+            "root": str(self.ws.root),
+            "task": tid,
+            "actor": self.actor,
+            "options": self.options.run.model_dump(mode="json"),
+            "progress": self.progress is not None,
+            "parent": os.getpid(),
+        }
+        # Its own session: a Ctrl-C at the terminal reaches the worker, which decides; the
+        # worker ends the child's whole process group.
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.workflow._review_child"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            if self.stopping:  # a stop that came while the child was starting
+                self._kill_child()
+            return self._answer(self._child, json.dumps(request))
+        finally:
+            self._child.wait()
+            self._child = None
+
+    def _answer(self, child: subprocess.Popen[str], request: str) -> tuple[RunStatus | None, str | None]:
+        assert child.stdin is not None and child.stdout is not None
+        with contextlib.suppress(BrokenPipeError):  # killed before it read its request
+            child.stdin.write(request)
+            child.stdin.close()
+        for line in child.stdout:
+            message = json.loads(line)
+            if "progress" in message and self.progress is not None:
+                self.progress(message["progress"])
+            elif "status" in message:
+                return RunStatus.model_validate(message["status"]), None
+            elif "error" in message:
+                return None, str(message["error"])
+        if self.stopping:
+            return None, None
+        return None, f"the review process ended without an answer (exit {child.wait()})"
+
+    def _kill_child(self) -> None:
+        child = self._child
+        if child is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
 
     def _note(self, tid: str, verb: Verb, more: str) -> None:
         actions.note(self.ws, tid, actor=self.actor, reason=self.me.says(verb, tid, more))
