@@ -33,8 +33,8 @@ from orchestrator.state.workspace import Workspace
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.worker import (
     HANDED_BACK,
-    Outcome,
     Identity,
+    Outcome,
     Verb,
     Worker,
     WorkerOptions,
