@@ -440,8 +440,15 @@ def handling_signals(worker: Worker) -> Iterator[None]:
 
 
 def _store(ws: Workspace) -> Store:
-    """The task store (the one place to change when the state backend is chosen by a factory)."""
-    return Store(ws)
+    """The workspace's task store: the backend ``state.store.open_store`` chooses, where it exists.
+
+    The one place a worker reaches the store itself (the queue listing, an adoption's check);
+    everything else goes through the services.
+    """
+    from orchestrator.state import store
+
+    factory = getattr(store, "open_store", None)  # the PostgreSQL backend brings it (AIOS_STATE_URL)
+    return factory(ws) if factory is not None else Store(ws)
 
 
 def _ready(index: Index, queues: tuple[str, ...]) -> list[str]:

@@ -366,3 +366,166 @@ needs_postgres_state = pytest.mark.skipif(
     importlib.util.find_spec("orchestrator.state.postgres") is None,
     reason="needs the PostgreSQL state backend",
 )
+
+
+def pg_env(url: str, **more: str) -> dict[str, str]:
+    return {**os.environ, "AIOS_ACTOR": "alice", "AIOS_STATE_URL": url, **more}
+
+
+def store_of(ws: Workspace):
+    """The store ``AIOS_STATE_URL`` selects (the PostgreSQL backend's factory)."""
+    from orchestrator.state.store import open_store  # type: ignore[attr-defined]
+
+    return open_store(ws)
+
+
+#: One of the 20 processes of start/finish: each task it can start, it starts and finishes at once.
+START_FINISH = """
+import json, sys
+from pathlib import Path
+from orchestrator.errors import QueueError, TransitionError
+from orchestrator.governance import actions
+from orchestrator.state.workspace import Workspace
+ws, moves = Workspace(Path(sys.argv[1])), 0
+for tid in sys.argv[2:]:
+    try:
+        actions.transition(ws, tid, "start", actor="alice", reason="started by hand")
+    except (QueueError, TransitionError):
+        continue
+    actions.transition(ws, tid, "finish", actor="alice", reason="finished by hand")
+    moves += 2
+print(json.dumps({"moves": moves}))
+"""
+
+
+@needs_postgres_state
+def test_four_workers_and_twenty_start_finish_processes_against_one_postgresql(
+    ws: Workspace, postgres_url: str, monkeypatch
+) -> None:
+    """The issue's must-hold: replaying the events shows no queue over its limit, no lost event,
+    no task run twice."""
+    import random
+
+    monkeypatch.setenv("AIOS_STATE_URL", postgres_url)
+    ws = set_limit(based(ws), "dev", 3)
+    ids = [ready_task(ws) for _ in range(24)]
+    env = pg_env(postgres_url, AIOS_ROOT=str(ws.root))
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "orchestrator",
+                "worker",
+                "--name",
+                f"w{n}",
+                "--exit-when-idle",
+                *WORKER_ARGS,
+            ],
+            cwd=ws.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for n in range(4)
+    ]
+    hands = [
+        subprocess.Popen(
+            [sys.executable, "-c", START_FINISH, str(ws.root), *random.sample(ids, len(ids))],
+            cwd=ws.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(20)
+    ]
+    reviewed: list[str] = []
+    for proc in workers:
+        out, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err
+        reviewed += [json.loads(line)["task"] for line in out.splitlines()]
+    by_hand = 0
+    for proc in hands:
+        out, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err
+        by_hand += json.loads(out)["moves"]
+    store = store_of(ws)
+    every = sorted(((t.id, e) for t in store.all_tasks() for e in t.events), key=lambda pair: pair[1].seq)
+    seqs = [e.seq for _, e in every]
+    assert seqs == list(range(1, len(seqs) + 1))  # no lost event
+    assert sum(1 for _, e in every if e.reason in ("started by hand", "finished by hand")) == by_hand
+    starts = Counter(tid for tid, e in every if e.to is Status.RUNNING and e.from_ is Status.READY)
+    assert set(starts) == set(ids) and set(starts.values()) == {1}  # every task started once
+    assert len(reviewed) == len(set(reviewed))  # no task run twice
+    for tid in reviewed:
+        assert reviewed_rounds(ws, tid) == ["round-1.json"]
+    queue_of = {t.id: t.queue for t in store.all_tasks()}
+    status: dict[str, Status] = {}
+    for tid, event in every:  # replay: never more than dev's 3 slots held at once
+        status[tid] = event.to
+        assert sum(1 for t, s in status.items() if queue_of[t] == "dev" and s in HOLDS_SLOT) <= 3
+
+
+@needs_postgres_state
+def test_workers_in_their_own_clones_share_one_repository_and_an_approver_merges_each_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Each worker has its own clone of a shared bare repository: it fetches before a task and
+    pushes the task branch; an approver in yet another clone merges and pushes each task once."""
+    from helpers import plain_git, run_aios
+
+    bare = tmp_path / "shared.git"
+    plain_git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    env = {"AIOS_STATE_URL": postgres_url, "AIOS_CHECKPOINT_URL": postgres_url, "AIOS_GIT_REMOTE": "origin"}
+    seed = tmp_path / "seed"
+    plain_git(tmp_path, "clone", "-q", str(bare), str(seed))
+    assert run_aios("init", cwd=seed, env=env).returncode == 0
+    ws = Workspace(seed)
+    write(seed, CALC)
+    ids = []
+    for n in range(4):
+        done = run_aios("task", "new", "--queue", "dev", "--title", f"Add mul {n}", "--criterion",
+                        "mul multiplies", "--check", MUL_CHECK, "--json", cwd=seed, env=env)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        ids.append(json.loads(done.stdout)["id"])
+    plain_git(seed, "add", "-A")
+    plain_git(seed, "commit", "-q", "-m", "calc, the project and its cards")
+    plain_git(seed, "push", "-q", "origin", "HEAD:refs/heads/main")
+    for tid in ids:  # each change, committed by an external builder and pushed to the shared repository
+        assert run_aios("task", "approve", tid, cwd=seed, env=env).returncode == 0
+        worktree = git.ensure_worktree(ws.root, tid, "main")
+        write(worktree, calc_change())
+        git.commit_all(worktree, "Add mul")
+        plain_git(seed, "push", "-q", "origin", f"{git.branch_name(tid)}")
+    clones = []
+    for name in ("w1", "w2", "w3", "approver"):
+        plain_git(tmp_path, "clone", "-q", str(bare), str(tmp_path / name))
+        clones.append(tmp_path / name)
+    argv = [sys.executable, "-m", "orchestrator", "worker", "--exit-when-idle", *WORKER_ARGS]
+    procs = [
+        subprocess.Popen(
+            [*argv, "--name", path.name],
+            cwd=path,
+            env=pg_env(postgres_url, **env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for path in clones[:3]
+    ]
+    reviewed = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err
+        reviewed += [json.loads(line)["task"] for line in out.splitlines()]
+    assert sorted(reviewed) == sorted(ids)
+    approver = clones[3]
+    for tid in ids:
+        done = run_aios("review", "approve", tid, "--json", cwd=approver, env=env)
+        assert done.returncode == 0, done.stderr
+    log = plain_git(bare, "log", "--format=%s", "main")
+    for tid in ids:
+        assert log.count(f"Merge {tid}:") == 1  # merged once, on the shared repository
+        assert plain_git(bare, "merge-base", "--is-ancestor", git.branch_name(tid), "main") == ""
