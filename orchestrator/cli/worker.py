@@ -34,7 +34,8 @@ def worker(
     max_tasks: Annotated[int | None, typer.Option("--max-tasks", min=1, help="Exit after N tasks.")] = None,
     poll: Annotated[float, typer.Option("--poll", min=0.1, help="Seconds between looks when idle.")] = 5.0,
     exit_when_idle: Annotated[
-        bool, typer.Option("--exit-when-idle", help="Exit when no task is ready in its queues.")
+        bool,
+        typer.Option("--exit-when-idle", help="Exit when no task is ready in its queues (or all is frozen)."),
     ] = False,
     name: Annotated[
         str | None, typer.Option("--name", help="The worker's name on trails (default w<pid>).")
@@ -65,7 +66,8 @@ def worker(
         queues=tuple(queue or ()),
         max_tasks=1 if once else max_tasks,
         poll=poll,
-        exit_when_idle=exit_when_idle or once,
+        exit_when_idle=exit_when_idle,
+        once=once,
         run=RunOptions(
             builder_mode=builder,
             reviewer_mode=reviewer,

@@ -56,6 +56,7 @@ from orchestrator.governance.authority import audited, decide, is_agent
 from orchestrator.governance.matrix import Op
 from orchestrator.state import audit, tasks
 from orchestrator.state.lifecycle import HOLDS_SLOT, Status
+from orchestrator.state.queues import policy
 from orchestrator.state.records import Index, TaskState
 from orchestrator.state.sessions import Session
 from orchestrator.state.store import Store
@@ -160,7 +161,10 @@ class WorkerOptions:
     poll: float = 5.0
     """Seconds between looks when nothing can be taken."""
     exit_when_idle: bool = False
-    """Stop when no task is ready (or waiting to be adopted) in its queues."""
+    """Stop when no task is ready (or waiting to be adopted) in its unlocked queues, or the system
+    is frozen; a full queue is waited on."""
+    once: bool = False
+    """Look once: take one task if one can be taken now, then stop."""
     run: RunOptions = field(default_factory=RunOptions)
     """The builder and reviewer modes, model and sandbox of every review it runs."""
 
@@ -222,7 +226,7 @@ class Worker:
                 if outcome is not None:
                     done += 1
                     yield outcome
-                elif self.options.exit_when_idle and self._idle(queues):
+                elif self.options.once or (self.options.exit_when_idle and self._idle(queues)):
                     break
                 else:
                     self._sleep(self.options.poll)
@@ -265,6 +269,7 @@ class Worker:
             )
         queues = self.options.queues or tuple(self.ws.project.queues)
         for queue in queues:
+            policy(self.ws, queue)  # an unknown queue is refused, naming the known ones
             with audited(self.ws, actor=self.actor, what=f"run a worker on the {queue} queue"):
                 for op in (Op.START, Op.SUBMIT):
                     decide(self.ws, op, actor=self.actor, queue=queue)
@@ -300,8 +305,12 @@ class Worker:
         return True
 
     def _idle(self, queues: tuple[str, ...]) -> bool:
-        """Nothing ready, and nothing to adopt, in ``queues`` (a full queue is not idle: it frees up)."""
+        """Nothing to take until a person acts: the system frozen, or nothing ready and nothing to
+        adopt in the unlocked ``queues``. A full queue is not idle: its slots free up."""
         index = _store(self.ws).index()
+        if index.frozen is not None:
+            return True
+        queues = tuple(q for q in queues if not (q in index.queues and index.queues[q].lock))
         ready = [t for t in _ready(index, queues) if t not in self._skip]
         orphans = [
             t for t in _holding(index, queues) if t not in self._skip and _orphaned(self.ws, t, self.me)
@@ -447,7 +456,8 @@ def _store(ws: Workspace) -> Store:
     """
     from orchestrator.state import store
 
-    factory = getattr(store, "open_store", None)  # the PostgreSQL backend brings it (AIOS_STATE_URL)
+    # The PostgreSQL backend brings the factory (AIOS_STATE_URL); until then, the YAML store.
+    factory: Callable[[Workspace], Store] | None = getattr(store, "open_store", None)
     return factory(ws) if factory is not None else Store(ws)
 
 

@@ -216,6 +216,29 @@ def test_a_frozen_system_gives_a_worker_nothing(ws: Workspace) -> None:
     assert tasks.get(ws, tid).status is Status.READY
 
 
+def test_a_frozen_system_ends_a_worker_that_exits_when_idle(ws: Workspace) -> None:
+    ready_task(based(ws))
+    actions.freeze(ws, actor="alice", reason="incident")
+    assert list(worker(ws, exit_when_idle=True).run()) == []
+    assert list(worker(ws, once=True).run()) == []
+
+
+def test_a_locked_queue_is_idle_but_a_full_one_is_waited_on(ws: Workspace) -> None:
+    ws = set_limit(based(ws), "dev", 1)
+    first, _ = ready_task(ws), ready_task(ws)
+    actions.set_lock(ws, ["dev"], locked=True, actor="alice", reason="incident")
+    assert list(worker(ws, exit_when_idle=True).run()) == []
+    actions.set_lock(ws, ["dev"], locked=False, actor="alice")
+    actions.transition(ws, first, "start", actor="alice")  # full: a slot frees up when it finishes
+    assert worker(ws)._idle(("dev",)) is False
+
+
+def test_an_unknown_queue_is_refused(ws: Workspace) -> None:
+    with pytest.raises(StateError) as caught:
+        list(worker(ws, queues=("nope",)).run())
+    assert caught.value.message == "queue 'nope' is not defined"
+
+
 def test_an_agent_cannot_run_a_worker(ws: Workspace) -> None:
     with pytest.raises(PermissionDenied) as caught:
         list(Worker(ws, actor="agent:builder", options=WorkerOptions(run=STATIC)).run())
