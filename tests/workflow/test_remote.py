@@ -9,12 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import plain_git
+from helpers import CALC, MUL_CHECK, calc_change, plain_git, write
 
+from orchestrator.governance import actions
 from orchestrator.sandbox import git
 from orchestrator.sandbox.git import GitError, MergeConflict
+from orchestrator.state import tasks
+from orchestrator.state.taskcard import Criterion, TaskCard
 from orchestrator.state.workspace import Workspace
-from orchestrator.workflow import remote
+from orchestrator.workflow import remote, runs
+from orchestrator.workflow.options import RunOptions
 
 TID = "TASK_DEV_0001"
 BRANCH = git.branch_name(TID)
@@ -169,3 +173,40 @@ def test_a_conflict_with_the_shared_target_pushes_nothing(shared: Path) -> None:
     with pytest.raises(MergeConflict):
         remote.merge(b, BRANCH, "main", message="Merge")
     assert shared_head(shared) == before
+
+
+# ---- through a review run and its approval ----
+
+
+def test_a_review_run_publishes_its_branch_and_approving_pushes_the_merge(
+    ws: Workspace, tmp_path: Path, monkeypatch
+) -> None:
+    write(ws.root, CALC)
+    git.commit_all(ws.root, "calc")
+    bare = tmp_path / "shared.git"
+    plain_git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    plain_git(ws.root, "remote", "add", "origin", str(bare))
+    plain_git(ws.root, "push", "-q", "origin", "main")
+    monkeypatch.setenv("AIOS_GIT_REMOTE", "origin")
+    card = TaskCard(
+        id="TASK_DEV_0000",
+        title="Add mul",
+        queue="dev",
+        acceptance_criteria=[Criterion(id="AC1", text="mul multiplies", check=MUL_CHECK)],
+    )
+    tid = tasks.create(ws, card, actor="alice").id
+    actions.transition(ws, tid, "approve", actor="alice")
+    actions.transition(ws, tid, "start", actor="alice")
+    worktree = git.ensure_worktree(ws.root, tid, "main")
+    write(worktree, calc_change())
+    worked = git.commit_all(worktree, "Add mul")
+    options = RunOptions(builder_mode="external", reviewer_mode="static", sandbox=False)
+    found = runs.run(ws, tid, options, actor="alice")
+    assert (found.waiting_for, found.note) == ("human_review", None)
+    assert shared_head(bare, git.branch_name(tid)) == worked  # an approver elsewhere sees what was reviewed
+    other = clone(bare, "other")  # meanwhile, another clone lands a change on the shared main
+    commit(other.root, "NOTES.md", "notes\n")
+    plain_git(other.root, "push", "-q", "origin", "main")
+    merged = runs.answer(ws, tid, "approve", actor="alice")
+    assert merged.merged == shared_head(bare) == git.head(ws.root, "refs/heads/main")
+    assert contains(bare, worked) and (ws.root / "NOTES.md").read_text() == "notes\n"
