@@ -364,7 +364,7 @@ class Worker:
             child.stdin.write(request)
             child.stdin.close()
         for line in child.stdout:
-            message = json.loads(line)
+            message = _message(line)
             if "progress" in message and self.progress is not None:
                 self.progress(message["progress"])
             elif "status" in message:
@@ -507,6 +507,15 @@ def _run_lock_free(ws: Workspace, tid: str) -> bool:
             return True
     except StateError:
         return False
+
+
+def _message(line: str) -> dict[str, Any]:
+    """One line of the review child's answer; anything else a library printed there is skipped."""
+    try:
+        message = json.loads(line)
+    except json.JSONDecodeError:
+        return {}
+    return message if isinstance(message, dict) else {}
 
 
 def _where(found: RunStatus) -> str:
