@@ -30,7 +30,9 @@ def worker(
         list[str] | None,
         typer.Option("--queue", "-Q", help="A queue to take tasks from (repeat); default all."),
     ] = None,
-    once: Annotated[bool, typer.Option("--once", help="Take one task (if any is ready), then exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Take one task if one is free now, then exit.")
+    ] = False,
     max_tasks: Annotated[int | None, typer.Option("--max-tasks", min=1, help="Exit after N tasks.")] = None,
     poll: Annotated[float, typer.Option("--poll", min=0.1, help="Seconds between looks when idle.")] = 5.0,
     exit_when_idle: Annotated[
