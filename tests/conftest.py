@@ -40,6 +40,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, scan_cache_dir: Path) -> None
     """No real keys, no outside workspace, no debug re-raise leak into a test."""
     for name in (*_PROVIDER_ENV, "AIOS_ROOT", "AIOS_ACTOR", "AIOS_DEBUG", "EDITOR", "VISUAL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("AIOS_GIT_REMOTE", raising=False)  # a clone's shared remote (workflow.remote)
     monkeypatch.setenv("AIOS_CACHE_DIR", str(scan_cache_dir))
     monkeypatch.setenv("AIOS_MODEL", "fake")  # workflows name real models; tests script a fake
     monkeypatch.setenv("GIT_AUTHOR_NAME", "test")

@@ -119,6 +119,7 @@ from orchestrator.cli import records as _records  # noqa: E402
 from orchestrator.cli import review as _review  # noqa: E402
 from orchestrator.cli import serve as _serve  # noqa: E402
 from orchestrator.cli import task as _task  # noqa: E402
+from orchestrator.cli import worker as _worker  # noqa: E402
 from orchestrator.cli import workspace as _workspace  # noqa: E402
 
 _workspace.register(app)
@@ -129,6 +130,7 @@ _demo.register(app)
 _models.register(app)
 _agent.register(app)
 app.add_typer(_review.app, name="review")
+app.add_typer(_worker.app, name="worker")
 _eval.register(app)
 app.add_typer(_member.app, name="member")
 _records.register(app)

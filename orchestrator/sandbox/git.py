@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -47,13 +48,20 @@ __all__ = [
     "default_branch",
     "diff",
     "ensure_worktree",
+    "fast_forward",
+    "fetch",
     "head",
     "is_merged",
     "merge",
+    "merge_to_remote",
     "nested_git",
+    "push",
+    "ref_exists",
+    "remote_ref",
     "refuse_nested_git",
     "remove_nested_git",
     "remove_worktree",
+    "require_remote",
     "run",
     "toplevel",
     "worktree_path",
@@ -398,6 +406,11 @@ def branch_exists(repo: Path, name: str) -> bool:
     return _ref_exists(toplevel(repo), f"refs/heads/{name}")
 
 
+def ref_exists(repo: Path, ref: str) -> bool:
+    """Whether the full ref ``ref`` (``refs/remotes/origin/main``) names a commit in ``repo``."""
+    return _ref_exists(toplevel(repo), ref)
+
+
 def _ref_exists(repo: Path, ref: str) -> bool:
     return _git(repo, "show-ref", "--verify", "-q", ref, check=False).returncode == 0
 
@@ -605,10 +618,13 @@ def _existing_merge(repo: Path, branch_sha: str, target_sha: str) -> str:
     return merges[-1][0] if merges else target_sha
 
 
-def _merged_tree(repo: Path, branch: str, target: str) -> str:
-    """The merged tree, computed in memory; a conflict raises before anything is touched."""
+def _merged_tree(repo: Path, branch: str, target: str, *, target_ref: str | None = None) -> str:
+    """The merged tree, computed in memory; a conflict raises before anything is touched.
+
+    ``target_ref`` merges into that ref instead of the local ``target`` (a remote's copy of it).
+    """
     done = _git(repo, "merge-tree", "--write-tree", "--name-only", "--no-messages",
-                f"refs/heads/{target}", f"refs/heads/{branch}", check=False)  # fmt: skip
+                target_ref or f"refs/heads/{target}", f"refs/heads/{branch}", check=False)  # fmt: skip
     lines = done.stdout.splitlines()
     if done.returncode == 1:
         files = ", ".join(dict.fromkeys(lines[1:])) or "(unknown files)"
@@ -672,16 +688,174 @@ def _merge_in_worktree(worktree: Path, branch: str, message: str, author: str) -
 def _merge_plumbing(
     repo: Path, tree: str, parents: tuple[str, str], target: str, message: str, author: str
 ) -> str:
-    # Unlike `git merge`, commit-tree ignores commit.gpgsign: ask for the signature it asks for.
-    sign = ["-S"] if _config_true(repo, "commit.gpgsign") else []
-    sha = _git(repo, "commit-tree", *sign, tree, "-p", parents[0], "-p", parents[1], "-m", message,
-               env=_identity(author)).stdout.strip()  # fmt: skip
+    sha = _merge_commit(repo, tree, parents, message, author)
     # The old value makes this a compare-and-swap: a concurrent move of the target fails here.
     subject = message.splitlines()[0] if message else target
     _git(repo, "update-ref", "-m", f"aios: {subject}", f"refs/heads/{target}", sha, parents[0])
     return sha
 
 
+def _merge_commit(repo: Path, tree: str, parents: tuple[str, str], message: str, author: str) -> str:
+    """A merge commit of ``tree`` on ``parents``, written without moving any ref."""
+    # Unlike `git merge`, commit-tree ignores commit.gpgsign: ask for the signature it asks for.
+    sign = ["-S"] if _config_true(repo, "commit.gpgsign") else []
+    return _git(repo, "commit-tree", *sign, tree, "-p", parents[0], "-p", parents[1], "-m", message,
+                env=_identity(author)).stdout.strip()  # fmt: skip
+
+
 def _config_true(repo: Path, key: str) -> bool:
     done = _git(repo, "config", "--type=bool", "--get", key, check=False)
     return done.returncode == 0 and done.stdout.strip() == "true"
+
+
+# --- a shared remote ------------------------------------------------------------------------------
+# Several clones (workers, approvers on their own machines) meet in one shared repository. Its
+# branches are fetched into ``refs/remotes/<remote>/``; local branches only ever move forward to
+# them; a merge is made on the remote's newest target and pushed, so a push never rewinds anyone.
+
+_REMOTE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def remote_ref(remote: str, branch: str) -> str:
+    """Where a fetch keeps ``remote``'s copy of ``branch``: ``refs/remotes/<remote>/<branch>``."""
+    return f"refs/remotes/{remote}/{branch}"
+
+
+def require_remote(repo: Path, remote: str) -> None:
+    """Refuse a remote name the repository does not define.
+
+    Raises:
+        GitError: a bad name, or no such remote (``git remote -v`` lists them).
+    """
+    root = toplevel(repo)
+    if not _REMOTE.fullmatch(remote) or ".." in remote:
+        raise GitError(f"bad remote name {remote!r}", fix="name a remote of the repository (`git remote -v`)")
+    if _git(root, "remote", "get-url", remote, check=False).returncode != 0:
+        raise GitError(
+            f"{root} has no remote named {remote!r}",
+            file=root,
+            fix=f"add it (`git remote add {remote} URL`), or name one of `git remote -v`",
+        )
+
+
+def fetch(repo: Path, remote: str) -> None:
+    """Fetch every branch of ``remote`` into ``refs/remotes/<remote>/`` (tags and submodules left alone).
+
+    Raises:
+        GitError: the remote is unknown or cannot be reached.
+    """
+    require_remote(repo, remote)
+    root = toplevel(repo)
+    _git(root, "fetch", "-q", "--no-tags", "--no-recurse-submodules", "--prune", remote,
+         f"+refs/heads/*:{remote_ref(remote, '*')}")  # fmt: skip
+
+
+def fast_forward(repo: Path, branch: str, to: str) -> bool:
+    """Move local ``branch`` forward to commit ``to`` (creating it when missing).
+
+    A branch already at or ahead of ``to`` stays; where the branch is checked out, the checkout
+    moves with it (``merge --ff-only``: files in the way stop it, nothing is overwritten).
+
+    Returns:
+        Whether the branch moved.
+
+    Raises:
+        GitError: the branch has commits ``to`` lacks and lacks some of ``to``'s (diverged).
+    """
+    root, ref = toplevel(repo), f"refs/heads/{branch}"
+    if not _ref_exists(root, ref):
+        _git(root, "update-ref", "-m", "aios: fetched", ref, to, "0" * 40)
+        return True
+    current = head(root, ref)
+    if _is_ancestor(root, to, current):
+        return False
+    if not _is_ancestor(root, current, to):
+        raise GitError(
+            f"{branch} has diverged from the shared repository's copy ({current[:10]} here, {to[:10]} there)",
+            file=root,
+            fix=f"merge or rebase {branch} onto the shared copy and push it, then try again",
+        )
+    checkout = checkout_of(root, branch)
+    if checkout is None:
+        _git(root, "update-ref", "-m", "aios: fast-forward", ref, to, current)
+    else:
+        _git(checkout, "merge", "-q", "--ff-only", "--no-verify", to)
+    return True
+
+
+#: How ``git push --porcelain`` says the remote branch moved on (or another push holds its lock).
+_MOVED_ON = ("non-fast-forward", "fetch first", "failed to lock", "cannot lock ref")
+
+
+def push(repo: Path, remote: str, commit: str, branch: str) -> bool:
+    """Push ``commit`` to ``branch`` on ``remote``, only as a fast-forward (never forced).
+
+    Returns:
+        True when pushed (or already there); False when the remote refused because its branch
+        moved meanwhile: fetch, rebuild on its new head and push again.
+
+    Raises:
+        GitError: any other failure (unreachable, a hook on the server declined).
+    """
+    root = toplevel(repo)
+    done = _git(
+        root, "push", "--porcelain", "--no-verify", remote, f"{commit}:refs/heads/{branch}", check=False
+    )
+    if done.returncode == 0:
+        return True
+    refused = " ".join(line for line in done.stdout.splitlines() if line.startswith("!"))
+    if any(why in refused for why in _MOVED_ON):
+        return False
+    raise _failed(root, ("push", remote), (done.stderr or done.stdout).strip())
+
+
+def merge_to_remote(
+    repo: Path,
+    remote: str,
+    branch: str,
+    target: str,
+    *,
+    message: str,
+    author: str = DEFAULT_AUTHOR,
+    attempts: int = 5,
+) -> str:
+    """Merge ``branch`` into ``remote``'s ``target`` exactly once, and bring the local ``target`` along.
+
+    The merge commit is made on the remote's newest ``target`` and pushed as a fast-forward; when
+    another clone pushed first, it is made again on the new head, up to ``attempts`` times. A
+    branch the remote's target already holds is not merged again (its merge is returned). The
+    local ``target`` then fast-forwards to it where it can (a local branch with commits of its own
+    is left as it is: the shared repository holds the merge).
+
+    Raises:
+        MergeConflict: the branch conflicts with the remote's target; nothing was pushed.
+        GitError: the remote kept moving, or refused the push for another reason.
+    """
+    root = toplevel(repo)
+    branch_sha = head(root, f"refs/heads/{branch}")
+    for _ in range(attempts):
+        fetch(root, remote)
+        theirs = head(root, remote_ref(remote, target))
+        if _is_ancestor(root, branch_sha, theirs):
+            sha = _existing_merge(root, branch_sha, theirs)
+            break
+        tree = _merged_tree(root, branch, target, target_ref=remote_ref(remote, target))
+        sha = _merge_commit(root, tree, (theirs, branch_sha), message, author)
+        if push(root, remote, sha, target):
+            _git(root, "update-ref", remote_ref(remote, target), sha)
+            break
+    else:
+        raise GitError(
+            f"{remote} refused the merge into {target} {attempts} times: other clones kept moving it",
+            file=root,
+            fix="approve again: the merge is made once more on the newest target",
+        )
+    _follow_remote(root, target, head(root, remote_ref(remote, target)))
+    return sha
+
+
+def _follow_remote(root: Path, branch: str, to: str) -> None:
+    """Fast-forward the local ``branch`` when it can; a local branch that diverged is left alone."""
+    # The shared repository holds the merge; this clone's own commits are its owner's business.
+    with contextlib.suppress(GitError):
+        fast_forward(root, branch, to)

@@ -39,6 +39,7 @@ from orchestrator.state import tasks
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.taskcard import TaskCard
 from orchestrator.state.workspace import Workspace
+from orchestrator.workflow import remote
 from orchestrator.workflow.checkpoint import (
     ReviewState,
     dump_check,
@@ -289,7 +290,7 @@ def merge(state: ReviewState, runtime: Ctx) -> ReviewState:
     target, message = tasks.target_branch(ctx.ws, ctx.card), merge_message(state, ctx.card, actor)
     ctx.go_on(f"merge into {target}")
     try:
-        sha = git.merge(ctx.ws.root, git.branch_name(tid), target, message=message)
+        sha = remote.merge(ctx.ws, git.branch_name(tid), target, message=message)  # and pushed, if shared
     except git.GitError as exc:
         raise _merge_refused(ctx.ws, tid, exc) from None
     ensure_status(ctx, tid, Status.DONE, actor=actor, reason=f"merged into {target} as {sha[:10]}")

@@ -27,6 +27,7 @@ from orchestrator.state.lifecycle import Status
 from orchestrator.state.sessions import Session
 from orchestrator.state.taskcard import RoleMode, TaskCard, load
 from orchestrator.state.workspace import Workspace
+from orchestrator.workflow import remote
 from orchestrator.workflow.checkpoint import HumanDecision, ReviewState, dump_decision, load_findings
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.status import RunFinding, RunStatus
@@ -152,6 +153,7 @@ def run(
         require_sandbox()
     config = _config(ws, tid)
     with _driving(ws, tid) as graph:
+        remote.sync(ws, tid, tasks.target_branch(ws, card))  # start from what other clones pushed
         snapshot = graph.get_state(config)
         waiting = (_waiting(snapshot) or {}).get("kind")
         if waiting == "builder" or (waiting is None and (snapshot.next or not snapshot.values)):
@@ -166,7 +168,7 @@ def run(
                 start = Command(resume={"action": "submitted"})
             # A merge calls no model, so finishing one needs no key.
             _invoke(graph, start, ws, card, resumed, actor=actor, progress=progress, check_models=not merging)
-        return _status(ws, tid, graph.get_state(config))
+        return _published(ws, tid, _status(ws, tid, graph.get_state(config)))
 
 
 def answer(
@@ -206,6 +208,7 @@ def answer(
         require_sandbox()
     config = _config(ws, tid)
     with _driving(ws, tid) as graph:
+        remote.sync(ws, tid, tasks.target_branch(ws, card))  # the reviewed branch, the newest target
         snapshot = graph.get_state(config)
         waiting = (_waiting(snapshot) or {}).get("kind")
         guard = _guard(ws, tid, action)
@@ -308,6 +311,12 @@ def run_agents(ws: Workspace, card: TaskCard, *, by: str) -> Iterator[dict[str, 
         sessions.builtin(ws, "reviewer", role_mode=RoleMode.REVIEWER, task_id=card.id, by=by) as reviewer,
     ):
         yield {builder.actor: builder, reviewer.actor: reviewer}
+
+
+def _published(ws: Workspace, tid: str, found: RunStatus) -> RunStatus:
+    """``found``, after pushing the task branch to the shared remote (if any) for approvers elsewhere."""
+    refused = remote.publish(ws, tid)
+    return found.noted(refused) if refused else found
 
 
 def _guard(ws: Workspace, tid: str, action: Literal["approve", "reject"]) -> RunGuard:
