@@ -47,7 +47,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator._lock import exclusive
 from orchestrator.errors import PermissionDenied, QueueError, StateError, TransitionError
@@ -59,10 +59,13 @@ from orchestrator.state.lifecycle import HOLDS_SLOT, Status
 from orchestrator.state.queues import policy
 from orchestrator.state.records import Index, TaskState
 from orchestrator.state.sessions import Session
-from orchestrator.state.stores import StateStore, open_store
+from orchestrator.state.stores import open_store
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow.options import RunOptions
 from orchestrator.workflow.status import RunStatus
+
+if TYPE_CHECKING:
+    from orchestrator.state.stores import StateStore
 
 #: The error of a task a stopped worker handed back.
 HANDED_BACK = "stopped: handed back, its run resumes from its checkpoint"
