@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -126,6 +127,17 @@ def _row(routed: Routed) -> dict[str, object]:
     }
 
 
+def _may_be_due(path: Path) -> bool:
+    """Whether the escalations file has a ``due_at`` at all (or cannot be read): only then are the
+    escalation records imported to compare the times (most commands find no file)."""
+    try:
+        return "due_at:" in path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except (OSError, UnicodeDecodeError):
+        return True  # the full check says what is wrong
+
+
 def check_overdue(cli: CliState) -> None:
     """Move up what is overdue before the command runs: one small file read when nothing is due.
 
@@ -138,6 +150,8 @@ def check_overdue(cli: CliState) -> None:
         ws = cli.workspace()
     except AiosError:
         return  # no workspace here (`aios init`, `aios models`): nothing can be due
+    if not _may_be_due(ws.escalations_file):
+        return
     from orchestrator.state.escalations import overdue
 
     if not overdue(ws):
