@@ -115,7 +115,9 @@ def lighten(command: Any) -> None:
         from typer._coercion import RuntimeParam
     except ImportError:  # a typer without the pydantic layer: its coercion is already light
         return
-    for sub in command.__dict__.get("_commands", getattr(command, "commands", {})).values():
+    # A lazy group's commands are lightened as they load: asking for `commands` would load them all.
+    subcommands = command._commands if isinstance(command, LazyGroup) else getattr(command, "commands", {})
+    for sub in subcommands.values():
         lighten(sub)
     if "get_params" in command.__dict__:
         return  # lightened already

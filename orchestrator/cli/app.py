@@ -100,6 +100,6 @@ def main(
         ctx.call_on_close(log_to_stderr(verbose))
     ctx.obj = CliState(root=root, actor=actor, session_token=session, quiet=quiet, verbose=verbose)
     if ctx.invoked_subcommand is not None and not ctx.resilient_parsing:
-        from orchestrator.cli.escalation import check_overdue
+        from orchestrator.cli._overdue import check_overdue
 
         check_overdue(ctx.obj)  # an escalation past its time moves up before the command runs

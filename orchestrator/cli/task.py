@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand
 
 from orchestrator.cli._context import state
 from orchestrator.cli._output import JsonFlag, console, echo, print_json, safe, usage_error
+
+if TYPE_CHECKING:
+    from orchestrator.state.workspace import Workspace
 
 app = typer.Typer(help="Create TaskCards and move tasks through their lifecycle.", no_args_is_help=True)
 
@@ -207,14 +210,12 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List live tasks (or all with --all)."""
-    from orchestrator.state import tasks
-
     if inbox and status not in (None, "inbox"):
         raise usage_error(ctx, f"--inbox lists inbox tasks, not {status}: give one of --inbox, --status")
     status = "inbox" if inbox else status
     rows = [
         r
-        for r in tasks.listing(state(ctx).workspace(), include_done=all_ or status == "done")
+        for r in _listing(state(ctx).workspace(), include_done=all_ or status == "done")
         if (queue is None or r["queue"] == queue) and (status is None or r["status"] == status)
     ]
     if inbox:
@@ -225,7 +226,7 @@ def list_(
     if not rows:
         typer.echo("No tasks.")
         return
-    if len(rows) > _RICH_ROWS:
+    if len(rows) > _RICH_ROWS or not sys.stdout.isatty():
         typer.echo(_plain_table([[safe(r[k]) for k in _COLUMNS] for r in rows]))
         return
     from rich.table import Table
@@ -236,9 +237,27 @@ def list_(
     console().print(table)
 
 
+def _listing(ws: Workspace, *, include_done: bool) -> list[dict[str, Any]]:
+    """The rows to list: the live ones from the index alone while it is as aios wrote it."""
+    rows = None if include_done else _peek_live(ws)
+    if rows is None:
+        from orchestrator.state import tasks
+
+        rows = tasks.listing(ws, include_done=include_done)
+    return rows
+
+
+def _peek_live(ws: Workspace) -> list[dict[str, Any]] | None:
+    from orchestrator.state import peek
+
+    return peek.live(ws)
+
+
 _COLUMNS = ("id", "status", "queue", "priority", "title")
 #: Longer lists print as plain aligned columns: rich lays a table out at about 0.3 ms a row (3 s
-#: for 10,000 tasks, ten times the scan behind it), and nobody reads that many rows wrapped.
+#: for 10,000 tasks, ten times the scan behind it), and nobody reads that many rows wrapped. So
+#: does a list that is not going to a terminal (a pipe, a file): rich's layout is for a screen,
+#: and importing it costs more than the rest of the command.
 _RICH_ROWS = 500
 
 
@@ -306,26 +325,40 @@ def triage(
 @app.command("status")
 def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> None:
     """Show a task: its fields, status and every event (or, for a re-filed id, where it went)."""
-    from orchestrator.state import refiled, tasks
+    from orchestrator.state import peek
 
     ws = state(ctx).workspace()
-    if not ws.task_file(task_id).exists() and (record := refiled.find(ws, task_id)) is not None:
-        _show_refiled(record, refiled.current_id(ws, task_id), as_json)
-        return
-    task = tasks.get(ws, task_id)
-    data = task.model_dump(mode="json", by_alias=True)
+    data = peek.task(ws, task_id)  # unchanged since last shown: no YAML, no models
+    if data is None:
+        data = _read_task(ws, task_id)
+        if data is None:
+            return _show_refiled(ws, task_id, as_json)
     if as_json:
         print_json(data)
         return
-    echo(f"{task.id}  {task.status.value}  ({task.queue}, priority {task.priority})")
-    echo(f"  {task.title}")
-    echo(f"  card: {task.card}")
+    echo(f"{data['id']}  {data['status']}  ({data['queue']}, priority {data['priority']})")
+    echo(f"  {data['title']}")
+    echo(f"  card: {data['card']}")
     for e in data["events"]:
         kind = f" [{e['kind']}]" if e.get("kind") else ""
         echo(f"  {e['at']}  {e['from'] or 'created'} → {e['to']}{kind}  by {e['actor']}  {e['reason'] or ''}")
 
 
-def _show_refiled(record: Any, now_id: str, as_json: bool) -> None:
+def _read_task(ws: Workspace, task_id: str) -> dict[str, Any] | None:
+    """The task as JSON, read and kept in the scan cache for the next look; None when re-filed."""
+    from orchestrator.state import refiled, tasks
+
+    if not ws.task_file(task_id).exists() and refiled.find(ws, task_id) is not None:
+        return None
+    return tasks.get(ws, task_id, keep=True).model_dump(mode="json", by_alias=True)
+
+
+def _show_refiled(ws: Workspace, task_id: str, as_json: bool) -> None:
+    from orchestrator.state import refiled
+
+    record = refiled.find(ws, task_id)
+    assert record is not None
+    now_id = refiled.current_id(ws, task_id)
     data = {
         "id": record.old,
         "status": "refiled",

@@ -24,7 +24,6 @@ the hand edit is never silently overwritten.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -41,6 +40,10 @@ from orchestrator._text import visible
 from orchestrator.errors import StateError
 from orchestrator.redact import redact
 from orchestrator.state import audit, scan
+from orchestrator.state._stamp import digest as _digest
+from orchestrator.state._stamp import edited as _edited
+from orchestrator.state._stamp import split as _split
+from orchestrator.state._stamp import stamp as _stamp
 from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import ACTIVE, Status
 from orchestrator.state.records import (
@@ -489,39 +492,6 @@ def _absorb_facts(index: Index, facts: scan.TaskFacts) -> None:
     number = int(TASK_ID.match(facts.id).group(2))  # type: ignore[union-attr]
     key = facts.queue.upper()
     index.next_number[key] = max(index.next_number.get(key, 1), number + 1)
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-_STAMP = re.compile(r"^# aios-stamp: (\{.*\})\n?$")
-
-
-def _split(text: str) -> tuple[str, str | None]:
-    """The index's lines above its stamp, and the stamp line (None when there is none)."""
-    head, sep, last = text.rstrip("\n").rpartition("\n")
-    if sep and _STAMP.match(last):
-        return head + "\n", last
-    return text, None
-
-
-def _stamp(text: str) -> dict[str, Any] | None:
-    """The stamp aios wrote below the index: ``sha256`` of the lines above, ``locks``, ``frozen``."""
-    line = _split(text)[1]
-    if line is None:
-        return None
-    try:
-        data = json.loads(_STAMP.match(line)[1])  # type: ignore[index]
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _edited(text: str) -> bool:
-    """Whether the index is not as aios last wrote it (a hand edit, or an index from before stamps)."""
-    stamp = _stamp(text)
-    return stamp is None or stamp.get("sha256") != _digest(_split(text)[0])
 
 
 def _stamp_line(body: str, index: Index) -> str:
