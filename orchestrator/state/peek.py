@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,27 @@ from orchestrator.state.workspace import Workspace
 LIST_KEYS = ("id", "status", "queue", "priority", "title")
 
 
+def embedded(ws: Workspace) -> bool:
+    """Whether the workspace keeps its state and checkpoints in its own files (the default): no
+    ``AIOS_*_URL`` variable set and no ``backends:`` in ``state/project.yaml`` (``state.backends``).
+    Only then are the files read here the truth."""
+    if any(os.environ.get(v) for v in _BACKEND_VARIABLES):
+        return False
+    try:
+        text = ws.project_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return _BACKENDS.search(text) is None
+
+
+_BACKEND_VARIABLES = ("AIOS_STATE_URL", "AIOS_CHECKPOINT_URL", "AIOS_LANGGRAPH_URL")
+_BACKENDS = re.compile(r"(?m)^\s*backends\s*:")
+
+
 def task(ws: Workspace, tid: str) -> dict[str, Any] | None:
     """``tid``'s task as ``TaskState.model_dump(mode="json", by_alias=True)`` gives it; None when
     the index was edited by hand or the task file is not in the scan cache as it is now."""
-    if _index_text(ws) is None:
+    if not embedded(ws) or _index_text(ws) is None:
         return None
     path = ws.task_file(tid)
     try:
@@ -59,6 +77,8 @@ def live(ws: Workspace) -> list[dict[str, Any]] | None:
     What the index lists is kept in the scan cache under the index file's stat key: while the
     index is unchanged, its YAML is not read again.
     """
+    if not embedded(ws):
+        return None
     try:
         st = os.stat(ws.index_file)
     except OSError:
