@@ -6,23 +6,10 @@ escalation commands.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from orchestrator.cli._context import CliState
 from orchestrator.cli._output import safe
-
-
-def _may_be_due(path: Path) -> bool:
-    """Whether the escalations file has a ``due_at`` at all (or cannot be read): only then are the
-    escalation records imported to compare the times (most commands find no file)."""
-    try:
-        return "due_at:" in path.read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    except (OSError, UnicodeDecodeError):
-        return True  # the full check says what is wrong
 
 
 def check_overdue(cli: CliState) -> None:
@@ -37,7 +24,9 @@ def check_overdue(cli: CliState) -> None:
         ws = cli.workspace()
     except AiosError:
         return  # no workspace here (`aios init`, `aios models`): nothing can be due
-    if not _may_be_due(ws.escalations_file):
+    from orchestrator.state import peek
+
+    if not peek.may_be_due(ws):
         return
     from orchestrator.state.escalations import overdue
 

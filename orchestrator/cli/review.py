@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from orchestrator.cli._context import state
 from orchestrator.cli._errors import BLOCKED, NEEDS_REVISION, OK
 from orchestrator.cli._output import JsonFlag, echo, print_json, safe
+from orchestrator.cli._views import show_run
 from orchestrator.workflow.modes import BuilderMode, ReviewerMode
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> No
         from orchestrator.workflow import runs
 
         data = runs.status(ws, task_id).model_dump(mode="json")
-    _show_data(data, as_json)
+    show_run(data, as_json)
 
 
 @app.command("show")
@@ -314,28 +315,4 @@ def _progress(message: str) -> None:
 
 
 def _show(result: RunStatus, as_json: bool) -> None:
-    _show_data(result.model_dump(mode="json"), as_json)
-
-
-def _show_data(result: dict[str, Any], as_json: bool) -> None:
-    """A ``RunStatus`` as its JSON (``--json``) or as lines for a person."""
-    if as_json:
-        print_json(result)
-        return
-    where = {
-        "human_review": "waiting for a human: `aios review approve` or `aios review reject --feedback ...`",
-        "escalation": "escalated to a human: `aios review reject --feedback ...` to retry, or approve",
-        "builder": "waiting for the builder: commit the revision on its branch, then `aios review submit`",
-        None: "finished" if result["merged"] else "stopped",
-    }[result["waiting_for"]]
-    echo(
-        f"{result['task']}: {result['status']}, round {result['round']}, verdict {result['verdict']}; {where}"
-    )
-    for reason in result["reasons"]:
-        echo(f"  - {reason}")
-    for f in result["findings"]:
-        where = f"{f['file']}:{f['line']}" if f["file"] and f["line"] else (f["file"] or "change")
-        label = f"{f['severity']:<8} {f['dimension']} {where} {f['rule'] or f['persona'] or ''}"
-        echo(f"  {label}: {f['message']}")
-    if result["note"]:
-        echo(result["note"])
+    show_run(result.model_dump(mode="json"), as_json)

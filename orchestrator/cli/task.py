@@ -10,7 +10,8 @@ import typer
 from typer.core import TyperCommand
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import JsonFlag, console, echo, print_json, safe, usage_error
+from orchestrator.cli._output import JsonFlag, echo, print_json, usage_error
+from orchestrator.cli._views import RICH_ROWS, show_listing, show_task
 
 if TYPE_CHECKING:
     from orchestrator.state.workspace import Workspace
@@ -219,27 +220,15 @@ def list_(
         if (queue is None or r["queue"] == queue) and (status is None or r["status"] == status)
     ]
     if inbox:
-        rows.sort(key=lambda r: (r["priority"], r["id"]))  # type: ignore[call-overload]
-    if as_json:
-        print_json(rows)
-        return
-    if not rows:
-        typer.echo("No tasks.")
-        return
-    if len(rows) > _RICH_ROWS or not sys.stdout.isatty():
-        typer.echo(_plain_table([[safe(r[k]) for k in _COLUMNS] for r in rows]))
-        return
-    from rich.table import Table
-
-    table = Table("id", "status", "queue", "prio", "title", box=None, pad_edge=False)
-    for r in rows:
-        table.add_row(*(safe(r[k], markup=True) for k in _COLUMNS))
-    console().print(table)
+        rows.sort(key=lambda r: (r["priority"], r["id"]))
+    show_listing(rows, as_json, rich_rows=_RICH_ROWS)
 
 
 def _listing(ws: Workspace, *, include_done: bool) -> list[dict[str, Any]]:
     """The rows to list: the live ones from the index alone while it is as aios wrote it."""
-    rows = None if include_done else _peek_live(ws)
+    from orchestrator.state import peek
+
+    rows = None if include_done else peek.live(ws)
     if rows is None:
         from orchestrator.state import tasks
 
@@ -247,28 +236,8 @@ def _listing(ws: Workspace, *, include_done: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def _peek_live(ws: Workspace) -> list[dict[str, Any]] | None:
-    from orchestrator.state import peek
-
-    return peek.live(ws)
-
-
-_COLUMNS = ("id", "status", "queue", "priority", "title")
-#: Longer lists print as plain aligned columns: rich lays a table out at about 0.3 ms a row (3 s
-#: for 10,000 tasks, ten times the scan behind it), and nobody reads that many rows wrapped. So
-#: does a list that is not going to a terminal (a pipe, a file): rich's layout is for a screen,
-#: and importing it costs more than the rest of the command.
-_RICH_ROWS = 500
-
-
-def _plain_table(cells: list[list[str]]) -> str:
-    """``cells`` under the list's headers, columns two spaces apart, as rich prints a short list."""
-    cells = [["id", "status", "queue", "prio", "title"], *cells]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(_COLUMNS) - 1)]
-    return "\n".join(
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
-        for row in cells
-    )
+#: ``_views.RICH_ROWS``, here so a test can lower it for this command.
+_RICH_ROWS = RICH_ROWS
 
 
 @app.command("triage")
@@ -333,15 +302,7 @@ def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> No
         data = _read_task(ws, task_id)
         if data is None:
             return _show_refiled(ws, task_id, as_json)
-    if as_json:
-        print_json(data)
-        return
-    echo(f"{data['id']}  {data['status']}  ({data['queue']}, priority {data['priority']})")
-    echo(f"  {data['title']}")
-    echo(f"  card: {data['card']}")
-    for e in data["events"]:
-        kind = f" [{e['kind']}]" if e.get("kind") else ""
-        echo(f"  {e['at']}  {e['from'] or 'created'} → {e['to']}{kind}  by {e['actor']}  {e['reason'] or ''}")
+    show_task(data, as_json)
 
 
 def _read_task(ws: Workspace, task_id: str) -> dict[str, Any] | None:

@@ -48,6 +48,18 @@ _BACKEND_VARIABLES = ("AIOS_STATE_URL", "AIOS_CHECKPOINT_URL", "AIOS_LANGGRAPH_U
 _BACKENDS = re.compile(r"(?m)^\s*backends\s*:")
 
 
+def may_be_due(ws: Workspace) -> bool:
+    """Whether an escalation may be due: the escalations file has a ``due_at`` at all (or cannot be
+    read). Only then does the check every command starts with import the escalation records to
+    compare the times (``state.escalations.overdue``); most workspaces have no such file."""
+    try:
+        return "due_at:" in ws.escalations_file.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except (OSError, UnicodeDecodeError):
+        return True  # the full check says what is wrong
+
+
 def task(ws: Workspace, tid: str) -> dict[str, Any] | None:
     """``tid``'s task as ``TaskState.model_dump(mode="json", by_alias=True)`` gives it; None when
     the index was edited by hand or the task file is not in the scan cache as it is now."""
