@@ -2,8 +2,8 @@
 
 Importing typer alone costs about three times ``python -c pass`` (``bench/bench_startup.py``), more
 than reading and printing a task. So ``aios task status ID``, ``aios task list`` and ``aios review
-status ID``, each with or without ``--json`` and with no other option (the workspace from
-``AIOS_ROOT`` or the current folder), are run here, through the same light readers
+status ID``, each with or without ``--json`` and with no other option than a leading ``--root``
+(else the workspace from ``AIOS_ROOT`` or the current folder), are run here, through the same light readers
 (``state.peek``, ``workflow.peek``) and views (``_views``) as their typer commands.
 
 Anything else goes to the typer app, which runs the command from the start: another option or
@@ -25,12 +25,13 @@ if TYPE_CHECKING:
 
 def serve(argv: list[str]) -> int | None:
     """Run ``argv`` here when it is a plain read-only invocation; its exit code, else None."""
+    root, argv = _root_option(argv)
     as_json = bool(argv) and argv[-1] == "--json"
     words = argv[:-1] if as_json else argv
     if any(w.startswith("-") for w in words):
         return None  # an option: the typer app parses it
     try:
-        shown = _answer(words)
+        shown = _answer(words, root)
         if shown is None:
             return None
         view, data = shown
@@ -42,13 +43,22 @@ def serve(argv: list[str]) -> int | None:
     return 0
 
 
-def _answer(words: list[str]) -> tuple[Callable[[Any, bool], None], Any] | None:
+def _root_option(argv: list[str]) -> tuple[str | None, list[str]]:
+    """A leading ``--root PATH`` (or ``--root=PATH``), and the words after it."""
+    if len(argv) > 1 and argv[0] == "--root":
+        return argv[1], argv[2:]
+    if argv and argv[0].startswith("--root="):
+        return argv[0].removeprefix("--root="), argv[1:]
+    return None, argv
+
+
+def _answer(words: list[str], root: str | None) -> tuple[Callable[[Any, bool], None], Any] | None:
     """The view and the data to show for ``words``; None when the typer app must run them."""
     served = _SERVED.get(tuple(words[:2]))
     if served is None or len(words) != served[0]:
         return None
     _, read, view = served
-    ws = _workspace()
+    ws = _workspace(root)
     data = None if ws is None else read(ws, words[-1])
     if data is None:
         return None
@@ -57,13 +67,15 @@ def _answer(words: list[str]) -> tuple[Callable[[Any, bool], None], Any] | None:
     return getattr(_views, view), data
 
 
-def _workspace() -> Workspace | None:
-    """The workspace the typer app would find (``AIOS_ROOT``, else walking up), when nothing is due."""
+def _workspace(root: str | None) -> Workspace | None:
+    """The workspace the typer app would find (``--root``, ``AIOS_ROOT``, else walking up), when
+    nothing is due."""
     from orchestrator.errors import AiosError
     from orchestrator.state import peek
     from orchestrator.state.workspace import Workspace
 
-    root = os.environ.get("AIOS_ROOT")
+    if root is None:
+        root = os.environ.get("AIOS_ROOT")
     if root == "":
         return None  # how typer reads an empty variable is its business
     try:
