@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:  # pydantic is imported by the models validated: reading YAML alone needs none
+    from pydantic import BaseModel, ValidationError
 
 from orchestrator.errors import AiosError, ConfigError
 
@@ -21,7 +23,7 @@ class Dumper(_BaseDumper):  # type: ignore[misc]
         return True
 
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 KeyPath = tuple[str | int, ...]
 
 
@@ -121,6 +123,8 @@ def validate(
     ``text`` is the YAML the data came from, used only on failure to find the line.
     ``line_offset`` shifts lines when the YAML sits inside another file (TaskCard front matter).
     """
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -176,6 +180,8 @@ def _describe(err: Any) -> str:
 
 def _known_keys(model: type[BaseModel], loc: KeyPath) -> list[str]:
     """The field names of the model found at ``loc`` inside ``model`` (empty when not a model)."""
+    from pydantic import BaseModel
+
     current: Any = model
     for part in loc:
         if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):

@@ -246,3 +246,47 @@ def merges_of(ws: Workspace, tid: str, branch: str = "main") -> list[str]:
 
     out = git.run(ws.root, "log", "--merges", "--format=%s", branch).stdout.decode()
     return [line for line in out.splitlines() if tid in line]
+
+
+def reviewed_once(ws: Workspace) -> str:
+    """A started task through one scripted review round (APPROVED, one minor finding), waiting at
+    the human checkpoint; its id. No model, no sandbox."""
+    from typing import Any
+
+    from orchestrator.review.findings import Dimension, Finding, Severity
+    from orchestrator.review.round import CheckResult
+    from orchestrator.sandbox import git
+    from orchestrator.workflow import runs
+    from orchestrator.workflow.graph import RunContext
+    from orchestrator.workflow.settings import WorkflowSettings
+
+    (ws.root / "README.md").write_text("demo\n")
+    git.commit_all(ws.root, "initial")
+    card = TaskCard(
+        id="TASK_DEV_0000", title="Feature", queue="dev", acceptance_criteria=[Criterion(id="AC1", text="ok")]
+    )
+    tid = tasks.create(ws, card, actor="alice").id
+    actions.transition(ws, tid, "approve", actor="alice")
+    actions.transition(ws, tid, "start", actor="alice")
+    git.ensure_worktree(ws.root, tid, "main")
+    finding = Finding(
+        dimension=Dimension.OPTIMIZATION, severity=Severity.MINOR, file="feature.py", line=1,
+        message="leftover debug print", suggestion="drop it", persona="testing_expert",
+    )  # fmt: skip
+
+    def builder(ctx: RunContext, state: Any) -> str:
+        (git.worktree_path(ctx.ws.root, tid) / "feature.py").write_text("print(1)\n")
+        return "feature"
+
+    def aggregate(ctx: RunContext, state: Any, checks: list[CheckResult]) -> dict[str, Any]:
+        return {"verdict": "APPROVED", "reasons": ["minor only"], "findings": [finding], "feedback": []}
+
+    run_card = runs.load_card(ws, tid)
+    ctx = RunContext(
+        ws=ws, card=run_card, workflow=WorkflowSettings(), builder=builder,
+        check=lambda ctx, state, dim: CheckResult(dimension=dim), aggregate=aggregate,
+    )  # fmt: skip
+    start = {"task_id": tid, "round": 0, "base": git.head(ws.root), "checks": {}, "feedback": []}
+    with runs.open_graph(ws) as graph, runs.run_agents(ws, run_card, by="alice") as ctx.sessions:
+        graph.invoke(start, {"configurable": {"thread_id": tid}}, context=ctx, durability="sync")
+    return tid

@@ -10,6 +10,13 @@ from __future__ import annotations
 
 def run() -> None:
     """Console-script entry point (``aios``, ``python -m orchestrator``)."""
+    import sys
+
+    from orchestrator.cli._fast import serve
+
+    code = serve(sys.argv[1:])  # the plainest read-only invocations, without importing typer
+    if code is not None:
+        raise SystemExit(code)
     from orchestrator.cli.app import app
 
     app(prog_name="aios")  # also from `python -m orchestrator`: usage and completion name `aios`

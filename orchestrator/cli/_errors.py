@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import sys
 import tempfile
 import traceback
@@ -89,6 +88,8 @@ def _is_click_control(exc: Exception) -> bool:
 
 def write_crash_log() -> str:
     """Write the current exception's traceback, with version, Python and platform, to a new file."""
+    import platform  # only for a crash: its import is a few regexes every command would compile
+
     from orchestrator import __version__
 
     fd, path = tempfile.mkstemp(prefix="aios-crash-", suffix=".log")

@@ -6,15 +6,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
 from orchestrator.cli._context import CliState
 from orchestrator.cli._errors import EXIT_CODES_HELP, error_boundary
+from orchestrator.cli._lazy import LazyGroup
 from orchestrator.cli._output import log_to_stderr, usage_error
 
 
-class _ErrorBoundary(TyperGroup):
-    """Every command runs inside the one error boundary, from the console script and in tests alike."""
+class _ErrorBoundary(LazyGroup):
+    """Every command runs inside the one error boundary, from the console script and in tests alike.
+
+    The command groups (``_lazy.COMMANDS``) are imported when one of their commands runs.
+    """
 
     def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
         with error_boundary(ctx):
@@ -97,46 +100,6 @@ def main(
         ctx.call_on_close(log_to_stderr(verbose))
     ctx.obj = CliState(root=root, actor=actor, session_token=session, quiet=quiet, verbose=verbose)
     if ctx.invoked_subcommand is not None and not ctx.resilient_parsing:
-        from orchestrator.cli.escalation import check_overdue
+        from orchestrator.cli._overdue import check_overdue
 
         check_overdue(ctx.obj)  # an escalation past its time moves up before the command runs
-
-
-# Command groups, in the order `aios --help` lists them. Each module imports heavy stacks lazily.
-from orchestrator.cli import agent as _agent  # noqa: E402
-from orchestrator.cli import demo as _demo  # noqa: E402
-from orchestrator.cli import escalation as _escalation  # noqa: E402
-from orchestrator.cli import eval as _eval  # noqa: E402
-from orchestrator.cli import freeze as _freeze  # noqa: E402
-from orchestrator.cli import gates as _gates  # noqa: E402
-from orchestrator.cli import hooks as _hooks  # noqa: E402
-from orchestrator.cli import mcp as _mcp  # noqa: E402
-from orchestrator.cli import member as _member  # noqa: E402
-from orchestrator.cli import models as _models  # noqa: E402
-from orchestrator.cli import operations as _operations  # noqa: E402
-from orchestrator.cli import queue as _queue  # noqa: E402
-from orchestrator.cli import records as _records  # noqa: E402
-from orchestrator.cli import review as _review  # noqa: E402
-from orchestrator.cli import serve as _serve  # noqa: E402
-from orchestrator.cli import task as _task  # noqa: E402
-from orchestrator.cli import worker as _worker  # noqa: E402
-from orchestrator.cli import workspace as _workspace  # noqa: E402
-
-_workspace.register(app)
-app.add_typer(_task.app, name="task")
-app.add_typer(_queue.app, name="queue")
-_freeze.register(app)
-_demo.register(app)
-_models.register(app)
-_agent.register(app)
-app.add_typer(_review.app, name="review")
-app.add_typer(_worker.app, name="worker")
-_eval.register(app)
-app.add_typer(_member.app, name="member")
-_records.register(app)
-_gates.register(app)
-_hooks.register(app)
-_mcp.register(app)
-_serve.register(app)
-_escalation.register(app)
-_operations.register(app)

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchestrator.cli._context import CliState, state
-from orchestrator.cli._output import JsonFlag, echo, print_json, safe
+from orchestrator.cli._context import state
+from orchestrator.cli._output import JsonFlag, echo, print_json
+from orchestrator.cli._overdue import check_overdue as check_overdue  # where it was first
 
 if TYPE_CHECKING:
     from orchestrator.governance.escalations import Routed
@@ -124,32 +125,3 @@ def _row(routed: Routed) -> dict[str, object]:
         "answered_by": e.answered_by,
         "action_taken": e.action_taken,
     }
-
-
-def check_overdue(cli: CliState) -> None:
-    """Move up what is overdue before the command runs: one small file read when nothing is due.
-
-    Nothing heavier than the state layer is imported unless an escalation is due; a broken
-    escalations file is reported on stderr and leaves the command to run.
-    """
-    from orchestrator.errors import AiosError
-
-    try:
-        ws = cli.workspace()
-    except AiosError:
-        return  # no workspace here (`aios init`, `aios models`): nothing can be due
-    from orchestrator.state.escalations import overdue
-
-    if not overdue(ws):
-        return
-    from orchestrator.governance.escalations import move_up_overdue
-    from orchestrator.redact import redact
-
-    try:
-        lines = move_up_overdue(ws)
-    except AiosError as exc:
-        typer.echo(f"warning: overdue escalations were not moved up: {safe(exc.render())}", err=True)
-        return
-    if not cli.quiet:
-        for line in lines:
-            typer.echo(safe(redact(line)), err=True)

@@ -12,6 +12,7 @@ import typer
 from orchestrator.cli._context import state
 from orchestrator.cli._errors import BLOCKED, NEEDS_REVISION, OK
 from orchestrator.cli._output import JsonFlag, echo, print_json, safe
+from orchestrator.cli._views import show_run
 from orchestrator.workflow.modes import BuilderMode, ReviewerMode
 
 if TYPE_CHECKING:
@@ -133,9 +134,15 @@ def _ask_human(ctx: typer.Context, tid: str, options: RunOptions) -> RunStatus |
 @app.command("status")
 def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> None:
     """Where the task's run stands."""
-    from orchestrator.workflow import runs
+    from orchestrator.workflow import peek
 
-    _show(runs.status(state(ctx).workspace(), task_id), as_json)
+    ws = state(ctx).workspace()
+    data = peek.status(ws, task_id)  # from the checkpoint's row, without the graph stack
+    if data is None:
+        from orchestrator.workflow import runs
+
+        data = runs.status(ws, task_id).model_dump(mode="json")
+    show_run(data, as_json)
 
 
 @app.command("show")
@@ -308,21 +315,4 @@ def _progress(message: str) -> None:
 
 
 def _show(result: RunStatus, as_json: bool) -> None:
-    if as_json:
-        print_json(result.model_dump(mode="json"))
-        return
-    where = {
-        "human_review": "waiting for a human: `aios review approve` or `aios review reject --feedback ...`",
-        "escalation": "escalated to a human: `aios review reject --feedback ...` to retry, or approve",
-        "builder": "waiting for the builder: commit the revision on its branch, then `aios review submit`",
-        None: "finished" if result.merged else "stopped",
-    }[result.waiting_for]
-    echo(f"{result.task}: {result.status}, round {result.round}, verdict {result.verdict}; {where}")
-    for reason in result.reasons:
-        echo(f"  - {reason}")
-    for f in result.findings:
-        where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "change")
-        label = f"{f.severity.value:<8} {f.dimension.value} {where} {f.rule or f.persona or ''}"
-        echo(f"  {label}: {f.message}")
-    if result.note:
-        echo(result.note)
+    show_run(result.model_dump(mode="json"), as_json)

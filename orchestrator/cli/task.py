@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand
 
 from orchestrator.cli._context import state
-from orchestrator.cli._output import JsonFlag, console, echo, print_json, safe, usage_error
+from orchestrator.cli._output import JsonFlag, echo, print_json, usage_error
+from orchestrator.cli._views import RICH_ROWS, show_listing, show_task
+
+if TYPE_CHECKING:
+    from orchestrator.state.workspace import Workspace
 
 app = typer.Typer(help="Create TaskCards and move tasks through their lifecycle.", no_args_is_help=True)
 
@@ -207,49 +211,33 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List live tasks (or all with --all)."""
-    from orchestrator.state import tasks
-
     if inbox and status not in (None, "inbox"):
         raise usage_error(ctx, f"--inbox lists inbox tasks, not {status}: give one of --inbox, --status")
     status = "inbox" if inbox else status
     rows = [
         r
-        for r in tasks.listing(state(ctx).workspace(), include_done=all_ or status == "done")
+        for r in _listing(state(ctx).workspace(), include_done=all_ or status == "done")
         if (queue is None or r["queue"] == queue) and (status is None or r["status"] == status)
     ]
     if inbox:
-        rows.sort(key=lambda r: (r["priority"], r["id"]))  # type: ignore[call-overload]
-    if as_json:
-        print_json(rows)
-        return
-    if not rows:
-        typer.echo("No tasks.")
-        return
-    if len(rows) > _RICH_ROWS:
-        typer.echo(_plain_table([[safe(r[k]) for k in _COLUMNS] for r in rows]))
-        return
-    from rich.table import Table
-
-    table = Table("id", "status", "queue", "prio", "title", box=None, pad_edge=False)
-    for r in rows:
-        table.add_row(*(safe(r[k], markup=True) for k in _COLUMNS))
-    console().print(table)
+        rows.sort(key=lambda r: (r["priority"], r["id"]))
+    show_listing(rows, as_json, rich_rows=_RICH_ROWS)
 
 
-_COLUMNS = ("id", "status", "queue", "priority", "title")
-#: Longer lists print as plain aligned columns: rich lays a table out at about 0.3 ms a row (3 s
-#: for 10,000 tasks, ten times the scan behind it), and nobody reads that many rows wrapped.
-_RICH_ROWS = 500
+def _listing(ws: Workspace, *, include_done: bool) -> list[dict[str, Any]]:
+    """The rows to list: the live ones from the index alone while it is as aios wrote it."""
+    from orchestrator.state import peek
+
+    rows = None if include_done else peek.live(ws)
+    if rows is None:
+        from orchestrator.state import tasks
+
+        rows = tasks.listing(ws, include_done=include_done)
+    return rows
 
 
-def _plain_table(cells: list[list[str]]) -> str:
-    """``cells`` under the list's headers, columns two spaces apart, as rich prints a short list."""
-    cells = [["id", "status", "queue", "prio", "title"], *cells]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(_COLUMNS) - 1)]
-    return "\n".join(
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
-        for row in cells
-    )
+#: ``_views.RICH_ROWS``, here so a test can lower it for this command.
+_RICH_ROWS = RICH_ROWS
 
 
 @app.command("triage")
@@ -306,27 +294,33 @@ def triage(
 @app.command("status")
 def status(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> None:
     """Show a task: its fields, status and every event (or, for a re-filed id, where it went)."""
+    from orchestrator.state import peek
+
+    ws = state(ctx).workspace()
+    data = peek.task(ws, task_id)  # unchanged since last shown: no YAML, no models
+    if data is None:
+        data = _read_task(ws, task_id)
+        if data is None:
+            return _show_refiled(ws, task_id, as_json)
+    show_task(data, as_json)
+
+
+def _read_task(ws: Workspace, task_id: str) -> dict[str, Any] | None:
+    """The task as JSON, read and kept in the scan cache for the next look; None when re-filed."""
     from orchestrator.state import refiled, tasks
     from orchestrator.state.stores import task_exists
 
-    ws = state(ctx).workspace()
-    if not task_exists(ws, task_id) and (record := refiled.find(ws, task_id)) is not None:
-        _show_refiled(record, refiled.current_id(ws, task_id), as_json)
-        return
-    task = tasks.get(ws, task_id)
-    data = task.model_dump(mode="json", by_alias=True)
-    if as_json:
-        print_json(data)
-        return
-    echo(f"{task.id}  {task.status.value}  ({task.queue}, priority {task.priority})")
-    echo(f"  {task.title}")
-    echo(f"  card: {task.card}")
-    for e in data["events"]:
-        kind = f" [{e['kind']}]" if e.get("kind") else ""
-        echo(f"  {e['at']}  {e['from'] or 'created'} → {e['to']}{kind}  by {e['actor']}  {e['reason'] or ''}")
+    if not task_exists(ws, task_id) and refiled.find(ws, task_id) is not None:
+        return None
+    return tasks.get(ws, task_id, keep=True).model_dump(mode="json", by_alias=True)
 
 
-def _show_refiled(record: Any, now_id: str, as_json: bool) -> None:
+def _show_refiled(ws: Workspace, task_id: str, as_json: bool) -> None:
+    from orchestrator.state import refiled
+
+    record = refiled.find(ws, task_id)
+    assert record is not None
+    now_id = refiled.current_id(ws, task_id)
     data = {
         "id": record.old,
         "status": "refiled",

@@ -20,7 +20,6 @@ wrote them and which queues were locked, so a hand edit is told from aios's own 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import threading
@@ -31,6 +30,7 @@ from pydantic import TypeAdapter
 
 from orchestrator import _yaml
 from orchestrator.errors import AiosError
+from orchestrator.state._stamp import digest, split  # the stamp itself: light, `peek` reads it too
 from orchestrator.state.records import Index, IndexEntry
 
 #: tid -> (the entry, its rendered line): the lines ``render`` may reuse.
@@ -43,39 +43,6 @@ HEADER = """\
 # Emergency stop of a task by hand: set its `status: blocked` here (add `event: emergency_stop`
 # and `reason: ...` if you like); the next aios command records it on the task's audit trail.
 """
-
-
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-_STAMP = re.compile(r"^# aios-stamp: (\{.*\})\n?$")
-
-
-def split(text: str) -> tuple[str, str | None]:
-    """The index's lines above its stamp, and the stamp line (None when there is none)."""
-    head, sep, last = text.rstrip("\n").rpartition("\n")
-    if sep and _STAMP.match(last):
-        return head + "\n", last
-    return text, None
-
-
-def stamp(text: str) -> dict[str, Any] | None:
-    """The stamp aios wrote below the index: ``sha256`` of the lines above, ``locks``, ``frozen``."""
-    line = split(text)[1]
-    if line is None:
-        return None
-    try:
-        data = json.loads(_STAMP.match(line)[1])  # type: ignore[index]
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def edited(text: str) -> bool:
-    """Whether the index is not as aios last wrote it (a hand edit, or an index from before stamps)."""
-    found = stamp(text)
-    return found is None or found.get("sha256") != digest(split(text)[0])
 
 
 def stamp_line(body: str, index: Index) -> str:

@@ -25,24 +25,14 @@ from orchestrator._files import read_text
 from orchestrator.errors import StateError
 from orchestrator.state import audit, audit_chain, backends, history
 from orchestrator.state._cache import FileCache, source_digest, stat_key
+from orchestrator.state._rows import CHECKED, FACTS, TASK, versions
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import TaskState
 from orchestrator.state.workspace import Workspace
 
-#: What the cache keeps of a task file: its facts; the task itself (for ``tasks``); its facts with
-#: the verdict on its trail (for ``state check``), kept under both files' keys.
-_FACTS, _TASK, _CHECKED = "task-facts", "task", "task-checked"
-
-
-def _versions() -> dict[str, str]:
-    """The code each kind of row is derived by: editing any of it (or upgrading) drops the rows."""
-    import pydantic
-
-    from orchestrator.state import audit, lifecycle, records
-
-    modules = (_yaml, audit, audit_chain, history, lifecycle, records, sys.modules[__name__])
-    version = source_digest(*(m.__file__ for m in modules)) + f"/pydantic-{pydantic.VERSION}"
-    return dict.fromkeys((_FACTS, _TASK, _CHECKED), version)
+#: What the cache keeps of a task file (``_rows``: light, so ``peek`` reads rows without this module).
+_FACTS, _TASK, _CHECKED = FACTS, TASK, CHECKED
+_versions = versions
 
 
 def parse_task(ws: Workspace, text: str, path: Path) -> TaskState:
@@ -153,6 +143,26 @@ def tasks(ws: Workspace, ids: Collection[str] | None = None) -> Iterator[TaskSta
     scanner.finish()
 
 
+def task_of(ws: Workspace, tid: str) -> TaskState:
+    """One task: from the cache while its file is unchanged, else read and kept there, so the next
+    look (``peek.task``: ``aios task status``) needs no YAML and no pydantic.
+
+    Raises:
+        StateError: no such task, or its file does not read as a task.
+    """
+    name = f"{tid}.yaml"
+    try:
+        st: os.stat_result | None = os.stat(ws.task_file(tid))
+    except OSError:
+        st = None
+    scanner = _Scanner(ws, files={name: st})
+    try:
+        return scanner.task(name, st, keep=True)  # one row asked for, not every task's
+    finally:
+        scanner.cache.save()  # not `finish`: rows of the files not listed here stay
+        scanner.cache.close()
+
+
 def cached(ws: Workspace, kind: str, paths: list[Path], derive: Callable[[Path], Any]) -> list[Any]:
     """``derive(path)`` for each of ``paths``, reused while the file is unchanged.
 
@@ -190,10 +200,11 @@ def cached(ws: Workspace, kind: str, paths: list[Path], derive: Callable[[Path],
 class _Scanner:
     """One scan: the task files listed once, the cache opened once."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, files: dict[str, os.stat_result | None] | None = None) -> None:
+        """``files``: the task files to read, by name, with their stat (default: every one)."""
         self.ws = ws
         self.cache = FileCache(ws.scan_cache, versions=_versions())
-        self.files = _listing(ws.tasks_dir, ".yaml")
+        self.files = _listing(ws.tasks_dir, ".yaml") if files is None else files
         self.tasks_rel = ws.rel(ws.tasks_dir)
         # The last task parsed, for the trail check right after its facts: keeping every task of a
         # cold 50,000-task scan would hold a gigabyte.
@@ -235,9 +246,12 @@ class _Scanner:
                 result.trails.append(report)
         return result
 
-    def task(self, name: str, st: os.stat_result | None, *, bulk: bool = False) -> TaskState:
+    def task(
+        self, name: str, st: os.stat_result | None, *, bulk: bool = False, keep: bool | None = None
+    ) -> TaskState:
         """The task in ``name``, from the cache, this scan, or the file (cached by a ``bulk`` read:
-        only ``tasks`` needs whole tasks, 2 KB each, where the other scans keep a digest)."""
+        only ``tasks`` needs whole tasks, 2 KB each, where the other scans keep a digest; and by
+        ``keep``, for ``task_of``)."""
         if name in self._parsed:
             return self._parsed[name]
         key = stat_key(st) if st else None
@@ -249,7 +263,7 @@ class _Scanner:
                 task = None  # a damaged row: read the file
             if task is not None and task.id == name[:-5]:
                 return task
-        return self._read(name, st, keep=bulk)
+        return self._read(name, st, keep=bulk if keep is None else keep)
 
     def _read(self, name: str, st: os.stat_result | None, *, keep: bool) -> TaskState:
         path = self.ws.tasks_dir / name

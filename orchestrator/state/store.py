@@ -44,7 +44,7 @@ from orchestrator._lock import exclusive
 from orchestrator._text import visible
 from orchestrator.errors import StateError
 from orchestrator.redact import redact
-from orchestrator.state import _index, _taskfile, audit, scan
+from orchestrator.state import _index, _stamp, _taskfile, audit, scan
 from orchestrator.state._index import render_index as render_index  # the index's text: see there
 from orchestrator.state.audit import check_actor
 from orchestrator.state.lifecycle import ACTIVE, HOLDS_SLOT, Status
@@ -237,7 +237,7 @@ class Store:
         known = _index.recall(self._key, text)
         if known is not None:
             return _index.copy(known.index)
-        edited = _index.edited(text)
+        edited = _stamp.edited(text)
         fast = None if edited else _index.parse_fast(text)
         index, lines = fast if fast is not None else (self._load_index(text), {})
         _index.remember(self._key, text, index, edited=edited, lines=lines)
@@ -245,11 +245,11 @@ class Store:
 
     def _edited(self, text: str) -> bool:
         known = _index.recall(self._key, text)
-        return known.edited if known is not None else _index.edited(text)
+        return known.edited if known is not None else _stamp.edited(text)
 
     def _digest(self, text: str) -> str:
         known = _index.recall(self._key, text)
-        return known.digest if known is not None else _index.digest(text)
+        return known.digest if known is not None else _stamp.digest(text)
 
     def _load_index(self, text: str) -> Index:
         path = self.ws.index_file
@@ -281,7 +281,7 @@ class Store:
             txn = Txn(self, self._parse_index(text), self._digest(text))
             self._recover(txn)
             if self._edited(text):
-                self._reconcile(txn, _index.stamp(text))
+                self._reconcile(txn, _stamp.stamp(text))
             yield txn
             self._commit(txn)
 
@@ -437,10 +437,10 @@ class Store:
 
     def _restamp(self, txn: Txn) -> None:
         """Keep the index as the hand edit left it, stamped as recorded (its text, a new last line)."""
-        body = _index.split(self._index_text())[0]
+        body = _stamp.split(self._index_text())[0]
         text = body + _index.stamp_line(body, txn.index)
         atomic_write(self.ws.index_file, text)
-        txn.index_hash = _index.digest(text)
+        txn.index_hash = _stamp.digest(text)
 
     def _require_unedited(self, txn: Txn) -> None:
         """Refuse to overwrite an index edited by hand since this transaction read it."""
@@ -473,11 +473,11 @@ class Store:
         """A rebuild keeps what a hand edit asked for: reconcile a readable, edited index first."""
         try:
             text = self._index_text()
-            txn = Txn(self, self._parse_index(text), _index.digest(text))
+            txn = Txn(self, self._parse_index(text), _stamp.digest(text))
         except StateError:
             return  # unreadable: the rebuild salvages its locks
         if self._edited(text):
-            self._reconcile(txn, _index.stamp(text))
+            self._reconcile(txn, _stamp.stamp(text))
 
     def _reconcile_freeze(self, index: Index, stamp: dict[str, Any] | None) -> None:
         record = (stamp or {}).get("frozen")

@@ -407,8 +407,11 @@ def _noted_in_this_step(task: TaskState, *, actor: str, reason: str, artifacts: 
     return False
 
 
-def get(ws: Workspace, tid: str) -> TaskState:
+def get(ws: Workspace, tid: str, *, keep: bool = False) -> TaskState:
     """Read one task (no lock), after recording a hand edit of the index (``Store.settle``).
+
+    ``keep``: read it through the scan cache and keep it there (``scan.task_of``), for a command
+    that only shows it: its next look is a cache row (``peek.task``).
 
     Raises:
         StateError: no such task; for an id re-filed into another queue, naming its new id.
@@ -416,7 +419,7 @@ def get(ws: Workspace, tid: str) -> TaskState:
     store = open_store(ws)
     store.settle()
     require_here(ws, tid)
-    return store.read_task(tid)
+    return scan.task_of(ws, tid) if keep else store.read_task(tid)
 
 
 def require_here(ws: Workspace, tid: str) -> None:

@@ -27,10 +27,12 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.errors import AiosError
-from orchestrator.sandbox import git
-from orchestrator.state.project import Project, load_project
+
+if TYPE_CHECKING:  # imported where used: a command that reads one task needs neither
+    from orchestrator.state.project import Project
 
 #: The folders under ``ops/`` a workspace starts with (the operating model's records).
 OPS_DIRS = ("audit", "decision-log", "proposals", "deviations", "freeze", "archive")
@@ -215,6 +217,8 @@ class Workspace:
         Raises:
             GitError: ``task_id`` is not a safe branch and folder name.
         """
+        from orchestrator.sandbox import git
+
         return git.worktree_path(self.root, task_id)
 
     def rel(self, path: Path) -> str:
@@ -226,6 +230,8 @@ class Workspace:
 
     @cached_property
     def project(self) -> Project:
+        from orchestrator.state.project import load_project
+
         return load_project(self.project_file)
 
     @classmethod
