@@ -419,6 +419,7 @@ def get(ws: Workspace, tid: str, *, keep: bool = False) -> TaskState:
     store = open_store(ws)
     store.settle()
     require_here(ws, tid)
+    keep = keep and isinstance(store, Store)  # the scan cache keeps task files, not database rows
     return scan.task_of(ws, tid) if keep else store.read_task(tid)
 
 
