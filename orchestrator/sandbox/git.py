@@ -859,3 +859,48 @@ def _follow_remote(root: Path, branch: str, to: str) -> None:
     # The shared repository holds the merge; this clone's own commits are its owner's business.
     with contextlib.suppress(GitError):
         fast_forward(root, branch, to)
+
+
+# --- files shared beside the branches (review reports) ---------------------------------------------
+
+
+def push_files(repo: Path, remote: str, ref: str, files: Mapping[str, bytes], *, message: str) -> None:
+    """Push ``files`` (name -> content, one folder) to ``ref`` on ``remote`` as a commit of its own.
+
+    The ref (``refs/aios/...``) is outside the branches, so no checkout or merge ever sees it; it is
+    replaced whole, since it holds derived records whose newest copy is the whole truth.
+
+    Raises:
+        GitError: the remote is unknown or cannot be reached.
+    """
+    require_remote(repo, remote)
+    root = toplevel(repo)
+    entries = []
+    for name in sorted(files):
+        if "/" in name or name in (".", ".."):
+            raise GitError(f"bad file name {name!r} for {ref}", fix="name files of one folder")
+        blob = run(root, "hash-object", "-w", "--stdin", stdin=files[name]).stdout.decode().strip()
+        entries.append(f"100644 blob {blob}\t{name}\n")
+    tree = run(root, "mktree", stdin="".join(entries).encode()).stdout.decode().strip()
+    commit = _git(root, "commit-tree", tree, "-m", message).stdout.strip()
+    _git(root, "push", "-q", "--no-verify", remote, f"+{commit}:{ref}")
+
+
+def fetch_files(repo: Path, remote: str, ref: str) -> dict[str, bytes]:
+    """The files ``push_files`` pushed to ``ref`` on ``remote`` (empty when it pushed none).
+
+    Raises:
+        GitError: the remote is unknown or cannot be reached.
+    """
+    require_remote(repo, remote)
+    root = toplevel(repo)
+    if not _git(root, "ls-remote", remote, ref).stdout.strip():
+        return {}
+    _git(root, "fetch", "-q", "--no-tags", "--no-recurse-submodules", remote, f"+{ref}:{ref}")
+    listing = run(root, "ls-tree", "-z", ref).stdout.decode("utf-8", "replace").split("\0")
+    found = {}
+    for line in filter(None, listing):
+        meta, name = line.split("\t", 1)
+        if meta.split()[1] == "blob":
+            found[name] = run(root, "cat-file", "blob", meta.split()[2]).stdout
+    return found

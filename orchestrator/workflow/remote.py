@@ -6,8 +6,9 @@ embedded default). With a remote:
 
 * a review run first fetches it and fast-forwards the task's target and the task branch to it
   (``sync``), so it starts from what other clones pushed;
-* after a run the task branch is pushed back (``publish``), so an approver elsewhere sees what
-  was reviewed;
+* after a run the task branch is pushed back (``publish``), and its review reports beside it on
+  ``refs/aios/reviews/<ID>`` (no branch), so an approver elsewhere sees what was
+  reviewed and the merge gate finds the round that approved it;
 * approving merges on the remote's newest target and pushes the merge (``merge``): a push
   another clone beat is made again on the new head, never forced, so no merge is ever lost.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 
+from orchestrator._files import atomic_write, make_dirs
 from orchestrator.sandbox import git
 from orchestrator.state.workspace import Workspace
 
@@ -59,7 +61,34 @@ def sync(ws: Workspace, tid: str, target: str) -> bool:
     for branch in (target, git.branch_name(tid)):
         if git.ref_exists(ws.root, git.remote_ref(remote, branch)):
             git.fast_forward(ws.root, branch, git.head(ws.root, git.remote_ref(remote, branch)))
+    _take_reports(ws, tid, git.fetch_files(ws.root, remote, _reports_ref(tid)))
     return True
+
+
+def _reports_ref(tid: str) -> str:
+    return f"refs/aios/reviews/{tid}"  # the repository is the project's own: no workspace id needed
+
+
+def _take_reports(ws: Workspace, tid: str, files: dict[str, bytes]) -> None:
+    """Write the shared review reports this clone lacks: the merge gate and `review show` read them
+    here, whichever clone ran the round. A report already here is the same round's: kept as it is."""
+    folder = ws.reviews_dir(tid)
+    for name, body in files.items():
+        if not (folder / name).exists() or name in _REWRITTEN:
+            make_dirs(folder)
+            atomic_write(folder / name, body.decode("utf-8", "replace"))  # reports are UTF-8 text
+
+
+#: Report files that change after their round (the rest are written once per round).
+_REWRITTEN = frozenset({"usage.json", "secret-hashes.json"})
+
+
+def _give_reports(ws: Workspace, tid: str, remote: str) -> None:
+    folder = ws.reviews_dir(tid)
+    if not folder.is_dir():
+        return
+    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    git.push_files(ws.root, remote, _reports_ref(tid), files, message=f"aios: review reports of {tid}")
 
 
 def publish(ws: Workspace, tid: str) -> str | None:
@@ -73,6 +102,7 @@ def publish(ws: Workspace, tid: str) -> str | None:
     remote, branch = configured(ws), git.branch_name(tid)
     if remote is None or not git.branch_exists(ws.root, branch):
         return None
+    _give_reports(ws, tid, remote)  # the approver's clone checks the round at the branch's head
     if git.push(ws.root, remote, git.head(ws.root, f"refs/heads/{branch}"), branch):
         return None
     return (

@@ -520,7 +520,7 @@ def test_workers_in_their_own_clones_share_one_repository_and_an_approver_merges
         assert run_aios("task", "approve", tid, cwd=seed, env=env).returncode == 0
         worktree = git.ensure_worktree(ws.root, tid, "main")
         write(worktree, calc_change())
-        git.commit_all(worktree, "Add mul")
+        git.commit_all(worktree, f"Add mul for {tid}")  # distinct: equal commits would be one
         plain_git(seed, "push", "-q", "origin", f"{git.branch_name(tid)}")
     clones = []
     for name in ("w1", "w2", "w3", "approver"):
@@ -545,10 +545,12 @@ def test_workers_in_their_own_clones_share_one_repository_and_an_approver_merges
         reviewed += [json.loads(line)["task"] for line in out.splitlines()]
     assert sorted(reviewed) == sorted(ids)
     approver = clones[3]
+    answers = {}
     for tid in ids:
         done = run_aios("review", "approve", tid, "--json", cwd=approver, env=env)
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == 0, done.stdout
+        answers[tid] = done.stdout
     log = plain_git(bare, "log", "--format=%s", "main")
     for tid in ids:
-        assert log.count(f"Merge {tid}:") == 1  # merged once, on the shared repository
+        assert log.count(f"Merge {tid}:") == 1, answers[tid]  # merged once, on the shared repository
         assert plain_git(bare, "merge-base", "--is-ancestor", git.branch_name(tid), "main") == ""
