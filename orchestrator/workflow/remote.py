@@ -7,7 +7,7 @@ embedded default). With a remote:
 * a review run first fetches it and fast-forwards the task's target and the task branch to it
   (``sync``), so it starts from what other clones pushed;
 * after a run the task branch is pushed back (``publish``), and its review reports beside it on
-  ``refs/aios/reviews/<ID>`` (no branch), so an approver elsewhere sees what was
+  ``refs/aios/review-reports/<ID>`` (no branch), so an approver elsewhere sees what was
   reviewed and the merge gate finds the round that approved it;
 * approving merges on the remote's newest target and pushes the merge (``merge``): a push
   another clone beat is made again on the new head, never forced, so no merge is ever lost.
@@ -66,21 +66,19 @@ def sync(ws: Workspace, tid: str, target: str) -> bool:
 
 
 def _reports_ref(tid: str) -> str:
-    return f"refs/aios/reviews/{tid}"  # the repository is the project's own: no workspace id needed
+    return f"refs/aios/review-reports/{tid}"  # the repository is the project's own: no workspace id needed
 
 
 def _take_reports(ws: Workspace, tid: str, files: dict[str, bytes]) -> None:
     """Write the shared review reports this clone lacks: the merge gate and `review show` read them
     here, whichever clone ran the round. A report already here is the same round's: kept as it is."""
     folder = ws.reviews_dir(tid)
+    # These change after their round; every other report is written once, by the round it tells of.
+    rewritten = {ws.usage_file(tid).name, ws.secret_hashes_file(tid).name}
     for name, body in files.items():
-        if not (folder / name).exists() or name in _REWRITTEN:
+        if not (folder / name).exists() or name in rewritten:
             make_dirs(folder)
             atomic_write(folder / name, body.decode("utf-8", "replace"))  # reports are UTF-8 text
-
-
-#: Report files that change after their round (the rest are written once per round).
-_REWRITTEN = frozenset({"usage.json", "secret-hashes.json"})
 
 
 def _give_reports(ws: Workspace, tid: str, remote: str) -> None:
