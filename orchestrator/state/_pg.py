@@ -65,6 +65,21 @@ def _forget_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_in_child)
 
 
+class _Connection(psycopg.Connection[Any]):
+    """A connection whose lost server is a user's error with a fix, not a crash: every statement
+    aios runs goes through ``execute``, and a failed one rolls its transaction back whole."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            return super().execute(*args, **kwargs)
+        except psycopg.OperationalError as exc:
+            raise StateError(
+                f"the state database stopped answering: {' '.join(str(exc).split())}",
+                fix="check that PostgreSQL is running and reachable (AIOS_STATE_URL or backends.state "
+                "in state/project.yaml), then run the command again: nothing was half written",
+            ) from None
+
+
 def connect(url: str) -> psycopg.Connection[Any]:
     """This thread's connection to ``url`` (autocommit: reads see the latest commit), schema ready."""
     cache: dict[tuple[int, str], psycopg.Connection[Any]] = _local.__dict__.setdefault("conns", {})
@@ -77,7 +92,7 @@ def connect(url: str) -> psycopg.Connection[Any]:
 
 def _open(url: str) -> psycopg.Connection[Any]:
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        conn = _Connection.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
         raise StateError(
             f"cannot connect to the state database: {' '.join(str(exc).split())}",

@@ -56,3 +56,22 @@ def test_workspaces_sharing_a_database_see_only_their_own_state(
     assert [r["id"] for r in tasks.listing(ws, include_done=True)] == [mine]
     assert [r["id"] for r in tasks.listing(other, include_done=True)] == [theirs]
     assert open_store(ws).read_index().seq == open_store(other).read_index().seq == 1  # seq per workspace
+
+
+def test_a_database_that_stops_answering_is_an_error_with_a_fix(
+    ws: Workspace, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a crash log: the user is told what to check; the transaction it cut off is not kept."""
+    import psycopg
+
+    monkeypatch.setenv("AIOS_STATE_URL", postgres_url)
+    tid = new_task(ws)
+    store = open_store(ws)
+    pid = store.conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[attr-defined,index]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(StateError) as stopped:
+        store.read_task(tid)
+    assert stopped.value.message.startswith("the state database stopped answering")
+    assert "AIOS_STATE_URL" in str(stopped.value.fix)
+    assert open_store(ws).read_task(tid).id == tid  # the next command connects again

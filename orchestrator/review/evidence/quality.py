@@ -8,10 +8,11 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 
 from orchestrator import redact
 from orchestrator.review.diff import Diff, FileDiff, FileStatus
-from orchestrator.review.evidence import _bandit, precision, secret_plugins
+from orchestrator.review.evidence import _bandit, precision
 from orchestrator.review.evidence._base import (
     EvidenceContext,
     EvidenceResult,
@@ -32,7 +33,9 @@ from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.review.settings import RuffSettings
 
 Q = Dimension.QUALITY
-PLUGIN_FILE = Path(secret_plugins.__file__).resolve()
+# By path, not by import: detect-secrets (and the requests stack it pulls) loads only when a scan
+# runs, so reading a report (`aios review show`) does not pay for it.
+PLUGIN_FILE = Path(__file__).with_name("secret_plugins.py").resolve()
 NESTED_GIT = "nested-git"
 
 
@@ -208,7 +211,7 @@ def found_values(stdout: str, diff: Diff) -> list[str]:
     wanted = _hashed(stdout, [f.path for f in diff.present()])
     values: list[str] = []
     for fd, text, number in _added_lines(diff):
-        values += secret_plugins.key_values(text)
+        values += _secret_plugins().key_values(text)
         hashes = wanted.get((fd, number), set())
         values += [
             t
@@ -261,7 +264,7 @@ def _drop_pinned_hashes(
 
 def _own_keys(diff: Diff) -> Iterable[tuple[str, int, str]]:
     for path, text, number in _added_lines(diff):
-        yield from ((path, number, kind) for kind in secret_plugins.find_keys(text))
+        yield from ((path, number, kind) for kind in _secret_plugins().find_keys(text))
 
 
 def _on_added(findings: list[Finding], diff: Diff) -> list[Finding]:
@@ -312,3 +315,9 @@ def _nested_finding(path: str, gitlink: bool) -> Finding:
         suggestion="commit the files themselves (vendor them), or add a submodule by hand outside aios",
         source=NESTED_GIT,
     )
+
+
+def _secret_plugins() -> ModuleType:
+    from orchestrator.review.evidence import secret_plugins
+
+    return secret_plugins
