@@ -173,7 +173,7 @@ def test_a_worker_claims_the_most_urgent_task_runs_its_review_and_never_approves
     outcomes = list(worker(ws, max_tasks=1).run())
     assert [o.task for o in outcomes] == [urgent]
     found = outcomes[0].status
-    assert found is not None
+    assert found is not None, outcomes[0]
     assert (found.verdict, found.waiting_for, found.merged) == ("APPROVED", "human_review", None)
     task = tasks.get(ws, urgent)
     assert task.status is Status.REVIEWING  # waiting for a person: a worker never approves
