@@ -47,7 +47,8 @@ def test_options_still_get_typer_s_coercion_and_checks(ws: Workspace, cli, tmp_p
     out_of_range = cli("task", "triage", tid, "--priority", "9")  # a ranged int: typer's own check
     assert (
         out_of_range.exit_code == 2
-        and "Invalid value for '--priority': Input should be less than or equal to 5" in out_of_range.output
+        and "Invalid value for '--priority'" in out_of_range.output  # typer's words vary by version
+        and "5" in out_of_range.output
     )
     assert cli("task", "triage", tid, "--priority", "2").exit_code == 0
     assert cli("-vv", "task", "list").exit_code == 0  # a count option
