@@ -1,8 +1,8 @@
 """The plainest read-only invocations, served without importing typer.
 
 Importing typer alone costs about three times ``python -c pass`` (``bench/bench_startup.py``), more
-than reading and printing a task. So ``aios task status ID``, ``aios task list`` and ``aios review
-status ID``, each with or without ``--json`` and with no other option than a leading ``--root``
+than reading and printing a task. So ``aios task status ID``, ``aios task list [--all]`` and ``aios
+review status ID``, each with or without ``--json`` and with no other option than a leading ``--root``
 (else the workspace from ``AIOS_ROOT`` or the current folder), are run here, through the same light readers
 (``state.peek``, ``workflow.peek``) and views (``_views``) as their typer commands.
 
@@ -28,7 +28,7 @@ def serve(argv: list[str]) -> int | None:
     root, argv = _root_option(argv)
     as_json = bool(argv) and argv[-1] == "--json"
     words = argv[:-1] if as_json else argv
-    if any(w.startswith("-") for w in words):
+    if any(w.startswith("-") for w in words) and tuple(words) not in _SERVED:
         return None  # an option: the typer app parses it
     try:
         shown = _answer(words, root)
@@ -54,7 +54,7 @@ def _root_option(argv: list[str]) -> tuple[str | None, list[str]]:
 
 def _answer(words: list[str], root: str | None) -> tuple[Callable[[Any, bool], None], Any] | None:
     """The view and the data to show for ``words``; None when the typer app must run them."""
-    served = _SERVED.get(tuple(words[:2]))
+    served = _SERVED.get(tuple(words)) or _SERVED.get(tuple(words[:2]))
     if served is None or len(words) != served[0]:
         return None
     _, read, view = served
@@ -97,6 +97,12 @@ def _live(ws: Workspace, _: str) -> Any:
     return peek.live(ws)
 
 
+def _everything(ws: Workspace, _: str) -> Any:
+    from orchestrator.state import peek
+
+    return peek.everything(ws)
+
+
 def _run(ws: Workspace, tid: str) -> Any:
     from orchestrator.state import peek as state_peek
     from orchestrator.workflow import peek
@@ -109,5 +115,6 @@ def _run(ws: Workspace, tid: str) -> Any:
 _SERVED: dict[tuple[str, ...], tuple[int, Callable[[Workspace, str], Any], str]] = {
     ("task", "status"): (3, _task, "show_task"),
     ("task", "list"): (2, _live, "show_listing"),
+    ("task", "list", "--all"): (3, _everything, "show_listing"),
     ("review", "status"): (3, _run, "show_run"),
 }

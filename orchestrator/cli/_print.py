@@ -8,6 +8,7 @@ import json
 import sys
 from typing import Any
 
+from orchestrator._text import visible
 from orchestrator.errors import AiosError
 from orchestrator.redact import redact, redact_data
 
@@ -25,8 +26,6 @@ def safe(text: object, *, markup: bool = False, keep: str = "") -> str:
         ``safe("ok\\x1b[2J [red]x", markup=True)`` is the text ``ok\\x1b[2J \\[red]x``: the escape
         shows as ``\\x1b`` instead of clearing the screen, the markup prints as written.
     """
-    from orchestrator._text import visible
-
     shown = visible(str(text), keep=keep)
     if markup:
         from rich.markup import escape

@@ -43,7 +43,7 @@ def show_listing(rows: list[dict[str, Any]], as_json: bool, *, rich_rows: int = 
         write("No tasks.")
         return
     if len(rows) > rich_rows or not sys.stdout.isatty():
-        write(plain_table([[safe(r[k]) for k in LIST_COLUMNS] for r in rows]))
+        write(plain_table(_plain_cells(rows)))
         return
     from rich.table import Table
 
@@ -53,14 +53,22 @@ def show_listing(rows: list[dict[str, Any]], as_json: bool, *, rich_rows: int = 
     console().print(table)
 
 
+def _plain_cells(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Each row's cells, ``safe`` to print: looked at a row at a time, as almost every row is
+    printable as it is (50,000 rows: a tenth of the time of a ``safe`` call per cell)."""
+    cells = []
+    for r in rows:
+        row = [str(r[k]) for k in LIST_COLUMNS]
+        cells.append(row if "".join(row).isprintable() else [safe(cell) for cell in row])
+    return cells
+
+
 def plain_table(cells: list[list[str]]) -> str:
     """``cells`` under the list's headers, columns two spaces apart, as rich prints a short list."""
     cells = [list(_HEADERS), *cells]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(LIST_COLUMNS) - 1)]
-    return "\n".join(
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
-        for row in cells
-    )
+    widths = [max(map(len, column)) for column in list(zip(*cells, strict=True))[:-1]]
+    line = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
+    return "\n".join(line.format(*row).rstrip() for row in cells)
 
 
 def show_run(result: dict[str, Any], as_json: bool) -> None:

@@ -34,6 +34,7 @@ from typing import Any, TypeAlias
 
 from pydantic import BaseModel
 
+from orchestrator import _gc
 from orchestrator.errors import AiosError
 from orchestrator.state import audit_chain, deviations, proposals, queues, scan
 from orchestrator.state import escalations as escalation_store
@@ -105,6 +106,7 @@ class HealthReport(BaseModel):
         return self.model_dump(mode="json")
 
 
+@_gc.pausing
 def check(ws: Workspace, *, now: datetime, unanswered: Unanswered) -> HealthReport:
     """The workspace's health at ``now``; ``unanswered`` finds a task's open violations."""
     # One scan (cached: unchanged files and trails are not read again) gives every task's status,

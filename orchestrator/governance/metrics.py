@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from orchestrator import _gc
 from orchestrator.state import scan
 from orchestrator.state import sessions as session_store
 from orchestrator.state.workspace import Workspace
@@ -94,6 +95,7 @@ class Metrics:
         return asdict(self)
 
 
+@_gc.pausing
 def compute(ws: Workspace, *, since: date | None = None, today: date | None = None) -> Metrics:
     """The figures from ``since`` (a date, inclusive; default: everything recorded) to ``today``."""
     start = datetime.combine(since, datetime.min.time(), UTC) if since else None

@@ -25,15 +25,17 @@ it never saw, whose inodes and ctimes it cannot predict).
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import json
+import operator
 import os
 import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from orchestrator import _gc
 
 #: Bump when the cache's own layout changes: every older row is dropped. What each kind of row
 #: holds is versioned by its caller (``FileCache(..., versions=)``): a digest of the code deriving it.
@@ -56,6 +58,29 @@ def stat_key(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
+def task_files(folder: Path, suffix: str) -> dict[str, os.stat_result | None]:
+    """``TASK_*<suffix>`` files in ``folder`` by name, sorted, with their stat (None: cannot stat):
+    what a scan keys its rows by."""
+    try:
+        entries = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    with entries:
+        matching = sorted(
+            (e for e in entries if e.name.startswith("TASK_") and e.name.endswith(suffix)), key=_NAME
+        )
+    found: dict[str, os.stat_result | None] = {}
+    for entry in matching:  # one loop, no call per file: a stat is most of a warm scan's time
+        try:
+            found[entry.name] = entry.stat()
+        except OSError:
+            found[entry.name] = None  # a dangling link: reading it says what is wrong
+    return found
+
+
+_NAME = operator.attrgetter("name")
+
+
 class FileCache:
     """The cache of one workspace: read rows of one ``kind`` at a time, put new ones, then ``save``."""
 
@@ -70,7 +95,7 @@ class FileCache:
         """kind -> name -> (key, value decoded from JSON; ``_DAMAGED`` when it does not decode)."""
         self._put: dict[tuple[str, str], tuple[str, str]] = {}
         self._gone: set[tuple[str, str]] = set()
-        self._gc_was_on = False
+        self._pause: contextlib.ExitStack | None = None
 
     def cachable(self, st: os.stat_result) -> bool:
         """Whether a file with this stat is old enough to cache (see ``RACY_NS``)."""
@@ -132,10 +157,8 @@ class FileCache:
             self._db = None
 
     def __enter__(self) -> FileCache:
-        # A scan builds a few objects per file and frees none until it ends: the cyclic garbage
-        # collector would walk them again and again (a third of a 50,000-file scan) for nothing.
-        self._gc_was_on = gc.isenabled()
-        gc.disable()
+        self._pause = contextlib.ExitStack()
+        self._pause.enter_context(_gc.paused())  # a scan's rows: see ``orchestrator._gc``
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -143,9 +166,10 @@ class FileCache:
             if exc[0] is None:
                 self.save()
             self.close()
+            self._rows.clear()  # freed now, while the collector is off, not walked once more
         finally:
-            if self._gc_was_on:
-                gc.enable()
+            if self._pause is not None:
+                self._pause.close()
 
     def _kind(self, kind: str) -> dict[str, tuple[str, Any]]:
         if kind not in self._rows:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator import _gc
 from orchestrator.errors import AiosError, StateError
 from orchestrator.state import agents, audit_chain, queues, refile, refiled, scan, sessions
 from orchestrator.state.history import history_problems as history_problems  # re-exported
@@ -31,6 +32,7 @@ def check_state(ws: Workspace) -> list[AiosError]:
     return check_report(ws).problems
 
 
+@_gc.pausing
 def check_report(ws: Workspace) -> StateReport:
     """Every problem in project.yaml, the index, agents/sessions files and each task file.
 
@@ -197,12 +199,13 @@ def sequence_problems(
     write recovers them, so only the other tasks must not be.
     """
     numbers = [(task.id, _seqs(task)) for task in task_list]
-    seen = {seq for _, seqs in numbers for seq in seqs}
+    seen: set[int] = set().union(*(seqs for _, seqs in numbers))
     problems: list[AiosError] = []
     if len(seen) < sum(len(seqs) for _, seqs in numbers):  # a seq used twice: say where (rare)
         problems += _duplicates(ws, numbers)
     top = max(seen, default=0)
-    missing = sorted(set(range(1, top + 1)) - seen)
+    whole = len(seen) == top and min(seen, default=1) == 1  # 1..top, each once: nothing missing
+    missing = [] if whole else sorted(set(range(1, top + 1)) - seen)
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
         problems.append(
@@ -213,7 +216,8 @@ def sequence_problems(
                 "lists the events it held)",
             )
         )
-    settled = max((seq for tid, seqs in numbers if tid not in (pending or set()) for seq in seqs), default=0)
+    pending = pending or set()
+    settled = max((max(seqs, default=0) for tid, seqs in numbers if tid not in pending), default=0)
     if index is not None and index.seq < settled:
         problems.append(
             StateError(

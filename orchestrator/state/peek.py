@@ -11,7 +11,9 @@ and says what is wrong:
   first recorded by the full path, as by every reader;
 - a task comes from the scan cache's row for its file (``_rows.TASK``: the task as the code in use
   validated and dumped it), found by the file's stat key: any write to the file moves the key;
-- a live task's index entry counts only while its file's mtime is the one the index recorded.
+- a live task's index entry counts only while its file's mtime is the one the index recorded;
+- every task's list row comes from the scan cache's facts of its file (``_rows.FACTS``), each
+  found by its file's stat key, as a full scan finds them.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from orchestrator.state._cache import FileCache, stat_key
-from orchestrator.state._rows import LIVE, TASK, versions
+from orchestrator.state._cache import FileCache, stat_key, task_files
+from orchestrator.state._rows import FACTS, LIVE, TASK, versions
 from orchestrator.state._stamp import edited
 from orchestrator.state.workspace import Workspace
 
@@ -110,6 +112,27 @@ def live(ws: Workspace) -> list[dict[str, Any]] | None:
         if status != "done":
             rows.append(dict(zip(LIST_KEYS, (tid, status, queue, priority, title), strict=True)))
     return rows
+
+
+def everything(ws: Workspace) -> list[dict[str, Any]] | None:
+    """``tasks.listing(ws, include_done=True)``'s rows (every task, by id), from the scan cache;
+    None when the index was edited by hand or a task file is not in the cache as it is now (new,
+    changed, or not a task: the full path reads it, says what is wrong and caches it)."""
+    if not embedded(ws) or _index_text(ws) is None:
+        return None
+    rows = []
+    with FileCache(ws.scan_cache, versions=versions()) as cache:
+        for name, st in task_files(ws.tasks_dir, ".yaml").items():
+            facts = cache.get(FACTS, name, stat_key(st)) if st is not None else None
+            # As aios derived it (``scan._facts_json``): the task's id, status, queue, priority, title, ...
+            if not isinstance(facts, list) or len(facts) != _FACTS_LENGTH or facts[0] != name[:-5]:
+                return None
+            rows.append(dict(zip(LIST_KEYS, facts, strict=False)))
+    return rows
+
+
+#: The length of a task file's facts (``scan._facts_json``).
+_FACTS_LENGTH = 9
 
 
 def _index_entries(ws: Workspace) -> list[list[Any]] | None:

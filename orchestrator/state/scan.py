@@ -24,7 +24,7 @@ from orchestrator import _yaml
 from orchestrator._files import read_text
 from orchestrator.errors import StateError
 from orchestrator.state import audit, audit_chain, backends, history
-from orchestrator.state._cache import FileCache, source_digest, stat_key
+from orchestrator.state._cache import FileCache, source_digest, stat_key, task_files
 from orchestrator.state._rows import CHECKED, FACTS, TASK, versions
 from orchestrator.state.lifecycle import Status
 from orchestrator.state.records import TaskState
@@ -204,7 +204,7 @@ class _Scanner:
         """``files``: the task files to read, by name, with their stat (default: every one)."""
         self.ws = ws
         self.cache = FileCache(ws.scan_cache, versions=_versions())
-        self.files = _listing(ws.tasks_dir, ".yaml") if files is None else files
+        self.files = task_files(ws.tasks_dir, ".yaml") if files is None else files
         self.tasks_rel = ws.rel(ws.tasks_dir)
         # The last task parsed, for the trail check right after its facts: keeping every task of a
         # cold 50,000-task scan would hold a gigabyte.
@@ -329,9 +329,9 @@ class _Scanner:
     def _trail_locations(self) -> dict[str, _Where]:
         """Task id -> where ``Workspace.audit_file`` finds its trail (relative), and its stat."""
         audit_rel, archive_rel = self.ws.rel(self.ws.audit_dir), self.ws.rel(self.ws.archive_dir)
-        archived = _listing(self.ws.archive_dir, ".md")
+        archived = task_files(self.ws.archive_dir, ".md")
         where = {name[:-3]: (f"{archive_rel}/{name}", st) for name, st in archived.items()}
-        for name, st in _listing(self.ws.audit_dir, ".md").items():
+        for name, st in task_files(self.ws.audit_dir, ".md").items():
             where[name[:-3]] = (f"{audit_rel}/{name}", st)  # a live trail wins, as in audit_file
         for name in self.files:
             where.setdefault(name[:-5], (f"{audit_rel}/{name[:-5]}.md", None))
@@ -340,27 +340,6 @@ class _Scanner:
 
 #: Where a task's trail is (relative to the workspace root), and its stat (None: no trail).
 _Where = tuple[str, "os.stat_result | None"]
-
-
-def _listing(folder: Path, suffix: str) -> dict[str, os.stat_result | None]:
-    """``TASK_*<suffix>`` files in ``folder`` by name, sorted, with their stat (None: cannot stat)."""
-    try:
-        entries = os.scandir(folder)
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    found: dict[str, os.stat_result | None] = {}
-    with entries:
-        for entry in entries:
-            if entry.name.startswith("TASK_") and entry.name.endswith(suffix):
-                found[entry.name] = _stat(entry)
-    return dict(sorted(found.items()))
-
-
-def _stat(entry: os.DirEntry[str]) -> os.stat_result | None:
-    try:
-        return entry.stat()
-    except OSError:
-        return None  # a dangling link: reading it says what is wrong
 
 
 def _stable(cache: FileCache, path: Path, before: os.stat_result) -> bool:

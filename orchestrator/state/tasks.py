@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
 
-from orchestrator import resources
+from orchestrator import _gc, resources
 from orchestrator._files import atomic_write, make_dirs, read_text
 from orchestrator.errors import ConfigError, StateError, TransitionError
 from orchestrator.redact import redact
@@ -439,6 +439,7 @@ def require_here(ws: Workspace, tid: str) -> None:
     )
 
 
+@_gc.pausing
 def listing(ws: Workspace, *, include_done: bool = False) -> list[dict[str, object]]:
     """``id``, ``status``, ``queue``, ``priority`` and ``title`` of the live tasks (or of all tasks).
 

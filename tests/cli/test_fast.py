@@ -81,7 +81,8 @@ def reviewed(reviewed_ws: tuple[Workspace, str]) -> str:
 
 
 @pytest.mark.parametrize(
-    "args", [["task", "status", "{tid}"], ["task", "list"], ["review", "status", "{tid}"]]
+    "args",
+    [["task", "status", "{tid}"], ["task", "list"], ["task", "list", "--all"], ["review", "status", "{tid}"]],
 )
 def test_a_plain_read_imports_neither_typer_nor_models_nor_yaml(ws: Workspace, reviewed: str, args) -> None:
     argv = [a.format(tid=reviewed) for a in args]
@@ -114,6 +115,8 @@ def test_review_status_through_typer_imports_no_graph_stack(ws: Workspace, revie
         ["task", "status", "{tid}", "--json"],
         ["task", "list"],
         ["task", "list", "--json"],
+        ["task", "list", "--all"],
+        ["task", "list", "--all", "--json"],
         ["review", "status", "{tid}"],
         ["review", "status", "{tid}", "--json"],
     ],
@@ -126,7 +129,12 @@ def test_the_fast_path_prints_what_the_full_path_prints(
     argv = [a.format(tid=reviewed) for a in args]
     aios(ws, *argv)
     code, fast, _ = aios(ws, *argv)
-    for reader in ((state_peek, "task"), (state_peek, "live"), (run_peek, "status")):
+    for reader in (
+        (state_peek, "task"),
+        (state_peek, "live"),
+        (state_peek, "everything"),
+        (run_peek, "status"),
+    ):
         monkeypatch.setattr(*reader, lambda *_: None)  # every light read declines: the full path
     full = CliRunner().invoke(app, argv, env={"AIOS_ROOT": str(ws.root), "AIOS_ACTOR": "alice"})
     assert (code, fast) == (full.exit_code, full.stdout)
@@ -137,7 +145,9 @@ def test_the_fast_path_prints_what_the_full_path_prints(
     [
         ["task", "status", "TASK_DEV_0009"],  # no such task: the typer app says so
         ["task", "status", "{tid}", "-h"],
-        ["task", "list", "--all"],
+        ["task", "list", "--all", "--queue", "dev"],
+        ["task", "list", "--json", "--all"],  # served only in the documented order
+        ["task", "status", "{tid}", "--all"],
         ["task", "list", "--json", "--inbox"],
         ["review", "show", "{tid}"],
         ["-v", "task", "list"],
