@@ -109,13 +109,14 @@ def main() -> None:
         print(f"{'SQLite: list every task':<44}{'':>10}{floors['list']:>8.1f}ms")
         print(f"{'SQLite: every event and trail line':<44}{'':>10}{floors['check']:>8.1f}ms")
         aim = "<= 2000 ms, <= 10x SQLite" if args.tasks >= 50_000 else "< 1000 ms"
+        # Standup reads each trail changed since yesterday: here every trail, as the workspace is new.
         for label, argv, floor in (
             ("aios task list --all", ["task", "list", "--all"], "list"),
             ("aios state check", ["state", "check"], "check"),
             ("aios metrics", ["metrics"], "check"),
             ("aios state rebuild", ["state", "rebuild"], "list"),
             ("aios health", ["health"], "check"),
-            ("aios standup", ["standup"], "check"),
+            ("aios standup (every trail changed today)", ["standup"], "check"),
         ):
             cold = median_ms([*aios, *argv], args.cold, before=drop_cache)
             if args.smoke:  # each command once: the code runs, the figures mean little
@@ -124,7 +125,8 @@ def main() -> None:
                 median_ms([*aios, *argv], 1)  # fills the cache
                 warm = median_ms([*aios, *argv], args.repeat)
             ratio = warm / floors[floor]
-            print(f"{label:<44}{cold:>8.1f}ms{warm:>8.1f}ms{ratio:>12.1f}x   {aim}")
+            held = aim if argv in (["task", "list", "--all"], ["state", "check"]) else "-"  # issue 19's
+            print(f"{label:<44}{cold:>8.1f}ms{warm:>8.1f}ms{ratio:>12.1f}x   {held}")
 
 
 if __name__ == "__main__":

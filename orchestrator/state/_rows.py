@@ -14,6 +14,8 @@ from orchestrator.state._cache import source_digest
 #: The kinds of row: a file's facts; the task itself (``TaskState`` as JSON, by alias); its facts
 #: with the verdict on its trail (for ``state check``), kept under both files' keys.
 FACTS, TASK, CHECKED = "task-facts", "task", "task-checked"
+#: How many values a file's facts hold (``scan._facts_json``: id, status, queue, priority, title, ...).
+FACTS_LENGTH = 9
 #: The live tasks' list entries read from the index, with each task file's recorded mtime (``peek``).
 LIVE = "index-live"
 

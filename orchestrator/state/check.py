@@ -69,11 +69,12 @@ def check_report(ws: Workspace) -> StateReport:
     problems += [p for task in task_list for p in task.forged]
     problems += [p for task in task_list for p in task.history]
     for trail, task in zip(trails, task_list, strict=True):
-        # An event already reported for its forged actor (whose fix is to compare it with the
-        # trail) is not reported a second time as an altered line.
-        flagged = {int(p.field.split("]")[0].removeprefix("events[")) + 1 for p in task.forged if p.field}
-        trail.altered = [(n, why) for n, why in trail.altered if n not in flagged]
-    problems += [p for trail in trails for p in audit_chain.problems(ws, trail)]
+        if task.forged and trail.altered:
+            # An event already reported for its forged actor (whose fix is to compare it with the
+            # trail) is not reported a second time as an altered line.
+            flagged = {int(p.field.split("]")[0].removeprefix("events[")) + 1 for p in task.forged if p.field}
+            trail.altered = [(n, why) for n, why in trail.altered if n not in flagged]
+    problems += [p for trail in trails if not trail.ok for p in audit_chain.problems(ws, trail)]
     problems += _collect(problems, lambda: _refiled_trail_problems(ws, set(interrupted))) or []
     if index is not None:
         live = {t.id: t for t in task_list if t.id not in pending}

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.state._cache import FileCache, stat_key, task_files
-from orchestrator.state._rows import FACTS, LIVE, TASK, versions
+from orchestrator.state._rows import FACTS, FACTS_LENGTH, LIVE, TASK, versions
 from orchestrator.state._stamp import edited
 from orchestrator.state.workspace import Workspace
 
@@ -124,15 +124,11 @@ def everything(ws: Workspace) -> list[dict[str, Any]] | None:
     with FileCache(ws.scan_cache, versions=versions()) as cache:
         for name, st in task_files(ws.tasks_dir, ".yaml").items():
             facts = cache.get(FACTS, name, stat_key(st)) if st is not None else None
-            # As aios derived it (``scan._facts_json``): the task's id, status, queue, priority, title, ...
-            if not isinstance(facts, list) or len(facts) != _FACTS_LENGTH or facts[0] != name[:-5]:
+            # An error kept for a file that is no task is a dict: the full path raises it.
+            if not isinstance(facts, list) or len(facts) != FACTS_LENGTH or facts[0] != name[:-5]:
                 return None
-            rows.append(dict(zip(LIST_KEYS, facts, strict=False)))
+            rows.append(dict(zip(LIST_KEYS, facts, strict=False)))  # the first five facts
     return rows
-
-
-#: The length of a task file's facts (``scan._facts_json``).
-_FACTS_LENGTH = 9
 
 
 def _index_entries(ws: Workspace) -> list[list[Any]] | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,9 +67,9 @@ class TaskFacts:
     title: str
     seqs: tuple[int, ...]
     """The seq of each event, in order."""
-    forged: list[StateError] = field(default_factory=list)
+    forged: Sequence[StateError] = ()
     """Events recorded by an actor name that could forge audit lines (``history.actor_problems``)."""
-    history: list[StateError] = field(default_factory=list)
+    history: Sequence[StateError] = ()
     """Events that are not lifecycle moves, a status edited by hand (``history.history_problems``)."""
 
 
@@ -392,8 +392,8 @@ def _from_json(name: str, st: os.stat_result | None, value: Any) -> TaskFacts | 
             int(priority),
             title,
             tuple(seqs),
-            [_error(p) for p in forged] if forged else [],
-            [_error(p) for p in problems] if problems else [],
+            [_error(p) for p in forged] if forged else (),  # most have none: no list to make
+            [_error(p) for p in problems] if problems else (),
         )
     except (KeyError, TypeError, ValueError):
         return None
