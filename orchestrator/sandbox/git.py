@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -276,6 +277,8 @@ def toplevel(path: Path) -> Path:
     path = Path(path)
     if not path.is_dir():
         raise GitError(f"not a directory: {path}", fix="name a folder inside the git repository")
+    if (path / ".git").exists():  # the top of a working tree (a task's worktree, the workspace)
+        return path.resolve()  # as git prints it, without a process (a review asks a dozen times)
     done = _git(path, "rev-parse", "--show-toplevel", check=False)
     if done.returncode != 0:
         raise GitError(
@@ -530,6 +533,22 @@ def head(repo: Path, ref: str = "HEAD") -> str:
     Raises:
         GitError: ``ref`` does not name a commit.
     """
+    if _COMMIT_ID.fullmatch(ref):
+        return _commit(Path(repo), ref)
+    return _resolve(repo, ref)
+
+
+#: A whole commit id (SHA-1 or SHA-256), as the graph's state holds a round's base and head.
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+@functools.lru_cache(maxsize=256)
+def _commit(repo: Path, sha: str) -> str:
+    # A commit id found once names that commit for good: each check of a round asks again.
+    return _resolve(repo, sha)
+
+
+def _resolve(repo: Path, ref: str) -> str:
     done = _git(repo, "rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
     if done.returncode != 0:
         raise GitError(

@@ -24,7 +24,7 @@ def load(ws: Workspace, path: Path, model: type[R]) -> R:
     Raises:
         StateError: it does not parse, is not a mapping, or an entry is invalid (file, field, line).
     """
-    rel, key = ws.rel(path), next(k for k in model.model_fields if k != "schema_version")
+    rel, key = ws.rel(path), _key(model)
     try:
         text = read_text(path, file=rel)
     except FileNotFoundError:
@@ -43,6 +43,34 @@ def load(ws: Workspace, path: Path, model: type[R]) -> R:
 def save(path: Path, header: str, roster: BaseModel) -> None:
     """Write the file atomically: ``header`` (comments) then the YAML, without empty fields."""
     atomic_write(path, header + _yaml.dump(roster.model_dump(mode="json", exclude_none=True)))
+
+
+def load_state(ws: Workspace, path: Path, model: type[R]) -> R:
+    """The roster where the workspace keeps its state: its table in the state database when the
+    state is shared (``aios_agents``, ``aios_sessions``), else the file (``load``)."""
+    from orchestrator.state.stores import shared_store  # stores imports the task store: only here
+
+    if (shared := shared_store(ws)) is None:
+        return load(ws, path, model)
+    key = _key(model)
+    return validated(model, {key: shared.load_roster(key)}, shared.where(key))
+
+
+def save_state(ws: Workspace, path: Path, header: str, roster: BaseModel) -> None:
+    """Write ``roster`` where ``load_state`` reads it (its table under the row lock, or the file)."""
+    from orchestrator.state.stores import shared_store
+
+    if (shared := shared_store(ws)) is None:
+        save(path, header, roster)
+        return
+    key = _key(type(roster))
+    with shared.locked():
+        shared.save_roster(key, docs(getattr(roster, key)))
+
+
+def _key(model: type[BaseModel]) -> str:
+    """The key of the roster's one list."""
+    return next(k for k in model.model_fields if k != "schema_version")
 
 
 def validated(model: type[R], data: dict[str, Any], file: str) -> R:

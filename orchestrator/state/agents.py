@@ -19,7 +19,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.state import _roster
-from orchestrator.state.stores import shared_store
 from orchestrator.state.taskcard import RoleMode
 from orchestrator.state.workspace import Workspace
 
@@ -84,18 +83,12 @@ _HEADER = """\
 
 
 def load(ws: Workspace) -> AgentsFile:
-    """Read and validate ``state/agents.yaml`` (none yet: no agents)."""
-    if (shared := shared_store(ws)) is not None:  # PostgreSQL: aios_agents
-        return _roster.validated(AgentsFile, {"agents": shared.load_roster("agents")}, shared.where("agents"))
-    return _roster.load(ws, ws.agents_file, AgentsFile)
+    """Read and validate ``state/agents.yaml``, or its table when the state is shared (none: no agents)."""
+    return _roster.load_state(ws, ws.agents_file, AgentsFile)
 
 
 def save(ws: Workspace, roster: AgentsFile) -> None:
-    if (shared := shared_store(ws)) is not None:
-        with shared.locked():
-            shared.save_roster("agents", _roster.docs(roster.agents))
-        return
-    write_file(ws.agents_file, roster)
+    _roster.save_state(ws, ws.agents_file, _HEADER, roster)
 
 
 def write_file(path: Path, roster: AgentsFile) -> None:

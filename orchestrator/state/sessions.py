@@ -24,7 +24,6 @@ from orchestrator.redact import redact
 from orchestrator.state import _roster
 from orchestrator.state.audit import append_governance
 from orchestrator.state.records import now
-from orchestrator.state.stores import shared_store
 from orchestrator.state.taskcard import RoleMode
 from orchestrator.state.workspace import Workspace
 
@@ -114,20 +113,12 @@ def parse_time(stamp: str) -> datetime:
 
 
 def load(ws: Workspace) -> SessionsFile:
-    """Read and validate ``state/sessions.yaml`` (none yet: no sessions)."""
-    if (shared := shared_store(ws)) is not None:  # PostgreSQL: aios_sessions
-        return _roster.validated(
-            SessionsFile, {"sessions": shared.load_roster("sessions")}, shared.where("sessions")
-        )
-    return _roster.load(ws, ws.sessions_file, SessionsFile)
+    """Read and validate ``state/sessions.yaml``, or its table if the state is shared (none: no sessions)."""
+    return _roster.load_state(ws, ws.sessions_file, SessionsFile)
 
 
 def save(ws: Workspace, roster: SessionsFile) -> None:
-    if (shared := shared_store(ws)) is not None:
-        with shared.locked():
-            shared.save_roster("sessions", _roster.docs(roster.sessions))
-        return
-    write_file(ws.sessions_file, roster)
+    _roster.save_state(ws, ws.sessions_file, _HEADER, roster)
 
 
 def write_file(path: Path, roster: SessionsFile) -> None:
