@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pydantic import BaseModel, Field
 
+from orchestrator import _gc
 from orchestrator.errors import AiosError
 from orchestrator.governance import agents as agent_service
 from orchestrator.governance import escalations as escalation_service
@@ -104,6 +105,7 @@ class Standup(BaseModel):
         return self.model_dump(mode="json")
 
 
+@_gc.pausing
 def standup(ws: Workspace, *, since: datetime, now: datetime) -> Standup:
     """The morning standup: activity from ``since`` to ``now``, the inbox, running and waiting work."""
     activity = _activity(ws, since)
