@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import wire
-from conftest import MODELS_YAML, make_stub_harness
+from harnesses import MODELS_YAML, make_stub_harness
 from pydantic import BaseModel
 
 from orchestrator.llm import Message, StructuredOutputError, UnknownModel, get_model

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import wire
-from conftest import make_stub_harness
+from harnesses import make_stub_harness
 from pydantic import BaseModel
 
 from orchestrator.errors import ConfigError

@@ -7,7 +7,7 @@ import json
 import threading
 
 import pytest
-from conftest import make_stub_harness
+from harnesses import make_stub_harness
 from pydantic import BaseModel
 
 from orchestrator.errors import ConfigError

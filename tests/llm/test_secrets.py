@@ -6,7 +6,7 @@ import logging
 
 import pytest
 import wire
-from conftest import SECRETS, make_stub_harness
+from harnesses import SECRETS, make_stub_harness
 
 from orchestrator.llm import ModelError
 from orchestrator.llm.replay import close_recorder

@@ -1,24 +1,17 @@
-"""Fixtures for the MCP shell: an in-process server on a workspace, and a helper to call its tools.
+"""Fixtures for the MCP shell: an in-process server on a workspace (helpers: ``mcp_calls``).
 
-No ``__init__.py`` here on purpose: a package named ``mcp`` under tests/ would shadow the SDK.
+No ``__init__.py`` here on purpose: a package named ``mcp`` under tests/ would shadow the SDK. So
+the helpers live in a module named for this folder, not in this ``conftest`` (another folder's
+``conftest`` of the same name would be the one imported).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
 import pytest
-from helpers import CALC, MUL_CHECK, calc_change, plain_git, write
 
-from orchestrator.governance import actions
 from orchestrator.mcp._shell import Shell
 from orchestrator.mcp.server import build
-from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import bwrap_available
-from orchestrator.state import tasks
-from orchestrator.state.taskcard import Criterion, RoleMode, TaskCard
 from orchestrator.state.workspace import Workspace
 
 
@@ -31,48 +24,3 @@ def anyio_backend() -> str:
 def server(ws: Workspace):
     """The server ``aios mcp --reviewer static`` builds, in-process (the sandbox where bwrap exists)."""
     return build(Shell(root=ws.root, reviewer="static", sandbox=bwrap_available()))
-
-
-async def call(client: Any, tool: str, **args: Any) -> Any:
-    """Call ``tool``; its structured result, or raise ``AssertionError`` with the error text."""
-    result = await client.call_tool(tool, args)
-    assert not result.is_error, result.content[0].text
-    return result.structured_content
-
-
-async def refused(client: Any, tool: str, **args: Any) -> str:
-    """Call ``tool`` expecting a tool error; returns its text."""
-    result = await client.call_tool(tool, args)
-    assert result.is_error, result.structured_content
-    return result.content[0].text
-
-
-BASE = CALC
-#: The agent's first attempt: ``mul`` adds, so its test and the acceptance check fail.
-BROKEN = calc_change("a + b")
-FIXED = calc_change()
-CHECK = MUL_CHECK
-
-
-def reviewable_task(ws: Workspace, *, mode: RoleMode = RoleMode.BUILDER) -> str:
-    """A task alice approved (ready to start) on a tiny calc project; returns its id."""
-    write(ws.root, BASE)
-    git.commit_all(ws.root, "calc")
-    card = TaskCard(
-        id="TASK_DEV_0000",
-        title="Add mul",
-        queue="dev",
-        role_mode=mode,
-        paths=["src/", "tests/"],
-        acceptance_criteria=[Criterion(id="AC1", text="mul multiplies", check=CHECK)],
-    )
-    tid = tasks.create(ws, card, actor="alice").id
-    actions.transition(ws, tid, "approve", actor="alice")
-    return tid
-
-
-def commit(worktree: Path, files: Mapping[str, str], message: str) -> None:
-    """What the agent does in the worktree with its own shell: write, ``git add``, ``git commit``."""
-    write(worktree, files)
-    plain_git(worktree, "add", "-A")
-    plain_git(worktree, "commit", "-q", "-m", message)

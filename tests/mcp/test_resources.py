@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import call
 from helpers import ready_task
 from mcp import Client
 from mcp.shared.exceptions import MCPError
+from mcp_calls import call
 from test_tools import open_session
 
 from orchestrator.state.taskcard import RoleMode

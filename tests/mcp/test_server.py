@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BROKEN, FIXED, call, commit, refused, reviewable_task
 from helpers import run_aios
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp_calls import BROKEN, FIXED, call, commit, refused, reviewable_task
 
 from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import bwrap_available

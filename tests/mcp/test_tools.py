@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import call, refused, reviewable_task
 from helpers import ready_task
 from mcp import Client
+from mcp_calls import call, refused, reviewable_task
 
 from orchestrator.governance import agents, sessions
 from orchestrator.governance.matrix import AGENT, Op

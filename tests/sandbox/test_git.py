@@ -55,6 +55,16 @@ def test_toplevel_finds_the_root_from_a_subdirectory(repo: Path) -> None:
     assert git.toplevel(repo / "sub") == repo
 
 
+def test_toplevel_of_a_repository_inside_another_is_its_own(repo: Path) -> None:
+    inner = repo / "vendor" / "lib"
+    inner.mkdir(parents=True)
+    run(inner, "init", "-q")
+    assert git.toplevel(inner) == inner
+    assert (
+        git.toplevel(git.ensure_worktree(repo, "TASK_1", "main")) == repo / ".aios" / "worktrees" / "TASK_1"
+    )
+
+
 def test_toplevel_outside_a_repository_says_git_init(tmp_path: Path) -> None:
     with pytest.raises(GitError) as err:
         git.toplevel(tmp_path)
@@ -145,6 +155,17 @@ def test_diff_and_changed_files(repo: Path) -> None:
 def test_head_of_an_unknown_ref(repo: Path) -> None:
     with pytest.raises(GitError, match="unknown revision 'nope'"):
         git.head(repo, "nope")
+
+
+def test_a_whole_commit_id_must_name_a_commit(repo: Path) -> None:
+    sha = run(repo, "rev-parse", "HEAD")
+    tree = run(repo, "rev-parse", "HEAD^{tree}")
+    missing = "0" * 40
+    assert git.head(repo, sha) == sha == git.head(repo, sha)  # the second answer is remembered
+    for not_a_commit in (tree, missing):
+        for _ in range(2):  # a refusal is not remembered as an answer
+            with pytest.raises(GitError, match="unknown revision"):
+                git.head(repo, not_a_commit)
 
 
 # --- merge ----------------------------------------------------------------------------------------

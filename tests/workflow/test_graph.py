@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ class Script:
         self.crash_once = crash_once
         self.builds = 0
         self.checks: list[tuple[int, str]] = []
+        self._checked = threading.Condition()
 
     def builder(self, ctx: RunContext, state: dict[str, Any]) -> str:
         self.builds += 1
@@ -47,8 +49,15 @@ class Script:
     def check(self, ctx: RunContext, state: dict[str, Any], dim: Dimension) -> CheckResult:
         if dim is self.crash_once:
             self.crash_once = None
+            # Crash once the other three checks are running: a check not started yet when one
+            # fails is cancelled (unfinished work, run again on resume), which a loaded machine
+            # would otherwise decide at random.
+            with self._checked:
+                assert self._checked.wait_for(lambda: len(self.checks) >= 3, timeout=60)
             raise RuntimeError("injected crash")
-        self.checks.append((state["round"], dim.value))
+        with self._checked:
+            self.checks.append((state["round"], dim.value))
+            self._checked.notify_all()
         return CheckResult(dimension=dim)
 
     def aggregate(self, ctx: RunContext, state: dict[str, Any], checks: list[CheckResult]) -> dict[str, Any]:
