@@ -5,7 +5,7 @@ Each writer process moves its own task running -> reviewing -> running ... (``fi
 through ``governance.actions.transition``, as the CLI does; every writer contends for the same
 workspace lock (the state file lock, or the workspace's row in PostgreSQL). Figures are ratios to
 the one-writer YAML run measured here. PostgreSQL is ``AIOS_TEST_POSTGRES_URL`` when set, else a
-throwaway cluster ``.ci/postgres`` starts (and stops) on port 25499.
+throwaway cluster ``.ci/postgres`` starts (and stops) on a free port.
 
     python bench/bench_state_backends.py [--moves 200] [--writers 1,4,8] [--smoke]
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import socket
 import subprocess
 import tempfile
 import time
@@ -79,6 +80,13 @@ def rate(root: Path, ids: list[str], moves: int) -> float:
     return len(ids) * moves / (time.perf_counter() - start)
 
 
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on now (the system picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextmanager
 def postgres() -> Iterator[str]:
     """A server URL: the test cluster's, or a throwaway one started here."""
@@ -86,7 +94,7 @@ def postgres() -> Iterator[str]:
         yield url
         return
     run = subprocess.run(
-        [str(REPO / ".ci/postgres"), "start", "25499"], capture_output=True, text=True, check=True
+        [str(REPO / ".ci/postgres"), "start", str(free_port())], capture_output=True, text=True, check=True
     )
     folder = run.stderr.strip().splitlines()[-1]
     try:
