@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,6 @@ class Script:
         self.crash_once = crash_once
         self.builds = 0
         self.checks: list[tuple[int, str]] = []
-        self._checked = threading.Condition()
 
     def builder(self, ctx: RunContext, state: dict[str, Any]) -> str:
         self.builds += 1
@@ -49,15 +49,12 @@ class Script:
     def check(self, ctx: RunContext, state: dict[str, Any], dim: Dimension) -> CheckResult:
         if dim is self.crash_once:
             self.crash_once = None
-            # Crash once the other three checks are running: a check not started yet when one
-            # fails is cancelled (unfinished work, run again on resume), which a loaded machine
-            # would otherwise decide at random.
-            with self._checked:
-                assert self._checked.wait_for(lambda: len(self.checks) >= 3, timeout=60)
+            # Crash once the other three checks are saved: a check not started, or not saved,
+            # when one fails is unfinished work (run again on resume), which on a loaded machine
+            # the scheduler would decide at random.
+            _wait_for_saved_checks(ctx, 3)
             raise RuntimeError("injected crash")
-        with self._checked:
-            self.checks.append((state["round"], dim.value))
-            self._checked.notify_all()
+        self.checks.append((state["round"], dim.value))
         return CheckResult(dimension=dim)
 
     def aggregate(self, ctx: RunContext, state: dict[str, Any], checks: list[CheckResult]) -> dict[str, Any]:
@@ -86,6 +83,22 @@ def started(ws: Workspace) -> tuple[Workspace, TaskCard]:
     actions.transition(ws, tid, "start", actor="alice")
     git.ensure_worktree(ws.root, tid, "main")
     return ws, card.model_copy(update={"id": tid})
+
+
+def _wait_for_saved_checks(ctx: RunContext, count: int) -> None:
+    """Until ``count`` tasks of the step under way have their writes in the checkpoint database."""
+    deadline = time.monotonic() + 60
+    with contextlib.closing(sqlite3.connect(ctx.ws.checkpoints_db)) as db:
+        while time.monotonic() < deadline:
+            saved = db.execute(
+                "SELECT COUNT(DISTINCT task_id) FROM writes WHERE thread_id = ? AND checkpoint_id = "
+                "(SELECT MAX(checkpoint_id) FROM checkpoints WHERE thread_id = ?)",
+                (ctx.card.id, ctx.card.id),
+            ).fetchone()[0]
+            if saved >= count:
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"fewer than {count} checks saved in 60 s")
 
 
 def _run(ws: Workspace, card: TaskCard, script: Script, command: Any, max_rounds: int = 3) -> dict[str, Any]:
