@@ -3,6 +3,7 @@
 - A user error (``AiosError``): one paragraph on stderr, exit 1. Under ``--json`` the error is
   JSON on stdout instead (``{"error", "fix", "file", "field", "line"}``), so a script parses it.
 - Ctrl-C: exit 130.
+- The reader of the output went away (``aios task list --all | head``): exit 141, nothing said.
 - Anything else is a bug: the traceback goes to a crash log with the version, Python and platform
   beside it (what a bug report needs), the user is told where it is, exit 70 (``EX_SOFTWARE`` of
   sysexits.h: 3 and 4 are review outcomes a CI gates on, so a crash must not look like one).
@@ -21,15 +22,19 @@ from collections.abc import Iterator
 
 import typer
 
+from orchestrator.cli import _print
+
 #: The exit-code contract scripts and CI gate on; `aios --help` and the README list it.
 OK, USER_ERROR, USAGE = 0, 1, 2
 NEEDS_REVISION, BLOCKED = 3, 4
 INTERNAL_ERROR, INTERRUPTED = 70, 130
+OUTPUT_CLOSED = _print.OUTPUT_CLOSED
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok (a review APPROVED: waiting for a human, or merged); 1 refused or a user "
     "error; 2 usage; 3 NEEDS_REVISION, waiting for an external builder; 4 BLOCKED or escalated "
-    "to a human; 70 internal error (a bug: see the crash log); 130 interrupted."
+    "to a human; 70 internal error (a bug: see the crash log); 130 interrupted; 141 the output was "
+    "closed early (`| head`)."
 )
 
 
@@ -60,6 +65,8 @@ def error_boundary(ctx: typer.Context | None = None) -> Iterator[None]:
     except Exception as exc:
         if _is_click_control(exc) or os.environ.get("AIOS_DEBUG"):
             raise  # click's own: Exit, Abort, a usage error it prints and exits 2 on
+        if isinstance(exc, BrokenPipeError) and _print.output_closed():
+            raise typer.Exit(OUTPUT_CLOSED) from None
         _report_bug(_json_wanted(ctx))
         raise typer.Exit(INTERNAL_ERROR) from None
 

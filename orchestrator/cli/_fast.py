@@ -38,6 +38,10 @@ def serve(argv: list[str]) -> int | None:
         view(data, as_json)
     except KeyboardInterrupt:
         return 130  # as the error boundary
+    except BrokenPipeError:
+        from orchestrator.cli._print import OUTPUT_CLOSED, output_closed
+
+        return OUTPUT_CLOSED if output_closed() else None
     except Exception:
         return None  # the typer app runs it again and reports what went wrong, as it always does
     return 0

@@ -5,6 +5,8 @@ typer-free fast path (``_fast``). Everything printed passes the redactor and is 
 from __future__ import annotations
 
 import json
+import os
+import select
 import sys
 from typing import Any
 
@@ -82,6 +84,27 @@ def write(text: str) -> None:
     """``text`` and a line break on stdout, flushed: what ``typer.echo`` does, without typer."""
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+#: The exit code when whoever read the output stopped reading it (``aios task list --all | head``):
+#: 128 + SIGPIPE, what a shell reports for a command a closed pipe stopped.
+OUTPUT_CLOSED = 141
+
+
+def output_closed() -> bool:
+    """After a ``BrokenPipeError``: whether it was stdout's reader that went away. If so, stdout now
+    points at /dev/null, so that the interpreter's last flush does not fail on it once more."""
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        gone = any(event & select.POLLERR for _, event in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll, no file descriptor: not a pipe
+        return False
+    if gone:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return gone
 
 
 def console() -> Any:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import typer
-from helpers import CALC, MUL_CHECK, calc_change, run_aios, write
+from helpers import CALC, MUL_CHECK, calc_change, new_task, run_aios, write
 from typer.testing import CliRunner
 
 from orchestrator import __version__, _yaml, resources
@@ -179,6 +182,37 @@ def test_a_bug_under_json_is_a_json_error_pointing_at_the_crash_log(
     assert error["error"] == "internal error (a bug, not your mistake)"
     log = Path(error["file"])
     assert "ZeroDivisionError" in log.read_text()
+    log.unlink()
+
+
+@pytest.mark.parametrize("args", [["task", "list"], ["task", "list", "--queue", "dev"], ["standup"]])
+def test_output_closed_before_it_is_read_exits_141_saying_nothing(ws: Workspace, args: list[str]) -> None:
+    for _ in range(3):
+        new_task(ws)
+    # The reader goes away before aios writes (as `aios task list | head -0` does): the fast path
+    # (`task list`) and the typer commands alike end quietly, without a crash log.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=ws.root,
+        env={**os.environ, "AIOS_ACTOR": "alice"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert (proc.wait(timeout=60), stderr) == (141, "")
+
+
+def test_a_broken_pipe_elsewhere_is_still_a_bug(ws: Workspace, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(_ws: Workspace) -> None:
+        raise BrokenPipeError("a pipe of aios's own")
+
+    monkeypatch.setattr(queues, "status", broken)
+    done = cli("queue", "status")
+    assert done.exit_code == 70 and "internal error" in done.stderr
+    log = Path(done.stderr.rpartition("the traceback is in ")[2].strip())
+    assert "a pipe of aios's own" in log.read_text()
     log.unlink()
 
 
