@@ -20,6 +20,7 @@ import ast
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,22 +85,47 @@ def postgres_graph(ws: Workspace, url: str) -> Iterator[Any]:
         raise _unreachable(ws, url, exc) from None
     with conn:
         saver = PostgresSaver(conn)
-        _setup_once(ws, url, saver)
+        _setup_once(ws, url, saver, conn)
         yield build_graph(saver)
 
 
-def _setup_once(ws: Workspace, url: str, saver: Any) -> None:
-    """``setup()`` creates or migrates the tables: once per process and database, not per command."""
+def _setup_once(ws: Workspace, url: str, saver: Any, conn: Any) -> None:
+    """``setup()`` creates or migrates the tables: once per process and database, not per command,
+    and one process at a time: workers starting together on a new database would each run
+    langgraph's migrations and collide on its table of them (a duplicate key)."""
     import psycopg
 
     with _set_up_lock:
         if url in _set_up:
             return
         try:
-            saver.setup()
+            _take_setup_lock(ws, url, conn)
+            try:
+                saver.setup()
+            finally:
+                conn.execute(f"SELECT pg_advisory_unlock({_SETUP_LOCK})")
         except psycopg.Error as exc:
             raise _unreachable(ws, url, exc) from None
         _set_up.add(url)
+
+
+#: The advisory lock held while one process sets up the checkpoint tables.
+_SETUP_LOCK = "hashtext('aios checkpoints')"
+
+
+def _take_setup_lock(ws: Workspace, url: str, conn: Any, *, wait_s: float = 60) -> None:
+    """The session's lock on setting up the checkpoint tables, asked for again and again rather
+    than waited for: a session waiting inside a statement would hold up the migration's
+    ``CREATE INDEX CONCURRENTLY`` in the session that has the lock, a deadlock."""
+    deadline = time.monotonic() + wait_s
+    while not conn.execute(f"SELECT pg_try_advisory_lock({_SETUP_LOCK}) AS got").fetchone()["got"]:
+        if time.monotonic() > deadline:
+            raise StateError(
+                f"another process has been setting up the checkpoint tables in {_shown(url)} for "
+                f"{wait_s:.0f} s ({_setting(ws, 'AIOS_CHECKPOINT_URL', 'backends.checkpoints')})",
+                fix="check that process (pg_stat_activity), then run the command again",
+            )
+        time.sleep(0.05)
 
 
 def _unreachable(ws: Workspace, url: str, exc: Exception) -> StateError:

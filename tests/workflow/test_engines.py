@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,34 @@ def test_two_workspaces_with_the_same_task_id_share_one_database(
     assert runs.run(other, second, OPTIONS, actor="alice").waiting_for == "human_review"
     assert (runs.status(ws, first).status, runs.status(other, second).status) == ("done", "reviewing")
     assert merges_of(other, second) == []
+
+
+SET_UP_AT_ONCE = """
+import sys, time
+from pathlib import Path
+from orchestrator.state.workspace import Workspace
+from orchestrator.workflow import engines
+start = float(sys.argv[3])
+time.sleep(max(0.0, start - time.time()))  # every process at the same instant
+with engines.postgres_graph(Workspace(Path(sys.argv[1])), sys.argv[2]):
+    pass
+"""
+
+
+def test_processes_setting_up_a_new_checkpoint_database_at_once_all_succeed(
+    ws: Workspace, postgres_url: str
+) -> None:
+    # Workers starting together on a new database each run langgraph's migrations: unserialised,
+    # the later inserts into its migrations table fail on a duplicate key.
+    start = time.time() + 3  # after every interpreter has started
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SET_UP_AT_ONCE, str(ws.root), postgres_url, str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    failed = [err for proc in procs if (err := proc.communicate(timeout=120)[1]) and proc.returncode]
+    assert failed == []

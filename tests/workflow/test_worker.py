@@ -538,17 +538,17 @@ def test_workers_in_their_own_clones_share_one_repository_and_an_approver_merges
         )  # fmt: skip
         for path in clones[:3]
     ]
-    reviewed = []
+    reviewed = {}
     for proc in procs:
         out, err = proc.communicate(timeout=900)
         assert proc.returncode == 0, err
-        reviewed += [json.loads(line)["task"] for line in out.splitlines()]
+        reviewed |= {json.loads(line)["task"]: json.loads(line) for line in out.splitlines()}
     assert sorted(reviewed) == sorted(ids)
     approver = clones[3]
     answers = {}
     for tid in ids:
         done = run_aios("review", "approve", tid, "--json", cwd=approver, env=env)
-        assert done.returncode == 0, done.stdout
+        assert done.returncode == 0, (done.stdout, reviewed[tid])
         answers[tid] = done.stdout
     log = plain_git(bare, "log", "--format=%s", "main")
     for tid in ids:
