@@ -225,35 +225,19 @@ def answer(
                 return _status(ws, tid, snapshot).noted(_merge_pending(ws, tid, card))
             else:  # nothing was merged: rejecting is the way out, as at the human checkpoint
                 graph.update_state(config, _decision(action, actor, feedback), as_node="human_review")
-            _invoke(
-                graph,
-                None,
-                ws,
-                card,
-                _resumed(snapshot, options),
-                actor=actor,
-                progress=progress,
-                guard=guard,
-            )
-            return _status(ws, tid, graph.get_state(config))
-        if waiting not in ("human_review", "escalation"):
-            return _status(ws, tid, snapshot).noted(_nothing_waiting(ws, tid))
-        if waiting == "escalation":  # the task is blocked: going on from it unblocks it
-            actions.require(ws, Op.DECIDE_ESCALATION, actor=actor, session=session, task_id=tid)
-        if action == "approve":
-            guard.check(f"merge {tid}")  # before the decision is kept: a stopped task is not merged
-            _require_reviewed_head(ws, tid, snapshot.values)
-            _gate_merge(ws, tid, snapshot.values, actor=actor, override=override)
-        resume = dump_decision(_human(action, actor, feedback))
+            start: Any = None  # on from the checkpoint as it stands now
+        else:
+            if waiting not in ("human_review", "escalation"):
+                return _status(ws, tid, snapshot).noted(_nothing_waiting(ws, tid))
+            if waiting == "escalation":  # the task is blocked: going on from it unblocks it
+                actions.require(ws, Op.DECIDE_ESCALATION, actor=actor, session=session, task_id=tid)
+            if action == "approve":
+                guard.check(f"merge {tid}")  # before the decision is kept: a stopped task is not merged
+                _require_reviewed_head(ws, tid, snapshot.values)
+                _gate_merge(ws, tid, snapshot.values, actor=actor, override=override)
+            start = Command(resume=dump_decision(_human(action, actor, feedback)))
         _invoke(
-            graph,
-            Command(resume=resume),
-            ws,
-            card,
-            _resumed(snapshot, options),
-            actor=actor,
-            progress=progress,
-            guard=guard,
+            graph, start, ws, card, _resumed(snapshot, options), actor=actor, progress=progress, guard=guard
         )
         return _status(ws, tid, graph.get_state(config))
 
