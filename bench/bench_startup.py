@@ -23,7 +23,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+
+# The tests' helpers (a workspace reviewed once), as pytest finds them.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 TID = "TASK_DEV_0001"
 #: command -> the most it may cost, as a multiple of `python -c pass` (issue 19).
@@ -40,51 +42,17 @@ COMMANDS: dict[str, tuple[list[str], float | None]] = {
 
 
 def build(root: Path) -> None:
-    """A workspace whose one task went through one scripted review round (no model, no sandbox)."""
-    from orchestrator.governance import actions
-    from orchestrator.review.findings import Dimension, Finding, Severity
-    from orchestrator.review.round import CheckResult
-    from orchestrator.sandbox import git
-    from orchestrator.state import tasks
+    """A workspace whose one task went through one scripted review round (no model, no sandbox):
+    the tests' ``helpers.reviewed_once``."""
+    from helpers import reviewed_once
+
     from orchestrator.state.setup import init
-    from orchestrator.state.taskcard import Criterion, TaskCard
-    from orchestrator.workflow import runs
-    from orchestrator.workflow.graph import RunContext
-    from orchestrator.workflow.settings import WorkflowSettings
 
     for args in (["init", "-q", "-b", "main"], ["config", "user.email", "bench@example.com"]):
         subprocess.run(["git", "-C", str(root), *args], check=True)
     subprocess.run(["git", "-C", str(root), "config", "user.name", "bench"], check=True)
     ws, _ = init(root, owner="bench")
-    (root / "README.md").write_text("bench\n")
-    git.commit_all(root, "initial")
-    card = TaskCard(
-        id="TASK_DEV_0000", title="Feature", queue="dev", acceptance_criteria=[Criterion(id="AC1", text="ok")]
-    )
-    tid = tasks.create(ws, card, actor="bench").id
-    for action in ("approve", "start"):
-        actions.transition(ws, tid, action, actor="bench")
-    git.ensure_worktree(root, tid, "main")
-    finding = Finding(
-        dimension=Dimension.OPTIMIZATION, severity=Severity.MINOR, file="feature.py", line=1,
-        message="leftover debug print", suggestion="drop it", persona="testing_expert",
-    )  # fmt: skip
-
-    def builder(ctx: RunContext, state: Any) -> str:
-        (git.worktree_path(root, tid) / "feature.py").write_text("print(1)\n")
-        return "feature"
-
-    def aggregate(ctx: RunContext, state: Any, checks: list[CheckResult]) -> dict[str, Any]:
-        return {"verdict": "APPROVED", "reasons": ["minor only"], "findings": [finding], "feedback": []}
-
-    card = runs.load_card(ws, tid)
-    ctx = RunContext(
-        ws=ws, card=card, workflow=WorkflowSettings(), builder=builder,
-        check=lambda ctx, state, dim: CheckResult(dimension=dim), aggregate=aggregate,
-    )  # fmt: skip
-    start = {"task_id": tid, "round": 0, "base": git.head(root), "checks": {}, "feedback": []}
-    with runs.open_graph(ws) as graph, runs.run_agents(ws, card, by="bench") as ctx.sessions:
-        graph.invoke(start, {"configurable": {"thread_id": tid}}, context=ctx, durability="sync")
+    reviewed_once(ws, actor="bench")
 
 
 def timed(argv: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, float]:

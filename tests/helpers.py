@@ -248,9 +248,10 @@ def merges_of(ws: Workspace, tid: str, branch: str = "main") -> list[str]:
     return [line for line in out.splitlines() if tid in line]
 
 
-def reviewed_once(ws: Workspace) -> str:
+def reviewed_once(ws: Workspace, *, actor: str = "alice") -> str:
     """A started task through one scripted review round (APPROVED, one minor finding), waiting at
-    the human checkpoint; its id. No model, no sandbox."""
+    the human checkpoint; its id. No model, no sandbox. ``actor`` (a member) makes and starts it
+    (``bench/bench_startup.py`` builds its workspace with it too)."""
     from typing import Any
 
     from orchestrator.review.findings import Dimension, Finding, Severity
@@ -265,9 +266,9 @@ def reviewed_once(ws: Workspace) -> str:
     card = TaskCard(
         id="TASK_DEV_0000", title="Feature", queue="dev", acceptance_criteria=[Criterion(id="AC1", text="ok")]
     )
-    tid = tasks.create(ws, card, actor="alice").id
-    actions.transition(ws, tid, "approve", actor="alice")
-    actions.transition(ws, tid, "start", actor="alice")
+    tid = tasks.create(ws, card, actor=actor).id
+    actions.transition(ws, tid, "approve", actor=actor)
+    actions.transition(ws, tid, "start", actor=actor)
     git.ensure_worktree(ws.root, tid, "main")
     finding = Finding(
         dimension=Dimension.OPTIMIZATION, severity=Severity.MINOR, file="feature.py", line=1,
@@ -287,6 +288,6 @@ def reviewed_once(ws: Workspace) -> str:
         check=lambda ctx, state, dim: CheckResult(dimension=dim), aggregate=aggregate,
     )  # fmt: skip
     start = {"task_id": tid, "round": 0, "base": git.head(ws.root), "checks": {}, "feedback": []}
-    with runs.open_graph(ws) as graph, runs.run_agents(ws, run_card, by="alice") as ctx.sessions:
+    with runs.open_graph(ws) as graph, runs.run_agents(ws, run_card, by=actor) as ctx.sessions:
         graph.invoke(start, {"configurable": {"thread_id": tid}}, context=ctx, durability="sync")
     return tid
