@@ -219,11 +219,20 @@ def write(root: Path, files: Mapping[str, str]) -> None:
 
 def started_calc_task(ws: Workspace) -> str:
     """A started task whose working ``mul`` and its test are committed on its branch (the static
-    reviewer approves it); returns its id."""
+    reviewer approves it), the calculator committed on main first; returns its id."""
     from orchestrator.sandbox import git
 
     write(ws.root, CALC)
     git.commit_all(ws.root, "calc")
+    return calc_task(ws)
+
+
+def calc_task(ws: Workspace, *, started: bool = True) -> str:
+    """A task adding ``mul`` whose working change and its test are committed on its branch, forked
+    from main (which must hold the calculator, ``CALC``): approved, and started unless
+    ``started=False``; returns its id."""
+    from orchestrator.sandbox import git
+
     card = TaskCard(
         id="TASK_DEV_0000",
         title="Add mul",
@@ -233,7 +242,8 @@ def started_calc_task(ws: Workspace) -> str:
     )
     tid = tasks.create(ws, card, actor="alice").id
     actions.transition(ws, tid, "approve", actor="alice")
-    actions.transition(ws, tid, "start", actor="alice")
+    if started:
+        actions.transition(ws, tid, "start", actor="alice")
     worktree = git.ensure_worktree(ws.root, tid, "main")
     write(worktree, calc_change())
     git.commit_all(worktree, "Add mul")

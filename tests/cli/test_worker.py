@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 
-from helpers import CALC, MUL_CHECK, calc_change, write
+from helpers import CALC, calc_task, write
 
-from orchestrator.governance import actions
 from orchestrator.sandbox import git
 from orchestrator.state import tasks
 from orchestrator.state.lifecycle import Status
-from orchestrator.state.taskcard import Criterion, TaskCard
 from orchestrator.state.workspace import Workspace
 
 STATIC = ["--builder", "external", "--reviewer", "static", "--no-sandbox"]
@@ -20,17 +18,7 @@ def ready_task(ws: Workspace) -> str:
     """An approved task whose change is committed on its branch (the calculator on main)."""
     write(ws.root, CALC)
     git.commit_all(ws.root, "calc")
-    card = TaskCard(
-        id="TASK_DEV_0000",
-        title="Add mul",
-        queue="dev",
-        acceptance_criteria=[Criterion(id="AC1", text="mul multiplies", check=MUL_CHECK)],
-    )
-    tid = tasks.create(ws, card, actor="alice").id
-    actions.transition(ws, tid, "approve", actor="alice")
-    worktree = git.ensure_worktree(ws.root, tid, "main")
-    write(worktree, calc_change())
-    git.commit_all(worktree, "Add mul")
+    tid = calc_task(ws, started=False)
     git.remove_worktree(ws.root, tid)
     return tid
 

@@ -9,13 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import CALC, MUL_CHECK, calc_change, plain_git, write
+from helpers import CALC, calc_task, plain_git, write
 
-from orchestrator.governance import actions
 from orchestrator.sandbox import git
 from orchestrator.sandbox.git import GitError, MergeConflict
-from orchestrator.state import tasks
-from orchestrator.state.taskcard import Criterion, TaskCard
 from orchestrator.state.workspace import Workspace
 from orchestrator.workflow import remote, runs
 from orchestrator.workflow.options import RunOptions
@@ -188,18 +185,8 @@ def test_a_review_run_publishes_its_branch_and_approving_pushes_the_merge(
     plain_git(ws.root, "remote", "add", "origin", str(bare))
     plain_git(ws.root, "push", "-q", "origin", "main")
     monkeypatch.setenv("AIOS_GIT_REMOTE", "origin")
-    card = TaskCard(
-        id="TASK_DEV_0000",
-        title="Add mul",
-        queue="dev",
-        acceptance_criteria=[Criterion(id="AC1", text="mul multiplies", check=MUL_CHECK)],
-    )
-    tid = tasks.create(ws, card, actor="alice").id
-    actions.transition(ws, tid, "approve", actor="alice")
-    actions.transition(ws, tid, "start", actor="alice")
-    worktree = git.ensure_worktree(ws.root, tid, "main")
-    write(worktree, calc_change())
-    worked = git.commit_all(worktree, "Add mul")
+    tid = calc_task(ws)
+    worked = git.head(git.worktree_path(ws.root, tid))
     options = RunOptions(builder_mode="external", reviewer_mode="static", sandbox=False)
     found = runs.run(ws, tid, options, actor="alice")
     assert (found.waiting_for, found.note) == ("human_review", None)
