@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.governance import actions
+from orchestrator.review.findings import Dimension, Finding, Severity
 from orchestrator.sandbox.bwrap import CommandResult, Limits, run_command
 from orchestrator.state import tasks
 from orchestrator.state.project import Level
@@ -258,18 +259,25 @@ def merges_of(ws: Workspace, tid: str, branch: str = "main") -> list[str]:
     return [line for line in out.splitlines() if tid in line]
 
 
+#: The one finding of ``reviewed_with_a_finding``'s round.
+PRINT_FINDING = Finding(
+    dimension=Dimension.OPTIMIZATION, severity=Severity.MINOR, file="feature.py", line=1,
+    message="leftover debug print", suggestion="drop it", persona="testing_expert",
+)  # fmt: skip
+
+
 def reviewed_once(ws: Workspace, *, actor: str = "alice") -> str:
     """A started task through one scripted review round (APPROVED, one minor finding), waiting at
     the human checkpoint; its id. No model, no sandbox. ``actor`` (a member) makes and starts it
     (``bench/bench_startup.py`` builds its workspace with it too)."""
-    from typing import Any
+    tid = started_feature_task(ws, actor=actor)
+    reviewed_with_a_finding(ws, tid, actor=actor)
+    return tid
 
-    from orchestrator.review.findings import Dimension, Finding, Severity
-    from orchestrator.review.round import CheckResult
+
+def started_feature_task(ws: Workspace, *, actor: str = "alice") -> str:
+    """A started task (its worktree made) on a repository with one commit; its id."""
     from orchestrator.sandbox import git
-    from orchestrator.workflow import runs
-    from orchestrator.workflow.graph import RunContext
-    from orchestrator.workflow.settings import WorkflowSettings
 
     (ws.root / "README.md").write_text("demo\n")
     git.commit_all(ws.root, "initial")
@@ -280,24 +288,32 @@ def reviewed_once(ws: Workspace, *, actor: str = "alice") -> str:
     actions.transition(ws, tid, "approve", actor=actor)
     actions.transition(ws, tid, "start", actor=actor)
     git.ensure_worktree(ws.root, tid, "main")
-    finding = Finding(
-        dimension=Dimension.OPTIMIZATION, severity=Severity.MINOR, file="feature.py", line=1,
-        message="leftover debug print", suggestion="drop it", persona="testing_expert",
-    )  # fmt: skip
+    return tid
+
+
+def reviewed_with_a_finding(ws: Workspace, tid: str, *, actor: str = "alice") -> None:
+    """One scripted round of ``tid`` (its builder writes ``feature.py``), APPROVED with a minor
+    finding (``PRINT_FINDING``), left at the human checkpoint."""
+    from typing import Any
+
+    from orchestrator.review.round import CheckResult
+    from orchestrator.sandbox import git
+    from orchestrator.workflow import runs
+    from orchestrator.workflow.graph import RunContext
+    from orchestrator.workflow.settings import WorkflowSettings
 
     def builder(ctx: RunContext, state: Any) -> str:
         (git.worktree_path(ctx.ws.root, tid) / "feature.py").write_text("print(1)\n")
         return "feature"
 
     def aggregate(ctx: RunContext, state: Any, checks: list[CheckResult]) -> dict[str, Any]:
-        return {"verdict": "APPROVED", "reasons": ["minor only"], "findings": [finding], "feedback": []}
+        return {"verdict": "APPROVED", "reasons": ["minor only"], "findings": [PRINT_FINDING], "feedback": []}
 
-    run_card = runs.load_card(ws, tid)
+    card = runs.load_card(ws, tid)
     ctx = RunContext(
-        ws=ws, card=run_card, workflow=WorkflowSettings(), builder=builder,
+        ws=ws, card=card, workflow=WorkflowSettings(), builder=builder,
         check=lambda ctx, state, dim: CheckResult(dimension=dim), aggregate=aggregate,
     )  # fmt: skip
     start = {"task_id": tid, "round": 0, "base": git.head(ws.root), "checks": {}, "feedback": []}
-    with runs.open_graph(ws) as graph, runs.run_agents(ws, run_card, by=actor) as ctx.sessions:
+    with runs.open_graph(ws) as graph, runs.run_agents(ws, card, by=actor) as ctx.sessions:
         graph.invoke(start, {"configurable": {"thread_id": tid}}, context=ctx, durability="sync")
-    return tid

@@ -6,76 +6,20 @@ The text output reads the same ``RunStatus``.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
+from helpers import reviewed_with_a_finding, started_feature_task
 
-from orchestrator.governance import actions
-from orchestrator.review.findings import Dimension, Finding, Severity
-from orchestrator.review.round import CheckResult
-from orchestrator.sandbox import git
 from orchestrator.sandbox.bwrap import bwrap_available
-from orchestrator.state import tasks
-from orchestrator.state.taskcard import Criterion, TaskCard
 from orchestrator.state.workspace import Workspace
-from orchestrator.workflow import runs
-from orchestrator.workflow.graph import RunContext
-from orchestrator.workflow.settings import WorkflowSettings
 
 #: ``aios review ... --json`` keys, in order, as shells and scripts read them.
 STATUS_KEYS = ["task", "status", "round", "verdict", "waiting_for", "merged", "reasons", "findings", "note"]
 FINDING_KEYS = ["dimension", "severity", "file", "line", "rule", "message", "suggestion", "persona"]
 
-PRINT = Finding(
-    dimension=Dimension.OPTIMIZATION,
-    severity=Severity.MINOR,
-    file="feature.py",
-    line=1,
-    message="leftover debug print",
-    suggestion="drop it",
-    persona="testing_expert",
-)
-
-
-def started(ws: Workspace) -> str:
-    (ws.root / "README.md").write_text("demo\n")
-    git.commit_all(ws.root, "initial")
-    card = TaskCard(
-        id="TASK_DEV_0000", title="Feature", queue="dev", acceptance_criteria=[Criterion(id="AC1", text="ok")]
-    )
-    tid = tasks.create(ws, card, actor="alice").id
-    actions.transition(ws, tid, "approve", actor="alice")
-    actions.transition(ws, tid, "start", actor="alice")
-    git.ensure_worktree(ws.root, tid, "main")
-    return tid
-
-
-def reviewed_with_a_finding(ws: Workspace, tid: str) -> None:
-    """One scripted round, APPROVED with a minor finding, left at the human checkpoint."""
-
-    def builder(ctx: RunContext, state: Any) -> str:
-        (git.worktree_path(ctx.ws.root, tid) / "feature.py").write_text("print(1)\n")
-        return "feature"
-
-    def aggregate(ctx: RunContext, state: Any, checks: list[CheckResult]) -> dict[str, Any]:
-        return {"verdict": "APPROVED", "reasons": ["minor only"], "findings": [PRINT], "feedback": []}
-
-    card = runs.load_card(ws, tid)
-    ctx = RunContext(
-        ws=ws,
-        card=card,
-        workflow=WorkflowSettings(),
-        builder=builder,
-        check=lambda ctx, state, dim: CheckResult(dimension=dim),
-        aggregate=aggregate,
-    )
-    start = {"task_id": tid, "round": 0, "base": git.head(ws.root), "checks": {}, "feedback": []}
-    with runs.open_graph(ws) as graph, runs.run_agents(ws, card, by="alice") as ctx.sessions:
-        graph.invoke(start, {"configurable": {"thread_id": tid}}, context=ctx, durability="sync")
-
 
 def test_status_json_before_any_run(ws: Workspace, cli) -> None:
-    tid = started(ws)
+    tid = started_feature_task(ws)
     done = cli("review", "status", tid, "--json")
     assert done.exit_code == 0, done.output
     out = json.loads(done.stdout)
@@ -94,7 +38,7 @@ def test_status_json_before_any_run(ws: Workspace, cli) -> None:
 
 
 def test_status_json_keys_order_and_values_after_a_round(ws: Workspace, cli) -> None:
-    tid = started(ws)
+    tid = started_feature_task(ws)
     reviewed_with_a_finding(ws, tid)
     out = json.loads(cli("review", "status", tid, "--json").stdout)
     assert list(out) == STATUS_KEYS and list(out["findings"][0]) == FINDING_KEYS
@@ -123,7 +67,7 @@ def test_status_json_keys_order_and_values_after_a_round(ws: Workspace, cli) -> 
 
 
 def test_status_text_reads_the_same_status(ws: Workspace, cli) -> None:
-    tid = started(ws)
+    tid = started_feature_task(ws)
     reviewed_with_a_finding(ws, tid)
     done = cli("review", "status", tid)
     assert done.stdout.splitlines() == [
@@ -145,7 +89,7 @@ def test_answering_with_nothing_waiting_is_refused_with_the_note_as_a_json_error
     ws: Workspace, cli, action: str
 ) -> None:
     # Issue 11: a decision with nothing to decide exits 1 (it used to print the note and exit 0).
-    tid = started(ws)
+    tid = started_feature_task(ws)
     args = ["--feedback", "again", "--no-sandbox"] if action == "reject" else []
     done = cli("review", action, tid, *args, "--json")
     assert done.exit_code == 1, done.output
@@ -159,7 +103,7 @@ def test_answering_with_nothing_waiting_is_refused_with_the_note_as_a_json_error
 
 
 def test_dismissing_before_any_review_is_refused_with_what_to_do(ws: Workspace, cli) -> None:
-    tid = started(ws)
+    tid = started_feature_task(ws)
     done = cli("review", "dismiss", tid, "0123456789ab", "--reason", "noise", "--json")
     assert done.exit_code == 1, done.output
     assert json.loads(done.stdout) == {
@@ -172,7 +116,7 @@ def test_dismissing_before_any_review_is_refused_with_what_to_do(ws: Workspace, 
 
 
 def test_show_with_a_damaged_report_names_the_file_and_the_fix(ws: Workspace, cli) -> None:
-    tid = started(ws)
+    tid = started_feature_task(ws)
     folder = ws.reviews_dir(tid)
     folder.mkdir(parents=True)
     (folder / "round-1.json").write_text('{"task": ')
